@@ -1,0 +1,37 @@
+# Two entry points: `make demo` and `make test`. Both set up .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+WORKERS ?= 2
+
+.PHONY: demo test install install-dev bench lint student clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/camelyon demo --out runs/demo
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -q
+
+bench: $(VENV)/.installed-dev
+	$(PIP) install -e '.[bench]'
+	$(PY) benchmarks/run_all.py
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check minicnn camelyon tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info
