@@ -1,0 +1,5 @@
+import sys
+
+from camelyon.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""The ``camelyon`` command line: ``camelyon <command> --help`` explains each step."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from camelyon import __version__
+from camelyon.commands import COMMAND_MODULES
+from camelyon.errors import CamelyonError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every available sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="camelyon",
+        description="Whole-slide pipeline for CAMELYON16/17: from slides to pN stages.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        modname = f"camelyon.commands.{name}"
+        try:
+            module = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name == modname:  # command not written yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failures reported, 2 usage/input error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        status = args.func(args)
+    except CamelyonError as exc:
+        print(f"camelyon {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"camelyon {args.command}: interrupted; run the same command again to resume.", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""One way to run a per-slide step: in this process, on local worker processes, or on a Dask cluster.
+
+Every per-slide step of the pipeline (synthesis, tiling, heatmaps, features) calls
+:func:`map_slides`. Work items go out to workers; results come back to the calling
+process, which stays the only writer of shared outputs (for example the HDF5 tile store).
+
+Examples
+--------
+>>> from camelyon.executor import map_slides
+>>> for r in map_slides(len, ["a", "bb"], workers=1, progress=False):
+...     print(r.item, r.value, r.error)
+a 1 None
+bb 2 None
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+__all__ = ["TaskResult", "map_slides", "default_workers"]
+
+
+@dataclass
+class TaskResult:
+    """The outcome of one work item.
+
+    Attributes
+    ----------
+    item : object
+        The work item as it was given.
+    value : object or None
+        What the function returned, or None when it failed.
+    error : str or None
+        ``"ExceptionType: message"`` of the last attempt when every attempt failed, else None.
+    attempts : int
+        How many times the item was tried.
+    """
+
+    item: Any
+    value: Any = None
+    error: str | None = None
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def default_workers() -> int:
+    """Number of worker processes used when none is given: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _call(fn: Callable, item: Any) -> tuple[Any, str | None, str | None]:
+    """Run ``fn(item)`` in a worker; never raises, so one bad slide cannot break the pool."""
+    try:
+        return fn(item), None, None
+    except Exception as exc:  # noqa: BLE001 - reported to the parent with its traceback
+        return None, _describe(exc), traceback.format_exc()
+
+
+def map_slides(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    retries: int = 1,
+    desc: str = "slides",
+    progress: bool = True,
+) -> Iterator[TaskResult]:
+    """Apply ``fn`` to every item and yield a :class:`TaskResult` per item as it finishes.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (it is sent to other processes) taking one item.
+    items : iterable
+        Work items, typically one per slide (paths or small dataclasses).
+    workers : int, optional
+        Local worker processes. ``None`` uses every available core; ``1`` (or 0) runs in this
+        process, which is easiest to debug. Ignored when ``scheduler`` is given.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``) to run on a cluster instead.
+        Needs the optional extra ``minicnn-camelyon[cluster]``.
+    retries : int
+        How many times a failing item is tried again before it is reported as failed.
+    desc : str
+        Label of the progress bar.
+    progress : bool
+        Show a progress bar (it is also hidden when stderr is not a terminal).
+
+    Yields
+    ------
+    TaskResult
+        In completion order, not input order. Failed items carry ``error`` and do not stop the others.
+    """
+    items = list(items)
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries}")
+    bar = tqdm(total=len(items), desc=desc, unit="slide", disable=not progress or None, leave=False)
+    try:
+        if scheduler is not None:
+            yield from _map_dask(fn, items, scheduler, retries, bar)
+        else:
+            n = default_workers() if workers is None else int(workers)
+            if n < 0:
+                raise ValueError(f"workers must be >= 0, got {workers}")
+            if n <= 1 or len(items) <= 1:
+                yield from _map_inline(fn, items, retries, bar)
+            else:
+                yield from _map_processes(fn, items, min(n, len(items)), retries, bar)
+    finally:
+        bar.close()
+
+
+def _map_inline(fn, items, retries, bar) -> Iterator[TaskResult]:
+    for item in items:
+        for attempt in range(1, retries + 2):
+            value, error, _ = _call(fn, item)
+            if error is None:
+                break
+        bar.update(1)
+        yield TaskResult(item, value, error, attempt)
+
+
+def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
+    # forkserver: workers start from a clean interpreter (no inherited OpenSlide handles or
+    # Numba threads), but start faster than with spawn.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+        pending = {pool.submit(_call, fn, item): (item, 1) for item in items}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                item, attempt = pending.pop(fut)
+                try:
+                    value, error, _tb = fut.result()
+                except Exception as exc:  # the worker process itself died
+                    value, error = None, _describe(exc)
+                if error is not None and attempt <= retries:
+                    pending[pool.submit(_call, fn, item)] = (item, attempt + 1)
+                    continue
+                bar.update(1)
+                yield TaskResult(item, value, error, attempt)
+
+
+def _map_dask(fn, items, scheduler, retries, bar) -> Iterator[TaskResult]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "--scheduler needs dask.distributed: pip install 'minicnn-camelyon[cluster]'"
+        ) from exc
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures = {}
+        for i, item in enumerate(items):
+            fut = client.submit(_call, fn, item, pure=False, key=f"{desc_key(fn)}-{i}")
+            futures[fut] = (item, 1)
+        ac = as_completed(list(futures))
+        for fut in ac:
+            item, attempt = futures.pop(fut)
+            try:
+                value, error, _tb = fut.result()
+            except Exception as exc:  # worker lost
+                value, error = None, _describe(exc)
+            if error is not None and attempt <= retries:
+                new = client.submit(_call, fn, item, pure=False)
+                futures[new] = (item, attempt + 1)
+                ac.add(new)
+                continue
+            bar.update(1)
+            yield TaskResult(item, value, error, attempt)
+    finally:
+        if not isinstance(scheduler, Client):
+            client.close()
+
+
+def desc_key(fn: Callable) -> str:
+    """A readable Dask task-key prefix for ``fn``."""
+    return getattr(fn, "__name__", "task").replace("_", "-")

@@ -1,0 +1,7 @@
+"""minicnn: a small CNN and decision-tree library written from scratch in NumPy and Numba.
+
+Students build it in the generic exercises (G01-G10). Every hot operation has a naive
+version (readable loops) and a fast version with the same signature.
+"""
+
+__version__ = "0.1.0"
