@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -171,8 +172,9 @@ def _map_dask(fn, items, scheduler, retries, bar) -> Iterator[TaskResult]:
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
         futures = {}
+        run_id = uuid.uuid4().hex[:8]
         for i, item in enumerate(items):
-            fut = client.submit(_call, fn, item, pure=False, key=f"{desc_key(fn)}-{i}")
+            fut = client.submit(_call, fn, item, pure=False, key=f"{desc_key(fn)}-{run_id}-{i}")
             futures[fut] = (item, 1)
         ac = as_completed(list(futures))
         for fut in ac:
