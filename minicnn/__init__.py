@@ -5,3 +5,7 @@ version (readable loops) and a fast version with the same signature.
 """
 
 __version__ = "0.1.0"
+
+from minicnn.sequential import Sequential
+
+__all__ = ["Sequential", "__version__"]

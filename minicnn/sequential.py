@@ -1,0 +1,437 @@
+"""Sequential: a network that is a list of layers applied one after the other.
+
+``Sequential(Conv2D(1, 8, 3, padding=1), ReLU(), Flatten(), Dense(8 * 8 * 8, 10))`` runs each layer's
+``forward`` in order and each ``backward`` in reverse order. It also gathers the parameters for an optimizer,
+prints a summary, and saves to / loads from a ``.npz`` file without pickle:
+
+- ``"__architecture__"``: the model's :meth:`Sequential.config` as a JSON string,
+- ``"__metadata__"``: a JSON string of whatever the caller passed to ``save`` (classes, normalisation, ...),
+- ``"<i>/<name>"``: parameter ``name`` of layer ``i`` (``"0/W"``, ``"0/b"``, ...),
+- ``"<i>/buffer/<name>"``: non-trained state of layer ``i`` (BatchNorm running mean and variance).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Sequential", "save_npz_atomic"]
+
+FORMAT_VERSION = 1
+_ARCH_KEY = "__architecture__"
+_META_KEY = "__metadata__"
+_FORMAT_KEY = "__format__"
+
+
+def save_npz_atomic(path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to the ``.npz`` file ``path`` so that it is never half-written.
+
+    The data go to a temporary file in the same folder, which then replaces ``path`` in one step
+    (``os.replace``). An interrupted save leaves the previous file (if any) intact.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination, used exactly as given (no ``.npz`` is appended).
+    arrays : dict of str -> array-like
+        Non-object arrays only (the file is read back with ``allow_pickle=False``).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def _json_array(obj) -> np.ndarray:
+    return np.array(json.dumps(obj, sort_keys=True))
+
+
+def _layer_buffers(layer) -> dict[str, np.ndarray]:
+    """Non-trained arrays a layer keeps between calls (BatchNorm running statistics)."""
+    buffers = getattr(layer, "buffers", None)
+    if isinstance(buffers, dict):
+        return buffers
+    found = {}
+    for name in ("running_mean", "running_var"):
+        value = getattr(layer, name, None)
+        if isinstance(value, np.ndarray):
+            found[name] = value
+    return found
+
+
+def _describe(cfg: dict) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in cfg.items() if k != "type")
+    return f"{cfg.get('type', '?')}({args})"
+
+
+def _open_model_file(path):
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"{path}: not a minicnn model file (.npz without pickled objects): {e}") from None
+    if not hasattr(data, "files") or _ARCH_KEY not in data.files:
+        raise ValueError(f"{path}: not a minicnn model file (no '{_ARCH_KEY}' entry); "
+                         f"was it written by Sequential.save or Trainer.save_checkpoint?")
+    return data
+
+
+class Sequential:
+    """Layers applied in order.
+
+    Parameters
+    ----------
+    *layers : minicnn.layers.Layer
+        Each with ``forward(x)``, ``backward(dout)``, ``params``/``grads`` dicts, ``train()``/``eval()``,
+        ``config()`` and ``output_shape(input_shape)``.
+
+    Attributes
+    ----------
+    layers : list
+    training : bool
+        True after :meth:`train` (the default), False after :meth:`eval`.
+    metadata : dict
+        Filled by :meth:`load` from the file (empty for a new model).
+
+    Examples
+    --------
+    >>> from minicnn.layers import Dense, ReLU
+    >>> model = Sequential(Dense(2, 16, rng=0), ReLU(), Dense(16, 3, rng=1))
+    >>> scores = model.forward(np.zeros((5, 2), dtype=np.float32))   # shape (5, 3)
+    """
+
+    def __init__(self, *layers):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            for attr in ("forward", "backward"):
+                if not callable(getattr(layer, attr, None)):
+                    raise ValueError(f"Sequential: layer {i} ({type(layer).__name__}) has no {attr}() method; "
+                                     f"expected a minicnn.layers.Layer")
+        self.layers = list(layers)
+        self.training = True
+        self.metadata: dict = {}
+
+    # ------------------------------------------------------------------ running
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Run every layer's forward pass in order. ``x``: (N, ...) -> raw outputs (N, ...)."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Run every layer's backward pass in reverse order; fills each layer's ``grads``.
+
+        Returns the gradient with respect to the input of the first layer.
+        """
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def train(self) -> Sequential:
+        """Training mode (dropout active, BatchNorm uses batch statistics). Returns self."""
+        for layer in self.layers:
+            layer.train()
+        self.training = True
+        return self
+
+    def eval(self) -> Sequential:
+        """Evaluation mode (dropout off, BatchNorm uses running statistics). Returns self."""
+        for layer in self.layers:
+            layer.eval()
+        self.training = False
+        return self
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Raw outputs for ``x`` in evaluation mode, ``batch_size`` samples at a time.
+
+        The previous mode (train or eval) is restored afterwards.
+
+        Parameters
+        ----------
+        x : ndarray of shape (N, ...)
+        batch_size : int
+
+        Returns
+        -------
+        ndarray of shape (N, ...)
+            Scores / logits (no softmax or sigmoid applied).
+        """
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"Sequential.predict: batch_size must be a positive integer, got {batch_size}")
+        x = np.asarray(x)
+        if x.ndim < 1 or len(x) == 0:
+            raise ValueError(f"Sequential.predict: expected a non-empty batch (N, ...), got shape {x.shape}")
+        model_training = self.training
+        was_training = [getattr(layer, "training", self.training) for layer in self.layers]
+        self.eval()
+        try:
+            outs = [np.array(self.forward(x[i:i + batch_size]), copy=True) for i in range(0, len(x), batch_size)]
+        finally:
+            for layer, mode in zip(self.layers, was_training, strict=True):
+                layer.train() if mode else layer.eval()
+            self.training = model_training
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+    # --------------------------------------------------------------- parameters
+    def parameters(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(param, grad)`` array pairs of every layer, in layer order; what optimizers take."""
+        return [(p, g) for _, p, g in self.named_parameters()]
+
+    def named_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``(name, param, grad)`` triples; ``name`` is ``"<layer index>/<param name>"``, e.g. ``"0/W"``."""
+        out = []
+        for i, layer in enumerate(self.layers):
+            params = getattr(layer, "params", {}) or {}
+            grads = getattr(layer, "grads", {}) or {}
+            for key, p in params.items():
+                if key not in grads:
+                    raise ValueError(f"Sequential: layer {i} ({type(layer).__name__}) has a parameter '{key}' "
+                                     f"without a gradient in its grads dict")
+                out.append((f"{i}/{key}", p, grads[key]))
+        return out
+
+    def num_parameters(self) -> int:
+        """Number of trained scalars."""
+        return int(sum(p.size for _, p, _ in self.named_parameters()))
+
+    def astype(self, dtype) -> Sequential:
+        """Cast every layer's parameters (and gradients, buffers) to ``dtype`` in place. Returns self."""
+        for layer in self.layers:
+            if hasattr(layer, "astype"):
+                layer.astype(dtype)
+        return self
+
+    @property
+    def dtype(self):
+        """dtype of the first parameter (float32 unless cast), or None without parameters."""
+        named = self.named_parameters()
+        return named[0][1].dtype if named else None
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of all parameters and buffers: ``"<i>/<name>"`` and ``"<i>/buffer/<name>"``."""
+        d = {name: p.copy() for name, p, _ in self.named_parameters()}
+        for i, layer in enumerate(self.layers):
+            for key, b in _layer_buffers(layer).items():
+                d[f"{i}/buffer/{key}"] = np.array(b, copy=True)
+        return d
+
+    def load_state_dict(self, d: dict, source: str = "state dict") -> None:
+        """Copy arrays from :meth:`state_dict` into this model's parameters and buffers (in place).
+
+        Raises
+        ------
+        ValueError
+            Naming the entry, when one is missing or has another shape.
+        """
+        targets = {name: p for name, p, _ in self.named_parameters()}
+        for i, layer in enumerate(self.layers):
+            for key, b in _layer_buffers(layer).items():
+                targets[f"{i}/buffer/{key}"] = b
+        for name, target in targets.items():
+            if name not in d:
+                raise ValueError(f"{source}: no entry '{name}' for layer {name.split('/')[0]} "
+                                 f"({type(self.layers[int(name.split('/')[0])]).__name__})")
+            src = np.asarray(d[name])
+            if src.shape != target.shape:
+                raise ValueError(f"{source}: entry '{name}' has shape {src.shape}, the model expects {target.shape}")
+        for name, target in targets.items():
+            target[...] = d[name]
+
+    # ------------------------------------------------------------------ summary
+    def summary(self, input_shape) -> str:
+        """A table of the layers with their output shapes and parameter counts.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            Shape of ONE sample, without the batch dimension, e.g. ``(3, 96, 96)``.
+
+        Returns
+        -------
+        str
+        """
+        shape = tuple(int(s) for s in input_shape)
+        rows = [("#", "layer", "output shape", "params")]
+        rows.append(("", "input", str(shape), ""))
+        total = 0
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = tuple(layer.output_shape(shape))
+            except ValueError as e:
+                raise ValueError(f"Sequential.summary: layer {i} ({type(layer).__name__}) cannot take input of "
+                                 f"shape {shape}: {e}") from None
+            n = int(sum(p.size for p in (getattr(layer, "params", {}) or {}).values()))
+            total += n
+            cfg = layer.config() if hasattr(layer, "config") else {"type": type(layer).__name__}
+            rows.append((str(i), _describe(cfg), str(shape), f"{n:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        lines = []
+        for j, r in enumerate(rows):
+            lines.append(f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}")
+            if j == 0:
+                lines.append("-" * len(lines[0]))
+        lines.append("-" * len(lines[0]))
+        lines.append(f"total trainable parameters: {total:,}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(
+            "  " + _describe(layer.config() if hasattr(layer, "config") else {"type": type(layer).__name__})
+            for layer in self.layers
+        )
+        return f"Sequential(\n{inner}\n)" if inner else "Sequential()"
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    # --------------------------------------------------------------- config / io
+    def config(self) -> dict:
+        """The architecture as a JSON-able dict: ``{"type": "Sequential", "layers": [layer.config(), ...]}``."""
+        layers = []
+        for i, layer in enumerate(self.layers):
+            if not callable(getattr(layer, "config", None)):
+                raise ValueError(f"Sequential.config: layer {i} ({type(layer).__name__}) has no config() method")
+            layers.append(dict(layer.config()))
+        return {"type": "Sequential", "layers": layers}
+
+    @classmethod
+    def from_config(cls, cfg: dict, rng=None) -> Sequential:
+        """Build a model (with fresh random weights) from :meth:`config`.
+
+        Parameters
+        ----------
+        cfg : dict
+            ``{"type": "Sequential", "layers": [{"type": "Conv2D", ...}, ...]}``.
+        rng : numpy.random.Generator or int, optional
+            Passed to the layers that take one (initial weights).
+        """
+        from minicnn import layers as layer_module  # imported here: layers import nothing from us
+
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("layers"), list):
+            raise ValueError(f"Sequential.from_config: expected {{'type': 'Sequential', 'layers': [...]}}, "
+                             f"got {str(cfg)[:80]}")
+        rng = np.random.default_rng(rng)
+        built = []
+        for i, layer_cfg in enumerate(cfg["layers"]):
+            kwargs = dict(layer_cfg)
+            name = kwargs.pop("type", None)
+            layer_cls = getattr(layer_module, str(name), None)
+            if not (isinstance(layer_cls, type) and callable(getattr(layer_cls, "forward", None))):
+                raise ValueError(f"Sequential.from_config: layer {i} has unknown type {name!r} "
+                                 f"(expected a class of minicnn.layers)")
+            if "rng" in _init_arguments(layer_cls) and "rng" not in kwargs:
+                kwargs["rng"] = rng
+            try:
+                built.append(layer_cls(**kwargs))
+            except TypeError as e:
+                raise ValueError(f"Sequential.from_config: layer {i} ({name}) rejects its arguments "
+                                 f"{kwargs}: {e}") from None
+        return cls(*built)
+
+    def save(self, path, metadata: dict | None = None) -> Path:
+        """Save architecture, weights, buffers and ``metadata`` to the ``.npz`` file ``path`` (atomically).
+
+        Parameters
+        ----------
+        path : str or Path
+            Used as given (give it a ``.npz`` suffix).
+        metadata : dict, optional
+            JSON-able information to keep with the model (class names, input normalisation, ...);
+            read back as ``model.metadata`` by :meth:`load`.
+        """
+        metadata = {} if metadata is None else dict(metadata)
+        try:
+            meta_json = _json_array(metadata)
+        except TypeError as e:
+            raise ValueError(f"Sequential.save: metadata must be JSON-serialisable: {e}") from None
+        arrays = {_FORMAT_KEY: np.array(FORMAT_VERSION), _ARCH_KEY: _json_array(self.config()), _META_KEY: meta_json}
+        arrays.update(self.state_dict())
+        return save_npz_atomic(path, arrays)
+
+    @classmethod
+    def load(cls, path) -> Sequential:
+        """Build the model stored in ``path`` (written by :meth:`save`) with its weights and metadata."""
+        with _open_model_file(path) as data:
+            arch = json.loads(str(data[_ARCH_KEY]))
+            model = cls.from_config(arch, rng=0)
+            model._load_arrays(data, str(path))
+            model.metadata = json.loads(str(data[_META_KEY])) if _META_KEY in data.files else {}
+        return model
+
+    def load_weights(self, path) -> Sequential:
+        """Load the weights and buffers saved in ``path`` into this model. Returns self.
+
+        Raises
+        ------
+        ValueError
+            When the file's architecture differs from this model's, naming the first layer that differs.
+        """
+        with _open_model_file(path) as data:
+            arch = json.loads(str(data[_ARCH_KEY]))
+            self.check_architecture(arch, source=str(path))
+            self._load_arrays(data, str(path))
+            if _META_KEY in data.files:
+                self.metadata = json.loads(str(data[_META_KEY]))
+        return self
+
+    def check_architecture(self, cfg: dict, source: str = "config") -> None:
+        """Raise ValueError naming the first difference between ``cfg`` and this model's :meth:`config`."""
+        mine = self.config()["layers"]
+        theirs = list(cfg.get("layers", []))
+        for i, (a, b) in enumerate(zip(theirs, mine, strict=False)):
+            if a != b:
+                raise ValueError(f"{source}: architecture mismatch at layer {i}: the file has {_describe(a)}, "
+                                 f"this model has {_describe(b)}")
+        if len(theirs) != len(mine):
+            raise ValueError(f"{source}: architecture mismatch: the file has {len(theirs)} layers, "
+                             f"this model has {len(mine)}")
+
+    def _load_arrays(self, data, source: str) -> None:
+        named = self.named_parameters()
+        if named:
+            file_dtype = data[named[0][0]].dtype if named[0][0] in data.files else None
+            if file_dtype is not None and np.issubdtype(file_dtype, np.floating) and file_dtype != named[0][1].dtype:
+                self.astype(file_dtype)
+        self.load_state_dict({k: data[k] for k in data.files if not k.startswith("__")}, source=source)
+
+
+def _init_arguments(layer_cls) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(layer_cls.__init__).parameters)
+    except (TypeError, ValueError):
+        return set()
