@@ -1,0 +1,211 @@
+"""pytest plugin for the exercises.
+
+- ``@pytest.mark.exercise("G03")`` also gives a test the plain marker ``G03``, so ``pytest -m G03``
+  checks one exercise.
+- A test that fails because an exercise is not written yet (a ``NotImplementedError("G03: ...")``
+  raised by a solution region of the student edition) is reported in one line,
+  ``G03 not implemented: minicnn/functional/conv.py::conv2d_forward_naive``, instead of a traceback,
+  and the run ends with a summary of the exercises still to do.
+- ``--teaching-report PATH`` writes one JSON record per test (node id, exercises, outcome, the
+  exercise that was not implemented, first line of the error); the grader and the student-edition
+  check of CI read it. Works under pytest-xdist (the records travel in ``user_properties``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+#: The message of a replaced region: "G03: implement conv2d_forward_naive in minicnn/conv.py: hint".
+MESSAGE_RE = re.compile(
+    r"^(?P<id>[A-Za-z][A-Za-z0-9_.-]*): implement (?:(?P<func>[\w.<>]+) in )?(?P<path>[^\s:()]+)"
+)
+EXERCISE_ID_RE = re.compile(r"^[A-Z]\d{2}$")
+
+
+def exercise_of(exc: BaseException, depth: int = 0):
+    """(exercise id, location) when ``exc`` (or an exception it wraps) comes from a replaced region.
+
+    Looks through exception groups (hypothesis) and ``__cause__``/``__context__`` chains.
+    """
+    if exc is None or depth > 8:
+        return None
+    if isinstance(exc, NotImplementedError) and exc.args:
+        match = MESSAGE_RE.match(str(exc.args[0]))
+        if match:
+            where = match.group("path")
+            if match.group("func"):
+                where += "::" + match.group("func")
+            return match.group("id"), where
+    for inner in getattr(exc, "exceptions", ()) or ():
+        found = exercise_of(inner, depth + 1)
+        if found:
+            return found
+    for inner in (exc.__cause__, exc.__context__):
+        found = exercise_of(inner, depth + 1)
+        if found:
+            return found
+    return None
+
+
+def not_implemented_line(exercise: str, where: str) -> str:
+    """The one-line report of an exercise that is not written yet."""
+    return f"{exercise} not implemented: {where}"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("teaching")
+    group.addoption(
+        "--teaching-report",
+        default=None,
+        metavar="PATH",
+        help="write a JSON record per test (exercises, outcome, not-implemented exercise) to PATH",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "exercise(id): the test checks exercise <id>; select it with -m <id>")
+    config.addinivalue_line("markers", "hidden: a grading test students do not see (put it in tests/hidden/)")
+    config._teaching_records = []
+    config._teaching_missing = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for mark in item.iter_markers("exercise"):
+            for ex_id in mark.args:
+                if ex_id not in item.keywords:
+                    item.add_marker(getattr(pytest.mark, ex_id))
+
+
+def _exercises_of(item) -> list[str]:
+    ids = []
+    for mark in item.iter_markers("exercise"):
+        ids.extend(str(a) for a in mark.args)
+    return sorted(set(ids))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "setup":
+        report.user_properties.append(("teaching_exercises", _exercises_of(item)))
+    if not report.failed or call.excinfo is None:
+        return
+    found = exercise_of(call.excinfo.value)
+    if found is None:
+        message = call.excinfo.exconly().splitlines()[0] if call.excinfo else ""
+        report.user_properties.append(("teaching_error", message[:300]))
+        return
+    exercise, where = found
+    line = not_implemented_line(exercise, where)
+    report.longrepr = line
+    report.user_properties.append(("teaching_not_implemented", [exercise, where]))
+    report.user_properties.append(("teaching_error", line))
+
+
+def _props(report) -> dict:
+    return {k: v for k, v in getattr(report, "user_properties", ())}
+
+
+def pytest_runtest_logreport(report):
+    config = _CONFIG.get("config")
+    if config is None:
+        return
+    props = _props(report)
+    records = config._teaching_records
+    if report.when == "setup":
+        records.append(
+            {
+                "nodeid": report.nodeid,
+                "exercises": list(props.get("teaching_exercises", [])),
+                "outcome": "passed",
+                "when": None,
+                "not_implemented": None,
+                "where": None,
+                "error": None,
+                "duration": 0.0,
+            }
+        )
+    record = next((r for r in reversed(records) if r["nodeid"] == report.nodeid), None)
+    if record is None:
+        return
+    record["duration"] = round(record["duration"] + float(getattr(report, "duration", 0.0)), 4)
+    if report.skipped and record["outcome"] == "passed":
+        record["outcome"] = "skipped"
+    if report.failed:
+        record["outcome"] = "failed" if report.when == "call" else "error"
+        record["when"] = report.when
+        missing = props.get("teaching_not_implemented")
+        if missing:
+            record["not_implemented"], record["where"] = missing[0], missing[1]
+            config._teaching_missing.setdefault(tuple(missing), 0)
+            config._teaching_missing[tuple(missing)] += 1
+        record["error"] = props.get("teaching_error")
+
+
+_CONFIG: dict = {}
+_COLLECT_RE = re.compile(r"NotImplementedError: (?P<msg>[A-Za-z][\w.-]*: implement .*)")
+
+
+def pytest_collectreport(report):
+    """A test module that cannot even be imported (a region runs at import time) is one error record."""
+    config = _CONFIG.get("config")
+    if config is None or not report.failed:
+        return
+    text = str(report.longrepr)
+    record = {
+        "nodeid": report.nodeid,
+        "exercises": [],
+        "outcome": "error",
+        "when": "collect",
+        "not_implemented": None,
+        "where": None,
+        "error": text.strip().splitlines()[-1][:300] if text.strip() else "collection error",
+        "duration": 0.0,
+    }
+    match = _COLLECT_RE.search(text)
+    if match:
+        found = MESSAGE_RE.match(match.group("msg"))
+        if found:
+            where = found.group("path") + ("::" + found.group("func") if found.group("func") else "")
+            record["not_implemented"], record["where"] = found.group("id"), where
+            record["error"] = not_implemented_line(found.group("id"), where)
+    config._teaching_records.append(record)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    _CONFIG["config"] = session.config
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    missing = getattr(config, "_teaching_missing", {})
+    if missing:
+        terminalreporter.section("exercises not implemented yet")
+        by_ex: dict[str, list[tuple[str, int]]] = {}
+        for (exercise, where), count in missing.items():
+            by_ex.setdefault(exercise, []).append((where, count))
+        for exercise in sorted(by_ex):
+            for where, count in sorted(by_ex[exercise]):
+                terminalreporter.write_line(
+                    f"{not_implemented_line(exercise, where)}  ({count} test{'s' if count > 1 else ''})"
+                )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    path = config.getoption("--teaching-report", default=None)
+    if not path or hasattr(config, "workerinput"):
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    payload = {"exitstatus": int(exitstatus), "tests": config._teaching_records}
+    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    os.replace(tmp, path)

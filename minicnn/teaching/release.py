@@ -1,0 +1,367 @@
+"""Write the student edition of the repository.
+
+The student edition is the same tree with every solution region replaced, at the same indentation, by
+``raise NotImplementedError("<id>: implement <function> in <file>: <hint>")`` (a constant string, so it
+also compiles inside Numba functions), the notebooks cleared the same way and stripped of their outputs,
+and the hidden tests left out. Everything else is copied byte for byte, except version control, virtual
+environments, run outputs and caches (``__pycache__`` would carry compiled solutions, ``*.nbi``/``*.nbc``
+Numba's).
+
+Hidden tests are test files that students do not get (the instructor grades with them): every file below
+a ``tests/hidden/`` folder and every file containing the line ``# teaching: hidden``.
+
+After writing, :func:`scan_for_leaks` reads the whole output back and fails the release when any
+solution line, marker, hidden test, compiled cache or notebook output is found in it.
+"""
+
+# teaching: no-regions
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from minicnn.teaching.regions import (
+    ANY_MARKER_RE,
+    EXCLUDED_SUFFIXES,
+    HIDDEN_PRAGMA,
+    NO_REGIONS_PRAGMA,
+    MarkerError,
+    Region,
+    cell_source,
+    exercises,
+    find_notebook_regions,
+    find_regions,
+    has_pragma,
+    iter_source_files,
+    read_notebook,
+)
+
+
+class ReleaseError(ValueError):
+    """The student edition cannot be written (bad markers, invalid result, leaked solution, bad target)."""
+
+
+@dataclass
+class ReleaseReport:
+    """What a release wrote."""
+
+    out: Path
+    files: int = 0
+    regions: list[Region] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        by_ex = exercises(self.regions)
+        lines = [
+            f"student edition written to {self.out}",
+            f"  {self.files} files, {len(self.regions)} solution regions in {len(by_ex)} exercises, "
+            f"{len(self.hidden)} hidden test files left out; leak scan passed",
+        ]
+        for ex_id, regs in by_ex.items():
+            lines.append(f"  {ex_id}: " + ", ".join(r.location for r in regs))
+        return "\n".join(lines)
+
+
+def raise_line(region: Region) -> str:
+    """The statement that replaces a region: one ``raise`` at the region's indentation."""
+    return f"{region.indent}raise NotImplementedError({json.dumps(region.message())})"
+
+
+def strip_regions(source: str, regions: list[Region]) -> str:
+    """``source`` with each region (markers included) replaced by its ``raise`` line."""
+    lines = source.splitlines()
+    for region in sorted(regions, key=lambda r: r.begin, reverse=True):
+        lines[region.begin - 1 : region.end] = [raise_line(region)]
+    text = "\n".join(lines)
+    return text + "\n" if source.endswith("\n") else text
+
+
+def _compile_check(text: str, where: str) -> None:
+    try:
+        compile(text, where, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise ReleaseError(
+            f"{where}:{exc.lineno}: the student version does not compile after replacing the solution "
+            f"regions ({exc.msg}); a region must be a whole block of statements"
+        ) from exc
+
+
+def _magic_free(source: str) -> str:
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        lines.append(line[: len(line) - len(stripped)] + "#" + stripped if stripped.startswith(("!", "%")) else line)
+    return "\n".join(lines) + "\n"
+
+
+def student_python(text: str, rel: str) -> tuple[str, list[Region]]:
+    """Student version of a module: (text, regions). Files with the no-regions pragma are unchanged."""
+    if has_pragma(text, NO_REGIONS_PRAGMA):
+        return text, []
+    regions = find_regions(text, rel)
+    if not regions:
+        return text, []
+    out = strip_regions(text, regions)
+    _compile_check(out, rel)
+    return out, regions
+
+
+def student_notebook(nb: dict, rel: str) -> tuple[dict, list[Region]]:
+    """Student version of a notebook (a new dict): regions replaced, outputs and execution counts cleared."""
+    regions = find_notebook_regions(nb, rel)
+    nb = json.loads(json.dumps(nb))
+    for index, cell in enumerate(nb["cells"]):
+        if cell.get("cell_type") != "code":
+            continue
+        cell_regions = [r for r in regions if r.cell == index]
+        if cell_regions:
+            source = strip_regions(cell_source(cell), cell_regions)
+            _compile_check(_magic_free(source), f"{rel}:cell {index}")
+            cell["source"] = source
+        cell["outputs"] = []
+        cell["execution_count"] = None
+    return nb, regions
+
+
+def is_hidden_test(rel: str, path: Path) -> bool:
+    """True for files students must not get: below ``tests/hidden/`` or carrying ``# teaching: hidden``."""
+    parts = rel.split("/")
+    for i in range(len(parts) - 1):
+        if parts[i] == "hidden" and i > 0 and parts[i - 1] == "tests":
+            return True
+    if rel.endswith(".py"):
+        try:
+            return has_pragma(path.read_text(encoding="utf-8"), HIDDEN_PRAGMA)
+        except UnicodeDecodeError:
+            return False
+    return False
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
+
+
+def exercises_markdown(regions: list[Region]) -> str:
+    """EXERCISES.md of the student edition: what to implement, where, and how to check it."""
+    lines = [
+        "# Exercises",
+        "",
+        "Each exercise below is a set of functions that raise `NotImplementedError` until you write them.",
+        "Check one exercise with `python -m pytest -m <id>` (for example `python -m pytest -m G03`); an",
+        "exercise you have not done yet is reported in one line, `G03 not implemented: <file>::<function>`.",
+        "",
+    ]
+    for ex_id, regs in exercises(regions).items():
+        lines.append(f"## {ex_id}")
+        lines.append("")
+        for r in regs:
+            hint = f": {r.hint}" if r.hint else ""
+            lines.append(f"- `{r.location}`{hint}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _build(source: Path, tmp: Path, skip: Path | None) -> ReleaseReport:
+    report = ReleaseReport(out=tmp)
+    for path, rel in iter_source_files(source):
+        if skip is not None and (path == skip or skip in path.parents):
+            continue
+        if is_hidden_test(rel, path):
+            report.hidden.append(rel)
+            continue
+        target = tmp / rel
+        if rel.endswith(".py"):
+            text = _read_text(path)
+            if text is None:
+                raise ReleaseError(f"{rel}: not a UTF-8 text file")
+            new, regions = student_python(text, rel)
+            _write_text(target, new)
+            report.regions.extend(regions)
+        elif rel.endswith(".ipynb"):
+            nb, regions = student_notebook(read_notebook(path), rel)
+            _write_text(target, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            report.regions.extend(regions)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        report.files += 1
+    _write_text(tmp / "EXERCISES.md", exercises_markdown(report.regions))
+    report.files += 1
+    return report
+
+
+def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[str]) -> list[str]:
+    """Everything of the solution that the written student edition still contains.
+
+    Checks that no released file holds a line of a solution region (unless the same line is also part
+    of the released, non-solution text, e.g. ``return out``), that no ``.py``/``.ipynb`` holds a marker
+    (files with the no-regions pragma excepted), that no hidden test, compiled cache (``.pyc``,
+    ``.nbi``, ``.nbc``) or notebook output was written.
+
+    Returns
+    -------
+    list of str
+        One message per leak; empty when the edition is clean.
+    """
+    source, out = Path(source), Path(out)
+    leaks: list[str] = []
+    region_lines: dict[str, set[int]] = {}
+    cell_lines: dict[tuple[str, int], set[int]] = {}
+    solution: dict[str, str] = {}
+    for r in regions:
+        key = (r.path, r.cell)
+        span = set(range(r.begin, r.end + 1))
+        if r.cell is None:
+            region_lines.setdefault(r.path, set()).update(span)
+        else:
+            cell_lines.setdefault(key, set()).update(span)
+        for line in r.body:
+            text = line.strip()
+            if text and not text.startswith("#") or len(text) > 20:
+                solution.setdefault(text, r.location)
+
+    # Lines the student edition legitimately contains: the released non-solution text of the source.
+    allowed: set[str] = set()
+    for path, rel in iter_source_files(source):
+        if rel in hidden:
+            continue
+        if rel.endswith(".ipynb"):
+            try:
+                nb = read_notebook(path)
+            except MarkerError:
+                continue
+            for index, cell in enumerate(nb["cells"]):
+                skip = cell_lines.get((rel, index), set())
+                for number, line in enumerate(cell_source(cell).splitlines(), start=1):
+                    if number not in skip:
+                        allowed.add(line.strip())
+            continue
+        text = _read_text(path)
+        if text is None:
+            continue
+        skip = region_lines.get(rel, set())
+        for number, line in enumerate(text.splitlines(), start=1):
+            if number not in skip:
+                allowed.add(line.strip())
+    secret = {line: loc for line, loc in solution.items() if line not in allowed}
+
+    hidden_set = set(hidden)
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out).as_posix()
+        if path.is_dir():
+            continue
+        if path.name.endswith(EXCLUDED_SUFFIXES) or "__pycache__" in rel.split("/"):
+            leaks.append(f"{rel}: compiled cache file in the student edition")
+            continue
+        if rel in hidden_set:
+            leaks.append(f"{rel}: hidden test file in the student edition")
+            continue
+        text = _read_text(path)
+        if text is None:
+            continue
+        if rel.endswith(".ipynb"):
+            nb = json.loads(text)
+            for index, cell in enumerate(nb.get("cells", [])):
+                if cell.get("outputs"):
+                    leaks.append(f"{rel}:cell {index}: notebook output in the student edition")
+            lines = [ln for cell in nb.get("cells", []) for ln in cell_source(cell).splitlines()]
+        else:
+            lines = text.splitlines()
+        markers_allowed = not rel.endswith((".py", ".ipynb")) or has_pragma(text, NO_REGIONS_PRAGMA)
+        for number, line in enumerate(lines, start=1):
+            stripped = line.strip()
+            if stripped in secret:
+                leaks.append(f"{rel}:{number}: solution line of {secret[stripped]} leaked: {stripped!r}")
+            if not markers_allowed and ANY_MARKER_RE.search(line):
+                leaks.append(f"{rel}:{number}: solution marker left in the student edition")
+    return leaks
+
+
+def release(source: Path, out: Path, force: bool = False) -> ReleaseReport:
+    """Write the student edition of ``source`` to ``out``.
+
+    The edition is built in a temporary folder next to ``out``, checked (every modified module and
+    notebook cell compiles, the leak scan finds nothing) and only then renamed to ``out``: a failed
+    release leaves nothing behind.
+
+    Parameters
+    ----------
+    source : path
+        The solution edition (repository root).
+    out : path
+        Folder to create. It must not exist (or be empty) unless ``force`` is set, and must not be
+        ``source`` or contain it.
+    force : bool
+        Replace an existing ``out``.
+
+    Raises
+    ------
+    ReleaseError
+        Bad markers (the message names file:line), a module that does not compile after replacement,
+        a leak, or a bad ``out``.
+    """
+    source = Path(source).resolve()
+    out = Path(out).resolve()
+    if not source.is_dir():
+        raise ReleaseError(f"source {source} is not a folder")
+    if out == source or out in source.parents:
+        raise ReleaseError(f"output folder {out} must not be the source tree or contain it")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ReleaseError(f"output folder {out} exists and is not empty (use --force to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        try:
+            report = _build(source, tmp, skip=out if source in out.parents else None)
+        except MarkerError as exc:
+            raise ReleaseError(str(exc)) from exc
+        leaks = scan_for_leaks(source, tmp, report.regions, report.hidden)
+        if leaks:
+            shown = "\n  ".join(leaks[:20])
+            more = f"\n  ... and {len(leaks) - 20} more" if len(leaks) > 20 else ""
+            raise ReleaseError(f"the student edition leaks the solution:\n  {shown}{more}")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+        report.out = out
+        return report
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check(source: Path) -> list[Region]:
+    """Validate every marker of ``source`` and that each student version compiles; returns the regions.
+
+    Raises
+    ------
+    ReleaseError
+        With ``file:line`` of the first problem.
+    """
+    regions: list[Region] = []
+    for path, rel in iter_source_files(Path(source)):
+        try:
+            if rel.endswith(".py"):
+                text = _read_text(path)
+                if text is None:
+                    continue
+                regions.extend(student_python(text, rel)[1])
+            elif rel.endswith(".ipynb"):
+                regions.extend(student_notebook(read_notebook(path), rel)[1])
+        except MarkerError as exc:
+            raise ReleaseError(str(exc)) from exc
+    return regions
