@@ -112,93 +112,13 @@ class Heatmap:
 # Computing heatmaps with a tile model
 # --------------------------------------------------------------------------------------------------
 
-__all__ += ["compute_heatmap", "heatmap_grid", "plot_heatmap", "resolve_read_geometry"]
+__all__ += ["compute_heatmap", "plot_heatmap", "heatmap_png_path"]
 
 
-def resolve_read_geometry(slide, um_per_px: float, tolerance: float = 0.15) -> tuple[int, int]:
-    """Pyramid level to read and integer shrink factor that give tiles at ``um_per_px``.
-
-    Parameters
-    ----------
-    slide : camelyon.slide.Slide
-    um_per_px : float
-        Resolution the tile model expects.
-    tolerance : float
-        Accepted relative difference between the obtained and the requested um/px.
-
-    Returns
-    -------
-    level : int
-        Level to read.
-    factor : int
-        Number of level px averaged into one tile px (1 when the level matches).
-
-    Raises
-    ------
-    CamelyonError
-        When no level (with an integer shrink factor) comes close enough.
-    """
-    level = slide.best_level_for_mpp(um_per_px)
-    level_mpp = slide.mpp_at_level(level)
-    factor = max(1, int(round(um_per_px / level_mpp)))
-    got = level_mpp * factor
-    if abs(got - um_per_px) > tolerance * um_per_px:
-        raise CamelyonError(
-            f"{slide.path}: cannot read tiles at {um_per_px:g} um/px (the model's resolution): the nearest "
-            f"is {got:g} um/px (level {level} at {level_mpp:g} um/px, shrunk {factor}x)"
-        )
-    return level, factor
-
-
-def heatmap_grid(tissue, grid_shape: tuple[int, int], stride_level0: float, tile_level0: float,
-                 min_tissue: float) -> tuple[np.ndarray, np.ndarray]:
-    """Tissue fraction of every tile of a regular grid, from a low-resolution tissue mask.
-
-    Parameters
-    ----------
-    tissue : camelyon.tissue.TissueMask
-        Boolean mask with its ``downsample`` (level-0 px per mask px).
-    grid_shape : (int, int)
-        Rows and columns of the grid.
-    stride_level0, tile_level0 : float
-        Grid step and tile side in level-0 px; tile (r, c) covers level-0
-        ``[c * stride, c * stride + tile) x [r * stride, r * stride + tile)``.
-    min_tissue : float
-        Fraction of tissue a tile needs to be classified.
-
-    Returns
-    -------
-    fraction : ndarray of shape grid_shape, float32
-    keep : ndarray of shape grid_shape, bool
-        ``fraction >= min_tissue`` (and > 0).
-    """
-    mask = np.asarray(tissue.mask, dtype=np.float64)
-    ds = float(tissue.downsample)
-    integral = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1))
-    integral[1:, 1:] = mask.cumsum(0).cumsum(1)
-    rows, cols = grid_shape
-
-    def bounds(n, limit):
-        start = np.arange(n) * stride_level0 / ds
-        lo = np.clip(np.floor(start).astype(np.int64), 0, limit)
-        hi = np.clip(np.ceil(start + tile_level0 / ds).astype(np.int64), 0, limit)
-        return lo, np.maximum(hi, lo)
-
-    y0, y1 = bounds(rows, mask.shape[0])
-    x0, x1 = bounds(cols, mask.shape[1])
-    area = ((y1 - y0)[:, None] * (x1 - x0)[None, :]).astype(np.float64)
-    total = (integral[y1][:, x1] - integral[y0][:, x1] - integral[y1][:, x0] + integral[y0][:, x0])
-    fraction = np.divide(total, area, out=np.zeros_like(total), where=area > 0).astype(np.float32)
-    keep = (fraction >= min_tissue) & (fraction > 0)
-    return fraction, keep
-
-
-def _shrink(region: np.ndarray, factor: int) -> np.ndarray:
-    if factor == 1:
-        return region
-    h, w = region.shape[0] // factor, region.shape[1] // factor
-    blocks = region[: h * factor, : w * factor].reshape(h, factor, w, factor, 3).astype(np.float32)
-    return np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
+def heatmap_png_path(npz_path) -> Path:
+    """The overlay picture written next to a heatmap file: ``<stem>.png``."""
+    p = Path(npz_path)
+    return p.with_suffix(".png")
 
 
 def compute_heatmap(
@@ -214,10 +134,11 @@ def compute_heatmap(
 ) -> Heatmap:
     """Tumour-probability heatmap of one slide, classifying tissue tiles only.
 
-    The slide is covered by a grid of tiles of the model's size and resolution with step
-    ``stride``; tiles whose tissue fraction (from a tissue mask at ``tissue_um_per_px``) is at
-    least ``min_tissue`` are read row by row, run through the model in batches, and their
-    probability is written to the heatmap pixel of the tile. Other pixels get 0.
+    The slide is covered by the grid of :class:`camelyon.tiling.TileGrid` with the model's tile
+    size and resolution (um/px) and step ``stride``, the same grid the tile store is cut with.
+    Tiles whose tissue fraction is at least ``min_tissue`` are read (row by row, one region read
+    per grid row), run through the model in batches of ``batch_size``, and their probability is
+    written to the heatmap pixel of the tile. Other pixels get 0.
 
     Parameters
     ----------
@@ -227,13 +148,13 @@ def compute_heatmap(
         The tile classifier (a path is loaded with :func:`camelyon.tile_model.load_tile_model`).
     stride : int, optional
         Grid step in tile px (at the model's resolution); default the tile size. A finer stride
-        (e.g. half the tile size) gives a finer map at 4x the work.
+        (e.g. half the tile size) gives a finer map for 4x the work.
     batch_size : int
         Tiles per forward pass.
     min_tissue : float
         Tissue fraction (0..1) a tile needs to be classified.
     tissue_um_per_px : float
-        Resolution of the tissue mask.
+        Resolution of the tissue mask (um/px).
     mpp : float, optional
         Level-0 um/px override for slides that lack it.
     progress : bool
@@ -242,11 +163,12 @@ def compute_heatmap(
     Returns
     -------
     Heatmap
-        ``probability`` and ``tissue`` of shape (rows, cols) of the grid; ``level``, ``tile_size``
-        and ``stride`` in px at the level read (times the shrink factor when the level is finer
-        than the model's resolution); ``um_per_px`` of one heatmap pixel = stride x model um/px;
-        ``origin`` (0, 0): heatmap pixel (r, c) is the tile whose level-0 top-left corner is
-        ``(c, r) * stride_level0``. ``extra`` holds the model description, tile count and timing.
+        ``probability`` and ``tissue`` of shape (rows, cols) of the grid. ``tile_size`` and
+        ``stride`` are in tile px, ``downsample`` is level-0 px per tile px (the level's downsample
+        unless tiles are scaled), so ``stride_level0`` is exact. ``um_per_px`` of one heatmap pixel
+        = stride x model um/px. ``origin`` (0, 0): heatmap pixel (r, c) is the tile whose level-0
+        top-left corner is ``(c, r) * stride_level0``. ``extra`` holds the model description, tile
+        count and timing.
     """
     import time
 
@@ -254,7 +176,7 @@ def compute_heatmap(
 
     from camelyon.slide import Slide
     from camelyon.tile_model import TileModel, load_tile_model
-    from camelyon.tissue import slide_tissue_mask
+    from camelyon.tiling import TileGrid, TileReader
 
     if not isinstance(model, TileModel):
         model = load_tile_model(model, architecture=None)
@@ -266,61 +188,77 @@ def compute_heatmap(
         raise CamelyonError(f"batch_size must be >= 1, got {batch_size}")
     start_time = time.perf_counter()
     path = Path(slide_path)
+    grid = TileGrid(tile_size=t, stride=stride, um_per_px=model.um_per_px, min_tissue=min_tissue,
+                    tissue_um_per_px=tissue_um_per_px)
     with Slide(path, mpp=mpp) as slide:
-        level, factor = resolve_read_geometry(slide, model.um_per_px)
-        ds = float(slide.level_downsamples[level])
-        read_tile, read_stride = t * factor, stride * factor  # in level px
-        width, height = slide.level_dimensions[level]
-        cols = max(0, (width - read_tile) // read_stride + 1)
-        rows = max(0, (height - read_tile) // read_stride + 1)
-        probability = np.zeros((rows, cols), np.float32)
-        if rows == 0 or cols == 0:
-            keep = np.zeros((rows, cols), bool)
-        else:
-            tissue = slide_tissue_mask(slide, um_per_px=tissue_um_per_px)
-            _, keep = heatmap_grid(tissue, (rows, cols), read_stride * ds, read_tile * ds, min_tissue)
-        n_tiles = int(keep.sum())
+        geo = grid.geometry(slide)
+        if abs(geo.um_per_px - model.um_per_px) > 0.02 * model.um_per_px:
+            raise CamelyonError(f"{path}: cannot read tiles at the model's {model.um_per_px:g} um/px")
+        table = grid.tiles(slide)
+        probability = np.zeros((geo.rows, geo.cols), np.float32)
+        keep = np.zeros((geo.rows, geo.cols), bool)
+        keep[table["row"], table["col"]] = True
+        n_tiles = len(table)
         batch = np.empty((batch_size, t, t, 3), np.uint8)
-        where: list[tuple[int, int]] = []
+        where_r = np.empty(batch_size, np.int64)
+        where_c = np.empty(batch_size, np.int64)
+        filled = 0
         bar = tqdm(total=n_tiles, desc=path.name, unit="tile", disable=not progress or None, leave=False)
 
-        def flush():
-            probs = model.predict_proba(batch[: len(where)], batch_size=batch_size)
-            rr, cc = zip(*where, strict=True)
-            probability[list(rr), list(cc)] = probs
-            bar.update(len(where))
-            where.clear()
+        def flush(n):
+            probability[where_r[:n], where_c[:n]] = model.predict_proba(batch[:n], batch_size=batch_size)
+            bar.update(n)
 
         try:
-            for r in np.flatnonzero(keep.any(axis=1)):
-                cs = np.flatnonzero(keep[r])
-                x_lo, x_hi = int(cs[0]) * read_stride, int(cs[-1]) * read_stride + read_tile
-                strip = slide.read_region((int(round(x_lo * ds)), int(round(r * read_stride * ds))), level,
-                                          (x_hi - x_lo, read_tile))
-                strip = _shrink(strip, factor)
-                for c in cs:
-                    x = (int(c) * read_stride - x_lo) // factor
-                    batch[len(where)] = strip[:, x:x + t]
-                    where.append((int(r), int(c)))
-                    if len(where) == batch_size:
-                        flush()
-            if where:
-                flush()
+            for pixels, x_off, r, c in _iter_tiles(slide, geo, table, TileReader):
+                batch[filled] = pixels if x_off is None else pixels[:, x_off:x_off + t]
+                where_r[filled], where_c[filled] = r, c
+                filled += 1
+                if filled == batch_size:
+                    flush(filled)
+                    filled = 0
+            if filled:
+                flush(filled)
         finally:
             bar.close()
         seconds = time.perf_counter() - start_time
         return Heatmap(
-            probability, keep, path.name, level, read_tile, read_stride,
-            um_per_px=float(stride * model.um_per_px), origin=(0, 0), downsample=ds,
+            probability, keep, path.name, geo.level, t, stride,
+            um_per_px=float(stride * geo.um_per_px), origin=(0, 0), downsample=float(geo.downsample),
             extra={"model": model.describe(), "tiles": n_tiles, "seconds": round(seconds, 3),
-                   "min_tissue": float(min_tissue), "shrink_factor": factor,
-                   "tile_um_per_px": float(model.um_per_px)},
+                   "min_tissue": float(min_tissue), "tile_um_per_px": float(geo.um_per_px)},
         )
+
+
+def _iter_tiles(slide, geo, table, reader_cls):
+    """Yield (array, x offset or None, row, col) for every tile of ``table``.
+
+    Without scaling, each grid row is read as one strip (x offset of the tile in the strip);
+    with scaling, tiles are read one by one by the tiling module's reader.
+    """
+    if len(table) == 0:
+        return
+    if geo.read_size != geo.tile_size:
+        reader = reader_cls(slide, geo)
+        for i, tile in reader.iter_table(table):
+            yield tile, None, int(table["row"][i]), int(table["col"][i])
+        return
+    step = geo.stride  # level px == tile px here
+    rows = table["row"]
+    bounds = np.flatnonzero(np.diff(rows)) + 1
+    for seg in np.split(np.arange(len(table)), bounds):
+        r = int(rows[seg[0]])
+        cols = table["col"][seg]
+        c_lo, c_hi = int(cols.min()), int(cols.max())
+        x0, y0 = int(np.rint(c_lo * geo.stride_level0)), int(table["y"][seg[0]])
+        strip = slide.read_region((x0, y0), geo.level, ((c_hi - c_lo) * step + geo.tile_size, geo.tile_size))
+        for c in cols:
+            yield strip, (int(c) - c_lo) * step, r, int(c)
 
 
 def plot_heatmap(heatmap: Heatmap, thumbnail: np.ndarray, thumbnail_downsample: float, path,
                  title: str | None = None) -> Path:
-    """Save a PNG of the heatmap over the slide thumbnail (tissue cells coloured by probability).
+    """Save a PNG of the slide thumbnail and the heatmap over it (written atomically).
 
     Parameters
     ----------
@@ -329,7 +267,8 @@ def plot_heatmap(heatmap: Heatmap, thumbnail: np.ndarray, thumbnail_downsample: 
         The slide at ``thumbnail_downsample`` level-0 px per px.
     thumbnail_downsample : float
     path : path-like
-        Output ``.png`` (written atomically).
+        Output ``.png``.
+    title : str, optional
     """
     import matplotlib
 
@@ -339,25 +278,26 @@ def plot_heatmap(heatmap: Heatmap, thumbnail: np.ndarray, thumbnail_downsample: 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = thumbnail.shape[:2]
-    # extent of the heatmap in thumbnail pixels; each heatmap pixel is centred on its tile centre
+    # each heatmap pixel is drawn as a stride-sized square centred on its tile's centre
     s = heatmap.stride_level0 / thumbnail_downsample
     half_tile = heatmap.tile_size * heatmap.downsample / 2 / thumbnail_downsample
     ox = heatmap.origin[0] / thumbnail_downsample + half_tile - s / 2
     oy = heatmap.origin[1] / thumbnail_downsample + half_tile - s / 2
     rows, cols = heatmap.shape
     overlay = np.ma.masked_where(~heatmap.tissue, heatmap.probability)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5 * h / max(w, 1) + 0.8), dpi=100)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5 * h / max(w, 1) + 0.9), dpi=100)
     for ax in axes:
         ax.imshow(thumbnail, extent=(0, w, h, 0))
         ax.set_axis_off()
-    im = axes[1].imshow(overlay, cmap="inferno", vmin=0, vmax=1, alpha=0.65, interpolation="nearest",
+    im = axes[1].imshow(overlay, cmap="inferno", vmin=0, vmax=1, alpha=0.7, interpolation="nearest",
                         extent=(ox, ox + cols * s, oy + rows * s, oy))
     axes[1].set_xlim(0, w)
     axes[1].set_ylim(h, 0)
     fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.02, label="tumour probability")
     axes[0].set_title(title or heatmap.slide, fontsize=9)
-    axes[1].set_title(f"max {float(heatmap.probability.max()) if heatmap.probability.size else 0:.2f}, "
-                      f"{int(heatmap.tissue.sum())} tiles, {heatmap.um_per_px:g} um/px", fontsize=9)
+    peak = float(heatmap.probability.max()) if heatmap.probability.size else 0.0
+    axes[1].set_title(f"max {peak:.2f}, {int(heatmap.tissue.sum())} tiles, {heatmap.um_per_px:g} um/px",
+                      fontsize=9)
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp)

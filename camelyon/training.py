@@ -1,0 +1,607 @@
+"""Train the reference tile CNN (``minicnn.models.tile_cnn``) on labelled tiles.
+
+The loop, epoch by epoch:
+
+1. class-balanced minibatches (half tumour, half normal tiles) drawn from a generator seeded by
+   ``(seed, epoch)``, so an epoch is the same whether or not the run was interrupted before it;
+2. optional stain normalization (applied once to every tile before training) and augmentation
+   (flips, rotations, H and E jitter) on each minibatch;
+3. ``Trainer.train_step`` (forward, ``BCEWithLogits``, backward, Adam) on each minibatch, cosine
+   learning-rate schedule over the epochs;
+4. validation on tiles of held-out patients: loss and ROC AUC;
+5. a checkpoint (weights, optimizer and schedule state, history) written atomically; a rerun
+   with ``resume=True`` continues after the last finished epoch and ends with the same weights
+   as an uninterrupted run.
+
+At the end the model file (:class:`camelyon.tile_model.TileModel`) and a training-curve PNG are
+written next to each other.
+
+Examples
+--------
+>>> result = train_from_store("tiles.h5", "model.npz", TrainingConfig(epochs=4))   # doctest: +SKIP
+>>> result.history["val_auc"][-1]                                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from camelyon.augment import TileAugmenter
+from camelyon.errors import CamelyonError
+from camelyon.stain import NORMALIZATION_METHODS, make_normalizer, normalizer_from_dict
+from camelyon.tile_model import TileModel
+
+__all__ = [
+    "TileArrays",
+    "TrainingConfig",
+    "TrainingResult",
+    "balanced_batches",
+    "checkpoint_path",
+    "curve_path",
+    "plot_training_curves",
+    "load_store_tiles",
+    "split_patients_for_validation",
+    "train_from_store",
+    "train_tile_model",
+]
+
+CHECKPOINT_FORMAT = "camelyon-tile-training-checkpoint"
+
+
+@dataclass
+class TileArrays:
+    """Labelled tiles held in memory.
+
+    Attributes
+    ----------
+    tiles : ndarray of shape (N, T, T, 3), uint8
+    labels : ndarray of shape (N,), int (1 = tumour)
+    patients : ndarray of shape (N,), str, optional
+        Patient of each tile (for splits).
+    centers : ndarray of shape (N,), int, optional
+    """
+
+    tiles: np.ndarray
+    labels: np.ndarray
+    patients: np.ndarray | None = None
+    centers: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.tiles = np.asarray(self.tiles)
+        self.labels = np.asarray(self.labels).astype(np.int64).reshape(-1)
+        if self.tiles.ndim != 4 or self.tiles.shape[-1] != 3 or self.tiles.dtype != np.uint8:
+            raise CamelyonError(f"tiles must be uint8 of shape (N, T, T, 3), got {self.tiles.dtype} "
+                                f"{self.tiles.shape}")
+        if self.tiles.shape[1] != self.tiles.shape[2]:
+            raise CamelyonError(f"tiles must be square, got {self.tiles.shape[1]}x{self.tiles.shape[2]} px")
+        if len(self.labels) != len(self.tiles):
+            raise CamelyonError(f"{len(self.labels)} labels for {len(self.tiles)} tiles")
+        if not np.isin(self.labels, (0, 1)).all():
+            raise CamelyonError("tile labels must be 0 (normal) or 1 (tumour)")
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def subset(self, index: np.ndarray) -> "TileArrays":
+        """The tiles at ``index`` (a copy)."""
+        pick = None if self.patients is None else self.patients[index]
+        centers = None if self.centers is None else self.centers[index]
+        return TileArrays(self.tiles[index], self.labels[index], pick, centers)
+
+
+@dataclass
+class TrainingConfig:
+    """Settings of a training run (all JSON-able; stored in the model file).
+
+    Attributes
+    ----------
+    epochs : int
+    batch_size : int
+        Tiles per minibatch (half tumour, half normal).
+    steps_per_epoch : int or None
+        Minibatches per epoch; default: enough to show every training tile about once.
+    lr : float
+        Initial Adam learning rate (cosine decay to ``lr / 20`` over the epochs).
+    weight_decay : float
+    normalize : {"none", "reinhard", "macenko"}
+    augment : bool
+        Geometric plus stain augmentation of every minibatch.
+    stain_scale, stain_shift : float
+        Strength of the stain augmentation (see :func:`camelyon.augment.stain_augment`).
+    val_fraction : float
+        Fraction of patients held out for validation (used by :func:`train_from_store`).
+    seed : int
+    """
+
+    epochs: int = 6
+    batch_size: int = 64
+    steps_per_epoch: int | None = None
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    normalize: str = "none"
+    augment: bool = False
+    stain_scale: float = 0.25
+    stain_shift: float = 0.05
+    val_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self):
+        if int(self.epochs) < 1:
+            raise CamelyonError(f"--epochs must be >= 1, got {self.epochs}")
+        if int(self.batch_size) < 2:
+            raise CamelyonError(f"--batch-size must be >= 2, got {self.batch_size}")
+        if self.steps_per_epoch is not None and int(self.steps_per_epoch) < 1:
+            raise CamelyonError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
+        if not self.lr > 0:
+            raise CamelyonError(f"learning rate must be > 0, got {self.lr}")
+        if self.normalize not in NORMALIZATION_METHODS:
+            raise CamelyonError(f"--normalize must be one of {', '.join(NORMALIZATION_METHODS)}, "
+                                f"got {self.normalize!r}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise CamelyonError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced.
+
+    Attributes
+    ----------
+    model : TileModel
+    history : dict of lists
+        Per epoch: ``epoch``, ``loss`` (training), ``val_loss``, ``val_auc``, ``lr``, ``seconds``,
+        ``tiles_per_s``.
+    model_path, curve_path : Path or None
+    resumed_from : int
+        Epochs that were already done when the run started (0 for a fresh run).
+    """
+
+    model: TileModel
+    history: dict
+    model_path: Path | None = None
+    curve_path: Path | None = None
+    resumed_from: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def checkpoint_path(out) -> Path:
+    """Checkpoint file of the run writing the model ``out``: ``<out stem>.checkpoint.npz``."""
+    out = Path(out)
+    return out.with_name(out.stem + ".checkpoint.npz")
+
+
+def curve_path(out) -> Path:
+    """Training-curve PNG of the run writing the model ``out``: ``<out stem>.training.png``."""
+    out = Path(out)
+    return out.with_name(out.stem + ".training.png")
+
+
+def balanced_batches(labels: np.ndarray, batch_size: int, steps: int, rng: np.random.Generator):
+    """Class-balanced minibatch indices: each batch half positives, half negatives.
+
+    Each class is walked through in a random order and reshuffled when used up, so every tile of
+    the smaller class is seen about equally often.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (N,), 0 or 1
+    batch_size : int
+    steps : int
+        Number of batches.
+    rng : numpy.random.Generator
+
+    Yields
+    ------
+    ndarray of int, shape (batch_size,)
+        Sorted by nothing: positives first, then negatives, then shuffled together.
+    """
+    labels = np.asarray(labels)
+    pools = [np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)]
+    if any(len(p) == 0 for p in pools):
+        raise CamelyonError("class-balanced training needs tumour and normal tiles; "
+                            f"got {len(pools[0])} tumour and {len(pools[1])} normal tiles")
+    orders = [rng.permutation(p) for p in pools]
+    cursors = [0, 0]
+    n_pos = batch_size // 2
+    for _ in range(steps):
+        parts = []
+        for k, need in enumerate((n_pos, batch_size - n_pos)):
+            got = []
+            while need > 0:
+                if cursors[k] == len(orders[k]):
+                    orders[k] = rng.permutation(pools[k])
+                    cursors[k] = 0
+                take = min(need, len(orders[k]) - cursors[k])
+                got.append(orders[k][cursors[k]:cursors[k] + take])
+                cursors[k] += take
+                need -= take
+            parts.append(np.concatenate(got))
+        batch = np.concatenate(parts)
+        yield batch[rng.permutation(len(batch))]
+
+
+def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    from minicnn.metrics import roc_auc_score
+
+    if len(np.unique(labels)) < 2:
+        return float("nan")
+    return float(roc_auc_score(labels, scores))
+
+
+def _bce(labels: np.ndarray, logits: np.ndarray) -> float:
+    z = logits.astype(np.float64)
+    return float(np.mean(np.logaddexp(0.0, z) - labels * z))
+
+
+def _input_statistics(tiles: np.ndarray, rng: np.random.Generator, n: int = 512):
+    pick = tiles[rng.choice(len(tiles), size=min(n, len(tiles)), replace=False)]
+    x = pick.reshape(-1, 3).astype(np.float32) / 255.0
+    return x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
+
+
+def _fit_normalizer(method: str, tiles: np.ndarray, labels: np.ndarray, rng: np.random.Generator):
+    """Fit the normalization target on a pooled sample of training tiles (both classes)."""
+    norm = make_normalizer(method)
+    if norm is None:
+        return None
+    pick = rng.choice(len(tiles), size=min(64, len(tiles)), replace=False)
+    try:
+        return norm.fit(tiles[np.sort(pick)])
+    except ValueError as exc:
+        raise CamelyonError(f"cannot fit the {method} normalization target on the training tiles: {exc}") from exc
+
+
+def _save_checkpoint(path: Path, network, optimizer, scheduler, state: dict) -> None:
+    arrays = {"__format__": np.array(CHECKPOINT_FORMAT), "__state__": np.array(json.dumps(state))}
+    arrays.update({f"model/{k}": v for k, v in network.state_dict().items()})
+    arrays.update({f"optimizer/{k}": v for k, v in optimizer.state_dict().items()})
+    arrays.update({f"scheduler/{k}": v for k, v in scheduler.state_dict().items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_checkpoint(path: Path) -> tuple[dict, dict]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "__format__" not in z.files or str(z["__format__"]) != CHECKPOINT_FORMAT:
+                raise CamelyonError(f"{path} is not a tile-training checkpoint")
+            state = json.loads(str(z["__state__"]))
+            arrays = {k: z[k] for k in z.files if not k.startswith("__")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise CamelyonError(f"cannot read checkpoint {path}: {exc}; delete it to start afresh") from exc
+    return state, arrays
+
+
+def _section(arrays: dict, prefix: str) -> dict:
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def train_tile_model(
+    train: TileArrays,
+    val: TileArrays | None,
+    config: TrainingConfig,
+    out=None,
+    *,
+    um_per_px: float,
+    level: int | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainingResult:
+    """Train the tile CNN on in-memory tiles; write the model, checkpoints and curves under ``out``.
+
+    Parameters
+    ----------
+    train : TileArrays
+        Training tiles (both classes needed).
+    val : TileArrays or None
+        Validation tiles (held-out patients); loss and AUC are recorded each epoch.
+    config : TrainingConfig
+    out : path-like, optional
+        Model file to write (``.npz``). With ``out`` a checkpoint ``<stem>.checkpoint.npz`` is
+        written after every epoch and a curve ``<stem>.training.png`` at the end.
+    um_per_px : float
+        Resolution of the tiles (stored in the model).
+    level : int, optional
+        Pyramid level of the tiles (stored in the model).
+    resume : bool
+        Continue from the checkpoint of ``out`` when there is one (it must come from the same
+        settings).
+    progress : bool
+        Progress bars and one line per epoch.
+    stop_after : int, optional
+        Stop after this many epochs in total (as if interrupted; the checkpoint stays). For tests.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    from minicnn.losses import BCEWithLogits
+    from minicnn.optim import Adam
+    from minicnn.schedules import CosineLR
+    from minicnn.training import Trainer
+
+    if len(train) == 0:
+        raise CamelyonError("no training tiles")
+    tile = int(train.tiles.shape[1])
+    if tile % 8:
+        raise CamelyonError(f"the tile CNN needs a tile size divisible by 8, got {tile} px")
+    settings = asdict(config)
+    setup_rng = np.random.default_rng([config.seed, 1_000_003])
+    ckpt = checkpoint_path(out) if out is not None else None
+    state, arrays = None, None
+    if resume and ckpt is not None and ckpt.exists():
+        state, arrays = _load_checkpoint(ckpt)
+        if state.get("config") != json.loads(json.dumps(settings)):
+            raise CamelyonError(f"checkpoint {ckpt} was written with other settings ({state.get('config')}); "
+                                f"rerun with the same options or delete it")
+        if state.get("n_train") != len(train) or state.get("tile_size") != tile:
+            raise CamelyonError(f"checkpoint {ckpt} was written for other training data; delete it to start afresh")
+
+    # colour normalization target and input standardization (from the training tiles)
+    if state is not None:
+        normalizer = normalizer_from_dict(state["normalization"])
+        mean, std = np.asarray(state["input_mean"]), np.asarray(state["input_std"])
+    else:
+        normalizer = _fit_normalizer(config.normalize, train.tiles, train.labels, setup_rng)
+    train_tiles = train.tiles if normalizer is None else _normalize_all(normalizer, train.tiles, progress, "train")
+    val_tiles = None
+    if val is not None and len(val):
+        val_tiles = val.tiles if normalizer is None else _normalize_all(normalizer, val.tiles, progress, "validation")
+    if state is None:
+        mean, std = _input_statistics(train_tiles, setup_rng)
+    model = TileModel.new(tile, um_per_px, level, normalizer, mean, std, seed=config.seed)
+    network = model.network
+    optimizer = Adam(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = CosineLR(optimizer, t_max=config.epochs, eta_min=config.lr / 20)
+    trainer = Trainer(network, BCEWithLogits(), optimizer, scheduler=None, progress=False, seed=config.seed)
+    history: dict = {}
+    start_epoch = 0
+    if state is not None:
+        network.load_state_dict(_section(arrays, "model/"), source=str(ckpt))
+        optimizer.load_state_dict(_section(arrays, "optimizer/"))
+        scheduler.load_state_dict(_section(arrays, "scheduler/"))
+        history = state["history"]
+        start_epoch = int(state["epoch"])
+        if progress:
+            tqdm.write(f"resuming after epoch {start_epoch} from {ckpt}")
+    augmenter = TileAugmenter(True, True, config.stain_scale, config.stain_shift) if config.augment else None
+    steps = config.steps_per_epoch or max(1, math.ceil(len(train) / config.batch_size))
+    buf = None
+    y_buf = np.empty((config.batch_size, 1), np.float32)
+    last = config.epochs if stop_after is None else min(config.epochs, int(stop_after))
+    for epoch in range(start_epoch, last):
+        rng = np.random.default_rng([config.seed, epoch])
+        network.train()
+        t0 = time.perf_counter()
+        total = 0.0
+        bar = tqdm(balanced_batches(train.labels, config.batch_size, steps, rng), total=steps,
+                   desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress or None,
+                   leave=False)
+        lr_used = float(optimizer.lr)
+        for i, idx in enumerate(bar):
+            x_tiles = train_tiles[idx]
+            if augmenter is not None:
+                x_tiles = augmenter(x_tiles, rng=rng)
+            buf = model.prepare(x_tiles, normalize=False, out=buf)
+            y_buf[:, 0] = train.labels[idx]
+            loss = trainer.train_step(buf[: len(idx)], y_buf[: len(idx)])
+            total += loss
+            if i % 5 == 0:
+                bar.set_postfix(loss=f"{total / (i + 1):.3f}")
+        bar.close()
+        seconds = time.perf_counter() - t0
+        scheduler.step()
+        record = {"epoch": epoch + 1, "loss": total / steps, "lr": lr_used, "seconds": round(seconds, 2),
+                  "tiles_per_s": round(steps * config.batch_size / seconds, 1)}
+        if val_tiles is not None:
+            logits = model.predict_logits(val_tiles, batch_size=128, normalize=False)
+            record["val_loss"] = _bce(val.labels, logits)
+            record["val_auc"] = _roc_auc(val.labels, logits)
+        for k, v in record.items():
+            history.setdefault(k, []).append(v)
+        if progress:
+            tqdm.write("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+        if ckpt is not None:
+            _save_checkpoint(ckpt, network, optimizer, scheduler, {
+                "epoch": epoch + 1, "history": history, "config": settings, "n_train": len(train),
+                "tile_size": tile, "normalization": None if normalizer is None else normalizer.to_dict(),
+                "input_mean": [float(v) for v in mean], "input_std": [float(v) for v in std],
+            })
+    network.eval()
+    done = len(history.get("epoch", []))
+    model.extra = {"training": settings, "history": history, "n_train": len(train),
+                   "n_val": 0 if val is None else len(val), "epochs_done": done}
+    result = TrainingResult(model, history, resumed_from=start_epoch)
+    if out is not None and done == config.epochs:
+        result.model_path = model.save(out)
+        result.curve_path = plot_training_curves(history, curve_path(out),
+                                                 title=f"tile CNN, normalization {config.normalize}"
+                                                       f"{' + augmentation' if config.augment else ''}")
+    return result
+
+
+def _normalize_all(normalizer, tiles: np.ndarray, progress: bool, what: str, chunk: int = 256) -> np.ndarray:
+    out = np.empty_like(tiles)
+    bar = tqdm(total=len(tiles), desc=f"{normalizer.method} ({what})", unit="tile",
+               disable=not progress or None, leave=False)
+    for start in range(0, len(tiles), chunk):
+        out[start:start + chunk] = normalizer.transform(tiles[start:start + chunk])
+        bar.update(min(chunk, len(tiles) - start))
+    bar.close()
+    return out
+
+
+def plot_training_curves(history: dict, path, title: str = "tile CNN") -> Path:
+    """PNG of training/validation loss and validation AUC per epoch (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    epochs = history.get("epoch", [])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    ax1.plot(epochs, history.get("loss", []), "o-", label="training")
+    if "val_loss" in history:
+        ax1.plot(epochs, history["val_loss"], "s-", label="validation")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("binary cross-entropy")
+    ax1.legend()
+    ax1.grid(alpha=0.3)
+    if "val_auc" in history:
+        ax2.plot(epochs, history["val_auc"], "s-", color="C2")
+        ax2.set_ylim(max(0.0, min([a for a in history["val_auc"] if a == a] + [0.5]) - 0.05), 1.0)
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("validation tile AUC")
+    ax2.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def split_patients_for_validation(patients: np.ndarray, labels: np.ndarray, val_fraction: float,
+                                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out about ``val_fraction`` of the patients (no patient in both parts).
+
+    Patients with tumour tiles and patients without are split separately (each shuffled with
+    ``seed``) so that both parts get tumour tiles when at least two patients have some.
+
+    Parameters
+    ----------
+    patients : ndarray of shape (N,)
+        Patient of each tile.
+    labels : ndarray of shape (N,)
+    val_fraction : float
+    seed : int
+
+    Returns
+    -------
+    train_index, val_index : ndarray of int
+    """
+    patients = np.asarray(patients)
+    names = np.unique(patients)
+    if val_fraction <= 0 or len(names) < 2:
+        return np.arange(len(patients)), np.zeros(0, np.int64)
+    positive = set(np.unique(patients[np.asarray(labels) == 1]).tolist())
+    rng = np.random.default_rng([seed, 7])
+    held = []
+    for group in ([n for n in names if n in positive], [n for n in names if n not in positive]):
+        group = [group[i] for i in rng.permutation(len(group))]
+        k = int(round(val_fraction * len(group)))
+        if len(group) >= 2:
+            k = min(max(k, 1), len(group) - 1)
+        held += group[:k]
+    is_val = np.isin(patients, held)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def load_store_tiles(store_path, max_bytes: int = 4 << 30, progress: bool = True) -> tuple[TileArrays, dict]:
+    """Read every tile of a tile store into memory.
+
+    Parameters
+    ----------
+    store_path : path-like
+        HDF5 tile store written by ``camelyon tiles``.
+    max_bytes : int
+        Refuse stores whose tiles would take more memory than this.
+
+    Returns
+    -------
+    tiles : TileArrays
+        With patients (names) and centres.
+    info : dict
+        ``tile_size``, ``level``, ``um_per_px`` of the store.
+    """
+    from camelyon.dataset import TileStore
+
+    path = Path(store_path)
+    if not path.is_file():
+        raise CamelyonError(f"tile store not found: {path}")
+    with TileStore(path) as store:
+        n = len(store)
+        t = int(store.tile_size)
+        if n == 0:
+            raise CamelyonError(f"{path} holds no tiles")
+        need = n * t * t * 3
+        if need > max_bytes:
+            raise CamelyonError(f"{path}: {n} tiles of {t} px need {need / 2**30:.1f} GiB of memory (limit "
+                                f"{max_bytes / 2**30:.1f} GiB); build a smaller store (cap negatives per slide)")
+        tiles = np.empty((n, t, t, 3), np.uint8)
+        labels = np.asarray(store.labels).astype(np.int64)
+        bar = tqdm(total=n, desc=f"reading {path.name}", unit="tile", disable=not progress or None, leave=False)
+        chunk = 2048
+        for start in range(0, n, chunk):
+            idx = np.arange(start, min(n, start + chunk))
+            tiles[idx], _ = store.read_batch(idx)
+            bar.update(len(idx))
+        bar.close()
+        info = {"tile_size": t, "level": None if store.level is None else int(store.level),
+                "um_per_px": float(store.um_per_px)}
+        patients = np.asarray(store.patients).astype(str)
+        centers = np.asarray(store.centers)
+    return TileArrays(tiles, labels, patients, centers), info
+
+
+def train_from_store(store_path, out, config: TrainingConfig, *, resume: bool = False,
+                     progress: bool = True, stop_after: int | None = None) -> TrainingResult:
+    """Train the tile CNN on a tile store, validating on held-out patients.
+
+    Parameters
+    ----------
+    store_path : path-like
+        HDF5 tile store.
+    out : path-like
+        Model file to write (``.npz``); the checkpoint, the curve PNG and a history JSON go next
+        to it (``<stem>.checkpoint.npz``, ``<stem>.training.png``, ``<stem>.history.json``).
+    config : TrainingConfig
+    resume : bool
+        Continue an interrupted run from its checkpoint.
+    progress : bool
+    stop_after : int, optional
+        Stop after this many epochs (as if interrupted).
+
+    Returns
+    -------
+    TrainingResult
+    """
+    data, info = load_store_tiles(store_path, progress=progress)
+    train_idx, val_idx = split_patients_for_validation(data.patients, data.labels, config.val_fraction, config.seed)
+    train, val = data.subset(train_idx), (data.subset(val_idx) if len(val_idx) else None)
+    if progress:
+        n_val_p = 0 if val is None else len(np.unique(val.patients))
+        tqdm.write(f"{len(train)} training tiles ({int(train.labels.sum())} tumour) from "
+                   f"{len(np.unique(train.patients))} patients; {0 if val is None else len(val)} validation tiles "
+                   f"({0 if val is None else int(val.labels.sum())} tumour) from {n_val_p} patients")
+    result = train_tile_model(train, val, config, out, um_per_px=info["um_per_px"], level=info["level"],
+                              resume=resume, progress=progress, stop_after=stop_after)
+    result.model.extra["store"] = str(Path(store_path).name)
+    result.model.extra["val_patients"] = [] if val is None else sorted(np.unique(val.patients).tolist())
+    if result.model_path is not None:
+        result.model.save(result.model_path)
+        hist = Path(out).with_name(Path(out).stem + ".history.json")
+        tmp = hist.with_name(hist.name + ".tmp")
+        tmp.write_text(json.dumps(result.history, indent=1))
+        os.replace(tmp, hist)
+    return result
