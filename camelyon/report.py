@@ -15,12 +15,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from camelyon.heatmap import Heatmap
-
 __all__ = [
     "PUBLISHED_KAPPAS",
-    "save_heatmap_overlay",
-    "save_training_curves",
     "save_confusion_matrix",
     "save_kappa_comparison",
     "write_html_report",
@@ -42,85 +38,6 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
     fig.savefig(tmp, dpi=100, bbox_inches="tight")
     os.replace(tmp, path)
     return path
-
-
-def save_heatmap_overlay(thumbnail: np.ndarray, slide_size_level0: tuple[int, int], heatmap: Heatmap,
-                         path: str | os.PathLike, title: str | None = None) -> Path:
-    """Thumbnail of a slide beside the same thumbnail with the tumour probability drawn over it.
-
-    Parameters
-    ----------
-    thumbnail : ndarray of shape (h, w, 3), uint8
-        The whole slide, downsampled.
-    slide_size_level0 : (width, height)
-        Level-0 size of the slide in px; thumbnail and heatmap are placed in level-0 coordinates.
-    heatmap : Heatmap
-        Probability map with its geometry (origin, stride at its level, downsample).
-    path : path
-        Output PNG.
-    title : str, optional
-    """
-    W0, H0 = slide_size_level0
-    h, w = heatmap.shape
-    step = heatmap.stride_level0
-    ox, oy = heatmap.origin
-    # heatmap pixel (r, c) is centred on its tile: it starts at origin + c * step
-    tile0 = heatmap.tile_size * heatmap.downsample
-    x0, y0 = ox + (tile0 - step) / 2.0, oy + (tile0 - step) / 2.0
-    extent_hm = (x0, x0 + w * step, y0 + h * step, y0)
-    fig = Figure(figsize=(9, 4.6))
-    axes = fig.subplots(1, 2)
-    for ax in axes:
-        ax.imshow(thumbnail, extent=(0, W0, H0, 0), interpolation="bilinear")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    masked = np.ma.masked_where(~heatmap.tissue, heatmap.probability)
-    im = axes[1].imshow(masked, extent=extent_hm, cmap="inferno", vmin=0, vmax=1, alpha=0.6,
-                        interpolation="nearest")
-    axes[1].set_xlim(0, W0)
-    axes[1].set_ylim(H0, 0)
-    axes[0].set_title("slide")
-    axes[1].set_title("tumour probability")
-    fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.02)
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
-
-
-def save_training_curves(history: Mapping[str, Sequence[float]], path: str | os.PathLike,
-                         title: str = "tile CNN training") -> Path:
-    """Loss curves (left) and the other per-epoch metrics (right) of a training history.
-
-    Parameters
-    ----------
-    history : mapping of str to list of float
-        Per-epoch values, e.g. ``{"loss": [...], "val_loss": [...], "val_auc": [...]}``.
-    """
-    fig = Figure(figsize=(9, 3.6))
-    ax_loss, ax_metric = fig.subplots(1, 2)
-    any_metric = False
-    for key, values in history.items():
-        try:
-            v = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError):
-            continue
-        if v.ndim != 1 or v.size == 0:
-            continue
-        epochs = np.arange(1, v.size + 1)
-        if "loss" in key:
-            ax_loss.plot(epochs, v, marker="o", label=key)
-        elif key not in ("epoch", "time", "lr") and not key.endswith("_time") and not key.startswith("time"):
-            ax_metric.plot(epochs, v, marker="o", label=key)
-            any_metric = True
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_title("loss")
-    ax_loss.legend(loc="best", fontsize=8)
-    ax_metric.set_xlabel("epoch")
-    ax_metric.set_title("metrics")
-    if any_metric:
-        ax_metric.legend(loc="best", fontsize=8)
-    fig.suptitle(title)
-    return _save(fig, path)
 
 
 def save_confusion_matrix(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLike,

@@ -1,0 +1,111 @@
+"""Slide classifier on heatmap features: trees from minicnn.tree, class weights, grouped CV, files."""
+
+import numpy as np
+import pytest
+
+from camelyon.errors import CamelyonError
+from camelyon.slide_classifier import SlideClassifier, cross_validate, grouped_folds
+from camelyon.staging import SLIDE_LABELS
+
+pytest.importorskip("minicnn.tree")
+
+
+def easy_cohort(n_patients=20, seed=0):
+    """Five slides per patient; feature 0 is a lesion diameter in mm that decides the label."""
+    rng = np.random.default_rng(seed)
+    X, y, groups = [], [], []
+    for p in range(n_patients):
+        for _node in range(5):
+            lab = SLIDE_LABELS[rng.choice(4, p=[0.55, 0.15, 0.15, 0.15])]
+            d = {"negative": 0.0, "itc": rng.uniform(0.05, 0.18), "micro": rng.uniform(0.3, 1.8),
+                 "macro": rng.uniform(2.3, 6.0)}[lab]
+            X.append([d, rng.random(), d * 1000 * rng.uniform(0.8, 1.2)])
+            y.append(lab)
+            groups.append(f"patient_{p:03d}")
+    return np.array(X), np.array(y), np.array(groups)
+
+
+def test_grouped_folds_keep_patients_together():
+    groups = np.repeat([f"p{i}" for i in range(11)], 5)
+    strata = np.repeat(["a", "b", "b", "c", "a", "a", "b", "c", "c", "a", "b"], 5)
+    folds = grouped_folds(groups, 4, strata=strata, seed=1)
+    assert len(folds) == 4
+    seen = np.concatenate([te for _, te in folds])
+    assert sorted(seen) == list(range(len(groups)))
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te])
+        assert len(tr) + len(te) == len(groups)
+    with pytest.raises(CamelyonError, match="n_splits"):
+        grouped_folds(groups, 12)
+
+
+@pytest.mark.parametrize("kind", ["tree", "forest"])
+def test_learns_labels_from_diameter(kind):
+    X, y, groups = easy_cohort()
+    Xt, yt, _ = easy_cohort(seed=1)
+    clf = SlideClassifier(kind, n_estimators=30, random_state=0).fit(X, y, feature_names=["d", "noise", "d_um"])
+    assert set(clf.classes_) == set(SLIDE_LABELS)
+    assert (clf.predict(Xt) == yt).mean() >= 0.95
+    proba = clf.predict_proba(Xt)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.feature_importances_[1] < clf.feature_importances_[0] + clf.feature_importances_[2]
+
+
+def test_balanced_class_weights_find_the_rare_class():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.uniform(0, 1, 90), rng.uniform(0.8, 1.0, 10)])[:, None]
+    y = ["negative"] * 90 + ["itc"] * 10
+    plain = SlideClassifier("tree", max_depth=1, class_weight=None).fit(X, y)
+    balanced = SlideClassifier("tree", max_depth=1, class_weight="balanced").fit(X, y)
+    rare = X[90:]
+    assert (plain.predict(rare) == "itc").mean() == 0.0
+    assert (balanced.predict(rare) == "itc").mean() == 1.0
+
+
+def test_cross_validation_is_out_of_fold():
+    X, y, groups = easy_cohort()
+    cv = cross_validate(X, y, groups, n_splits=4, kind="forest", n_estimators=20, seed=0)
+    assert cv.predictions.shape == y.shape and set(cv.fold) == {0, 1, 2, 3}
+    for g in set(groups):
+        assert len(set(cv.fold[groups == g])) == 1  # a patient's slides share a fold
+    assert cv.accuracy == pytest.approx((cv.predictions == y).mean())
+    assert cv.accuracy >= 0.9
+    assert set(cv.class_accuracy) == set(SLIDE_LABELS)
+    np.testing.assert_allclose(cv.probabilities.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("kind", ["tree", "forest"])
+def test_save_and_load_without_pickle(tmp_path, kind):
+    X, y, _ = easy_cohort(8)
+    names = ["d", "noise", "d_um"]
+    clf = SlideClassifier(kind, n_estimators=10, random_state=3).fit(X, y, feature_names=names)
+    path = clf.save(tmp_path / "clf.npz")
+    with np.load(path, allow_pickle=False) as z:  # readable without pickle
+        assert len(z.files) > 0
+    back = SlideClassifier.load(path)
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X))
+    assert back.feature_names_ == names and back.kind == kind
+    with pytest.raises(CamelyonError, match="missing: noise"):
+        back.predict(X, feature_names=["d", "x", "d_um"])
+    with pytest.raises(CamelyonError, match="not found"):
+        SlideClassifier.load(tmp_path / "nope.npz")
+
+
+def test_bad_input():
+    X, y, _ = easy_cohort(4)
+    with pytest.raises(CamelyonError, match="at least two different slide labels"):
+        SlideClassifier("tree").fit(X[:3], ["negative"] * 3)
+    with pytest.raises(CamelyonError, match="unknown slide label"):
+        SlideClassifier("tree").fit(X[:2], ["negative", "big"])
+    bad = X.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(CamelyonError, match="row 2, column 1"):
+        SlideClassifier("tree").fit(bad, y)
+    with pytest.raises(CamelyonError, match="not fitted"):
+        SlideClassifier("tree").predict(X)
+    with pytest.raises(CamelyonError, match="kind"):
+        SlideClassifier("svm")
+    clf = SlideClassifier("tree").fit(X, y)
+    with pytest.raises(CamelyonError, match="fitted on 3 features, got 2"):
+        clf.predict(X[:, :2])
