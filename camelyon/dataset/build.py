@@ -1,0 +1,427 @@
+"""Build a tile store from many slides, in parallel, resumably.
+
+Each slide is one work item for :func:`camelyon.executor.map_slides`. A worker opens the slide,
+detects tissue, lays out and labels the tiles (:mod:`camelyon.tiling`), reads them and writes
+them, compressed, to its own part file ``<store>.parts/<slide>.h5`` (under a temporary name,
+renamed when complete). The parent process is the only writer of the store: when the workers are
+done it assembles the store from the finished part files (and the slides of an existing store)
+by copying compressed chunks, writes it under a temporary name and renames it.
+
+So an interrupted build keeps every finished slide (its part file) and the next run only tiles
+the others; a slide is in the store completely or not at all; the store is never half-written.
+A slide that fails (missing, unreadable, no um/px, malformed XML) is reported and costs no other
+slide its tiles.
+
+Examples
+--------
+>>> from camelyon.dataset import build_tile_store                                   # doctest: +SKIP
+>>> from camelyon.tiling import TileGrid
+>>> report = build_tile_store(["center_0"], "tiles.h5", annotations="lesion_annotations",
+...                           grid=TileGrid(tile_size=96, level=1), workers=2)
+>>> report.failed      # [(slide path, error message), ...]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import warnings
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+from tqdm.auto import tqdm
+
+from camelyon.annotations import read_asap
+from camelyon.dataset.store import (
+    FORMAT,
+    PartWriter,
+    SlideRecord,
+    assemble_store,
+    read_part_info,
+    read_slide_records,
+)
+from camelyon.errors import CamelyonError, DatasetError, SlideError
+from camelyon.executor import map_slides
+from camelyon.slide import SLIDE_SUFFIXES, Slide
+from camelyon.tiling import TileGrid, TileReader
+from camelyon.tissue import slide_tissue_mask
+
+__all__ = [
+    "parse_slide_name",
+    "find_slides",
+    "find_annotation",
+    "SlideJob",
+    "tile_slide",
+    "BuildReport",
+    "build_tile_store",
+]
+
+_C17 = re.compile(r"^(patient_\d+)_node_\d+$")
+_CENTRE = re.compile(r"^cent(?:er|re)_?(\d+)$", re.IGNORECASE)
+
+
+def parse_slide_name(path: str | Path) -> tuple[str, int]:
+    """Patient and centre of a slide from its CAMELYON file name.
+
+    ``center_3/patient_012_node_3.tif`` -> ``("patient_012", 3)``; CAMELYON16 ``tumor_001.tif``
+    -> ``("tumor_001", -1)`` (one slide per patient, centre unknown); any other name is its own
+    patient. The centre comes from a parent folder ``center_<c>`` (-1 when there is none).
+
+    Returns
+    -------
+    (patient, centre) : (str, int)
+    """
+    path = Path(path)
+    stem = path.stem if path.suffix.lower() in SLIDE_SUFFIXES else path.name
+    m = _C17.match(stem)
+    patient = m.group(1) if m else stem
+    centre = -1
+    for parent in path.parents:
+        mc = _CENTRE.match(parent.name)
+        if mc:
+            centre = int(mc.group(1))
+            break
+    return patient, centre
+
+
+def find_slides(inputs: Iterable[str | Path]) -> list[Path]:
+    """Slide files named directly or found (recursively) in folders, sorted, without duplicates.
+
+    Raises
+    ------
+    CamelyonError
+        A folder holds no slide file.
+    """
+    found: dict[str, Path] = {}
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            hits = sorted(
+                q for q in p.rglob("*") if q.suffix.lower() in SLIDE_SUFFIXES and q.is_file()
+                and not q.name.startswith(".")
+            )
+            if not hits:
+                raise CamelyonError(f"{p}: no slide files ({', '.join(SLIDE_SUFFIXES[:4])}, ...) in this folder")
+            for q in hits:
+                found.setdefault(str(q), q)
+        else:
+            found.setdefault(str(p), p)  # a missing file is reported per slide, not here
+    return sorted(found.values(), key=lambda q: (q.stem, str(q)))
+
+
+def find_annotation(slide_path: Path, annotations: str | Path | dict | None) -> Path | None:
+    """The ASAP XML of a slide: ``<annotations>/<slide stem>.xml`` (or a dict entry), if it exists."""
+    if annotations is None:
+        return None
+    if isinstance(annotations, dict):
+        p = annotations.get(slide_path.stem)
+        return Path(p) if p is not None else None
+    p = Path(annotations) / f"{slide_path.stem}.xml"
+    return p if p.exists() else None
+
+
+@dataclass(frozen=True)
+class SlideJob:
+    """Everything a worker needs to tile one slide (sent to another process)."""
+
+    path: str
+    name: str
+    patient: str
+    centre: int
+    annotation: str | None
+    part: str
+    grid: dict
+    params_json: str
+    mpp: float | None = None
+    max_negatives: int | None = None
+    seed: int = 0
+    compression: str | None = "gzip"
+    compression_level: int | None = None
+
+
+def _negatives_rng(seed: int, name: str) -> np.random.Generator:
+    # one stream per slide, independent of the order in which slides are processed
+    return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
+
+
+def tile_slide(job: SlideJob) -> dict:
+    """Tile one slide into its part file; returns the slide record as a dict (worker function).
+
+    Raises
+    ------
+    SlideError, AnnotationError
+        The slide or its annotation cannot be used (the build reports it and goes on).
+    """
+    grid = TileGrid(**job.grid)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Slide(job.path, mpp=job.mpp) as slide:
+            mpp = float(np.mean(slide.mpp))  # SlideError with the --mpp hint when unknown
+            annotations = read_asap(job.annotation) if job.annotation else None
+            geo = grid.geometry(slide)
+            tissue = slide_tissue_mask(slide, grid.tissue_um_per_px)
+            table = grid.tiles(slide, annotations=annotations, tissue=tissue)
+            if job.max_negatives is not None:
+                neg = np.flatnonzero(table["label"] == 0)
+                if len(neg) > job.max_negatives:
+                    rng = _negatives_rng(job.seed, job.name)
+                    drop = rng.choice(neg, size=len(neg) - job.max_negatives, replace=False)
+                    table = np.delete(table, drop)
+            w, h = slide.dimensions
+            record = SlideRecord(
+                name=job.name,
+                path=str(job.path),
+                patient=job.patient,
+                centre=int(job.centre),
+                count=int(len(table)),
+                positives=int((table["label"] == 1).sum()),
+                width=int(w),
+                height=int(h),
+                mpp=mpp,
+                level=int(geo.level),
+                read_size=int(geo.read_size),
+                annotated=annotations is not None,
+                tissue_fraction=tissue.fraction,
+                um_per_px=float(geo.um_per_px),
+            )
+            reader = TileReader(slide, geo)
+            with PartWriter(Path(job.part), len(table), grid.tile_size, job.compression,
+                            job.compression_level) as part:
+                for i, tile in reader.iter_table(table):
+                    part.write_tile(i, tile)
+                record.warnings = [str(w.message) for w in caught]
+                part.commit(table, record, job.params_json)
+    return record.__dict__
+
+
+@dataclass
+class BuildReport:
+    """What a build did.
+
+    Attributes
+    ----------
+    path : Path
+        The store.
+    tiled : list of str
+        Slides tiled in this run.
+    reused : list of str
+        Slides taken from an earlier (interrupted or smaller) run.
+    failed : list of (str, str)
+        (slide path, error message) of slides that could not be tiled.
+    warnings : dict
+        Slide name -> warnings (clipped annotations, no tissue, ...).
+    n_tiles : int
+        Tiles in the store.
+    """
+
+    path: Path
+    tiled: list = field(default_factory=list)
+    reused: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    warnings: dict = field(default_factory=dict)
+    n_tiles: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _params(grid: TileGrid, max_negatives, seed, compression, compression_level) -> dict:
+    return {
+        "grid": grid.to_dict(),
+        "max_negatives_per_slide": max_negatives,
+        "seed": int(seed),
+        "compression": compression,
+        "compression_level": compression_level,
+    }
+
+
+def build_tile_store(
+    slides: Iterable[str | Path] | str | Path,
+    out: str | Path,
+    *,
+    grid: TileGrid | None = None,
+    annotations: str | Path | dict | None = None,
+    max_negatives_per_slide: int | None = None,
+    seed: int = 0,
+    mpp: float | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    compression: str | None = "gzip",
+    compression_level: int | None = 1,
+    overwrite: bool = False,
+    keep_parts: bool = False,
+    progress: bool = True,
+    on_slide_done: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Tile slides into an HDF5 tile store (see :mod:`camelyon.dataset.store` for the layout).
+
+    Parameters
+    ----------
+    slides : path or iterable of paths
+        Slide files and/or folders (searched recursively).
+    out : path
+        The store (``.h5``). An existing store built with the same parameters is extended (its
+        slides are kept); one built with other parameters is an error unless ``overwrite``.
+    grid : TileGrid
+        Tile size, stride, level or um/px, thresholds (default ``TileGrid()``).
+    annotations : folder or dict, optional
+        Where ``<slide stem>.xml`` ASAP files are; slides without one get label 0 everywhere.
+    max_negatives_per_slide : int, optional
+        Keep at most this many label-0 tiles per slide, chosen at random with ``seed``.
+    seed : int
+        Seed of the negative subsampling (the same seed gives the same store).
+    mpp : float, optional
+        Level-0 um/px for slides whose file does not say it.
+    workers, scheduler :
+        Passed to :func:`camelyon.executor.map_slides`.
+    compression : {"gzip", "lzf", "none"}
+    compression_level : int, optional
+        gzip level 0-9.
+    overwrite : bool
+        Discard an existing store (and part files) first.
+    keep_parts : bool
+        Keep the part files after assembly.
+    progress : bool
+        Progress bars.
+    on_slide_done : callable, optional
+        Called in the parent with the slide name after each slide's part file is complete.
+
+    Returns
+    -------
+    BuildReport
+        With the failed slides; the store holds every slide that succeeded.
+    """
+    grid = grid or TileGrid()
+    out = Path(out)
+    if out.suffix == "":
+        raise DatasetError(f"{out}: give the store a file name such as tiles.h5")
+    if not out.parent.exists():
+        raise DatasetError(f"{out.parent}: folder does not exist")
+    if max_negatives_per_slide is not None and max_negatives_per_slide < 0:
+        raise DatasetError(f"max_negatives_per_slide must be >= 0, got {max_negatives_per_slide}")
+    params = _params(grid, max_negatives_per_slide, seed, compression, compression_level)
+    params_json = json.dumps(params, sort_keys=True)
+    parts_dir = out.with_name(out.name + ".parts")
+    if overwrite:
+        if out.exists():
+            out.unlink()
+        shutil.rmtree(parts_dir, ignore_errors=True)
+
+    slide_paths = find_slides([slides] if isinstance(slides, (str, Path)) else slides)
+    names = [p.stem for p in slide_paths]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise CamelyonError(f"several slides share the name {dupes[0]!r}; slide names must be unique")
+
+    # slides already in an existing store
+    existing: dict[str, SlideRecord] = {}
+    if out.exists():
+        try:
+            with h5py.File(out, "r") as f:
+                if f.attrs.get("format") != FORMAT:
+                    raise DatasetError(f"{out}: not a camelyon tile store; choose another --out")
+                old = json.loads(f.attrs["params"])
+                if old != params:
+                    raise DatasetError(
+                        f"{out}: built with other parameters ({_diff(old, params)}); "
+                        "use another --out or --overwrite"
+                    )
+                existing = {r.name: r for r in read_slide_records(f)}
+        except OSError as exc:
+            raise DatasetError(f"{out}: exists but is not a readable HDF5 file ({exc}); use --overwrite") from None
+
+    # finished part files of an interrupted run
+    parts_dir.mkdir(exist_ok=True)
+    done_parts: dict[str, tuple[SlideRecord, Path]] = {}
+    for p in parts_dir.glob("*.h5"):
+        info = read_part_info(p)
+        if info is not None and info[1] == params_json:
+            done_parts[info[0].name] = (info[0], p)
+    for stale in parts_dir.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)  # a worker died while writing
+
+    report = BuildReport(out)
+    jobs = []
+    for path, name in zip(slide_paths, names, strict=True):
+        if name in existing or name in done_parts:
+            report.reused.append(name)
+            continue
+        patient, centre = parse_slide_name(path)
+        ann = find_annotation(path, annotations)
+        jobs.append(
+            SlideJob(
+                path=str(path), name=name, patient=patient, centre=centre,
+                annotation=str(ann) if ann else None, part=str(parts_dir / f"{name}.h5"),
+                grid=grid.to_dict(), params_json=params_json, mpp=mpp,
+                max_negatives=max_negatives_per_slide, seed=seed,
+                compression=compression, compression_level=compression_level,
+            )
+        )
+
+    for result in map_slides(tile_slide, jobs, workers=workers, scheduler=scheduler, retries=0,
+                             desc="tiling", progress=progress):
+        job = result.item
+        if result.error is not None:
+            if result.error.startswith("NotImplementedError"):
+                # an exercise left to do is not a bad slide: stop with the exercise's message
+                raise NotImplementedError(result.error.split(": ", 1)[-1])
+            report.failed.append((job.path, _strip_type(result.error)))
+            continue
+        rec = SlideRecord(**result.value)
+        done_parts[rec.name] = (rec, Path(job.part))
+        report.tiled.append(rec.name)
+        if on_slide_done is not None:
+            on_slide_done(rec.name)
+
+    sources = [(rec, out, rec.start) for name, rec in existing.items() if name not in done_parts]
+    sources += [(rec, p, 0) for rec, p in done_parts.values()]
+    for rec, _, _ in sources:
+        if rec.warnings:
+            report.warnings[rec.name] = list(rec.warnings)
+    attrs = {
+        "params": params_json,
+        "level": -1 if grid.level is None and grid.um_per_px is not None else int(grid.level or 0),
+        "um_per_px": _output_um_per_px(grid, sources),
+        "failed": json.dumps([[p, e] for p, e in report.failed]),
+    }
+    total = int(sum(rec.count for rec, _, _ in sources))
+    bar = tqdm(total=total, desc="writing store", unit="tile", disable=not progress or None, leave=False)
+    try:
+        assemble_store(out, sources, tile_size=grid.tile_size, compression=compression,
+                       compression_level=compression_level, attrs=attrs, progress=bar.update)
+    finally:
+        bar.close()
+    report.n_tiles = total
+    if not keep_parts:
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    return report
+
+
+def _output_um_per_px(grid: TileGrid, sources) -> float:
+    """um/px of the tiles: the target, or the median over slides of their level's um/px."""
+    if grid.um_per_px is not None:
+        return float(grid.um_per_px)
+    if not sources:
+        return float("nan")
+    return float(np.median([rec.um_per_px for rec, _, _ in sources]))
+
+
+def _strip_type(error: str) -> str:
+    """``"SlideError: msg"`` -> ``"msg"`` for our own errors; other errors keep their type."""
+    kind, _, msg = error.partition(": ")
+    if kind in {cls.__name__ for cls in (CamelyonError, SlideError, DatasetError)} | {"AnnotationError"}:
+        return msg
+    return error
+
+
+def _diff(old: dict, new: dict) -> str:
+    flat_old = {**old.get("grid", {}), **{k: v for k, v in old.items() if k != "grid"}}
+    flat_new = {**new.get("grid", {}), **{k: v for k, v in new.items() if k != "grid"}}
+    keys = sorted(k for k in set(flat_old) | set(flat_new) if flat_old.get(k) != flat_new.get(k))
+    return ", ".join(f"{k}: {flat_old.get(k)} -> {flat_new.get(k)}" for k in keys[:4])

@@ -1,0 +1,312 @@
+"""The HDF5 layout of a tile store, and the code that writes it.
+
+A tile store is one HDF5 file::
+
+    /tiles            (N, T, T, 3) uint8   one tile per chunk, compressed
+    /labels           (N,)  int8           1 tumour, 0 normal
+    /coords           (N, 2) int64         level-0 (x, y) of each tile's top-left corner
+    /tissue_fraction  (N,)  float32
+    /tumour_fraction  (N,)  float32
+    /slide            (N,)  int32          row of the tile's slide in /slides
+    /patient          (N,)  int32          row of the tile's patient in /patients
+    /centre           (N,)  int16          centre (hospital) id, -1 when unknown
+    /patients         (P,)  str            patient names
+    /slides/<column>  (S,)                 the slide table: name, path, patient, centre, start,
+                                           count, positives, width, height, mpp, level, read_size, um_per_px,
+                                           annotated, tissue_fraction
+    attrs: format, format_version, software, software_version, tile_size, level, um_per_px,
+           params (JSON), failed (JSON list of [slide, error])
+
+Tiles of a slide are contiguous (rows ``start`` to ``start + count`` of its slide-table row),
+slides are sorted by name. A store is only ever written under a temporary name and renamed when
+complete, so a reader never sees a half-written file.
+
+Per-slide *part files* (``<store>.parts/<slide>.h5``) hold the tiles of one slide in the same
+chunk layout; workers write them (atomically) and the parent copies their compressed chunks into
+the store without recompressing them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+import camelyon
+from camelyon.errors import DatasetError
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "TILE_COLUMNS",
+    "SLIDE_COLUMNS",
+    "SlideRecord",
+    "tile_dataset_options",
+    "PartWriter",
+    "read_part_info",
+    "assemble_store",
+    "temporary_path",
+]
+
+FORMAT = "camelyon-tile-store"
+FORMAT_VERSION = 1
+
+#: Per-tile columns besides /tiles, with their dtypes (shape (N,) or (N, 2)).
+TILE_COLUMNS = {
+    "labels": np.int8,
+    "coords": np.int64,
+    "tissue_fraction": np.float32,
+    "tumour_fraction": np.float32,
+}
+
+_STR = h5py.string_dtype("utf-8")
+
+#: Columns of the slide table (/slides/<name>).
+SLIDE_COLUMNS = {
+    "name": _STR,
+    "path": _STR,
+    "patient": _STR,
+    "centre": np.int16,
+    "start": np.int64,
+    "count": np.int64,
+    "positives": np.int64,
+    "width": np.int64,
+    "height": np.int64,
+    "mpp": np.float64,
+    "level": np.int16,
+    "read_size": np.int32,
+    "um_per_px": np.float64,
+    "annotated": np.bool_,
+    "tissue_fraction": np.float32,
+}
+
+
+@dataclass
+class SlideRecord:
+    """One row of the slide table (``start`` is set when the store is assembled)."""
+
+    name: str
+    path: str
+    patient: str
+    centre: int
+    count: int = 0
+    positives: int = 0
+    width: int = 0
+    height: int = 0
+    mpp: float = float("nan")
+    level: int = 0
+    read_size: int = 0
+    um_per_px: float = float("nan")
+    annotated: bool = False
+    tissue_fraction: float = 0.0
+    start: int = 0
+    warnings: list = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SlideRecord:
+        return cls(**json.loads(text))
+
+
+def tile_dataset_options(compression: str | None, level: int | None) -> dict:
+    """h5py ``create_dataset`` keywords for the tile dataset's filter."""
+    if compression in (None, "none"):
+        return {}
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": 4 if level is None else int(level)}
+    if compression == "lzf":
+        return {"compression": "lzf"}
+    raise DatasetError(f"compression must be 'gzip', 'lzf' or 'none', got {compression!r}")
+
+
+def temporary_path(path: Path) -> Path:
+    """A temporary name next to ``path`` (same folder, so os.replace is atomic)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+class PartWriter:
+    """Write the tiles of one slide to a part file, one tile at a time (bounded memory).
+
+    Use as a context manager; the file appears under its final name only after :meth:`commit`.
+
+    Parameters
+    ----------
+    path : Path
+        Final part-file path.
+    n : int
+        Number of tiles.
+    tile_size : int
+    compression, compression_level :
+        Filter of the tile chunks (must match the store).
+    """
+
+    def __init__(self, path: Path, n: int, tile_size: int, compression: str | None, compression_level=None):
+        self.path = Path(path)
+        self.tmp = temporary_path(self.path)
+        self.n = int(n)
+        self._f = h5py.File(self.tmp, "w")
+        t = int(tile_size)
+        self.tiles = self._f.create_dataset(
+            "tiles",
+            shape=(self.n, t, t, 3),
+            maxshape=(None, t, t, 3),
+            dtype=np.uint8,
+            chunks=(1, t, t, 3),
+            **tile_dataset_options(compression, compression_level),
+        )
+
+    def write_tile(self, i: int, tile: np.ndarray) -> None:
+        """Store tile ``i`` (shape (T, T, 3), uint8)."""
+        self.tiles[i] = tile
+
+    def commit(self, table: np.ndarray, record: SlideRecord, params_json: str) -> None:
+        """Write the per-tile columns and the slide record, close, and rename to the final name."""
+        f = self._f
+        f.create_dataset("labels", data=table["label"].astype(np.int8))
+        f.create_dataset("coords", data=np.stack([table["x"], table["y"]], axis=1).astype(np.int64).reshape(-1, 2))
+        f.create_dataset("tissue_fraction", data=table["tissue_fraction"].astype(np.float32))
+        f.create_dataset("tumour_fraction", data=table["tumour_fraction"].astype(np.float32))
+        f.attrs["record"] = record.to_json()
+        f.attrs["params"] = params_json
+        f.close()
+        os.replace(self.tmp, self.path)
+
+    def __enter__(self) -> PartWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._f.id.valid:
+            self._f.close()
+        if self.tmp.exists():
+            self.tmp.unlink()
+
+
+def read_part_info(path: Path) -> tuple[SlideRecord, str] | None:
+    """(record, params JSON) of a complete part file, or None when it is unreadable or incomplete."""
+    try:
+        with h5py.File(path, "r") as f:
+            return SlideRecord.from_json(f.attrs["record"]), str(f.attrs["params"])
+    except Exception:  # noqa: BLE001 - any damage means "redo this slide"
+        return None
+
+
+def _copy_chunks(src: h5py.Dataset, dst: h5py.Dataset, src_start: int, dst_start: int, n: int) -> None:
+    """Copy ``n`` compressed tile chunks without decompressing them."""
+    for k in range(n):
+        filter_mask, data = src.id.read_direct_chunk((src_start + k, 0, 0, 0))
+        dst.id.write_direct_chunk((dst_start + k, 0, 0, 0), data, filter_mask)
+
+
+def assemble_store(
+    out: Path,
+    sources: list[tuple[SlideRecord, Path, int]],
+    *,
+    tile_size: int,
+    compression: str | None,
+    compression_level: int | None,
+    attrs: dict,
+    progress=None,
+) -> None:
+    """Write a complete store from slide sources, under a temporary name, then rename it to ``out``.
+
+    Parameters
+    ----------
+    out : Path
+    sources : list of (SlideRecord, file, offset)
+        Each slide's tiles are rows ``offset`` to ``offset + record.count`` of ``file``'s tile
+        datasets (a part file with offset 0, or an existing store).
+    attrs : dict
+        Extra file attributes (level, um_per_px, params, failed...).
+    progress : callable, optional
+        Called with the number of tiles copied after each slide.
+    """
+    sources = sorted(sources, key=lambda s: s[0].name)
+    n_total = int(sum(rec.count for rec, _, _ in sources))
+    t = int(tile_size)
+    patients = sorted({rec.patient for rec, _, _ in sources})
+    patient_row = {p: i for i, p in enumerate(patients)}
+    tmp = temporary_path(out)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["software"] = "camelyon"
+            f.attrs["software_version"] = camelyon.__version__
+            f.attrs["tile_size"] = t
+            for k, v in attrs.items():
+                f.attrs[k] = v
+            tiles = f.create_dataset(
+                "tiles",
+                shape=(n_total, t, t, 3),
+                maxshape=(None, t, t, 3),
+                dtype=np.uint8,
+                chunks=(1, t, t, 3),
+                **tile_dataset_options(compression, compression_level),
+            )
+            cols = {
+                "labels": np.zeros(n_total, np.int8),
+                "coords": np.zeros((n_total, 2), np.int64),
+                "tissue_fraction": np.zeros(n_total, np.float32),
+                "tumour_fraction": np.zeros(n_total, np.float32),
+                "slide": np.zeros(n_total, np.int32),
+                "patient": np.zeros(n_total, np.int32),
+                "centre": np.zeros(n_total, np.int16),
+            }
+            records = []
+            start = 0
+            for row, (rec, path, offset) in enumerate(sources):
+                n = int(rec.count)
+                with h5py.File(path, "r") as src:
+                    if n:
+                        _copy_chunks(src["tiles"], tiles, offset, start, n)
+                        for name in TILE_COLUMNS:
+                            cols[name][start : start + n] = src[name][offset : offset + n]
+                cols["slide"][start : start + n] = row
+                cols["patient"][start : start + n] = patient_row[rec.patient]
+                cols["centre"][start : start + n] = rec.centre
+                rec = SlideRecord(**{**rec.__dict__, "start": start})
+                records.append(rec)
+                start += n
+                if progress is not None:
+                    progress(n)
+            for name, values in cols.items():
+                f.create_dataset(name, data=values)
+            f.create_dataset("patients", data=np.array(patients, dtype=object), dtype=_STR)
+            g = f.create_group("slides")
+            for name, dtype in SLIDE_COLUMNS.items():
+                values = [getattr(r, name) for r in records]
+                if dtype is _STR:
+                    g.create_dataset(name, data=np.array(values, dtype=object), dtype=_STR)
+                else:
+                    g.create_dataset(name, data=np.array(values, dtype=dtype).reshape(len(records)))
+            g.attrs["warnings"] = json.dumps({r.name: r.warnings for r in records if r.warnings})
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_slide_records(f: h5py.File) -> list[SlideRecord]:
+    """The slide table of an open store as records."""
+    g = f["slides"]
+    n = len(g["name"])
+    warnings_by_slide = json.loads(g.attrs.get("warnings", "{}"))
+    cols = {}
+    for name, dtype in SLIDE_COLUMNS.items():
+        data = g[name].asstr()[()] if dtype is _STR else g[name][()]
+        cols[name] = data
+    out = []
+    for i in range(n):
+        kw = {}
+        for name, dtype in SLIDE_COLUMNS.items():
+            v = cols[name][i]
+            kw[name] = str(v) if dtype is _STR else v.item()
+        kw["warnings"] = warnings_by_slide.get(kw["name"], [])
+        out.append(SlideRecord(**kw))
+    return out
