@@ -1,0 +1,93 @@
+"""``camelyon tiles``: tile slides into an HDF5 tile store, in parallel and resumably."""
+
+from __future__ import annotations
+
+import warnings
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "tiles",
+        help="tile slides (tissue only, labelled from the annotations) into an HDF5 tile store",
+        description="Detect tissue on every slide, lay a grid of TILE_SIZE px tiles every STRIDE px at a pyramid "
+                    "level (or at a target um/px), keep tiles with enough tissue, label them from the ASAP "
+                    "annotations (tumour fraction of the tile, or of its centre with --center-size) and write "
+                    "them to one HDF5 file. Slides are tiled in worker processes; an interrupted run resumes "
+                    "where it stopped when the same command is run again. Slides that cannot be read are "
+                    "reported at the end (exit status 1) and the other slides' tiles are kept.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="SLIDES_OR_DIR", help="slide files and/or folders of slides")
+    p.add_argument("--annotations", default=None, help="folder of ASAP XML files named SLIDE_STEM.xml")
+    p.add_argument("--out", required=True, help="tile store to write (.h5)")
+    res = p.add_mutually_exclusive_group()
+    res.add_argument("--level", type=int, default=None, help="pyramid level to tile (default 0)")
+    res.add_argument("--mpp-target", type=float, default=None,
+                     help="tile resolution in um/px instead of a level (e.g. 1.0 for 10x)")
+    p.add_argument("--tile-size", type=int, default=256, help="tile side in px (default 256)")
+    p.add_argument("--stride", type=int, default=None, help="grid step in px (default: the tile size)")
+    p.add_argument("--min-tissue", type=float, default=0.5,
+                   help="smallest tissue fraction of a kept tile (default 0.5)")
+    p.add_argument("--tumour-threshold", type=float, default=0.5,
+                   help="a tile is tumour when more than this fraction is tumour (default 0.5; 0: any tumour)")
+    p.add_argument("--center-size", type=int, default=None,
+                   help="measure the tumour fraction on the centre CENTER_SIZE px only (PCam: 32 of 96)")
+    p.add_argument("--max-negatives-per-slide", type=int, default=None,
+                   help="keep at most this many normal tiles per slide, chosen at random with --seed")
+    p.add_argument("--seed", type=int, default=0, help="seed of the negative subsampling (default 0)")
+    p.add_argument("--mpp", type=float, default=None,
+                   help="level-0 um/px for slides whose file does not say it (e.g. 0.243)")
+    p.add_argument("--compression", choices=["gzip", "lzf", "none"], default="gzip",
+                   help="compression of the tiles (default gzip level 1)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 1: no pool)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address to run on a cluster instead")
+    p.add_argument("--overwrite", action="store_true", help="start again, discarding an existing store")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from camelyon.dataset import build_tile_store
+    from camelyon.tiling import TileGrid
+
+    grid = TileGrid(
+        tile_size=args.tile_size,
+        stride=args.stride,
+        level=args.level if args.mpp_target is None else None,
+        um_per_px=args.mpp_target,
+        min_tissue=args.min_tissue,
+        tumour_threshold=args.tumour_threshold,
+        center_size=args.center_size,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # per-slide warnings are collected and printed below
+        report = build_tile_store(
+            args.inputs,
+            args.out,
+            grid=grid,
+            annotations=args.annotations,
+            max_negatives_per_slide=args.max_negatives_per_slide,
+            seed=args.seed,
+            mpp=args.mpp,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            compression=args.compression,
+            compression_level=1 if args.compression == "gzip" else None,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        )
+    for name, messages in sorted(report.warnings.items()):
+        for m in messages:
+            print(f"warning: {name}: {m}")
+    from camelyon.dataset import TileStore
+
+    with TileStore(report.path) as store:
+        pos = int((store.labels == 1).sum())
+        print(f"wrote {report.path}: {len(store)} tiles ({pos} tumour) from {len(store.slide_records)} slides "
+              f"({len(report.tiled)} tiled now, {len(report.reused)} from an earlier run), "
+              f"{store.tile_size} px at {store.um_per_px:.3g} um/px")
+    if report.failed:
+        print(f"{len(report.failed)} slide(s) failed and are not in the store:")
+        for path, error in report.failed:
+            print(f"  {path}: {error}" if not error.startswith(str(path)) else f"  {error}")
+        return 1
+    return 0
