@@ -1,0 +1,132 @@
+"""Element-wise activations: ReLU, leaky ReLU, sigmoid, tanh (exercise G01).
+
+Each has ``<name>_forward(x, ...) -> (out, cache)`` and ``<name>_backward(dout, cache) -> dx``;
+any input shape works and the output has the input's shape and dtype.
+"""
+
+import numpy as np
+
+from ._checks import as_float, match_dtype
+
+
+def _check_dout(dout, like, who):
+    dout = np.asarray(dout)
+    if dout.shape != like.shape:
+        raise ValueError(f"{who}: expected dout of shape {like.shape}, got {dout.shape}")
+    return match_dtype(dout, like.dtype)
+
+
+def relu_forward(x):
+    """``max(x, 0)`` element-wise.
+
+    Parameters
+    ----------
+    x : ndarray of any shape
+
+    Returns
+    -------
+    out : ndarray, same shape as `x`
+    cache : ndarray
+        The input `x`.
+    """
+    x = as_float(x, "relu_forward")
+    ### BEGIN SOLUTION (G01)
+    out = np.maximum(x, 0)
+    ### END SOLUTION
+    return out, x
+
+
+def relu_backward(dout, cache):
+    """Gradient of :func:`relu_forward`: `dout` where the input was positive, 0 elsewhere."""
+    x = cache
+    dout = _check_dout(dout, x, "relu_backward")
+    ### BEGIN SOLUTION (G01)
+    dx = np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
+    ### END SOLUTION
+    return dx
+
+
+def leaky_relu_forward(x, alpha=0.01):
+    """``x`` where positive, ``alpha * x`` elsewhere.
+
+    Parameters
+    ----------
+    x : ndarray of any shape
+    alpha : float
+        Slope for negative inputs.
+
+    Returns
+    -------
+    out : ndarray, same shape as `x`
+    cache : tuple
+        (x, alpha).
+    """
+    x = as_float(x, "leaky_relu_forward")
+    ### BEGIN SOLUTION (G01)
+    out = np.where(x > 0, x, alpha * x).astype(x.dtype, copy=False)
+    ### END SOLUTION
+    return out, (x, alpha)
+
+
+def leaky_relu_backward(dout, cache):
+    """Gradient of :func:`leaky_relu_forward`."""
+    x, alpha = cache
+    dout = _check_dout(dout, x, "leaky_relu_backward")
+    ### BEGIN SOLUTION (G01)
+    dx = np.where(x > 0, dout, alpha * dout).astype(x.dtype, copy=False)
+    ### END SOLUTION
+    return dx
+
+
+def sigmoid_forward(x):
+    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``.
+
+    Returns
+    -------
+    out : ndarray, same shape as `x`, values in (0, 1)
+    cache : ndarray
+        The output (the gradient is ``out * (1 - out)``).
+    """
+    x = as_float(x, "sigmoid_forward")
+    ### BEGIN SOLUTION (G01)
+    # exp of a non-positive number never overflows: use exp(-|x|) on both sides
+    z = np.exp(-np.abs(x))
+    out = np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+    ### END SOLUTION
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    """Gradient of :func:`sigmoid_forward`."""
+    out = cache
+    dout = _check_dout(dout, out, "sigmoid_backward")
+    ### BEGIN SOLUTION (G01)
+    dx = dout * out * (1 - out)
+    ### END SOLUTION
+    return dx
+
+
+def tanh_forward(x):
+    """Hyperbolic tangent.
+
+    Returns
+    -------
+    out : ndarray, same shape as `x`, values in (-1, 1)
+    cache : ndarray
+        The output (the gradient is ``1 - out**2``).
+    """
+    x = as_float(x, "tanh_forward")
+    ### BEGIN SOLUTION (G01)
+    out = np.tanh(x)
+    ### END SOLUTION
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    """Gradient of :func:`tanh_forward`."""
+    out = cache
+    dout = _check_dout(dout, out, "tanh_backward")
+    ### BEGIN SOLUTION (G01)
+    dx = dout * (1 - out * out)
+    ### END SOLUTION
+    return dx

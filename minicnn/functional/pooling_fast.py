@@ -1,0 +1,201 @@
+"""Fast max and average pooling: direct Numba kernels, parallel over the batch.
+
+Same signatures and results as :mod:`minicnn.functional.pooling_naive` (ties in max pooling go
+to the first maximum in row-major order, as ``argmax`` does). The max-pool forward pass records
+the position of each window's maximum (an int32 index into the H*W plane) so that the backward
+pass is a single scatter.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._buffers import scratch
+from ._checks import as_float, match_dtype, pool2d_geometry
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _max_pool_forward(x, k, s, out, argmax):
+    n_img, c_in, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for n in prange(n_img):
+        for c in range(c_in):
+            plane = x[n, c]
+            for oy in range(oh):
+                for ox in range(ow):
+                    top, left = oy * s, ox * s
+                    best = plane[top, left]
+                    pos = top * w + left
+                    for ky in range(k):
+                        for kx in range(k):
+                            v = plane[top + ky, left + kx]
+                            if v > best:
+                                best = v
+                                pos = (top + ky) * w + left + kx
+                    out[n, c, oy, ox] = best
+                    argmax[n, c, oy, ox] = pos
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _max_pool_forward_2x2(x, out, argmax):
+    # the common case kernel 2, stride 2, unrolled
+    n_img, c_in, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for n in prange(n_img):
+        for c in range(c_in):
+            plane = x[n, c]
+            for oy in range(oh):
+                r0 = plane[2 * oy]
+                r1 = plane[2 * oy + 1]
+                base = 2 * oy * w
+                for ox in range(ow):
+                    j = 2 * ox
+                    best = r0[j]
+                    pos = base + j
+                    if r0[j + 1] > best:
+                        best = r0[j + 1]
+                        pos = base + j + 1
+                    if r1[j] > best:
+                        best = r1[j]
+                        pos = base + w + j
+                    if r1[j + 1] > best:
+                        best = r1[j + 1]
+                        pos = base + w + j + 1
+                    out[n, c, oy, ox] = best
+                    argmax[n, c, oy, ox] = pos
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _max_pool_backward(dout, argmax, dx):
+    n_img, c_in, h, w = dx.shape
+    oh, ow = dout.shape[2], dout.shape[3]
+    for n in prange(n_img):
+        for c in range(c_in):
+            plane = dx[n, c].reshape(h * w)
+            for t in range(h * w):
+                plane[t] = 0.0
+            for oy in range(oh):
+                for ox in range(ow):
+                    plane[argmax[n, c, oy, ox]] += dout[n, c, oy, ox]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _avg_pool_forward(x, k, s, out):
+    n_img, c_in, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    scale = 1.0 / (k * k)
+    for n in prange(n_img):
+        for c in range(c_in):
+            plane = x[n, c]
+            for oy in range(oh):
+                for ox in range(ow):
+                    acc = 0.0
+                    for ky in range(k):
+                        for kx in range(k):
+                            acc += plane[oy * s + ky, ox * s + kx]
+                    out[n, c, oy, ox] = acc * scale
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _avg_pool_backward(dout, k, s, dx):
+    n_img, c_in, h, w = dx.shape
+    oh, ow = dout.shape[2], dout.shape[3]
+    scale = 1.0 / (k * k)
+    for n in prange(n_img):
+        for c in range(c_in):
+            plane = dx[n, c]
+            for y in range(h):
+                for x in range(w):
+                    plane[y, x] = 0.0
+            for oy in range(oh):
+                for ox in range(ow):
+                    g = dout[n, c, oy, ox] * scale
+                    for ky in range(k):
+                        for kx in range(k):
+                            plane[oy * s + ky, ox * s + kx] += g
+
+
+def _check_dout(dout, shape, dtype, who):
+    dout = np.asarray(dout)
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{who}: expected dout of shape {tuple(shape)}, got {dout.shape}")
+    return np.ascontiguousarray(match_dtype(dout, dtype))
+
+
+def max_pool2d_forward_fast(x, kernel_size=2, stride=None, workspace=None):
+    """Maximum over each window (Numba kernel).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    kernel_size : int
+        Window side (px).
+    stride : int, optional
+        Step between windows (px); defaults to `kernel_size`.
+    workspace : Workspace, optional
+        Keeps the argmax index array between calls.
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OH, OW)
+    cache : tuple
+    """
+    who = "max_pool2d_forward_fast"
+    x = as_float(x, who)
+    k, s, oh, ow = pool2d_geometry(x, kernel_size, stride, who)
+    n, c, h, w = x.shape
+    x = np.ascontiguousarray(x)
+    out = np.empty((n, c, oh, ow), dtype=x.dtype)
+    argmax = scratch(workspace, "argmax", (n, c, oh, ow), np.int32)
+    if k == 2 and s == 2:
+        _max_pool_forward_2x2(x, out, argmax)
+    else:
+        _max_pool_forward(x, k, s, out, argmax)
+    return out, (x.shape, x.dtype, k, s, argmax)
+
+
+def max_pool2d_backward_fast(dout, cache):
+    """Backward pass of :func:`max_pool2d_forward_fast`.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    """
+    shape, dtype, k, s, argmax = cache
+    dout = _check_dout(dout, argmax.shape, dtype, "max_pool2d_backward_fast")
+    dx = np.empty(shape, dtype=dtype)
+    _max_pool_backward(dout, argmax, dx)
+    return dx
+
+
+def avg_pool2d_forward_fast(x, kernel_size=2, stride=None):
+    """Mean over each window (Numba kernel). Same contract as the naive version.
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OH, OW)
+    cache : tuple
+    """
+    who = "avg_pool2d_forward_fast"
+    x = as_float(x, who)
+    k, s, oh, ow = pool2d_geometry(x, kernel_size, stride, who)
+    n, c = x.shape[:2]
+    x = np.ascontiguousarray(x)
+    out = np.empty((n, c, oh, ow), dtype=x.dtype)
+    _avg_pool_forward(x, k, s, out)
+    return out, (x.shape, x.dtype, k, s)
+
+
+def avg_pool2d_backward_fast(dout, cache):
+    """Backward pass of :func:`avg_pool2d_forward_fast`.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    """
+    shape, dtype, k, s = cache
+    n, c, h, w = shape
+    oh, ow = (h - k) // s + 1, (w - k) // s + 1
+    dout = _check_dout(dout, (n, c, oh, ow), dtype, "avg_pool2d_backward_fast")
+    dx = np.empty(shape, dtype=dtype)
+    _avg_pool_backward(dout, k, s, dx)
+    return dx

@@ -1,0 +1,93 @@
+"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh (exercise G01). Any input shape."""
+
+from minicnn import functional as F
+
+from .base import Layer
+
+
+class ReLU(Layer):
+    """``max(x, 0)`` element-wise."""
+
+    def forward(self, x):
+        x = self._input(x)
+        ### BEGIN SOLUTION (G01)
+        out, self._cache = F.relu_forward(x)
+        ### END SOLUTION
+        return out
+
+    def backward(self, dout):
+        cache = self._saved()
+        ### BEGIN SOLUTION (G01)
+        dx = F.relu_backward(dout, cache)
+        ### END SOLUTION
+        return dx
+
+
+class LeakyReLU(Layer):
+    """``x`` where positive, ``alpha * x`` elsewhere.
+
+    Parameters
+    ----------
+    alpha : float
+        Slope for negative inputs.
+    """
+
+    def __init__(self, alpha=0.01):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def describe(self):
+        return f"LeakyReLU(alpha={self.alpha})"
+
+    def _config_args(self):
+        return {"alpha": self.alpha}
+
+    def forward(self, x):
+        x = self._input(x)
+        ### BEGIN SOLUTION (G01)
+        out, self._cache = F.leaky_relu_forward(x, self.alpha)
+        ### END SOLUTION
+        return out
+
+    def backward(self, dout):
+        cache = self._saved()
+        ### BEGIN SOLUTION (G01)
+        dx = F.leaky_relu_backward(dout, cache)
+        ### END SOLUTION
+        return dx
+
+
+class Sigmoid(Layer):
+    """Logistic function ``1 / (1 + exp(-x))``."""
+
+    def forward(self, x):
+        x = self._input(x)
+        ### BEGIN SOLUTION (G01)
+        out, self._cache = F.sigmoid_forward(x)
+        ### END SOLUTION
+        return out
+
+    def backward(self, dout):
+        cache = self._saved()
+        ### BEGIN SOLUTION (G01)
+        dx = F.sigmoid_backward(dout, cache)
+        ### END SOLUTION
+        return dx
+
+
+class Tanh(Layer):
+    """Hyperbolic tangent."""
+
+    def forward(self, x):
+        x = self._input(x)
+        ### BEGIN SOLUTION (G01)
+        out, self._cache = F.tanh_forward(x)
+        ### END SOLUTION
+        return out
+
+    def backward(self, dout):
+        cache = self._saved()
+        ### BEGIN SOLUTION (G01)
+        dx = F.tanh_backward(dout, cache)
+        ### END SOLUTION
+        return dx
