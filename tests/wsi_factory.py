@@ -36,6 +36,7 @@ __all__ = [
     "write_lesion_xml",
     "write_corrupt_tiff",
     "make_cohort",
+    "small_cohort_specs",
 ]
 
 BACKGROUND = (243, 243, 243)
@@ -172,8 +173,12 @@ def write_corrupt_tiff(path: str | os.PathLike, seed: int = 0) -> Path:
     return Path(path)
 
 
-def make_cohort(root: str | os.PathLike, specs: dict[str, SlideSpec], mpp: float = 0.5) -> tuple[Path, Path]:
+def make_cohort(
+    root: str | os.PathLike, specs: dict[str, SlideSpec], mpp: float = 0.5, **kwargs
+) -> tuple[Path, Path]:
     """Write slides ``root/slides/<name>.tif`` and, for specs with lesions, ``root/annotations/<name>.xml``.
+
+    ``kwargs`` go to :func:`write_pyramid_tiff` (tile, min_size, quality).
 
     Returns
     -------
@@ -184,7 +189,25 @@ def make_cohort(root: str | os.PathLike, specs: dict[str, SlideSpec], mpp: float
     slides.mkdir(parents=True, exist_ok=True)
     annotations.mkdir(parents=True, exist_ok=True)
     for name, spec in specs.items():
-        write_slide(slides / f"{name}.tif", spec, mpp=mpp)
+        write_slide(slides / f"{name}.tif", spec, mpp=mpp, **kwargs)
         if spec.lesions:
             write_lesion_xml(annotations / f"{name}.xml", spec)
     return slides, annotations
+
+
+def small_cohort_specs() -> dict[str, SlideSpec]:
+    """Three small CAMELYON17-named slides (1024 x 768 px): two with a lesion, one without.
+
+    Lesion rectangles are aligned to a 64 px grid at level 0 so that tile labels are known exactly.
+    """
+    return {
+        "patient_000_node_0": SlideSpec(
+            width=1024, height=768, tissue=[(128, 128, 896, 640)],
+            lesions=[[(256, 256), (512, 256), (512, 448), (256, 448)]], seed=1,
+        ),
+        "patient_000_node_1": SlideSpec(width=1024, height=768, tissue=[(64, 64, 640, 704)], seed=2),
+        "patient_001_node_0": SlideSpec(
+            width=1024, height=768, tissue=[(192, 64, 960, 576)],
+            lesions=[[(640, 192), (768, 192), (768, 384), (640, 384)]], seed=3,
+        ),
+    }
