@@ -3,7 +3,7 @@
 For each exercise (each id that has solution regions in the reference):
 
 1. **tests**: the reference's tests marked with the exercise (hidden tests included) run in a subprocess,
-   ``python -m pytest <reference>/tests -m <id>``, with the student's tree first on ``sys.path``
+   ``python -m pytest <test files that mention the id> -m <id>``, with the student's tree first on ``sys.path``
    (working folder and ``PYTHONPATH``); the teaching plugin's JSON report gives passed / failed /
    not implemented per test;
 2. **probes**: the functions of the exercise run on fixed random inputs in a subprocess over the student's
@@ -29,6 +29,7 @@ import numpy as np
 
 from minicnn.teaching.regions import exercises as group_regions
 from minicnn.teaching.release import ReleaseError, check
+from minicnn.teaching.selfcheck import exercise_test_files
 
 #: Root of the reference edition this package belongs to (the repository).
 REFERENCE_ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +100,7 @@ def import_errors(tree: Path, modules: list[str], python: str, timeout: float) -
 def run_tests(tree: Path, tests: Path, exercise: str, report: Path, python: str, timeout: float) -> tuple[list[dict], str]:
     """Run the tests of one exercise against ``tree``; returns (records, problem or "")."""
     cmd = [
-        python, "-m", "pytest", str(tests), "-m", exercise, "-q", "-p", "no:cacheprovider",
+        python, "-m", "pytest", *map(str, exercise_test_files(tests, exercise)), "-m", exercise, "-q", "-p", "no:cacheprovider",
         "-p", "no:randomly", "--teaching-report", str(report), "-o", "addopts=", "-W", "ignore",
     ]  # fmt: skip
     try:
