@@ -304,6 +304,8 @@ def run_pipeline(data_dir: str | os.PathLike, out_dir: str | os.PathLike, config
             raise CamelyonError(f"unknown pipeline setting {k!r}")
         setattr(config, k, v)
     data_dir, out = Path(data_dir), Path(out_dir)
+    if not data_dir.is_dir():
+        raise CamelyonError(f"data folder not found: {data_dir}")
     out.mkdir(parents=True, exist_ok=True)
     run = _Run(data_dir, out, config, log or (lambda _m: None))
     run.summary = {"data_dir": str(data_dir), "out_dir": str(out), "config": asdict(config), "steps": {}}

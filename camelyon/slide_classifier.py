@@ -13,7 +13,7 @@ Examples
 >>> X = np.array([[0.0], [0.1], [0.5], [3.0]] * 5)
 >>> y = ["negative", "itc", "micro", "macro"] * 5
 >>> clf = SlideClassifier("tree", random_state=0).fit(X, y, feature_names=["diameter_mm"])
->>> clf.predict(np.array([[0.05], [2.5]])).tolist()
+>>> clf.predict(np.array([[0.08], [2.5]])).tolist()
 ['itc', 'macro']
 """
 

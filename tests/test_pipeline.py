@@ -1,0 +1,104 @@
+"""The whole pipeline on a tiny synthetic cohort: outputs, resume, and the split protocol."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from camelyon.errors import CamelyonError
+from camelyon.pipeline import PipelineConfig, find_slides, run_pipeline, split_patients
+from camelyon.staging import STAGES, patient_of, read_stage_csv
+
+
+def test_split_is_stratified_and_disjoint():
+    stages = {f"patient_{i:03d}": STAGES[i % 5] for i in range(30)}
+    cnn, ev = split_patients(stages, 0.34, seed=0)
+    assert not set(cnn) & set(ev) and set(cnn) | set(ev) == set(stages)
+    assert 9 <= len(cnn) <= 11
+    for stage in STAGES:  # every stage is in both roles
+        assert any(stages[p] == stage for p in cnn) and any(stages[p] == stage for p in ev)
+    assert split_patients(stages, 0.34, seed=0) == (cnn, ev)
+    assert split_patients(stages, 0.34, seed=1) != (cnn, ev)
+    with pytest.raises(CamelyonError, match="cnn_fraction"):
+        split_patients(stages, 1.5)
+
+
+def test_missing_inputs(tmp_path):
+    with pytest.raises(CamelyonError, match="data folder not found"):
+        find_slides(tmp_path / "nope")
+    (tmp_path / "data").mkdir()
+    with pytest.raises(CamelyonError, match="no slide files"):
+        find_slides(tmp_path / "data")
+    with pytest.raises(CamelyonError, match="stage_labels.csv"):
+        run_pipeline(tmp_path / "data", tmp_path / "run", log=None)
+
+
+TINY = dict(tile_size=32, tile_um_per_px=2.0, epochs=1, steps_per_epoch=12, batch_size=32,
+            max_negatives_per_slide=40, n_estimators=20, cv_folds=3, workers=1, n_report_slides=2,
+            progress=False, cnn_fraction=0.34)
+
+
+@pytest.fixture(scope="module")
+def tiny_cohort(tmp_path_factory):
+    from camelyon.synthetic import generate_cohort
+
+    root = tmp_path_factory.mktemp("cohort")
+    generate_cohort(root / "data", n_patients=6, n_centers=2, seed=5, mpp=1.0, size=(3584, 3584),
+                    workers=1, progress=False)
+    return root / "data"
+
+
+@pytest.mark.slow
+def test_whole_pipeline_on_a_tiny_cohort(tiny_cohort, tmp_path):
+    out = tmp_path / "run"
+    logs = []
+    summary = run_pipeline(tiny_cohort, out, PipelineConfig(**TINY), log=logs.append)
+    for name in ("split.json", "tiles.h5", "model/tile_model.npz", "features.csv", "slide_predictions.csv",
+                 "slide_classifier.npz", "predictions.csv", "reference.csv", "evaluation.json", "report.html",
+                 "run_summary.json"):
+        assert (out / name).exists(), name
+    assert [s["status"] for s in summary["steps"].values()] == ["ran"] * 9
+    assert all(s["seconds"] >= 0 for s in summary["steps"].values())
+    assert -1.0 <= summary["kappa"] <= 1.0
+    # protocol: no patient is both a CNN patient and scored
+    cnn, ev = set(summary["cnn_patients"]), set(summary["eval_patients"])
+    assert cnn and ev and not cnn & ev
+    submitted = read_stage_csv(out / "predictions.csv")
+    assert set(submitted.patients) == ev
+    assert {patient_of(s) for s in submitted.slides} == ev
+    heatmaps = sorted(p.stem for p in (out / "heatmaps").glob("*.npz"))
+    assert {patient_of(h) for h in heatmaps} == ev
+    on_disk = json.loads((out / "run_summary.json").read_text())
+    assert on_disk["kappa"] == summary["kappa"]
+    html = (out / "report.html").read_text()
+    assert "kappa" in html and "<img" in html
+    for png in summary["figures"]:
+        assert Path(png).is_file()
+
+    # a second run finds everything up to date
+    again = run_pipeline(tiny_cohort, out, PipelineConfig(**TINY), log=None)
+    assert [s["status"] for s in again["steps"].values()] == ["up to date"] * 9
+    assert again["kappa"] == summary["kappa"]
+
+    # an interrupted heatmap step resumes slide by slide; a new classifier re-runs only what follows
+    (out / "stamps" / "heatmaps.json").unlink()
+    (out / "heatmaps" / f"{heatmaps[0]}.npz").unlink()
+    logs.clear()
+    third = run_pipeline(tiny_cohort, out, PipelineConfig(**{**TINY, "classifier": "tree"}), log=logs.append)
+    status = {k: v["status"] for k, v in third["steps"].items()}
+    assert status["tiles"] == status["train"] == "up to date"
+    assert status["heatmaps"] == status["classify"] == status["report"] == "ran"
+    assert any(f"1 of {len(heatmaps)} slides to compute" in line for line in logs)
+
+
+def test_pipeline_command_options_and_errors(tmp_path, capsys):
+    from camelyon.cli import build_parser, main
+    from camelyon.commands.pipeline import config_from_args
+
+    args = build_parser().parse_args(["pipeline", "data", "--out", "run", "--epochs", "3", "--tile-size", "48",
+                                      "--classifier", "tree", "--workers", "2", "--quiet"])
+    cfg = config_from_args(args)
+    assert (cfg.epochs, cfg.tile_size, cfg.classifier, cfg.workers, cfg.progress) == (3, 48, "tree", 2, False)
+    assert cfg.tile_um_per_px == PipelineConfig().tile_um_per_px
+    assert main(["pipeline", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]) == 2
+    assert "data folder not found" in capsys.readouterr().err
