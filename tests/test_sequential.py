@@ -1,0 +1,193 @@
+"""Sequential: chaining, parameters, summary, config, save/load (.npz, no pickle), architecture mismatch,
+and the ready-made models."""
+
+import json
+
+import numpy as np
+import pytest
+
+from minicnn import Sequential
+from minicnn.layers import (
+    BatchNorm1D,
+    BatchNorm2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool2D,
+    ReLU,
+    Tanh,
+)
+from minicnn.models import digits_cnn, tile_cnn
+
+
+def small_cnn(seed=0):
+    rng = np.random.default_rng(seed)
+    return Sequential(
+        Conv2D(2, 4, 3, padding=1, rng=rng), BatchNorm2D(4), ReLU(), MaxPool2D(2),
+        Flatten(), Dense(4 * 3 * 3, 8, rng=rng), BatchNorm1D(8), ReLU(), Dropout(0.3, rng=rng), Dense(8, 3, rng=rng),
+    )
+
+
+def warm_up(model, seed=1, steps=3):
+    """A few training-mode passes so that BatchNorm running statistics differ from their initial values."""
+    rng = np.random.default_rng(seed)
+    model.train()
+    for _ in range(steps):
+        model.forward(rng.normal(size=(5, 2, 6, 6)).astype(np.float32))
+
+
+def test_forward_backward_chain_the_layers():
+    rng = np.random.default_rng(0)
+    a, b, c = Dense(3, 5, rng=rng), Tanh(), Dense(5, 2, rng=rng)
+    model = Sequential(a, b, c)
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    out = model.forward(x)
+    np.testing.assert_array_equal(out, c.forward(b.forward(a.forward(x))))
+    np.testing.assert_array_equal(model(x), out)
+    dout = rng.normal(size=out.shape).astype(np.float32)
+    dx = model.backward(dout)
+    np.testing.assert_array_equal(dx, a.backward(b.backward(c.backward(dout))))
+
+
+def test_backward_matches_finite_differences_float64():
+    rng = np.random.default_rng(1)
+    model = Sequential(Dense(3, 4, rng=rng), Tanh(), Dense(4, 2, rng=rng)).astype(np.float64)
+    x = rng.normal(size=(2, 3))
+    dout = rng.normal(size=(2, 2))  # random upstream gradient, not all ones
+    model.forward(x)
+    dx = model.backward(dout)
+    h = 1e-6
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        numeric[i] = np.sum((model.forward(xp) - model.forward(xm)) * dout) / (2 * h)
+    assert np.linalg.norm(dx - numeric) / (np.linalg.norm(dx) + np.linalg.norm(numeric)) < 1e-7
+
+
+def test_parameters_are_the_layers_arrays():
+    model = small_cnn()
+    named = model.named_parameters()
+    assert [n for n, _, _ in named][:3] == ["0/W", "0/b", "1/" + next(iter(model[1].params))]
+    conv = model[0]
+    pairs = model.parameters()
+    assert pairs[0][0] is conv.params["W"] and pairs[0][1] is conv.grads["W"]
+    assert model.num_parameters() == sum(p.size for p, _ in pairs)
+
+
+def test_summary_shapes_and_counts():
+    model = tile_cnn(rng=0)
+    text = model.summary((3, 96, 96))
+    assert "(16, 48, 48)" in text and "(64, 12, 12)" in text and "(64,)" in text
+    assert "total trainable parameters: 60,577" in text
+    assert model.num_parameters() == 60577
+    with pytest.raises(ValueError, match=r"layer 0 \(Conv2D\)"):
+        model.summary((1, 96, 96))  # wrong channel count
+
+
+def test_train_eval_and_predict():
+    model = small_cnn()
+    warm_up(model)
+    x = np.random.default_rng(2).normal(size=(11, 2, 6, 6)).astype(np.float32)
+    model.train()
+    pred = model.predict(x, batch_size=4)
+    assert model.training and all(layer.training for layer in model)  # mode restored
+    model.eval()
+    np.testing.assert_allclose(pred, model.forward(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="batch_size"):
+        model.predict(x, batch_size=0)
+
+
+def test_config_round_trip():
+    model = small_cnn()
+    cfg = model.config()
+    assert cfg["type"] == "Sequential" and cfg["layers"][0]["type"] == "Conv2D"
+    json.dumps(cfg)
+    rebuilt = Sequential.from_config(cfg)
+    assert rebuilt.config() == cfg
+    with pytest.raises(ValueError, match="unknown type 'Nope'"):
+        Sequential.from_config({"type": "Sequential", "layers": [{"type": "Nope"}]})
+
+
+def test_save_then_load_gives_identical_predictions(tmp_path):
+    model = small_cnn()
+    warm_up(model)
+    x = np.random.default_rng(3).normal(size=(7, 2, 6, 6)).astype(np.float32)
+    expected = model.predict(x)
+    path = tmp_path / "model.npz"
+    model.save(path, metadata={"classes": ["a", "b", "c"], "mean": 0.5})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]  # no temporary left behind
+    with np.load(path, allow_pickle=False) as data:  # readable without pickle
+        assert "__architecture__" in data.files
+    loaded = Sequential.load(path)
+    np.testing.assert_array_equal(loaded.predict(x), expected)
+    assert loaded.metadata == {"classes": ["a", "b", "c"], "mean": 0.5}
+    assert loaded.config() == model.config()
+
+    other = small_cnn(seed=5)
+    assert not np.array_equal(other.predict(x), expected)
+    other.load_weights(path)
+    np.testing.assert_array_equal(other.predict(x), expected)
+
+
+def test_save_load_keeps_float64(tmp_path):
+    model = Sequential(Dense(3, 2, rng=0)).astype(np.float64)
+    model.save(tmp_path / "m.npz")
+    loaded = Sequential.load(tmp_path / "m.npz")
+    assert loaded.dtype == np.float64
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_load_weights_architecture_mismatch(tmp_path):
+    path = tmp_path / "model.npz"
+    Sequential(Dense(4, 8, rng=0), ReLU(), Dense(8, 3, rng=0)).save(path)
+    with pytest.raises(ValueError, match=r"mismatch at layer 2.*out_features=3.*out_features=2"):
+        Sequential(Dense(4, 8, rng=0), ReLU(), Dense(8, 2, rng=0)).load_weights(path)
+    with pytest.raises(ValueError, match=r"mismatch at layer 1: the file has ReLU\(\), this model has Tanh\(\)"):
+        Sequential(Dense(4, 8, rng=0), Tanh(), Dense(8, 3, rng=0)).load_weights(path)
+    with pytest.raises(ValueError, match="the file has 3 layers, this model has 2"):
+        Sequential(Dense(4, 8, rng=0), ReLU()).load_weights(path)
+
+
+def test_not_a_model_file(tmp_path):
+    bogus = tmp_path / "bogus.npz"
+    np.savez(bogus, a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a minicnn model file"):
+        Sequential.load(bogus)
+    text = tmp_path / "text.npz"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not a minicnn model file"):
+        Sequential.load(text)
+    with pytest.raises(FileNotFoundError):
+        Sequential.load(tmp_path / "missing.npz")
+
+
+def test_interrupted_save_keeps_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    model = Sequential(Dense(3, 2, rng=0))
+    model.save(path)
+    before = path.read_bytes()
+
+    def broken_savez(file, **arrays):
+        file.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(KeyboardInterrupt):
+        Sequential(Dense(3, 2, rng=1)).save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_models_shapes_and_seeding():
+    x = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
+    a, b = tile_cnn(rng=4), tile_cnn(rng=4)
+    assert a.forward(x).shape == (2, 1)
+    np.testing.assert_array_equal(a.forward(x), b.forward(x))
+    digits = digits_cnn(rng=0)
+    assert digits.forward(np.zeros((3, 1, 8, 8), dtype=np.float32)).shape == (3, 10)
+    assert digits.num_parameters() == 38282
+    assert tile_cnn(rng=0, in_channels=1).forward(x[:, :1]).shape == (2, 1)

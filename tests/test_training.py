@@ -1,0 +1,265 @@
+"""Trainer: the training step, epochs, seeding, history, early stopping, checkpoint resume (bit for bit),
+NaN/inf loss, progress output, and the digits CNN reaching 97 % test accuracy."""
+
+import time
+
+import numpy as np
+import pytest
+
+from minicnn import Sequential
+from minicnn.datasets import load_digits, make_blobs, make_spirals, train_test_split
+from minicnn.layers import BatchNorm1D, Dense, Dropout, ReLU
+from minicnn.losses import BCEWithLogits, SoftmaxCrossEntropy
+from minicnn.models import digits_cnn
+from minicnn.optim import SGD, Adam, CosineLR, StepLR
+from minicnn.training import EarlyStopping, NonFiniteLossError, Trainer, accuracy
+
+
+def mlp(seed=0, dropout=False, batchnorm=False, n_in=2, n_out=3, hidden=32):
+    rng = np.random.default_rng(seed)
+    layers = [Dense(n_in, hidden, rng=rng)]
+    if batchnorm:
+        layers.append(BatchNorm1D(hidden))
+    layers.append(ReLU())
+    if dropout:
+        layers.append(Dropout(0.2, rng=rng))
+    layers.append(Dense(hidden, n_out, rng=rng))
+    return Sequential(*layers)
+
+
+def spirals():
+    X, y = make_spirals(300, n_classes=3, noise=0.1, seed=0)
+    Xv, yv = make_spirals(150, n_classes=3, noise=0.1, seed=1)
+    return X, y, Xv, yv
+
+
+def weights(model):
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def without_time(history):
+    return {k: v for k, v in history.items() if k != "time"}
+
+
+# ----------------------------------------------------------------- the core (G06)
+@pytest.mark.exercise("G06")
+def test_train_step_lowers_the_loss_on_its_batch():
+    X, y, _, _ = spirals()
+    model = mlp()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), progress=False)
+    before = weights(model)
+    losses = [trainer.train_step(X[:64], y[:64]) for _ in range(30)]
+    assert isinstance(losses[0], float)
+    assert losses[-1] < 0.8 * losses[0]
+    assert not np.array_equal(before["0/W"], model[0].params["W"])
+
+
+@pytest.mark.exercise("G06")
+def test_train_step_is_one_sgd_step():
+    rng = np.random.default_rng(0)
+    model = Sequential(Dense(3, 2, rng=rng)).astype(np.float64)
+    x, y = rng.normal(size=(5, 3)), rng.integers(0, 2, size=5)
+    W0, b0 = model[0].params["W"].copy(), model[0].params["b"].copy()
+    loss = SoftmaxCrossEntropy()
+    expected_loss = loss.forward(x @ W0 + b0, y)
+    d = loss.backward()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.5), progress=False)
+    assert trainer.train_step(x, y) == pytest.approx(expected_loss, rel=1e-12)
+    np.testing.assert_allclose(model[0].params["W"], W0 - 0.5 * x.T @ d, rtol=1e-12)
+    np.testing.assert_allclose(model[0].params["b"], b0 - 0.5 * d.sum(axis=0), rtol=1e-12)
+
+
+@pytest.mark.exercise("G06")
+def test_epoch_loss_is_the_sample_weighted_mean():
+    X, y, _, _ = spirals()
+    X, y = X[:100], y[:100]
+    model = mlp()
+    full = SoftmaxCrossEntropy().forward(model.predict(X), y)
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=1e-12), progress=False)
+    history = trainer.fit(X, y, epochs=1, batch_size=40)  # batches of 40, 40 and 20
+    assert history["loss"][0] == pytest.approx(full, rel=1e-5)
+
+
+@pytest.mark.exercise("G06")
+def test_fit_learns_spirals_and_records_history():
+    X, y, Xv, yv = spirals()
+    model = mlp(hidden=64)
+    opt = Adam(model.parameters(), lr=0.02)
+    trainer = Trainer(model, SoftmaxCrossEntropy(), opt, scheduler=StepLR(opt, 20, 0.5), progress=False, seed=1)
+    history = trainer.fit(X, y, epochs=60, batch_size=32, X_val=Xv, y_val=yv)
+    assert set(history) == {"epoch", "loss", "lr", "time", "val_loss", "val_accuracy"}
+    assert history["epoch"] == list(range(1, 61)) and len(history["val_accuracy"]) == 60
+    assert history["lr"][0] == 0.02 and history["lr"][20] == 0.01 and history["lr"][59] == 0.005
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["val_accuracy"][-1] >= 0.9
+    assert trainer.evaluate(Xv, yv)["accuracy"] == history["val_accuracy"][-1]
+
+
+@pytest.mark.exercise("G06")
+def test_binary_logit_with_bce():
+    X, y = make_blobs(200, n_classes=2, std=1.0, seed=3)
+    model = mlp(n_out=1)
+    trainer = Trainer(model, BCEWithLogits(), Adam(model.parameters(), lr=0.01), progress=False)
+    history = trainer.fit(X, y, epochs=10, batch_size=32, X_val=X, y_val=y)
+    assert history["val_accuracy"][-1] >= 0.95
+    assert accuracy(y, model.predict(X)) == history["val_accuracy"][-1]
+
+
+# ----------------------------------------------------------------- reproducibility
+def train_run(seed, epochs=3, checkpoint=None, model_seed=0, early_stopping=None, metrics=None):
+    X, y, Xv, yv = spirals()
+    model = mlp(seed=model_seed, dropout=True, batchnorm=True)
+    opt = Adam(model.parameters(), lr=0.01)
+    trainer = Trainer(model, SoftmaxCrossEntropy(), opt, scheduler=CosineLR(opt, t_max=6), metrics=metrics,
+                      progress=False, seed=seed)
+    trainer.fit(X, y, epochs=epochs, batch_size=16, X_val=Xv, y_val=yv, checkpoint=checkpoint,
+                early_stopping=early_stopping)
+    return trainer
+
+
+def test_same_seed_same_weights_other_seed_differs():
+    a, b, c = train_run(seed=1, epochs=2), train_run(seed=1, epochs=2), train_run(seed=2, epochs=2)
+    assert_same_weights(weights(a.model), weights(b.model))
+    assert not np.array_equal(a.model[0].params["W"], c.model[0].params["W"])
+
+
+class InterruptAtCall:
+    """A metric that raises KeyboardInterrupt at its n-th call (a user pressing Ctrl-C during validation)."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, y_true, scores):
+        self.calls += 1
+        if self.calls == self.n:
+            raise KeyboardInterrupt
+        return accuracy(y_true, scores)
+
+
+def test_resume_after_interruption_is_bitwise_identical(tmp_path):
+    es = dict(patience=50, monitor="val_loss")
+    reference = train_run(seed=3, epochs=6, early_stopping=EarlyStopping(**es))
+
+    ckpt = tmp_path / "ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):  # interrupted during epoch 4: the checkpoint holds epoch 3
+        train_run(seed=3, epochs=6, checkpoint=ckpt, early_stopping=EarlyStopping(**es),
+                  metrics={"accuracy": InterruptAtCall(4)})
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
+    # a new process: other initial weights, fresh optimizer, schedule and generators
+    resumed = train_run(seed=3, epochs=6, checkpoint=ckpt, model_seed=99, early_stopping=EarlyStopping(**es))
+
+    assert_same_weights(weights(resumed.model), weights(reference.model))
+    assert without_time(resumed.history) == without_time(reference.history)
+    assert resumed.optimizer.lr == reference.optimizer.lr
+    for k, v in reference.optimizer.state_dict().items():
+        np.testing.assert_array_equal(resumed.optimizer.state_dict()[k], v)
+
+
+def test_checkpoint_of_another_architecture(tmp_path):
+    ckpt = tmp_path / "ckpt.npz"
+    train_run(seed=0, epochs=1, checkpoint=ckpt)
+    X, y, _, _ = spirals()
+    model = mlp(hidden=16, dropout=True, batchnorm=True)
+    opt = Adam(model.parameters(), lr=0.01)
+    trainer = Trainer(model, SoftmaxCrossEntropy(), opt, scheduler=CosineLR(opt, t_max=6), progress=False)
+    with pytest.raises(ValueError, match="architecture mismatch at layer 0"):
+        trainer.fit(X, y, epochs=2, batch_size=16, checkpoint=ckpt)
+
+
+# ----------------------------------------------------------------- early stopping
+def test_early_stopping_stops_and_restores_best_weights():
+    values = iter([0.5, 0.7, 0.6, 0.65, 0.4, 0.9, 0.95])
+    metrics = {"score": lambda y_true, scores: next(values)}
+    trainer = train_run(seed=0, epochs=7, metrics=metrics,
+                        early_stopping=EarlyStopping(patience=2, monitor="val_score", mode="max"))
+    assert trainer.history["epoch"] == [1, 2, 3, 4, 5]  # best at epoch 2, three epochs without improvement
+    assert trainer.history.stopped_early and trainer.early_stopping.best_epoch == 2
+    at_epoch_2 = train_run(seed=0, epochs=2, metrics={"score": lambda y_true, scores: 0.0})
+    assert_same_weights(weights(trainer.model), weights(at_epoch_2.model))
+
+
+def test_early_stopping_needs_validation_data():
+    X, y, _, _ = spirals()
+    model = mlp()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), progress=False)
+    with pytest.raises(ValueError, match="val_loss.*validation data"):
+        trainer.fit(X, y, epochs=2, early_stopping=3)
+
+
+# ----------------------------------------------------------------- errors
+def test_nan_loss_stops_training_before_the_update():
+    X, y, _, _ = spirals()
+    X = X.copy()
+    X[40] = np.nan
+    model = mlp()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), progress=False)
+    with pytest.raises(NonFiniteLossError, match=r"SoftmaxCrossEntropy loss is nan at epoch 1, batch \d+"):
+        trainer.fit(X, y, epochs=1, batch_size=300)  # one batch: the weights must stay as initialised
+    assert issubclass(NonFiniteLossError, ValueError)
+    assert_same_weights(weights(model), weights(mlp()))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_diverging_learning_rate_raises():
+    X, y, _, _ = spirals()
+    model = mlp()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=1e8), progress=False)
+    with pytest.raises(NonFiniteLossError, match="learning rate"):
+        trainer.fit(X * 1e3, y, epochs=20, batch_size=32)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"y": np.zeros(5, dtype=int)}, "300 inputs but 5 targets"),
+    ({"epochs": -1}, "epochs"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"X_val": np.zeros((3, 2))}, "X_val and y_val"),
+])
+def test_fit_bad_arguments(kwargs, match):
+    X, y, _, _ = spirals()
+    model = mlp()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), progress=False)
+    args = {"X": X, "y": y, "epochs": 1, "batch_size": 32} | kwargs
+    with pytest.raises(ValueError, match=match):
+        trainer.fit(**args)
+
+
+def test_labels_out_of_range_name_the_loss():
+    X, y, _, _ = spirals()
+    model = mlp()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), progress=False)
+    with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy: labels must be integers in \[0, 2\]"):
+        trainer.fit(X, y + 1, epochs=1)
+
+
+def test_quiet_output(capsys):
+    X, y, Xv, yv = spirals()
+    for progress in (False, True):  # True is quiet too: pytest's stderr is not a terminal
+        model = mlp()
+        Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), progress=progress).fit(
+            X, y, epochs=2, X_val=Xv, y_val=yv)
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err == ""
+
+
+# ----------------------------------------------------------------- the digits
+@pytest.mark.slow
+@pytest.mark.exercise("G06")
+def test_digits_cnn_reaches_97_percent():
+    pytest.importorskip("sklearn")
+    X, y = load_digits()
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, seed=0)
+    model = digits_cnn(rng=0)
+    opt = Adam(model.parameters(), lr=2e-3)
+    trainer = Trainer(model, SoftmaxCrossEntropy(), opt, scheduler=CosineLR(opt, t_max=15), progress=False, seed=0)
+    start = time.perf_counter()
+    trainer.fit(X_train, y_train, epochs=15, batch_size=32)
+    seconds = time.perf_counter() - start
+    test_accuracy = accuracy(y_test, model.predict(X_test))
+    print(f"digits CNN: test accuracy {test_accuracy:.4f} in {seconds:.1f} s")
+    assert test_accuracy >= 0.97
