@@ -1,0 +1,441 @@
+"""A CAMELYON17-style cohort of synthetic slides: plan every patient, paint every slide, write the tables.
+
+Layout of the output folder ``ROOT`` (as CAMELYON17 ships it)::
+
+    ROOT/center_<c>/patient_<ppp>_node_<n>.tif     pyramidal tiled JPEG TIFF, mpp in the tags
+    ROOT/lesion_annotations/patient_<ppp>_node_<n>.xml   ASAP XML, group "metastases"
+    ROOT/stage_labels.csv      patient,stage  (patient rows, each followed by its five slides)
+    ROOT/ground_truth.csv      one row per lesion, to check every label
+    ROOT/synth_config.json     the settings (lets an interrupted run resume)
+
+Everything follows from the settings and the seed. Each slide's random stream is seeded from
+``(seed, patient, node)`` with :class:`numpy.random.SeedSequence`, so neither the number of worker
+processes nor the order they finish in changes a byte. Slides are painted in parallel through
+:func:`camelyon.executor.map_slides`; the calling process writes the tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from camelyon.annotations import Annotation, write_asap
+from camelyon.errors import CamelyonError
+from camelyon.executor import map_slides
+from camelyon.staging import STAGES, pn_stage
+from camelyon.synthetic.lesions import (
+    DEFAULT_STAGE_MIX,
+    DIAMETER_RANGES_MM,
+    labels_for_stage,
+    place_lesions,
+    stage_counts,
+)
+from camelyon.synthetic.painter import Painter, SlidePlan
+from camelyon.synthetic.pyramid_writer import TILE, write_pyramid
+from camelyon.synthetic.stains import slide_stain
+from camelyon.synthetic.tissue_layout import make_sections
+
+#: Nodes (slides) per patient, as in CAMELYON17.
+NODES_PER_PATIENT = 5
+#: Default level-0 resolution (um/px) and physical slide size (mm) of ``camelyon synth``.
+DEFAULT_MPP = 0.5
+DEFAULT_SIZE_MM = (8.0, 5.0)
+#: The demo preset: 10x-like level 0 (1 um/px), 6 x 4 mm slides; ~1 s and a few MB per slide.
+DEMO_MPP = 1.0
+DEMO_SIZE = (6144, 4096)
+CONFIG_NAME = "synth_config.json"
+#: Smallest slide side in mm: room for a macro-metastasis (> 2 mm) inside a capsule.
+MIN_SIDE_MM = 3.5
+
+
+def slide_name(patient: int, node: int) -> str:
+    """``patient_<ppp>_node_<n>`` (CAMELYON17 naming)."""
+    return f"patient_{patient:03d}_node_{node}"
+
+
+def slide_seed(seed: int, patient: int, node: int) -> np.random.SeedSequence:
+    """The seed sequence of one slide: independent of every other slide and of the run's order."""
+    return np.random.SeedSequence([int(seed), 17, int(patient), int(node)])
+
+
+def default_size(mpp: float) -> tuple[int, int]:
+    """Level-0 size (px, multiples of the tile) of an 8 x 5 mm slide at ``mpp`` um/px."""
+    return tuple(int(round(mm * 1000.0 / mpp / TILE)) * TILE for mm in DEFAULT_SIZE_MM)
+
+
+def normalize_size(size, mpp: float) -> tuple[int, int]:
+    """Check and round a slide size to multiples of the tile size.
+
+    Parameters
+    ----------
+    size : None, int or (int, int) or str
+        ``None`` for the default 8 x 5 mm; an int for a square slide; ``(w, h)``; or ``"WxH"``.
+    mpp : float
+
+    Returns
+    -------
+    (int, int)
+        Width and height in level-0 px.
+    """
+    if size is None:
+        w, h = default_size(mpp)
+    else:
+        if isinstance(size, str):
+            try:
+                parts = [int(p) for p in size.lower().replace("*", "x").split("x")]
+            except ValueError:
+                raise CamelyonError(f"--size {size!r}: expected a number of px or WIDTHxHEIGHT") from None
+            size = parts[0] if len(parts) == 1 else tuple(parts)
+        if np.isscalar(size):
+            w = h = int(size)
+        else:
+            if len(size) != 2:
+                raise CamelyonError(f"size {size!r}: expected (width, height) in px")
+            w, h = (int(v) for v in size)
+        w = max(TILE, int(np.ceil(w / TILE)) * TILE)
+        h = max(TILE, int(np.ceil(h / TILE)) * TILE)
+    if min(w, h) * mpp / 1000.0 < MIN_SIDE_MM:
+        raise CamelyonError(
+            f"slide size {w} x {h} px at {mpp} um/px is {w * mpp / 1000:.2f} x {h * mpp / 1000:.2f} mm; "
+            f"each side must be at least {MIN_SIDE_MM} mm to hold a macro-metastasis"
+        )
+    return w, h
+
+
+@dataclass
+class PatientPlan:
+    """A patient: index, centre, pN stage and the labels of its nodes."""
+
+    patient: int
+    center: int
+    stage: str
+    labels: list[str]
+
+
+def plan_patients(n_patients: int, n_centers: int = 5, seed: int = 0, stage_mix=None) -> list[PatientPlan]:
+    """Stages and slide labels of every patient.
+
+    Patients are split into ``n_centers`` consecutive blocks (as in CAMELYON17, where each centre
+    gives 20 patients); the stage counts follow ``stage_mix`` (see
+    :func:`camelyon.synthetic.lesions.stage_counts`) and are shuffled over patients.
+    """
+    counts = stage_counts(n_patients, stage_mix)
+    stages = [s for s in STAGES for _ in range(counts[s])]
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 3]))
+    stages = [stages[i] for i in rng.permutation(len(stages))]
+    plans = []
+    for p in range(n_patients):
+        prng = np.random.default_rng(np.random.SeedSequence([int(seed), 5, p]))
+        labels = labels_for_stage(stages[p], prng, NODES_PER_PATIENT)
+        plans.append(PatientPlan(p, p * n_centers // n_patients, stages[p], labels))
+    return plans
+
+
+def plan_slide(seed: int, patient: int, node: int, center: int, label: str, mpp: float,
+               size: tuple[int, int]) -> SlidePlan:
+    """Lay out one slide: staining, sections and lesions (cheap: no pixels are painted).
+
+    The label is re-measured from the lesion polygons (``plan.label``) and equals ``label``.
+    """
+    ss = slide_seed(seed, patient, node)
+    rng = np.random.default_rng(ss)
+    hash_seed = int(ss.generate_state(1, np.uint64)[0])
+    width, height = size
+    stain = slide_stain(center, rng)
+    n_sections = int(rng.choice([1, 2, 2, 3]))
+    need_um = 0.0
+    if label == "macro":
+        need_um = DIAMETER_RANGES_MM["macro"][0] * 1000 * 0.56 + 25.0
+    elif label == "micro":
+        need_um = DIAMETER_RANGES_MM["micro"][1] * 1000 * 0.56 + 25.0
+    layout_state = rng.bit_generator.state
+    while True:
+        try:
+            sections = make_sections(rng, width, height, mpp, n_sections, need_um if n_sections == 1 else 0.0)
+        except CamelyonError:
+            if n_sections == 1:
+                raise
+            n_sections = 1
+            continue
+        room_mm = 2 * sections[0].inner_radius_min() * mpp / 1000.0 / 1.12
+        if label in ("macro", "micro") and room_mm < need_um / 1000.0 / 0.56 * 0.9 and n_sections > 1:
+            n_sections -= 1
+            rng.bit_generator.state = layout_state
+            continue
+        break
+    lesions = place_lesions(label, sections, rng, mpp, max_diameter_mm=max(room_mm, 0.0))
+    plan = SlidePlan(
+        name=slide_name(patient, node),
+        width=width,
+        height=height,
+        mpp=float(mpp),
+        seed=hash_seed,
+        center=center,
+        stain=stain,
+        sections=sections,
+        lesions=lesions,
+        fat_fraction=float(rng.uniform(0.05, 0.35)),
+    )
+    if plan.label != label:  # pragma: no cover - lesion sizes keep clear of the thresholds
+        raise AssertionError(f"{plan.name}: planned {label}, measured {plan.label}")
+    return plan
+
+
+def render_slide(plan: SlidePlan, path: str | os.PathLike, progress=None) -> int:
+    """Paint ``plan`` into a pyramidal TIFF at ``path`` (atomically); returns the file size in bytes."""
+    painter = Painter(plan)
+
+    def paint(x, y, w, h, out):
+        return painter.paint(x, y, w, h, out)
+
+    bg = tuple(int(round(b)) for b in plan.stain.background)
+    write_pyramid(path, plan.width, plan.height, paint, plan.mpp, quality=plan.stain.jpeg_quality,
+                  background=bg, progress=progress)
+    return os.path.getsize(path)
+
+
+def _render_job(job: tuple[SlidePlan, str]) -> tuple[str, int, float]:
+    """Worker entry point: paint one slide; returns (name, bytes, seconds)."""
+    plan, path = job
+    t0 = time.perf_counter()
+    nbytes = render_slide(plan, path)
+    return plan.name, nbytes, time.perf_counter() - t0
+
+
+@dataclass
+class CohortSummary:
+    """What :func:`generate_cohort` did.
+
+    Attributes
+    ----------
+    root : Path
+    slides : list of Path
+        Every slide of the cohort.
+    painted : int
+        Slides painted in this call (the others already existed: a resumed run).
+    bytes : int
+        Total size of the slide files.
+    seconds : float
+        Wall-clock time of the call.
+    patients : list of PatientPlan
+    plans : list of SlidePlan
+    """
+
+    root: Path
+    slides: list
+    painted: int
+    bytes: int
+    seconds: float
+    patients: list
+    plans: list
+
+
+def cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix) -> dict:
+    """The settings that decide a cohort (stored as ``synth_config.json``)."""
+    mix = dict(DEFAULT_STAGE_MIX if stage_mix is None else stage_mix)
+    return {
+        "generator": "camelyon.synthetic",
+        "format": 1,
+        "n_patients": int(n_patients),
+        "n_centers": int(n_centers),
+        "seed": int(seed),
+        "mpp": float(mpp),
+        "size": [int(size[0]), int(size[1])],
+        "stage_mix": {s: float(mix.get(s, 0.0)) for s in STAGES},
+        "tile": TILE,
+    }
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _prepare_root(root: Path, config: dict, overwrite: bool) -> None:
+    """Create ``root``, or check that it holds this very cohort (resume), or clear it (overwrite)."""
+    cfg_path = root / CONFIG_NAME
+    if root.exists() and not root.is_dir():
+        raise CamelyonError(f"{root} exists and is not a folder")
+    if root.is_dir() and any(root.iterdir()):
+        same = False
+        if cfg_path.is_file():
+            try:
+                same = json.loads(cfg_path.read_text(encoding="utf-8")) == config
+            except (OSError, ValueError):
+                same = False
+        if not same:
+            if not overwrite:
+                hint = "it holds a cohort made with other settings" if cfg_path.is_file() else "it is not empty"
+                raise CamelyonError(
+                    f"output folder {root}: {hint}; choose an empty folder or pass --overwrite"
+                )
+            _clear_cohort(root)
+    root.mkdir(parents=True, exist_ok=True)
+    _atomic_text(cfg_path, json.dumps(config, indent=2) + "\n")
+
+
+def _clear_cohort(root: Path) -> None:
+    """Remove what a cohort consists of (only those entries: other files are left alone)."""
+    for entry in root.iterdir():
+        if entry.is_dir() and (entry.name.startswith("center_") or entry.name == "lesion_annotations"):
+            shutil.rmtree(entry)
+        elif entry.name in (CONFIG_NAME, "stage_labels.csv", "ground_truth.csv"):
+            entry.unlink()
+
+
+def generate_cohort(
+    out,
+    n_patients: int,
+    n_centers: int = 5,
+    seed: int = 0,
+    mpp: float = DEFAULT_MPP,
+    size=None,
+    workers: int | None = None,
+    progress: bool = True,
+    *,
+    stage_mix: dict[str, float] | None = None,
+    overwrite: bool = False,
+    scheduler: str | None = None,
+) -> CohortSummary:
+    """Generate (or finish) a synthetic CAMELYON17-style cohort in ``out``.
+
+    Parameters
+    ----------
+    out : path-like
+        Output folder. Must be empty or absent, hold an unfinished run with the same settings
+        (it is resumed: finished slides are kept), or ``overwrite`` must be set.
+    n_patients : int
+        Patients; each has five nodes (slides).
+    n_centers : int
+        Centres (hospitals); patients are split into consecutive blocks, one per centre.
+    seed : int
+        Same seed and settings -> byte-identical files.
+    mpp : float
+        Level-0 micrometres per pixel (0.5 ~ 20x; 0.243 like CAMELYON; 1.0 for the demo).
+    size : None, int, (int, int) or "WxH"
+        Level-0 slide size in px, rounded up to multiples of 512; default 8 x 5 mm.
+    workers : int, optional
+        Worker processes (None: every core; 1: in this process).
+    progress : bool
+        Show a progress bar.
+    stage_mix : dict, optional
+        Fractions of patients per pN stage; default :data:`DEFAULT_STAGE_MIX`.
+    overwrite : bool
+        Replace a different cohort in ``out``.
+    scheduler : str, optional
+        Dask scheduler address (see :func:`camelyon.executor.map_slides`).
+
+    Returns
+    -------
+    CohortSummary
+
+    Raises
+    ------
+    CamelyonError
+        Bad settings, a non-empty folder, or slides that failed (the others are kept: run again).
+    """
+    t0 = time.perf_counter()
+    if int(n_patients) < 1:
+        raise CamelyonError(f"n_patients must be at least 1, got {n_patients}")
+    if int(n_centers) < 1:
+        raise CamelyonError(f"n_centers must be at least 1, got {n_centers}")
+    if not (np.isfinite(mpp) and 0.05 <= float(mpp) <= 20.0):
+        raise CamelyonError(f"mpp must be a resolution in um/px between 0.05 and 20, got {mpp}")
+    mpp = float(mpp)
+    size = normalize_size(size, mpp)
+    root = Path(out)
+    config = cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix)
+    _prepare_root(root, config, overwrite)
+
+    patients = plan_patients(int(n_patients), int(n_centers), int(seed), stage_mix)
+    plans: list[SlidePlan] = []
+    paths: list[Path] = []
+    jobs = []
+    for pat in patients:
+        folder = root / f"center_{pat.center}"
+        folder.mkdir(exist_ok=True)
+        for node, label in enumerate(pat.labels):
+            plan = plan_slide(seed, pat.patient, node, pat.center, label, mpp, size)
+            path = folder / f"{plan.name}.tif"
+            plans.append(plan)
+            paths.append(path)
+            if not path.exists():
+                jobs.append((plan, str(path)))
+    _remove_stale_temporaries(root)
+
+    failures = []
+    for result in map_slides(_render_job, jobs, workers=workers, scheduler=scheduler, desc="synth",
+                             progress=progress):
+        if not result.ok:
+            failures.append(f"{result.item[0].name}: {result.error}")
+    if failures:
+        raise CamelyonError(
+            f"{len(failures)} slide(s) failed (the others are kept; run again to resume): " + "; ".join(failures)
+        )
+    write_tables(root, patients, plans)
+    return CohortSummary(
+        root=root,
+        slides=paths,
+        painted=len(jobs),
+        bytes=sum(p.stat().st_size for p in paths),
+        seconds=time.perf_counter() - t0,
+        patients=patients,
+        plans=plans,
+    )
+
+
+def _remove_stale_temporaries(root: Path) -> None:
+    """Delete half-written files that an interrupted run left behind (hidden ``.*.tmp-*`` / ``.raw-*``)."""
+    for folder in list(root.glob("center_*")) + [root / "lesion_annotations", root]:
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if p.name.startswith(".") and (".tmp" in p.name or ".raw-" in p.name):
+                p.unlink()
+
+
+def write_tables(root: Path, patients: list[PatientPlan], plans: list[SlidePlan]) -> None:
+    """Write the lesion XMLs, ``stage_labels.csv`` and ``ground_truth.csv`` (each atomically)."""
+    ann_dir = root / "lesion_annotations"
+    ann_dir.mkdir(exist_ok=True)
+    by_name = {p.name: p for p in plans}
+    for plan in plans:
+        if plan.lesions:
+            anns = [
+                Annotation(f"Annotation {i}", "metastases", "Polygon", les.coordinates, "#F4FA58")
+                for i, les in enumerate(plan.lesions)
+            ]
+            write_asap(ann_dir / f"{plan.name}.xml", anns, {"metastases": "#FF0000"})
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["patient", "stage"])
+    for pat in patients:
+        names = [f"patient_{pat.patient:03d}_node_{n}" for n in range(NODES_PER_PATIENT)]
+        measured = [by_name[n].label for n in names]
+        stage = pn_stage(measured)
+        if stage != pat.stage:  # pragma: no cover - plan_slide checks every label
+            raise AssertionError(f"patient {pat.patient}: planned {pat.stage}, measured {stage}")
+        w.writerow([f"patient_{pat.patient:03d}.zip", stage])
+        for n, label in zip(names, measured, strict=False):
+            w.writerow([f"{n}.tif", label])
+    _atomic_text(root / "stage_labels.csv", buf.getvalue())
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["slide", "center", "lesion", "x", "y", "largest_diameter_mm", "area_mm2", "cells", "lesion_label",
+                "slide_label"])
+    for plan in plans:
+        for i, les in enumerate(plan.lesions):
+            cx, cy = les.center
+            w.writerow([f"{plan.name}.tif", plan.center, i, f"{cx:.1f}", f"{cy:.1f}", f"{les.diameter_mm:.4f}",
+                        f"{les.area_mm2:.5f}", les.cells, les.label, plan.label])
+    _atomic_text(root / "ground_truth.csv", buf.getvalue())
