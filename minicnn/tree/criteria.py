@@ -49,7 +49,8 @@ def entropy(counts):
     """
     ### BEGIN SOLUTION (G08)
     counts = np.asarray(counts, dtype=np.float64)
-    p = counts[counts > 0] / counts.sum()
+    p = counts / counts.sum()
+    p = p[p > 0]
     return float(-np.sum(p * np.log2(p)))
     ### END SOLUTION
 

@@ -278,7 +278,8 @@ class RandomForestClassifier:
 
     def predict(self, X):
         """Class with the largest mean probability, ndarray of shape (n_samples,)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def apply(self, X):
         """Leaf reached in each tree, ndarray of shape (n_samples, n_estimators)."""

@@ -36,8 +36,8 @@ def node_impurity(counts, weight, criterion):
         return 1.0 - s
     s = 0.0
     for k in range(n_classes):
-        if counts[k] > 0.0:
-            p = counts[k] / weight
+        p = counts[k] / weight
+        if p > 0.0:
             s += p * math.log2(p)
     return -s
 

@@ -134,16 +134,19 @@ class DecisionTreeClassifier:
 
     def apply(self, X):
         """Index of the leaf that each sample reaches, ndarray of shape (n_samples,), int64."""
-        return self.tree_.apply(self._check_fitted(X))
+        X = self._check_fitted(X)
+        return self.tree_.apply(X)
 
     def predict_proba(self, X):
         """Class probabilities, ndarray of shape (n_samples, n_classes) (columns follow ``classes_``):
         the weighted class fractions of the training samples in the leaf reached."""
-        return self.tree_.predict_proba(self._check_fitted(X))
+        X = self._check_fitted(X)
+        return self.tree_.predict_proba(X)
 
     def predict(self, X):
         """Most probable class of each sample, ndarray of shape (n_samples,) with ``classes_``'s dtype."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X, y):
         """Accuracy on (X, y)."""
