@@ -374,6 +374,8 @@ def build_tile_store(
             report.failed.append((job.path, _strip_type(result.error)))
             continue
         rec = SlideRecord(**result.value)
+        for message in rec.warnings:  # caught in the worker: raise them again here
+            warnings.warn(message, UserWarning, stacklevel=2)
         done_parts[rec.name] = (rec, Path(job.part))
         report.tiled.append(rec.name)
         if on_slide_done is not None:
