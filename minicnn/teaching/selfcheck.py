@@ -30,7 +30,7 @@ def exercise_test_files(tests: Path, exercise: str) -> list[Path]:
     return files or [Path(tests)]
 
 
-def self_check(exercise: str, *pytest_args: str, timeout: float = 600.0, raise_on_failure: bool = True) -> int:
+def self_check(exercise: str, *pytest_args: str, timeout: float = 600.0, raise_on_failure: bool = True) -> None:
     """Run ``pytest -m <exercise>`` on this edition's tests in a fresh process and print the summary.
 
     A fresh process sees the code as it is on disk now, whatever the notebook imported earlier. An
@@ -47,10 +47,11 @@ def self_check(exercise: str, *pytest_args: str, timeout: float = 600.0, raise_o
     raise_on_failure : bool
         Raise AssertionError when a test fails (so a notebook run stops there).
 
-    Returns
-    -------
-    int
-        pytest's exit status (0: every check passed).
+    Raises
+    ------
+    AssertionError
+        When a check fails and ``raise_on_failure`` is set (nothing is returned, so a notebook cell
+        shows only the printed summary).
     """
     root = repository_root()
     env = dict(os.environ)
@@ -68,4 +69,3 @@ def self_check(exercise: str, *pytest_args: str, timeout: float = 600.0, raise_o
         print(f"{exercise}: all checks passed")
     elif raise_on_failure:
         raise AssertionError(f"{exercise}: some checks fail (see above); run `pytest -m {exercise}` for details")
-    return proc.returncode

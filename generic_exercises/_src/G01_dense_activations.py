@@ -1,0 +1,159 @@
+# %% [markdown]
+# # G01 · Dense layer, activations and gradient checking
+#
+# **Learning goals**
+# - write the forward and backward pass of a dense (fully connected) layer and of four activations;
+# - derive each backward pass with the chain rule, in matrix form;
+# - check a backward pass with centred finite differences, and choose the step $h$ wisely.
+#
+# **What you implement** (in `minicnn/functional/dense.py` and `minicnn/functional/activations.py`):
+# `dense_forward`, `dense_backward`, `relu_*`, `leaky_relu_*`, `sigmoid_*`, `tanh_*`; in this notebook:
+# `centred_difference`. The self-check at the end runs `pytest -m G01`.
+
+# %%
+import sys
+import pathlib
+
+ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
+sys.path.insert(0, str(ROOT))
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from minicnn import functional as F
+from minicnn.gradcheck import check_layer_gradients, format_errors, numeric_gradient, relative_error
+from minicnn.layers import Dense, LeakyReLU, ReLU, Sigmoid, Tanh
+from minicnn.teaching.selfcheck import self_check
+
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## 1. The forward / backward contract
+#
+# Every operation of minicnn is a pair `out, cache = op_forward(x, ...)` and
+# `dx, dparams... = op_backward(dout, cache)`. `dout` is $\partial L/\partial \text{out}$, the gradient of the
+# final loss with respect to this operation's output, handed down by the next operation; the backward pass
+# turns it into $\partial L/\partial x$ (and the parameter gradients) by the chain rule.
+#
+# **Dense layer.** For a batch $X \in \mathbb{R}^{N\times D}$, weights $W \in \mathbb{R}^{D\times M}$ and bias
+# $b \in \mathbb{R}^M$:
+#
+# $$Y = XW + \mathbf{1} b^\top, \qquad
+# \frac{\partial L}{\partial X} = \frac{\partial L}{\partial Y} W^\top, \quad
+# \frac{\partial L}{\partial W} = X^\top \frac{\partial L}{\partial Y}, \quad
+# \frac{\partial L}{\partial b} = \sum_{n} \frac{\partial L}{\partial Y_{n,:}}.$$
+#
+# A shape check finds most mistakes: $\partial L/\partial W$ must be $D\times M$ like $W$, and $X^\top$
+# ($D\times N$) times $\partial L/\partial Y$ ($N\times M$) is the only product that gives it.
+
+# %%
+x = rng.standard_normal((4, 3))
+w = rng.standard_normal((3, 2))
+b = rng.standard_normal(2)
+out, cache = F.dense_forward(x, w, b)
+dx, dw, db = F.dense_backward(np.ones_like(out), cache)
+print("out", out.shape, "dx", dx.shape, "dw", dw.shape, "db", db.shape)
+
+# %% [markdown]
+# **Activations** act element-wise, so their backward pass is an element-wise product
+# $\partial L/\partial x = \partial L/\partial y \odot f'(x)$:
+#
+# | activation | $f(x)$ | $f'(x)$ |
+# |---|---|---|
+# | ReLU | $\max(x, 0)$ | $[x > 0]$ |
+# | leaky ReLU | $x$ if $x>0$ else $\alpha x$ | $1$ if $x>0$ else $\alpha$ |
+# | sigmoid | $\sigma(x) = 1/(1+e^{-x})$ | $\sigma(x)(1-\sigma(x))$ |
+# | tanh | $\tanh x$ | $1 - \tanh^2 x$ |
+#
+# Sigmoid and tanh keep their *output* in the cache: the derivative is cheapest from it. Computing
+# $1/(1+e^{-x})$ for $x = -1000$ overflows `exp`; use $e^{x}/(1+e^{x})$ for negative $x$.
+#
+# With $\partial L/\partial y = 1$, the backward pass returns $f'(x)$ itself, which we plot:
+
+# %%
+xs = np.linspace(-4, 4, 401)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+for name, fwd, bwd in (
+    ("ReLU", F.relu_forward, F.relu_backward),
+    ("leaky ReLU (0.1)", lambda v: F.leaky_relu_forward(v, 0.1), F.leaky_relu_backward),
+    ("sigmoid", F.sigmoid_forward, F.sigmoid_backward),
+    ("tanh", F.tanh_forward, F.tanh_backward),
+):
+    y, c = fwd(xs)
+    axes[0].plot(xs, y, label=name)
+    axes[1].plot(xs, bwd(np.ones_like(xs), c), label=name)
+axes[0].set_title("f(x)")
+axes[1].set_title("f'(x), from your backward pass")
+for ax in axes:
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## 2. Finite differences and the choice of $h$
+#
+# The centred difference
+#
+# $$f'(x) \approx \frac{f(x+h) - f(x-h)}{2h}$$
+#
+# has a *truncation* error $\frac{h^2}{6} f'''(x)$ that shrinks with $h$, and a *round-off* error
+# $\approx \varepsilon |f(x)| / h$ (with $\varepsilon \approx 10^{-16}$ in float64) that grows when $h$ shrinks.
+# The best $h$ balances them, around $\varepsilon^{1/3} \approx 10^{-5}$.
+#
+# **Exercise 1.** Write `centred_difference(f, x, h)` for a scalar function of a scalar.
+
+# %%
+def centred_difference(f, x, h):
+    """Centred finite-difference estimate of f'(x)."""
+    ### BEGIN SOLUTION (G01) (f(x + h) - f(x - h)) / (2 h)
+    return (f(x + h) - f(x - h)) / (2 * h)
+    ### END SOLUTION
+
+
+hs = np.logspace(-14, -1, 60)
+x0 = 0.7
+exact = 1 - np.tanh(x0) ** 2
+errors = [abs(centred_difference(np.tanh, x0, h) - exact) for h in hs]
+forward_errors = [abs((np.tanh(x0 + h) - np.tanh(x0)) / h - exact) for h in hs]
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.loglog(hs, errors, label="centred (error ~ h²)")
+ax.loglog(hs, forward_errors, label="forward (error ~ h)")
+ax.set_xlabel("step h")
+ax.set_ylabel("|estimate - tanh'(0.7)|")
+ax.set_title("Truncation vs round-off")
+ax.legend()
+plt.show()
+print(f"best h for the centred difference: {hs[int(np.argmin(errors))]:.1e}")
+
+# %% [markdown]
+# ## 3. Gradient checks of your layers
+#
+# For arrays, `minicnn.gradcheck.numeric_gradient(f, x, dout)` perturbs one element of `x` at a time and
+# differentiates $\sum f(x) \odot \text{dout}$, with a random `dout`. The relative error
+# $\|a-b\| / (\|a\| + \|b\|)$ should be around $10^{-8}$ in float64; $10^{-3}$ means a bug.
+# Keep ReLU inputs away from 0, where it has no derivative.
+
+# %%
+x = rng.standard_normal((5, 4))
+w = rng.standard_normal((4, 3))
+b = rng.standard_normal(3)
+out, cache = F.dense_forward(x, w, b)
+dout = rng.standard_normal(out.shape)
+dx, dw, db = F.dense_backward(dout, cache)
+print("dense dx:", f"{relative_error(dx, numeric_gradient(lambda v: F.dense_forward(v, w, b)[0], x, dout)):.1e}")
+print("dense dw:", f"{relative_error(dw, numeric_gradient(lambda v: F.dense_forward(x, v, b)[0], w, dout)):.1e}")
+print("dense db:", f"{relative_error(db, numeric_gradient(lambda v: F.dense_forward(x, w, v)[0], b, dout)):.1e}")
+
+x_away_from_kink = rng.standard_normal((6, 5))
+x_away_from_kink += np.sign(x_away_from_kink) * 0.1
+for layer in (Dense(5, 3, rng=1), ReLU(), LeakyReLU(0.05), Sigmoid(), Tanh()):
+    print(type(layer).__name__)
+    print(format_errors(check_layer_gradients(layer, x_away_from_kink, seed=2)))
+
+# %% [markdown]
+# ## Self-check
+# Runs the tests marked `G01` (`pytest -m G01`) in a fresh Python process.
+
+# %%
+self_check("G01")
