@@ -1,0 +1,84 @@
+"""``camelyon info`` and ``camelyon tiles`` on small generated slides."""
+
+import shutil
+
+import pytest
+from wsi_factory import SlideSpec, make_cohort, small_cohort_specs, write_corrupt_tiff, write_slide
+
+from camelyon.cli import main
+from camelyon.dataset import TileStore
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    return make_cohort(root, small_cohort_specs(), mpp=0.5, tile=128, min_size=128)
+
+
+def test_info_prints_levels_and_writes_png(cohort, tmp_path, capsys):
+    slides, annotations = cohort
+    png = tmp_path / "pics" / "overview.png"
+    status = main(["info", str(slides / "patient_000_node_0.tif"), "--annotations", str(annotations),
+                   "--png", str(png), "--max-size", "256"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "generic-tiff" in out and "1024 x 768 px" in out and "0.5 x 0.5" in out
+    assert "1 tumour areas" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in png.parent.iterdir()] == ["overview.png"]
+
+
+def test_info_errors_are_one_line(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "none.tif")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "slide file not found" in err
+    bad = write_corrupt_tiff(tmp_path / "bad.tif")
+    assert main(["info", str(bad)]) == 2
+    assert "OpenSlide" in capsys.readouterr().err
+
+
+def test_info_without_mpp(tmp_path, capsys):
+    p = write_slide(tmp_path / "n.tif", SlideSpec(width=1024, height=1024, tissue=[(128, 128, 896, 896)]),
+                    mpp=None, tile=128, min_size=128)
+    assert main(["info", str(p)]) == 0
+    assert "unknown (give it with --mpp)" in capsys.readouterr().out
+    assert main(["info", str(p), "--mpp", "0.25", "--png", str(tmp_path / "n.png")]) == 0
+    assert "0.25 x 0.25" in capsys.readouterr().out
+
+
+@pytest.mark.exercise("S03")
+def test_tiles_command_builds_store_and_reports_failures(cohort, tmp_path, capsys):
+    slides, annotations = cohort
+    work = tmp_path / "slides"
+    shutil.copytree(slides, work)
+    out = tmp_path / "tiles.h5"
+    args = ["tiles", str(work), "--annotations", str(annotations), "--out", str(out), "--level", "1",
+            "--tile-size", "32", "--stride", "32", "--workers", "1", "--quiet"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "wrote" in text and "3 slides" in text
+    with TileStore(out) as s:
+        assert s.tile_size == 32 and s.level == 1 and int((s.labels == 1).sum()) == 18
+    write_corrupt_tiff(work / "patient_005_node_0.tif")
+    assert main(args) == 1  # the new slide fails, the store keeps the others
+    text = capsys.readouterr().out
+    assert "1 slide(s) failed" in text and "patient_005_node_0.tif" in text and "3 from an earlier run" in text
+    with TileStore(out) as s:
+        assert len(s.slide_records) == 3
+
+
+def test_tiles_command_options(cohort, tmp_path, capsys):
+    slides, annotations = cohort
+    out = tmp_path / "pcam.h5"
+    status = main(["tiles", str(slides / "patient_000_node_0.tif"), "--annotations", str(annotations),
+                   "--out", str(out), "--mpp-target", "1.0", "--tile-size", "48", "--stride", "24",
+                   "--center-size", "16", "--tumour-threshold", "0", "--max-negatives-per-slide", "10",
+                   "--seed", "3", "--compression", "lzf", "--workers", "1", "--quiet"])
+    assert status == 0
+    with TileStore(out) as s:
+        assert s.level == -1 and s.um_per_px == 1.0 and s.params["grid"]["center_size"] == 16
+        assert int((s.labels == 0).sum()) == 10
+    assert main(["tiles", str(slides), "--out", str(out), "--level", "0", "--workers", "1", "--quiet"]) == 2
+    assert "use another --out or --overwrite" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tiles", str(slides), "--out", str(out), "--level", "0", "--mpp-target", "1.0"])
