@@ -83,7 +83,7 @@ def test_same_seed_same_forest_for_any_n_jobs(blobs):
     a = RandomForestClassifier(n_estimators=8, random_state=3, n_jobs=1).fit(X, y)
     b = RandomForestClassifier(n_estimators=8, random_state=3, n_jobs=2).fit(X, y)
     assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
-    for ta, tb in zip(a.estimators_, b.estimators_):
+    for ta, tb in zip(a.estimators_, b.estimators_, strict=True):
         assert np.array_equal(ta.tree_.threshold, tb.tree_.threshold)
     c = RandomForestClassifier(n_estimators=8, random_state=4).fit(X, y)
     assert not np.array_equal(a.predict_proba(Xt), c.predict_proba(Xt))

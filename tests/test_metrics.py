@@ -153,7 +153,7 @@ def test_precision_recall_f_equal_scikit_learn(pair, average, beta):
         warnings.simplefilter("ignore")
         theirs = skm.precision_recall_fscore_support(a, b, beta=beta, average=average, zero_division=0)
     ours = M.precision_recall_fscore_support(a, b, beta=beta, average=average, zero_division=0)
-    for u, v in zip(ours[:3], theirs[:3]):
+    for u, v in zip(ours[:3], theirs[:3], strict=True):
         assert np.allclose(u, v)
     if average is None:
         assert np.allclose(ours[3], theirs[3])

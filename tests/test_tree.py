@@ -31,7 +31,7 @@ def all_splits(X, y, w, criterion, min_samples_leaf=1):
     out = []
     for f in range(X.shape[1]):
         values = np.unique(X[:, f])
-        for low, high in zip(values[:-1], values[1:]):
+        for low, high in zip(values[:-1], values[1:], strict=True):
             left = X[:, f] <= low
             n_left = int(left.sum())
             if n_left < min_samples_leaf or len(y) - n_left < min_samples_leaf:
@@ -54,12 +54,6 @@ def node_rows(tree, X):
             rows[tree.children_left[node]] = r[go]
             rows[tree.children_right[node]] = r[~go]
     return rows
-
-
-def same_partition(a, b):
-    """True when the two leaf-id vectors group the samples identically."""
-    pairs = set(zip(a.tolist(), b.tolist()))
-    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
 
 
 @st.composite

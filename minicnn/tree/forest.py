@@ -251,7 +251,7 @@ class RandomForestClassifier:
     def _set_oob(self, X, y_enc, counts_per_tree):
         proba = np.zeros((X.shape[0], self.n_classes_))
         n_votes = np.zeros(X.shape[0], dtype=np.int64)
-        for tree, counts in zip(self.estimators_, counts_per_tree):
+        for tree, counts in zip(self.estimators_, counts_per_tree, strict=True):
             oob = np.flatnonzero(counts == 0)
             if oob.shape[0]:
                 proba[oob] += tree.tree_.predict_proba(X[oob])

@@ -104,7 +104,7 @@ def best_split_naive(X, y, w, rows, n_classes, criterion, feature_order, max_fea
         if values.shape[0] < 2:
             continue  # constant within this node: nothing to split
         n_tried += 1
-        for low, high in zip(values[:-1], values[1:]):
+        for low, high in zip(values[:-1], values[1:], strict=True):
             threshold = midpoint_threshold(low, high)
             goes_left = column <= threshold
             n_left = int(np.count_nonzero(goes_left))
