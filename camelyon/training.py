@@ -49,7 +49,6 @@ __all__ = [
     "curve_path",
     "plot_training_curves",
     "load_store_tiles",
-    "split_patients_for_validation",
     "train_from_store",
     "train_tile_model",
 ]
@@ -481,42 +480,6 @@ def plot_training_curves(history: dict, path, title: str = "tile CNN") -> Path:
     return path
 
 
-def split_patients_for_validation(patients: np.ndarray, labels: np.ndarray, val_fraction: float,
-                                  seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hold out about ``val_fraction`` of the patients (no patient in both parts).
-
-    Patients with tumour tiles and patients without are split separately (each shuffled with
-    ``seed``) so that both parts get tumour tiles when at least two patients have some.
-
-    Parameters
-    ----------
-    patients : ndarray of shape (N,)
-        Patient of each tile.
-    labels : ndarray of shape (N,)
-    val_fraction : float
-    seed : int
-
-    Returns
-    -------
-    train_index, val_index : ndarray of int
-    """
-    patients = np.asarray(patients)
-    names = np.unique(patients)
-    if val_fraction <= 0 or len(names) < 2:
-        return np.arange(len(patients)), np.zeros(0, np.int64)
-    positive = set(np.unique(patients[np.asarray(labels) == 1]).tolist())
-    rng = np.random.default_rng([seed, 7])
-    held = []
-    for group in ([n for n in names if n in positive], [n for n in names if n not in positive]):
-        group = [group[i] for i in rng.permutation(len(group))]
-        k = int(round(val_fraction * len(group)))
-        if len(group) >= 2:
-            k = min(max(k, 1), len(group) - 1)
-        held += group[:k]
-    is_val = np.isin(patients, held)
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
-
-
 def load_store_tiles(store_path, max_bytes: int = 4 << 30, progress: bool = True) -> tuple[TileArrays, dict]:
     """Read every tile of a tile store into memory.
 
@@ -557,7 +520,7 @@ def load_store_tiles(store_path, max_bytes: int = 4 << 30, progress: bool = True
             tiles[idx], _ = store.read_batch(idx)
             bar.update(len(idx))
         bar.close()
-        info = {"tile_size": t, "level": None if store.level is None else int(store.level),
+        info = {"tile_size": t, "level": None if store.level < 0 else int(store.level),
                 "um_per_px": float(store.um_per_px)}
         patients = np.asarray(store.patients).astype(str)
         centers = np.asarray(store.centers)
@@ -586,8 +549,15 @@ def train_from_store(store_path, out, config: TrainingConfig, *, resume: bool = 
     -------
     TrainingResult
     """
+    from camelyon.dataset import split_by_patient
+
     data, info = load_store_tiles(store_path, progress=progress)
-    train_idx, val_idx = split_patients_for_validation(data.patients, data.labels, config.val_fraction, config.seed)
+    if config.val_fraction > 0 and len(np.unique(data.patients)) >= 2:
+        parts = split_by_patient(data.patients, {"train": 1.0 - config.val_fraction, "val": config.val_fraction},
+                                 seed=config.seed, labels=data.labels)
+        train_idx, val_idx = parts["train"], parts["val"]
+    else:
+        train_idx, val_idx = np.arange(len(data)), np.zeros(0, np.int64)
     train, val = data.subset(train_idx), (data.subset(val_idx) if len(val_idx) else None)
     if progress:
         n_val_p = 0 if val is None else len(np.unique(val.patients))

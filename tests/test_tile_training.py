@@ -1,0 +1,121 @@
+"""Tile-CNN training: resume equals an uninterrupted run, the model file, balanced batches."""
+
+import json
+
+import numpy as np
+import pytest
+
+from camelyon.errors import CamelyonError
+from camelyon.tile_model import TileModel, load_tile_model
+from camelyon.training import (
+    TileArrays,
+    TrainingConfig,
+    balanced_batches,
+    checkpoint_path,
+    curve_path,
+    train_tile_model,
+)
+
+
+def toy_tiles(n=48, size=16, seed=0):
+    """Pink tiles (normal) and tiles with a purple blob (tumour), with noise; 6 patients."""
+    rng = np.random.default_rng(seed)
+    tiles = np.clip(rng.normal((226, 150, 196), 12, size=(n, size, size, 3)), 0, 255)
+    labels = (np.arange(n) % 3 == 0).astype(int)
+    for i in np.flatnonzero(labels):
+        r, c = rng.integers(0, size // 2, 2)
+        tiles[i, r:r + size // 2, c:c + size // 2] = rng.normal((140, 78, 170), 12, size=(size // 2, size // 2, 3))
+    patients = np.array([f"patient_{i % 6:03d}" for i in range(n)])
+    return TileArrays(np.clip(tiles, 0, 255).astype(np.uint8), labels, patients)
+
+
+def weights(model):
+    return {k: v.copy() for k, v in model.network.state_dict().items()}
+
+
+def test_balanced_batches_are_half_tumour_and_reproducible():
+    labels = np.array([1] * 5 + [0] * 45)
+    a = list(balanced_batches(labels, 8, 20, np.random.default_rng(0)))
+    b = list(balanced_batches(labels, 8, 20, np.random.default_rng(0)))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+        assert labels[x].sum() == 4 and len(x) == 8
+    seen = np.bincount(np.concatenate(a), minlength=50)
+    assert seen[:5].min() >= 12  # every rare positive is used again and again
+    with pytest.raises(CamelyonError, match="tumour and normal"):
+        next(balanced_batches(np.zeros(10, int), 4, 1, np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("normalize,augment", [("none", False), ("macenko", True)])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, normalize, augment):
+    data = toy_tiles()
+    train, val = data.subset(np.arange(36)), data.subset(np.arange(36, 48))
+    cfg = TrainingConfig(epochs=3, batch_size=8, steps_per_epoch=3, normalize=normalize, augment=augment, seed=4)
+    full = train_tile_model(train, val, cfg, tmp_path / "a" / "model.npz", um_per_px=1.0, progress=False)
+    assert full.model_path.is_file() and curve_path(full.model_path).is_file()
+    part = train_tile_model(train, val, cfg, tmp_path / "b" / "model.npz", um_per_px=1.0, progress=False,
+                            stop_after=1)
+    assert part.model_path is None and checkpoint_path(tmp_path / "b" / "model.npz").is_file()
+    resumed = train_tile_model(train, val, cfg, tmp_path / "b" / "model.npz", um_per_px=1.0, progress=False,
+                               resume=True)
+    assert resumed.resumed_from == 1
+    wa, wb = weights(full.model), weights(resumed.model)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        np.testing.assert_array_equal(wa[k], wb[k], err_msg=k)
+    for key in ("epoch", "loss", "lr", "val_loss", "val_auc"):  # timings differ, the rest must not
+        assert full.history[key] == resumed.history[key], key
+    assert len(full.history["val_auc"]) == 3
+    # the saved model predicts what the trained one does, normalization included
+    loaded = load_tile_model(full.model_path)
+    assert (loaded.normalizer is None) == (normalize == "none")
+    np.testing.assert_allclose(loaded.predict_proba(val.tiles), full.model.predict_proba(val.tiles), atol=1e-6)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    data = toy_tiles()
+    cfg = TrainingConfig(epochs=2, batch_size=8, steps_per_epoch=1, seed=0)
+    train_tile_model(data, None, cfg, tmp_path / "m.npz", um_per_px=1.0, progress=False, stop_after=1)
+    other = TrainingConfig(epochs=2, batch_size=8, steps_per_epoch=1, seed=1)
+    with pytest.raises(CamelyonError, match="other settings"):
+        train_tile_model(data, None, other, tmp_path / "m.npz", um_per_px=1.0, progress=False, resume=True)
+
+
+def test_training_learns_a_visible_difference(tmp_path):
+    data = toy_tiles(96, seed=1)
+    train, val = data.subset(np.arange(72)), data.subset(np.arange(72, 96))
+    cfg = TrainingConfig(epochs=4, batch_size=16, steps_per_epoch=8, lr=3e-3, seed=0)
+    result = train_tile_model(train, val, cfg, None, um_per_px=1.0, progress=False)
+    assert result.history["val_auc"][-1] > 0.9
+    assert result.history["loss"][-1] < result.history["loss"][0]
+
+
+def test_model_file_for_another_architecture_is_a_clear_error(tmp_path):
+    from minicnn.models import digits_cnn
+
+    other = digits_cnn(rng=0)
+    meta = TileModel.new(16, 1.0).metadata()
+    other.save(tmp_path / "digits.npz", metadata=meta)  # claims to be a tile model, but is not
+    with pytest.raises(CamelyonError, match="tile_cnn"):
+        load_tile_model(tmp_path / "digits.npz")
+    other.save(tmp_path / "plain.npz")
+    with pytest.raises(CamelyonError, match="not a camelyon tile model"):
+        load_tile_model(tmp_path / "plain.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    with pytest.raises(CamelyonError, match="not a model file"):
+        load_tile_model(tmp_path / "junk.npz")
+    with pytest.raises(CamelyonError, match="not found"):
+        load_tile_model(tmp_path / "missing.npz")
+
+
+def test_model_metadata_round_trip(tmp_path):
+    model = TileModel.new(16, 0.5, level=2, input_mean=[0.1, 0.2, 0.3], input_std=[0.5, 0.5, 0.5], seed=3)
+    model.extra = {"note": "x"}
+    loaded = load_tile_model(model.save(tmp_path / "m.npz"))
+    assert loaded.tile_size == 16 and loaded.um_per_px == 0.5 and loaded.level == 2
+    np.testing.assert_allclose(loaded.input_mean, [0.1, 0.2, 0.3])
+    assert json.dumps(loaded.extra) == json.dumps({"note": "x"})
+    tiles = toy_tiles(4).tiles
+    np.testing.assert_array_equal(loaded.predict_logits(tiles), model.predict_logits(tiles))
+    with pytest.raises(CamelyonError, match="uint8 tiles of shape"):
+        model.predict_proba(tiles[:, :8])
