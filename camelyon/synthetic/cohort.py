@@ -47,7 +47,7 @@ from camelyon.synthetic.tissue_layout import make_sections
 NODES_PER_PATIENT = 5
 #: Default level-0 resolution (um/px) and physical slide size (mm) of ``camelyon synth``.
 DEFAULT_MPP = 0.5
-DEFAULT_SIZE_MM = (8.0, 5.0)
+DEFAULT_SIZE_MM = (6.0, 4.0)
 #: The demo preset: 10x-like level 0 (1 um/px), 6 x 4 mm slides; ~1 s and a few MB per slide.
 DEMO_MPP = 1.0
 DEMO_SIZE = (6144, 4096)
@@ -67,7 +67,7 @@ def slide_seed(seed: int, patient: int, node: int) -> np.random.SeedSequence:
 
 
 def default_size(mpp: float) -> tuple[int, int]:
-    """Level-0 size (px, multiples of the tile) of an 8 x 5 mm slide at ``mpp`` um/px."""
+    """Level-0 size (px, multiples of the tile) of a 6 x 4 mm slide at ``mpp`` um/px."""
     return tuple(int(round(mm * 1000.0 / mpp / TILE)) * TILE for mm in DEFAULT_SIZE_MM)
 
 
@@ -77,7 +77,7 @@ def normalize_size(size, mpp: float) -> tuple[int, int]:
     Parameters
     ----------
     size : None, int or (int, int) or str
-        ``None`` for the default 8 x 5 mm; an int for a square slide; ``(w, h)``; or ``"WxH"``.
+        ``None`` for the default 6 x 4 mm; an int for a square slide; ``(w, h)``; or ``"WxH"``.
     mpp : float
 
     Returns
@@ -323,7 +323,7 @@ def generate_cohort(
     mpp : float
         Level-0 micrometres per pixel (0.5 ~ 20x; 0.243 like CAMELYON; 1.0 for the demo).
     size : None, int, (int, int) or "WxH"
-        Level-0 slide size in px, rounded up to multiples of 512; default 8 x 5 mm.
+        Level-0 slide size in px, rounded up to multiples of 512; default 6 x 4 mm.
     workers : int, optional
         Worker processes (None: every core; 1: in this process).
     progress : bool

@@ -198,6 +198,10 @@ def place_lesions(
     placed: list[tuple[float, float, float]] = []  # (x, y, radius px) of placed lesions
     for k, (d_mm, sec_idx) in enumerate(wanted):
         lesion = _place_one(d_mm, sections, sec_idx, rng, mpp, placed)
+        while lesion is None and k == 0 and d_mm * 0.93 > lo * 1.01:
+            # the largest lesion must exist: try a smaller one (still within its label's range)
+            d_mm *= 0.93
+            lesion = _place_one(d_mm, sections, sec_idx, rng, mpp, placed)
         if lesion is None:
             if k == 0:
                 raise CamelyonError(
@@ -222,8 +226,9 @@ def _place_one(d_mm, sections, sec_idx, rng, mpp, placed) -> Lesion | None:
         sec = sections[idx]
         lo = sec.inner.min(axis=0)
         hi = sec.inner.max(axis=0)
-        for _ in range(60):
-            c = rng.uniform(lo, hi)
+        for attempt in range(60):
+            # the middle of the section first (most room), then anywhere
+            c = np.asarray(sec.center, dtype=np.float64) if attempt == 0 else rng.uniform(lo, hi)
             if not points_in_polygon(c[None], sec.inner)[0]:
                 continue
             if any(np.hypot(c[0] - x, c[1] - y) < r + r_out + 60.0 / mpp for x, y, r in placed):

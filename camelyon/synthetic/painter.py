@@ -110,24 +110,26 @@ def _gauss_kernel(sigma):
 
 
 @njit(cache=True, nogil=True)
-def _blur(img, tmp, kernel):
-    """Separable Gaussian blur of ``img`` in place (borders use the nearest pixel)."""
+def _blur(img, tmp, kernel, m):
+    """Separable Gaussian blur of the centre of ``img`` (all but an ``m`` px border), in place.
+
+    The border must be at least the kernel radius: it is read, not written.
+    """
     h, w = img.shape
     rad = (kernel.shape[0] - 1) // 2
-    for r in range(h):
-        for c in range(w):
-            acc = 0.0
+    for r in range(m - rad, h - m + rad):
+        for c in range(m, w - m):
+            acc = np.float32(0.0)
             for k in range(-rad, rad + 1):
-                cc = min(max(c + k, 0), w - 1)
-                acc += kernel[k + rad] * img[r, cc]
+                acc += kernel[k + rad] * img[r, c + k]
             tmp[r, c] = acc
-    for r in range(h):
-        for c in range(w):
-            acc = 0.0
-            for k in range(-rad, rad + 1):
-                rr = min(max(r + k, 0), h - 1)
-                acc += kernel[k + rad] * tmp[rr, c]
-            img[r, c] = acc
+    for r in range(m, h - m):
+        for c in range(m, w - m):
+            img[r, c] = 0.0
+        for k in range(-rad, rad + 1):
+            wk = kernel[k + rad]
+            for c in range(m, w - m):
+                img[r, c] += wk * tmp[r + k, c]
 
 
 @njit(cache=True, nogil=True)
@@ -162,13 +164,13 @@ def _base_stain(cls, hem, eos, fat_field, fat_threshold, fibre, px, py, seed, st
 
 @njit(cache=True, nogil=True)
 def _to_rgb(out, hem, eos, thick, hfield, m, od, background, lut, lut_scale, noise, seed, px, py):
-    """Beer-Lambert colour of the unpadded centre of the region, plus uniform sensor noise."""
+    """``thick`` and ``hfield`` cover the unpadded region; ``hem`` / ``eos`` the padded one."""
     h, w, _ = out.shape
     nlut = lut.shape[0] - 1
     for r in range(h):
         for c in range(w):
-            t = thick[r + m, c + m]
-            hh = hem[r + m, c + m] * t * hfield[r + m, c + m]
+            t = thick[r, c]
+            hh = hem[r + m, c + m] * t * hfield[r, c]
             ee = eos[r + m, c + m] * t
             hs = hash2(seed, px + c, py + r, _SALT_NOISE)
             for ch in range(3):
@@ -294,6 +296,9 @@ class Painter:
         for poly, value, bb in zip(self.polygons, self.values, self.bboxes, strict=False):
             if bb[0] < px + pw and bb[2] > px and bb[1] < py + ph and bb[3] > py:
                 fill_polygon(cls, poly, px, py, value, self.xs)
+        if not cls.any():
+            _background(out, self.background, self.noise, seed, x, y)
+            return out
         um = self.um
         plan = self.plan
         # slow fields: fat islands (~300 um), lymphocyte density (~150 um), thickness (~700 um)
@@ -302,8 +307,10 @@ class Painter:
         self.fat_field *= 0.75
         self.fat_field += 0.25 * self.tmp
         value_noise(seed, _SALT_DENSITY, px, py, max(2, int(120 * um)), self.density)
-        value_noise(seed, _SALT_THICK, px, py, max(2, int(700 * um)), self.thick)
-        value_noise(seed, _SALT_HFIELD, px, py, max(2, int(450 * um)), self.hfield)
+        thick = self.thick[m : m + h, m : m + w]
+        hfield = self.hfield[m : m + h, m : m + w]
+        value_noise(seed, _SALT_THICK, x, y, max(2, int(700 * um)), thick)
+        value_noise(seed, _SALT_HFIELD, x, y, max(2, int(450 * um)), hfield)
         fat_threshold = 0.92 - 0.5 * plan.fat_fraction
         _base_stain(cls, hem, eos, self.fat_field, fat_threshold, self.density, px, py, seed,
                     0.10, 0.34, 0.26, 0.40, 0.10, 0.85)
@@ -324,10 +331,9 @@ class Painter:
                                       0.97, 5.0 * um, 7.0 * um, 0.7, 0.12, 0.55, 0.55, 0.9 * um,
                                       self.chromatin, 0.75)
         if self.kernel is not None:
-            _blur(hem, self.tmp, self.kernel)
-            _blur(eos, self.tmp, self.kernel)
+            _blur(hem, self.tmp, self.kernel, m)
+            _blur(eos, self.tmp, self.kernel, m)
         # thickness 0.8..1.2 for both stains, hematoxylin uptake 0.88..1.12
-        thick, hfield = self.thick, self.hfield
         np.multiply(thick, 0.4, out=thick)
         np.add(thick, 0.8, out=thick)
         np.multiply(hfield, 0.24, out=hfield)
