@@ -36,8 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the negative subsampling (default 0)")
     p.add_argument("--mpp", type=float, default=None,
                    help="level-0 um/px for slides whose file does not say it (e.g. 0.243)")
-    p.add_argument("--compression", choices=["gzip", "lzf", "none"], default="gzip",
-                   help="compression of the tiles (default gzip level 1)")
+    p.add_argument("--compression", choices=["lzf", "gzip", "none"], default="lzf",
+                   help="compression of the tiles: lzf (default, fast to read), gzip (smaller, slower to read)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 1: no pool)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address to run on a cluster instead")
     p.add_argument("--overwrite", action="store_true", help="start again, discarding an existing store")
@@ -71,7 +71,7 @@ def run(args) -> int:
             workers=args.workers,
             scheduler=args.scheduler,
             compression=args.compression,
-            compression_level=1 if args.compression == "gzip" else None,
+            compression_level=None,
             overwrite=args.overwrite,
             progress=not args.quiet,
         )
