@@ -210,7 +210,8 @@ class RandomForestClassifier:
             tree = DecisionTreeClassifier(**self._tree_params(), random_state=int(tree_seeds[i]))
             if not (w > 0).any():
                 raise ValueError("a bootstrap sample has zero total weight; check sample_weight")
-            tree._fit_encoded(X, y_enc, w, classes, params, make_state(rng), presorted)
+            # the tree's feature orders come from its own seed, kept as its random_state
+            tree._fit_encoded(X, y_enc, w, classes, params, make_state(int(tree_seeds[i])), presorted)
             return tree, counts
 
         results = [None] * self.n_estimators
