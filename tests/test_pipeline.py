@@ -33,19 +33,59 @@ def test_missing_inputs(tmp_path):
         run_pipeline(tmp_path / "data", tmp_path / "run", log=None)
 
 
-TINY = dict(tile_size=32, tile_um_per_px=2.0, epochs=1, steps_per_epoch=12, batch_size=32,
-            max_negatives_per_slide=40, n_estimators=20, cv_folds=3, workers=1, n_report_slides=2,
-            progress=False, cnn_fraction=0.34)
+TINY = dict(tile_size=16, tile_um_per_px=8.0, epochs=2, steps_per_epoch=15, batch_size=32,
+            max_negatives_per_slide=60, n_estimators=20, cv_folds=3, workers=1, n_report_slides=2,
+            progress=False, cnn_fraction=0.34, min_tissue=0.5)
+
+
+#: Slide labels of the tiny cohort, one list of five nodes per patient (stages pN1, pN0, pN0(i+), ...).
+TINY_LABELS = [
+    ["macro", "micro", "negative", "negative", "negative"],
+    ["negative"] * 5,
+    ["itc", "negative", "negative", "negative", "negative"],
+    ["micro", "negative", "negative", "negative", "negative"],
+    ["macro", "macro", "micro", "micro", "negative"],
+    ["macro", "negative", "negative", "negative", "negative"],
+    ["negative"] * 5,
+    ["micro", "itc", "negative", "negative", "negative"],
+]
+#: Side (mm) of the square lesion drawn for each label; its diagonal is the largest diameter.
+LESION_SIDE_MM = {"itc": 0.1, "micro": 0.6, "macro": 1.8}
+
+
+def write_tiny_cohort(root, mpp=4.0):
+    """A CAMELYON17-layout cohort of simple drawn slides (pink tissue, purple square lesions), 4 x 3 mm."""
+    from wsi_factory import SlideSpec, write_lesion_xml, write_slide
+
+    from camelyon.staging import pn_stage, write_stage_csv
+
+    root = Path(root)
+    (root / "lesion_annotations").mkdir(parents=True)
+    stages, slides = {}, {}
+    for p, labels in enumerate(TINY_LABELS):
+        center = root / f"center_{p % 2}"
+        center.mkdir(exist_ok=True)
+        for n, lab in enumerate(labels):
+            name = f"patient_{p:03d}_node_{n}"
+            lesions = []
+            if lab != "negative":
+                side = LESION_SIDE_MM[lab] * 1000 / mpp
+                x0, y0 = 150 + 20 * n, 120 + 10 * p
+                lesions = [[(x0, y0), (x0 + side, y0), (x0 + side, y0 + side), (x0, y0 + side)]]
+            spec = SlideSpec(width=1024, height=768, tissue=[(64, 64, 960, 704)], lesions=lesions,
+                             seed=10 * p + n)
+            write_slide(center / f"{name}.tif", spec, mpp=mpp, tile=256, min_size=128)
+            if lesions:
+                write_lesion_xml(root / "lesion_annotations" / f"{name}.xml", spec)
+            slides[f"{name}.tif"] = lab
+        stages[f"patient_{p:03d}"] = pn_stage(labels)
+    write_stage_csv(root / "stage_labels.csv", stages, slides)
+    return root
 
 
 @pytest.fixture(scope="module")
 def tiny_cohort(tmp_path_factory):
-    from camelyon.synthetic import generate_cohort
-
-    root = tmp_path_factory.mktemp("cohort")
-    generate_cohort(root / "data", n_patients=6, n_centers=2, seed=5, mpp=1.0, size=(3584, 3584),
-                    workers=1, progress=False)
-    return root / "data"
+    return write_tiny_cohort(tmp_path_factory.mktemp("cohort") / "data")
 
 
 @pytest.mark.slow
