@@ -151,26 +151,22 @@ def plan_slide(seed: int, patient: int, node: int, center: int, label: str, mpp:
     width, height = size
     stain = slide_stain(center, rng)
     n_sections = int(rng.choice([1, 2, 2, 3]))
-    need_um = 0.0
-    if label == "macro":
-        need_um = DIAMETER_RANGES_MM["macro"][0] * 1000 * 0.56 + 25.0
-    elif label == "micro":
-        need_um = DIAMETER_RANGES_MM["micro"][1] * 1000 * 0.56 + 25.0
-    layout_state = rng.bit_generator.state
-    while True:
+    # room (mm) the largest lesion needs in the first section
+    min_room = {"macro": DIAMETER_RANGES_MM["macro"][0] * 1.03, "micro": DIAMETER_RANGES_MM["micro"][0] * 1.5}
+    need_room = min_room.get(label, 0.0)
+    need_um = need_room * 1000 * 0.56 + 25.0
+    for n in range(n_sections, 0, -1):
         try:
-            sections = make_sections(rng, width, height, mpp, n_sections, need_um if n_sections == 1 else 0.0)
+            sections = make_sections(rng, width, height, mpp, n, need_um if n == 1 else 0.0)
         except CamelyonError:
-            if n_sections == 1:
+            if n == 1:
                 raise
-            n_sections = 1
             continue
         room_mm = 2 * sections[0].inner_radius_min() * mpp / 1000.0 / 1.12
-        if label in ("macro", "micro") and room_mm < need_um / 1000.0 / 0.56 * 0.9 and n_sections > 1:
-            n_sections -= 1
-            rng.bit_generator.state = layout_state
-            continue
-        break
+        if room_mm >= need_room:
+            break
+        if n == 1:  # pragma: no cover - make_sections guarantees the room
+            raise CamelyonError(f"{slide_name(patient, node)}: no room for a {label} lesion")
     lesions = place_lesions(label, sections, rng, mpp, max_diameter_mm=max(room_mm, 0.0))
     plan = SlidePlan(
         name=slide_name(patient, node),

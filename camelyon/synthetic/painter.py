@@ -33,7 +33,7 @@ from numba import njit
 from camelyon.synthetic import cells
 from camelyon.synthetic.cells import CAPSULE, FAT, PARENCHYMA, PERINODAL_FAT, TUMOUR
 from camelyon.synthetic.lesions import TUMOUR_CELL_SPACING_UM, Lesion
-from camelyon.synthetic.noise import hash2, to_unit, value_noise
+from camelyon.synthetic.noise import hash2, value_noise
 from camelyon.synthetic.stains import CenterStain
 from camelyon.synthetic.tissue_layout import Section, fill_polygon
 
@@ -134,8 +134,12 @@ def _blur(img, tmp, kernel, m):
 
 @njit(cache=True, nogil=True)
 def _base_stain(cls, hem, eos, fat_field, fat_threshold, fibre, px, py, seed, stroma_h, stroma_e,
-                tumour_h, tumour_e, capsule_h, capsule_e):
-    """Stroma / cytoplasm concentrations per class; turns parenchyma into fat where the field is high."""
+                tumour_h, tumour_e, capsule_h, capsule_e, centres, fibre_px):
+    """Stroma / cytoplasm concentrations per class; turns parenchyma into fat where the field is high.
+
+    The capsule's collagen runs around the node: wavy bands of eosin at a fixed distance from the
+    nearest section centre (``centres`` (S, 2) level-0 px), ``fibre_px`` apart.
+    """
     h, w = cls.shape
     for r in range(h):
         for c in range(w):
@@ -153,10 +157,17 @@ def _base_stain(cls, hem, eos, fat_field, fat_threshold, fibre, px, py, seed, st
                 hem[r, c] = tumour_h
                 eos[r, c] = tumour_e
             elif k == CAPSULE:
-                # collagen: wavy fibres from a fine hashed texture
-                q = to_unit(hash2(seed, (px + c) // 3, (py + r) // 2, _SALT_FIBRE))
+                best = 1e30
+                for i in range(centres.shape[0]):
+                    dx = px + c + 0.5 - centres[i, 0]
+                    dy = py + r + 0.5 - centres[i, 1]
+                    d2 = dx * dx + dy * dy
+                    if d2 < best:
+                        best = d2
+                rad = math.sqrt(best) + 2.5 * fibre_px * fibre[r, c]
+                q = 0.5 + 0.5 * math.sin(2.0 * math.pi * rad / fibre_px)
                 hem[r, c] = capsule_h
-                eos[r, c] = capsule_e * (0.75 + 0.5 * q) * (0.8 + 0.4 * fibre[r, c])
+                eos[r, c] = capsule_e * (0.7 + 0.45 * q)
             else:  # fat: painted later
                 hem[r, c] = 0.0
                 eos[r, c] = 0.0
@@ -247,6 +258,7 @@ class Painter:
         self.bboxes = np.array(
             [[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in self.polygons]
         ).reshape(-1, 4)
+        self.centres = np.array([sec.center for sec in plan.sections], dtype=np.float64).reshape(-1, 2)
         self.xs = np.empty(max([len(p) for p in self.polygons] + [4]), dtype=np.float64)
         self._shape = (0, 0)
         # lengths in px
@@ -313,7 +325,7 @@ class Painter:
         value_noise(seed, _SALT_HFIELD, x, y, max(2, int(450 * um)), hfield)
         fat_threshold = 0.92 - 0.5 * plan.fat_fraction
         _base_stain(cls, hem, eos, self.fat_field, fat_threshold, self.density, px, py, seed,
-                    0.10, 0.34, 0.26, 0.40, 0.10, 0.85)
+                    0.10, 0.34, 0.15, 0.34, 0.10, 0.85, self.centres, 5.0 * um)
         cells.paint_fat(hem, eos, cls, px, py, seed, _SALT_FAT, 60.0 * um, 3.0 * um, 0.8, 0.08)
         # density in 0.55..1.0: follicles (dense) and paler sinus-like areas
         dens = self.density
@@ -328,7 +340,7 @@ class Painter:
         if (cls == TUMOUR).any():
             value_noise(seed, _SALT_CHROMATIN, px, py, max(1, int(round(1.6 * um))), self.chromatin)
             cells.splat_tumour_nuclei(hem, cls, px, py, seed, _SALT_TUMOUR, TUMOUR_CELL_SPACING_UM * um, 0.55,
-                                      0.97, 5.0 * um, 7.0 * um, 0.7, 0.12, 0.55, 0.55, 0.9 * um,
+                                      0.97, 5.8 * um, 7.8 * um, 0.7, 0.12, 0.36, 0.5, 0.9 * um,
                                       self.chromatin, 0.75)
         if self.kernel is not None:
             _blur(hem, self.tmp, self.kernel, m)
