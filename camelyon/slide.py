@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,14 @@ __all__ = ["Slide", "composite_on_white", "SLIDE_SUFFIXES"]
 
 #: File suffixes that OpenSlide opens and that a folder scan picks up.
 SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide")
+
+
+def _fully_opaque(rgba: np.ndarray) -> bool:
+    """True when every alpha is 255 (fast: AND of the pixels as little-endian uint32 words)."""
+    if rgba.flags.c_contiguous and rgba.dtype == np.uint8 and rgba.shape[-1] == 4 and sys.byteorder == "little":
+        words = rgba.view(np.uint32)
+        return int(np.bitwise_and.reduce(words, axis=None)) >= 0xFF000000
+    return bool(rgba[..., 3].min() == 255)
 
 
 def composite_on_white(rgba: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -48,11 +57,10 @@ def composite_on_white(rgba: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if out is None:
         out = np.empty(rgba.shape[:2] + (3,), dtype=np.uint8)
     ### BEGIN SOLUTION (S01)
-    alpha = rgba[..., 3]
-    if alpha.min() == 255:  # fully opaque: nothing to blend (the common case inside tissue)
+    if _fully_opaque(rgba):  # nothing to blend (the common case inside tissue)
         out[...] = rgba[..., :3]
         return out
-    a = alpha.astype(np.uint16)[..., None]
+    a = rgba[..., 3].astype(np.uint16)[..., None]
     blended = (rgba[..., :3].astype(np.uint16) * a + 255 * (255 - a) + 127) // 255
     out[...] = blended.astype(np.uint8)
     ### END SOLUTION

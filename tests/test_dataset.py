@@ -386,3 +386,36 @@ def test_store_records_failures_attr(cohort, tmp_path):
     assert not report.ok
     with h5py.File(out, "r") as f:
         assert json.loads(f.attrs["failed"])[0][0].endswith("broken.tif")
+
+
+@pytest.mark.parametrize("compression", ["lzf", "gzip", "none"])
+def test_chunks_written_directly_decode_everywhere(tmp_path, compression):
+    from camelyon.dataset.store import PartWriter, SlideRecord, assemble_store
+    from camelyon.tiling import TILE_DTYPE
+
+    rng = np.random.default_rng(0)
+    tiles = np.stack([rng.integers(0, 256, (16, 16, 3)), np.full((16, 16, 3), 7),
+                      np.tile(np.arange(16), (16, 3, 1)).transpose(0, 2, 1)]).astype(np.uint8)
+    table = np.zeros(3, TILE_DTYPE)
+    table["x"] = [0, 16, 32]
+    table["label"] = [1, 0, 1]
+    rec = SlideRecord("s", "s.tif", "p", 2, count=3, positives=2)
+    part = tmp_path / "s.h5"
+    with PartWriter(part, 3, 16, compression) as w:
+        for i, t in enumerate(tiles):
+            w.write_tile(i, t)
+        w.commit(table, rec, "{}")
+    with h5py.File(part, "r") as f:  # plain HDF5 reading decodes the raw chunks
+        np.testing.assert_array_equal(f["tiles"][()], tiles)
+        if compression != "none":
+            assert f["tiles"].id.read_direct_chunk((0, 0, 0, 0))[0] == 1  # noise: stored as is
+            assert f["tiles"].id.read_direct_chunk((1, 0, 0, 0))[0] == 0  # flat: compressed
+    out = tmp_path / "store.h5"
+    assemble_store(out, [(rec, part, 0)], tile_size=16, compression=compression, compression_level=None,
+                   attrs={"params": "{}", "level": 0, "um_per_px": 1.0})
+    with TileStore(out) as s:
+        np.testing.assert_array_equal(s.read_batch([2, 0, 1])[0], tiles[[2, 0, 1]])
+        assert list(s.centers) == [2, 2, 2] and list(s.labels) == [1, 0, 1]
+    with pytest.raises(ValueError, match="expected 768"):
+        with PartWriter(tmp_path / "t.h5", 1, 16, compression) as w:
+            w.write_tile(0, tiles[0, :8])

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ __all__ = [
     "SLIDE_COLUMNS",
     "SlideRecord",
     "tile_dataset_options",
+    "chunk_encoder",
     "PartWriter",
     "read_part_info",
     "assemble_store",
@@ -125,6 +127,36 @@ def tile_dataset_options(compression: str | None, level: int | None) -> dict:
     raise DatasetError(f"compression must be 'gzip', 'lzf' or 'none', got {compression!r}")
 
 
+def chunk_encoder(compression: str | None, level: int | None):
+    """A function ``raw bytes -> (chunk bytes, filter mask)`` matching :func:`tile_dataset_options`.
+
+    When compression does not make a chunk smaller, it is stored as is with filter-mask bit 0 set,
+    as HDF5's own filters do.
+    """
+    if compression in (None, "none"):
+        return lambda raw: (raw, 0)
+    if compression == "gzip":
+        lv = 4 if level is None else int(level)
+
+        def encode(raw):
+            data = zlib.compress(raw, lv)
+            return (data, 0) if len(data) < len(raw) else (raw, 1)
+
+        return encode
+    if compression == "lzf":
+        import imagecodecs
+
+        def encode(raw):
+            try:
+                data = imagecodecs.lzf_encode(raw, header=False)
+            except Exception:  # noqa: BLE001 - incompressible: liblzf gives up
+                return raw, 1
+            return (data, 0) if len(data) < len(raw) else (raw, 1)
+
+        return encode
+    raise DatasetError(f"compression must be 'gzip', 'lzf' or 'none', got {compression!r}")
+
+
 def temporary_path(path: Path) -> Path:
     """A temporary name next to ``path`` (same folder, so os.replace is atomic)."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -160,10 +192,21 @@ class PartWriter:
             chunks=(1, t, t, 3),
             **tile_dataset_options(compression, compression_level),
         )
+        self._chunk_bytes = t * t * 3
+        self._encode = chunk_encoder(compression, compression_level)
 
     def write_tile(self, i: int, tile: np.ndarray) -> None:
-        """Store tile ``i`` (shape (T, T, 3), uint8)."""
-        self.tiles[i] = tile
+        """Store tile ``i`` (shape (T, T, 3), uint8).
+
+        The tile is compressed here and written as one raw chunk, which skips h5py's selection
+        machinery and chunk cache (about 3x faster than ``dataset[i] = tile``); the bytes are what
+        HDF5's own filter would write, so any HDF5 reader decodes them.
+        """
+        raw = np.ascontiguousarray(tile, dtype=np.uint8).tobytes()
+        if len(raw) != self._chunk_bytes:
+            raise ValueError(f"tile {i} has {len(raw)} bytes, expected {self._chunk_bytes} ({self.tiles.shape[1:]})")
+        data, mask = self._encode(raw)
+        self.tiles.id.write_direct_chunk((i, 0, 0, 0), data, mask)
 
     def commit(self, table: np.ndarray, record: SlideRecord, params_json: str) -> None:
         """Write the per-tile columns and the slide record, close, and rename to the final name."""
