@@ -265,6 +265,11 @@ def test_read_batch_order_repeats_and_buffer(store_path):
         with pytest.raises(ValueError, match="out must be"):
             store.read_batch([0, 1], out=buf)
         assert store.read_batch([])[0].shape == (0, 64, 64, 3)
+        many = np.random.default_rng(0).integers(0, len(store), 150)  # repeats, several threads
+        all_tiles = f["tiles"][()]
+        for threads in (1, 3):
+            with TileStore(store_path, threads=threads) as s2:
+                np.testing.assert_array_equal(s2.read_batch(many)[0], all_tiles[many])
 
 
 def test_gzip_and_uncompressed_stores_read_the_same(cohort, tmp_path, store_path):

@@ -28,6 +28,7 @@ import numpy as np
 
 from camelyon.dataset.store import FORMAT, FORMAT_VERSION, read_slide_records
 from camelyon.errors import DatasetError
+from camelyon.executor import default_workers
 
 __all__ = ["TileStore", "prefetch"]
 
@@ -38,6 +39,8 @@ class TileStore:
     ----------
     path : path-like
         A store written by :func:`camelyon.dataset.build_tile_store`.
+    threads : int, optional
+        Threads that decompress the tiles of a batch (default: up to 4, one per core).
 
     Raises
     ------
@@ -59,8 +62,10 @@ class TileStore:
     tissue_fraction, tumour_fraction : ndarray of shape (N,), float32
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, threads: int | None = None):
         self.path = Path(path)
+        self.threads = min(4, default_workers()) if threads is None else max(1, int(threads))
+        self._pool = None
         if not self.path.exists():
             raise DatasetError(f"{self.path}: tile store not found")
         try:
@@ -173,17 +178,38 @@ class TileStore:
         elif out.shape != shape or out.dtype != np.uint8:
             raise ValueError(f"out must be a uint8 array of shape {shape}, got {out.dtype} {out.shape}")
         ### BEGIN SOLUTION (S03)
+        # read each distinct tile once, in file order; then fill the repeats from memory
         order = np.argsort(idx, kind="stable")
-        prev, last = -1, -1
-        for k in order:
-            i = int(idx[k])
-            if i == prev:  # a repeated index: copy the tile already read
-                out[k] = out[last]
-                continue
-            self._read_one(i, out[k])
-            prev, last = i, k
+        sorted_idx = idx[order]
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = sorted_idx[1:] != sorted_idx[:-1]
+        group_start = np.maximum.accumulate(np.where(first, np.arange(len(idx)), 0))
+        slots = order[first]
+        self._read_into(idx[slots], out, slots)
+        repeats = ~first
+        out[order[repeats]] = out[order[group_start[repeats]]]
         ### END SOLUTION
         return out, self.labels[idx]
+
+    def _read_into(self, indices: np.ndarray, out: np.ndarray, slots: np.ndarray) -> None:
+        """Read tiles ``indices`` (ascending) into ``out[slots]``, on several threads when worth it."""
+        n = len(indices)
+        if self._decode is None or self.threads <= 1 or n < 16:
+            for i, k in zip(indices, slots, strict=True):
+                self._read_one(int(i), out[k])
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="tile-read")
+        bounds = np.linspace(0, n, self.threads + 1).astype(int)
+
+        def work(a, b):
+            for j in range(a, b):  # decompression releases the GIL, so threads overlap
+                self._read_one(int(indices[j]), out[slots[j]])
+
+        for f in [self._pool.submit(work, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]:
+            f.result()
 
     def _read_one(self, i: int, dest: np.ndarray) -> None:
         if self._decode is not None:
@@ -235,6 +261,9 @@ class TileStore:
 
     # -- lifetime --------------------------------------------------------------------------------
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         if self._f.id.valid:
             self._f.close()
 
