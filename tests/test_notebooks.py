@@ -14,8 +14,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FOLDERS = [REPO / "generic_exercises", REPO / "specific_exercises"]
 NOTEBOOKS = sorted(p for folder in FOLDERS for p in folder.glob("*.ipynb"))
-#: Wall-clock budget of one notebook (the issue asks for < 2 min on the small data; CI machines are shared).
-BUDGET_SECONDS = 120
+#: Wall-clock budget of one notebook: the issue asks for < 2 min. A loaded shared machine may set
+#: NOTEBOOK_BUDGET_SECONDS higher; the measured times are printed (run with -s) for the report.
+BUDGET_SECONDS = float(os.environ.get("NOTEBOOK_BUDGET_SECONDS", "120"))
 
 
 def test_notebooks_exist():
@@ -50,7 +51,7 @@ def test_notebook_executes(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     client = NotebookClient(
-        nb, timeout=BUDGET_SECONDS, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb, timeout=int(BUDGET_SECONDS), kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     start = time.perf_counter()
     client.execute()

@@ -30,8 +30,10 @@ def exercise_test_files(tests: Path, exercise: str) -> list[Path]:
     return files or [Path(tests)]
 
 
-def self_check(exercise: str, *pytest_args: str, timeout: float = 600.0, raise_on_failure: bool = True) -> None:
-    """Run ``pytest -m <exercise>`` on this edition's tests in a fresh process and print the summary.
+def self_check(
+    exercise: str, *pytest_args: str, slow: bool = False, timeout: float = 600.0, raise_on_failure: bool = True
+) -> None:
+    """Run ``pytest -m "<exercise> and not slow"`` on this edition's tests in a fresh process; print the summary.
 
     A fresh process sees the code as it is on disk now, whatever the notebook imported earlier. An
     exercise that is not written yet shows as ``G03 not implemented: minicnn/<file>::<function>``.
@@ -42,6 +44,8 @@ def self_check(exercise: str, *pytest_args: str, timeout: float = 600.0, raise_o
         Exercise id, e.g. ``"G03"``.
     *pytest_args : str
         More pytest arguments (e.g. ``"-k", "backward"``).
+    slow : bool
+        Also run the tests marked ``slow`` (e.g. training to a target accuracy; minutes).
     timeout : float
         Seconds before giving up.
     raise_on_failure : bool
@@ -58,7 +62,7 @@ def self_check(exercise: str, *pytest_args: str, timeout: float = 600.0, raise_o
     env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("MPLBACKEND", "Agg")
     files = [str(p) for p in exercise_test_files(root / "tests", exercise)]
-    cmd = [sys.executable, "-m", "pytest", *files, "-m", exercise, "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+    cmd = [sys.executable, "-m", "pytest", *files, "-m", exercise if slow else f"{exercise} and not slow", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
            "--no-header", "--tb=short", "-rfE", "--color=no", *pytest_args]  # fmt: skip
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     lines = proc.stdout.rstrip().splitlines()
