@@ -367,6 +367,8 @@ def train_tile_model(
         mean, std = _input_statistics(train_tiles, setup_rng)
     model = TileModel.new(tile, um_per_px, level, normalizer, mean, std, seed=config.seed)
     network = model.network
+    if hasattr(network.layers[0], "input_grad"):
+        network.layers[0].input_grad = False  # nothing needs the gradient of the input tiles
     optimizer = Adam(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = CosineLR(optimizer, t_max=config.epochs, eta_min=config.lr / 20)
     trainer = Trainer(network, BCEWithLogits(), optimizer, scheduler=None, progress=False, seed=config.seed)
