@@ -41,10 +41,11 @@ def saturation(rgb: np.ndarray) -> np.ndarray:
     """
     ### BEGIN SOLUTION (S02)
     rgb = np.asarray(rgb)
-    mx = rgb.max(axis=2).astype(np.float32)
-    mn = rgb.min(axis=2).astype(np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    mx = np.maximum(np.maximum(r, g), b)
+    mn = np.minimum(np.minimum(r, g), b)
     sat = np.zeros(mx.shape, dtype=np.float32)
-    np.divide(mx - mn, mx, out=sat, where=mx > 0)
+    np.divide((mx - mn).astype(np.float32), mx, out=sat, where=mx > 0)
     return np.rint(sat * 255.0).astype(np.uint8)
     ### END SOLUTION
 
