@@ -37,12 +37,14 @@ def tile_cnn(rng=None, in_channels: int = 3) -> Sequential:
     Returns
     -------
     Sequential
-        Input (N, in_channels, H, W) float32, output (N, 1) logits.
+        Input (N, in_channels, H, W) float32, output (N, 1) logits. The first convolution skips the
+        input gradient (``model[0].input_grad = False``, so ``model.backward`` returns None); set it
+        to True for saliency maps.
     """
     from minicnn.layers import Conv2D, Dense, GlobalAvgPool2D, MaxPool2D, ReLU
 
     rng = np.random.default_rng(rng)
-    return Sequential(
+    model = Sequential(
         Conv2D(in_channels, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
         Conv2D(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
         Conv2D(32, 64, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
@@ -50,6 +52,8 @@ def tile_cnn(rng=None, in_channels: int = 3) -> Sequential:
         GlobalAvgPool2D(),
         Dense(64, 1, rng=rng),
     )
+    model[0].input_grad = False  # nobody needs d(loss)/d(image): skip the largest col2im
+    return model
 
 
 def digits_cnn(rng=None, n_classes: int = 10) -> Sequential:
@@ -68,15 +72,18 @@ def digits_cnn(rng=None, n_classes: int = 10) -> Sequential:
     Returns
     -------
     Sequential
-        Input (N, 1, 8, 8) float32 in [0, 1], output (N, n_classes) class scores.
+        Input (N, 1, 8, 8) float32 in [0, 1], output (N, n_classes) class scores. The first convolution
+        skips the input gradient (``model[0].input_grad = False``).
     """
     from minicnn.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 
     rng = np.random.default_rng(rng)
-    return Sequential(
+    model = Sequential(
         Conv2D(1, 16, 3, padding=1, rng=rng), ReLU(),
         Conv2D(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
         Flatten(),
         Dense(32 * 4 * 4, 64, rng=rng), ReLU(),
         Dense(64, n_classes, rng=rng),
     )
+    model[0].input_grad = False
+    return model

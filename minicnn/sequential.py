@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Sequential", "save_npz_atomic"]
+__all__ = ["Sequential", "save_npz_atomic", "temporary_name"]
 
 FORMAT_VERSION = 1
 _ARCH_KEY = "__architecture__"
@@ -46,11 +46,10 @@ def save_npz_atomic(path, arrays: dict[str, np.ndarray]) -> Path:
         ``path``.
     """
     path = Path(path)
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:  # "x": a new file, with the usual permissions (umask)
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
@@ -62,6 +61,12 @@ def save_npz_atomic(path, arrays: dict[str, np.ndarray]) -> Path:
             pass
         raise
     return path
+
+
+def temporary_name(path) -> Path:
+    """A unique hidden name next to ``path`` (same folder, so that ``os.replace`` is atomic)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
 def _json_array(obj) -> np.ndarray:
@@ -84,6 +89,13 @@ def _layer_buffers(layer) -> dict[str, np.ndarray]:
 def _describe(cfg: dict) -> str:
     args = ", ".join(f"{k}={v!r}" for k, v in cfg.items() if k != "type")
     return f"{cfg.get('type', '?')}({args})"
+
+
+def _short_name(layer) -> str:
+    """``layer.describe()`` (e.g. ``Conv2D(3->16, k=3, p=1)``) when the layer has it, else its config."""
+    if callable(getattr(layer, "describe", None)):
+        return str(layer.describe())
+    return _describe(layer.config() if callable(getattr(layer, "config", None)) else {"type": type(layer).__name__})
 
 
 def _open_model_file(path):
@@ -289,8 +301,7 @@ class Sequential:
                                  f"shape {shape}: {e}") from None
             n = int(sum(p.size for p in (getattr(layer, "params", {}) or {}).values()))
             total += n
-            cfg = layer.config() if hasattr(layer, "config") else {"type": type(layer).__name__}
-            rows.append((str(i), _describe(cfg), str(shape), f"{n:,}"))
+            rows.append((str(i), _short_name(layer), str(shape), f"{n:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         lines = []
         for j, r in enumerate(rows):
@@ -302,10 +313,7 @@ class Sequential:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        inner = ",\n".join(
-            "  " + _describe(layer.config() if hasattr(layer, "config") else {"type": type(layer).__name__})
-            for layer in self.layers
-        )
+        inner = ",\n".join("  " + _short_name(layer) for layer in self.layers)
         return f"Sequential(\n{inner}\n)" if inner else "Sequential()"
 
     def __len__(self) -> int:

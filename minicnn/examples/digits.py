@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from minicnn.datasets import load_digits, train_test_split
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.models import digits_cnn
 from minicnn.optim import Adam, CosineLR
+from minicnn.sequential import temporary_name
 from minicnn.training import Trainer, accuracy
 
 
@@ -53,15 +53,15 @@ def plot_history(history: dict, test_accuracy: float, path: Path) -> Path:
     ax_acc.axhline(100 * test_accuracy, color="C2", ls="--", label=f"test (end): {100 * test_accuracy:.1f} %")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy (%)")
-    ax_acc.set_ylim(80, 100)
+    low = min([100 * test_accuracy] + [100 * a for a in history.get("val_accuracy", [])])
+    ax_acc.set_ylim(max(0, min(80, low - 2)), 100.5)
     ax_acc.legend(loc="lower right")
     ax_acc.grid(alpha=0.3)
     fig.suptitle("minicnn digits CNN (scikit-learn digits, 8 x 8 px)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
+    tmp = temporary_name(path)
     try:
-        fig.savefig(tmp, dpi=120)
+        fig.savefig(tmp, dpi=120, format="png")
         os.replace(tmp, path)
     finally:
         plt.close(fig)
@@ -70,7 +70,7 @@ def plot_history(history: dict, test_accuracy: float, path: Path) -> Path:
     return path
 
 
-def run(out: Path, epochs: int = 15, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
+def run(out: Path, epochs: int = 15, batch_size: int = 64, lr: float = 3e-3, seed: int = 0,
         progress: bool = True) -> dict:
     """Train and evaluate; return a summary dict (also written to ``out/history.json``)."""
     X, y = load_digits()
@@ -100,7 +100,7 @@ def run(out: Path, epochs: int = 15, batch_size: int = 32, lr: float = 2e-3, see
     curve_path = plot_history(history, test_accuracy, out / "training_curve.png")
     summary = {"test_accuracy": test_accuracy, "n_test": int(len(y_test)), "epochs": history.epochs,
                "train_seconds": round(seconds, 2), "seed": seed, "history": dict(history)}
-    tmp = out / ".history.json.tmp"
+    tmp = temporary_name(out / "history.json")
     tmp.write_text(json.dumps(summary, indent=1))
     os.replace(tmp, out / "history.json")
     checkpoint.unlink(missing_ok=True)  # finished: the next run starts afresh
@@ -113,8 +113,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minicnn.examples.digits", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/digits"), help="output folder (default runs/digits)")
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (cosine schedule)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (cosine schedule)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no summary table, no progress bars")
     args = parser.parse_args(argv)
