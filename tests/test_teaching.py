@@ -242,6 +242,11 @@ def test_bad_markers_name_file_and_line(source, line, words):
         find_regions(source, "mod.py")
 
 
+def test_marker_text_inside_strings_is_not_a_marker():
+    source = f'PATTERN = "{B} (G01)"\nDOC = """\n    {B} (G02)\n    x = 1\n"""\n'
+    assert find_regions(source, "tool.py") == []
+
+
 def test_notebook_regions_and_errors():
     nb = _notebook(NB_CELLS)
     (region,) = find_notebook_regions(nb, "toy.ipynb")

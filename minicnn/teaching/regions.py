@@ -27,8 +27,10 @@ carries the line ``# teaching: no-regions``; a test file that students must not 
 from __future__ import annotations
 
 import ast
+import io
 import json
 import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,6 +178,22 @@ def _enclosing_functions(source: str) -> list[tuple[int, int, str, str]]:
     return found
 
 
+def _comments(source: str) -> dict[int, int] | None:
+    """Line number -> column of the comment on that line, or None when the source does not tokenize.
+
+    Only real comments can be markers: a marker-like text inside a string (a docstring, a test's
+    fixture) is not one.
+    """
+    found: dict[int, int] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(_python_for_ast(source)).readline):
+            if tok.type == tokenize.COMMENT:
+                found[tok.start[0]] = tok.start[1]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    return found
+
+
 def find_regions(source: str, path: str, cell: int | None = None) -> list[Region]:
     """All solution regions of one Python source (a module or a notebook cell).
 
@@ -194,9 +212,12 @@ def find_regions(source: str, path: str, cell: int | None = None) -> list[Region
         Unclosed, nested, stray END, or BEGIN without an id; the message names ``path:line``.
     """
     lines = source.splitlines()
+    comments = _comments(source) if ANY_MARKER_RE.search(source) else {}
     regions: list[tuple[int, int, str, str, str]] = []
     open_at: tuple[int, str, str, str] | None = None  # (line, indent, id, text)
     for number, line in enumerate(lines, start=1):
+        if comments is not None and number not in comments:
+            continue  # no comment on this line: a marker-like text here is inside a string
         begin = BEGIN_RE.match(line)
         end = END_RE.match(line)
         if begin:
