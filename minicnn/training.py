@@ -222,7 +222,7 @@ class Trainer:
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.history = History()
         self.epoch = 0
-        self.batch = 0  # index of the current batch inside the epoch, for error messages
+        self.batch = 0  # number of the current batch inside the epoch (from 1), for error messages
         self.early_stopping: EarlyStopping | None = None
 
     @staticmethod
@@ -252,7 +252,7 @@ class Trainer:
         if not math.isfinite(loss):
             raise NonFiniteLossError(
                 f"training stopped: the {type(self.loss).__name__} loss is {loss} at epoch {self.epoch + 1}, "
-                f"batch {self.batch + 1}. The weights were not updated with this batch. Usual causes: a learning "
+                f"batch {self.batch}. The weights were not updated with this batch. Usual causes: a learning "
                 f"rate too high for this model (now {getattr(self.optimizer, 'lr', '?')}), inputs containing "
                 f"NaN/inf, or inputs that are not normalised."
             )
@@ -277,6 +277,7 @@ class Trainer:
         NonFiniteLossError
             If the loss is NaN or infinite; the weights are then left unchanged.
         """
+        self.batch += 1
         ### BEGIN SOLUTION (G06) forward, loss (then self.check_finite(loss)), zero_grad, backward, optimizer step
         scores = self.model.forward(x)
         loss = self.loss.forward(scores, y)
@@ -284,8 +285,8 @@ class Trainer:
         self.optimizer.zero_grad()
         self.model.backward(self.loss.backward())
         self.optimizer.step()
-        ### END SOLUTION
         return loss
+        ### END SOLUTION
 
     def train_epoch(self, X: np.ndarray, y: np.ndarray, batches) -> float:
         """One pass over the training data.
@@ -309,7 +310,6 @@ class Trainer:
             loss = self.train_step(X[idx], y[idx])
             total += loss * len(idx)
             count += len(idx)
-            self.batch += 1
         return total / count
         ### END SOLUTION
 
@@ -398,6 +398,8 @@ class Trainer:
         self.early_stopping = early_stopping
         if checkpoint is not None and resume and Path(checkpoint).exists():
             self.load_checkpoint(checkpoint)
+            if not self._bar_disabled():
+                tqdm.write(f"resuming after epoch {self.epoch} from {checkpoint}")
 
         disabled = self._bar_disabled()
         n = len(X)
