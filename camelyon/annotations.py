@@ -546,14 +546,12 @@ def rasterize(
     include = aset.tumour() if include is None else include
     exclude = aset.exclusions() if exclude is None else exclude
     mask = np.zeros(tuple(int(s) for s in shape_hw), dtype=bool)
-    ### BEGIN SOLUTION (S01)
     for a in include:
         if a.is_area:
             _fill(mask, a.coordinates, downsample, origin, True)
     for a in exclude:
         if a.is_area:
             _fill(mask, a.coordinates, downsample, origin, False)
-    ### END SOLUTION
     return mask
 
 

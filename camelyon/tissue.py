@@ -39,7 +39,6 @@ def saturation(rgb: np.ndarray) -> np.ndarray:
     ndarray of shape (H, W), uint8
         ``255 * (max - min) / max`` over the channels (0 for black pixels).
     """
-    ### BEGIN SOLUTION (S02)
     rgb = np.asarray(rgb)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     mx = np.maximum(np.maximum(r, g), b)
@@ -47,7 +46,6 @@ def saturation(rgb: np.ndarray) -> np.ndarray:
     sat = np.zeros(mx.shape, dtype=np.float32)
     np.divide((mx - mn).astype(np.float32), mx, out=sat, where=mx > 0)
     return np.rint(sat * 255.0).astype(np.uint8)
-    ### END SOLUTION
 
 
 def otsu_threshold(values: np.ndarray) -> float:
@@ -115,11 +113,9 @@ def tissue_mask(
     k = _odd(blur_um / um_per_px)
     if k > 1:
         sat = ndimage.median_filter(sat, size=k, mode="nearest")
-    ### BEGIN SOLUTION (S02)
     t = otsu_threshold(sat) if threshold is None else float(threshold)
     t = max(t, float(min_saturation))
     mask = sat > t
-    ### END SOLUTION
     radius = int(round(closing_um / um_per_px))
     if radius >= 1:
         pad = radius + 1  # pad so that the closing does not glue tissue to the image border

@@ -171,7 +171,6 @@ def _centre_truth(polys_in, polys_out, shape, ds, origin=(0.0, 0.0)):
     return inside.reshape(shape)
 
 
-@pytest.mark.exercise("S01")
 @given(seed=st.integers(0, 10_000), ds=st.sampled_from([1.0, 2.0, 4.0, 3.3]))
 def test_rasterize_equals_polygon_rasterization(seed, ds):
     rng = np.random.default_rng(seed)
@@ -194,7 +193,6 @@ def test_rasterize_equals_polygon_rasterization(seed, ds):
     np.testing.assert_array_equal(mask, truth)
 
 
-@pytest.mark.exercise("S01")
 def test_rasterize_with_origin_and_explicit_groups():
     poly = np.array([[1010.2, 2020.3], [1100.7, 2015.1], [1090.4, 2110.9]])
     anns = AnnotationSet([Annotation("a", "stroma", "Polygon", poly)])

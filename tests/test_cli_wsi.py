@@ -46,7 +46,6 @@ def test_info_without_mpp(tmp_path, capsys):
     assert "0.25 x 0.25" in capsys.readouterr().out
 
 
-@pytest.mark.exercise("S03")
 def test_tiles_command_builds_store_and_reports_failures(cohort, tmp_path, capsys):
     slides, annotations = cohort
     work = tmp_path / "slides"

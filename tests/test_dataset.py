@@ -70,7 +70,6 @@ def assert_same_store(a, b):
             np.testing.assert_array_equal(ca[k], cb[k], err_msg=k)
 
 
-@pytest.mark.exercise("S03")
 def test_build_store_layout_and_content(cohort, tmp_path):
     slides, annotations = cohort
     out = tmp_path / "tiles.h5"
@@ -165,7 +164,6 @@ _KILLER = textwrap.dedent(
 )
 
 
-@pytest.mark.exercise("S03")
 def test_killed_build_resumes_to_the_same_store(cohort, tmp_path):
     slides, annotations = cohort
     reference = tmp_path / "reference.h5"
@@ -250,7 +248,6 @@ def store_path(cohort, tmp_path_factory):
     return out
 
 
-@pytest.mark.exercise("S03")
 def test_read_batch_order_repeats_and_buffer(store_path):
     with TileStore(store_path) as store, h5py.File(store_path, "r") as f:
         idx = np.array([17, 3, 3, len(store) - 1, 0, 17, -1])

@@ -32,7 +32,6 @@ def test_geometry_levels_and_mpp(slide_path):
         assert "1024x768" in repr(s)
 
 
-@pytest.mark.exercise("S01")
 def test_read_region_rgb_matches_drawing(slide_path):
     truth = render(SPEC)
     with Slide(slide_path) as s:
@@ -72,7 +71,6 @@ def test_thumbnail_and_downsampled_reads(slide_path):
             s.thumbnail(0)
 
 
-@pytest.mark.exercise("S01")
 def test_composite_on_white():
     rgba = np.zeros((2, 3, 4), np.uint8)
     rgba[0, 0] = (10, 20, 30, 255)

@@ -43,7 +43,6 @@ def test_grid_geometry(case):
             TileGrid(level=5).geometry(s)
 
 
-@pytest.mark.exercise("S02")
 def test_tiles_keep_tissue_and_label_known_lesion(case):
     slide, anns = case
     with Slide(slide) as s:
@@ -62,7 +61,6 @@ def test_tiles_keep_tissue_and_label_known_lesion(case):
     np.testing.assert_array_equal(table["y"], table["row"] * 64)
 
 
-@pytest.mark.exercise("S02")
 def test_tumour_fraction_of_partially_covered_tiles(case):
     slide, anns = case
     with Slide(slide) as s:
@@ -74,7 +72,6 @@ def test_tumour_fraction_of_partially_covered_tiles(case):
     assert len(table) == (768 // 96) * (1024 // 96)  # min_tissue 0 keeps every whole tile
 
 
-@pytest.mark.exercise("S02")
 def test_centre_region_rule(case):
     slide, anns = case
     grid = TileGrid(tile_size=96, level=0, stride=48, center_size=32, tumour_threshold=0.0, min_tissue=0.0)
@@ -137,7 +134,6 @@ def test_no_annotations_and_no_tissue(tmp_path):
         assert len(TileGrid(tile_size=1024).tiles(s)) == 0  # tile larger than the slide
 
 
-@pytest.mark.exercise("S02")
 @given(seed=st.integers(0, 10_000))
 def test_box_fraction_matches_brute_force(seed):
     rng = np.random.default_rng(seed)
@@ -152,7 +148,6 @@ def test_box_fraction_matches_brute_force(seed):
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
-@pytest.mark.exercise("S02")
 def test_label_tiles_threshold():
     np.testing.assert_array_equal(label_tiles(np.array([0.0, 0.2, 0.5, 0.51, 1.0])), [0, 0, 0, 1, 1])
     np.testing.assert_array_equal(label_tiles(np.array([0.0, 1e-4]), 0.0), [0, 1])

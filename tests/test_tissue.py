@@ -9,7 +9,6 @@ from camelyon.slide import Slide
 from camelyon.tissue import otsu_threshold, remove_small_regions, saturation, slide_tissue_mask, tissue_mask
 
 
-@pytest.mark.exercise("S02")
 def test_saturation_matches_hsv():
     rgb = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     rgb[0, 0] = 0  # black: saturation 0, no division by zero
@@ -19,7 +18,6 @@ def test_saturation_matches_hsv():
     assert s[0, 0] == 0
 
 
-@pytest.mark.exercise("S02")
 def test_otsu_threshold_separates_two_modes():
     v = np.concatenate([np.full(500, 10), np.full(300, 90)]).astype(np.uint8)
     t = otsu_threshold(v)
@@ -32,7 +30,6 @@ def _spec():
     return SlideSpec(width=1024, height=1024, tissue=[(96, 96, 608, 480), (640, 560, 960, 960)], seed=4)
 
 
-@pytest.mark.exercise("S02")
 @pytest.mark.parametrize("mpp", [2.0, 4.0])
 def test_tissue_mask_recovers_drawn_tissue(mpp):
     img = render(_spec())

@@ -194,7 +194,7 @@ def tile_slide(job: SlideJob) -> dict:
                             job.compression_level) as part:
                 for i, tile in reader.iter_table(table):
                     part.write_tile(i, tile)
-                record.warnings = [str(w.message) for w in caught]
+                record.warnings = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
                 part.commit(table, record, job.params_json)
     return record.__dict__
 
@@ -345,8 +345,8 @@ def build_tile_store(
         info = read_part_info(p)
         if info is not None and info[1] == params_json:
             done_parts[info[0].name] = (info[0], p)
-    for stale in parts_dir.glob(".*.tmp"):
-        stale.unlink(missing_ok=True)  # a worker died while writing
+    for stale in [*parts_dir.glob(".*.tmp"), *out.parent.glob(f".{out.name}.*.tmp")]:
+        stale.unlink(missing_ok=True)  # left by a process killed while writing
 
     report = BuildReport(out)
     jobs = []
@@ -371,7 +371,7 @@ def build_tile_store(
         job = result.item
         if result.error is not None:
             if result.error.startswith("NotImplementedError"):
-                # an exercise left to do is not a bad slide: stop with the exercise's message
+                # a missing implementation (student edition) is not a bad slide: stop here
                 raise NotImplementedError(result.error.split(": ", 1)[-1])
             report.failed.append((job.path, _strip_type(result.error)))
             continue
