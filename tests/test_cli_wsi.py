@@ -81,3 +81,19 @@ def test_tiles_command_options(cohort, tmp_path, capsys):
     assert "use another --out or --overwrite" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["tiles", str(slides), "--out", str(out), "--level", "0", "--mpp-target", "1.0"])
+
+
+def test_tiles_finds_lesion_annotations_folder(cohort, tmp_path, capsys):
+    slides, annotations = cohort
+    data = tmp_path / "camelyon17"
+    shutil.copytree(slides, data / "center_2")
+    shutil.copytree(annotations, data / "lesion_annotations")
+    out = tmp_path / "t.h5"
+    assert main(["tiles", str(data), "--out", str(out), "--level", "1", "--tile-size", "32", "--workers", "1",
+                 "--quiet"]) == 0
+    assert "lesion_annotations" in capsys.readouterr().out
+    with TileStore(out) as s:
+        assert int((s.labels == 1).sum()) == 18 and set(s.centers.tolist()) == {2}
+    assert main(["info", str(data / "center_2" / "patient_000_node_1.tif"), "--annotations",
+                 str(data / "lesion_annotations")]) == 0
+    assert "annotations none" in capsys.readouterr().out

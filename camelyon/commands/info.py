@@ -113,11 +113,12 @@ def run(args) -> int:
             ann = Path(args.annotations)
             if ann.is_dir():
                 ann = ann / f"{slide.name}.xml"
-                if not ann.exists():
-                    raise CamelyonError(f"{ann}: no annotation file for {slide.path.name} in {args.annotations}")
-            annotations = read_asap(ann).clipped(*slide.dimensions)
-            print(f"  annotations {len(annotations)} in {ann} "
-                  f"({len(annotations.tumour())} tumour areas, {len(annotations.exclusions())} exclusions)")
+            if ann.is_file() or not Path(args.annotations).is_dir():
+                annotations = read_asap(ann).clipped(*slide.dimensions)
+                print(f"  annotations {len(annotations)} in {ann} "
+                      f"({len(annotations.tumour())} tumour areas, {len(annotations.exclusions())} exclusions)")
+            else:
+                print(f"  annotations none ({slide.name}.xml is not in {args.annotations})")
         if args.png:
             if args.max_size < 16:
                 raise CamelyonError(f"--max-size must be at least 16 px, got {args.max_size}")

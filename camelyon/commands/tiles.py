@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -17,7 +18,9 @@ def register(subparsers) -> None:
                     "reported at the end (exit status 1) and the other slides' tiles are kept.",
     )
     p.add_argument("inputs", nargs="+", metavar="SLIDES_OR_DIR", help="slide files and/or folders of slides")
-    p.add_argument("--annotations", default=None, help="folder of ASAP XML files named SLIDE_STEM.xml")
+    p.add_argument("--annotations", default=None,
+                   help="folder of ASAP XML files named SLIDE_STEM.xml (default: SLIDES_DIR/lesion_annotations "
+                        "when it exists)")
     p.add_argument("--out", required=True, help="tile store to write (.h5)")
     res = p.add_mutually_exclusive_group()
     res.add_argument("--level", type=int, default=None, help="pyramid level to tile (default 0)")
@@ -49,6 +52,13 @@ def run(args) -> int:
     from camelyon.dataset import build_tile_store
     from camelyon.tiling import TileGrid
 
+    annotations = args.annotations
+    if annotations is None:
+        # a CAMELYON17 folder (or the synthetic cohort) keeps its XML files in lesion_annotations/
+        found = [Path(i) / "lesion_annotations" for i in args.inputs if (Path(i) / "lesion_annotations").is_dir()]
+        if len(found) == 1:
+            annotations = found[0]
+            print(f"annotations: {annotations}")
     grid = TileGrid(
         tile_size=args.tile_size,
         stride=args.stride,
@@ -64,7 +74,7 @@ def run(args) -> int:
             args.inputs,
             args.out,
             grid=grid,
-            annotations=args.annotations,
+            annotations=annotations,
             max_negatives_per_slide=args.max_negatives_per_slide,
             seed=args.seed,
             mpp=args.mpp,
