@@ -84,3 +84,58 @@ def test_s02_tile_table_summary():
     empty = f(_tile_table([], []))
     assert empty["n_tiles"] == 0 and empty["n_tumour"] == 0
     assert empty["tumour_share"] == 0.0 and empty["mean_tissue_fraction"] == 0.0
+
+
+# --------------------------------------------------------------------------------------------------
+# S03: the index plan of an epoch
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.exercise("S03")
+def test_s03_random_batches_cover_every_index_once():
+    f = notebook_function("S03", "random_batches")
+    batches = f(10, 4, np.random.default_rng(1))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    allidx = np.concatenate(batches)
+    assert np.array_equal(np.sort(allidx), np.arange(10))
+    assert all(b.dtype == np.int64 for b in batches)
+    assert not np.array_equal(np.concatenate(f(50, 8, np.random.default_rng(2))), np.arange(50))
+
+
+@pytest.mark.exercise("S03")
+def test_s03_random_batches_seeded():
+    f = notebook_function("S03", "random_batches")
+    a = f(33, 5, np.random.default_rng(7))
+    b = f(33, 5, np.random.default_rng(7))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert f(0, 5, np.random.default_rng(0)) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# S04: colour statistics per centre
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.exercise("S04")
+def test_s04_mean_od_per_centre_matches_camelyon_stain():
+    from camelyon.stain import rgb_to_od, tissue_pixels
+
+    f = notebook_function("S04", "mean_od_per_centre")
+    rng = np.random.default_rng(0)
+    tiles = rng.integers(0, 256, size=(6, 8, 8, 3), dtype=np.uint8)
+    centres = np.array([2, 0, 2, 0, 2, 5])
+    got = f(tiles, centres)
+    assert list(got) == [0, 2, 5]
+    for c in (0, 2, 5):
+        od = rgb_to_od(tiles[centres == c]).astype(np.float64)
+        want = od[tissue_pixels(od)].mean(axis=0)
+        assert got[c].shape == (3,)
+        np.testing.assert_allclose(got[c], want, rtol=1e-4)
+
+
+@pytest.mark.exercise("S04")
+def test_s04_mean_od_background_only_gives_zeros():
+    f = notebook_function("S04", "mean_od_per_centre")
+    white = np.full((2, 4, 4, 3), 250, np.uint8)
+    got = f(white, np.array([1, 1]))
+    assert list(got) == [1] and np.array_equal(got[1], np.zeros(3))
+    dark = np.full((1, 2, 2, 3), 39, np.uint8)  # OD = log(6) in every channel
+    np.testing.assert_allclose(f(dark, np.array([3]))[3], np.full(3, np.log(6.0)), rtol=1e-6)

@@ -6,10 +6,9 @@
 # - read a region at any level with *level-0* coordinates, and a thumbnail of the whole slide;
 # - read the pathologists' lesion outlines (ASAP XML), draw them over the slide and measure a lesion in mm.
 #
-# **What you implement**
-# - in `camelyon/slide.py`: `composite_on_white` (OpenSlide returns transparent RGBA around the tissue);
-# - in `camelyon/annotations.py`: the filling loop of `rasterize` (tumour areas minus exclusions);
-# - in this notebook: `centred_location` and `to_thumbnail` (Exercise 1 and 2).
+# **What you implement** (in this notebook): `centred_location` and `to_thumbnail` (Exercises 1 and 2), the
+# coordinate glue every whole-slide program needs. The reading itself comes from `camelyon.slide` (OpenSlide
+# underneath) and `camelyon.annotations`.
 #
 # The self-check at the end runs `pytest -m S01` (save the notebook first: the checks read the saved file).
 #
@@ -199,8 +198,8 @@ plt.show()
 
 # %% [markdown]
 # ## Self-check
-# Runs the tests marked `S01` (`pytest -m S01`) in a fresh Python process: `composite_on_white`, `rasterize`
-# and your two functions above (read from the saved notebook).
+# Runs the tests marked `S01` (`pytest -m S01`) in a fresh Python process: your two functions above, read
+# from the saved notebook.
 
 # %%
 self_check("S01")
