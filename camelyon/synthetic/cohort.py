@@ -143,12 +143,12 @@ def plan_slide(seed: int, patient: int, node: int, center: int, label: str, mpp:
                size: tuple[int, int]) -> SlidePlan:
     """Lay out one slide: staining, sections and lesions (cheap: no pixels are painted).
 
-    The label is re-measured from the lesion polygons (``plan.label``) and equals ``label``.
+    ``size`` is rounded up to multiples of 512 px (see :func:`normalize_size`). The label is re-measured from the lesion polygons (``plan.label``) and equals ``label``.
     """
     ss = slide_seed(seed, patient, node)
     rng = np.random.default_rng(ss)
     hash_seed = int(ss.generate_state(1, np.uint64)[0])
-    width, height = size
+    width, height = normalize_size(size, mpp)
     stain = slide_stain(center, rng)
     n_sections = int(rng.choice([1, 2, 2, 3]))
     # room (mm) the largest lesion needs in the first section
@@ -198,12 +198,35 @@ def render_slide(plan: SlidePlan, path: str | os.PathLike, progress=None) -> int
     return os.path.getsize(path)
 
 
-def _render_job(job: tuple[SlidePlan, str]) -> tuple[str, int, float]:
-    """Worker entry point: paint one slide; returns (name, bytes, seconds)."""
+def _render_job(job: tuple[SlidePlan, str]) -> dict:
+    """Worker entry point: paint one slide.
+
+    Returns
+    -------
+    dict
+        ``name``, ``bytes``, ``seconds`` (wall), ``cpu_seconds`` (this process) and
+        ``peak_rss_mb`` (the worker process's peak resident memory so far).
+    """
     plan, path = job
     t0 = time.perf_counter()
+    c0 = time.process_time()
     nbytes = render_slide(plan, path)
-    return plan.name, nbytes, time.perf_counter() - t0
+    return {
+        "name": plan.name,
+        "bytes": nbytes,
+        "seconds": time.perf_counter() - t0,
+        "cpu_seconds": time.process_time() - c0,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    except (ImportError, OSError):  # pragma: no cover - not POSIX
+        return float("nan")
 
 
 @dataclass
@@ -223,6 +246,10 @@ class CohortSummary:
         Wall-clock time of the call.
     patients : list of PatientPlan
     plans : list of SlidePlan
+    cpu_seconds : float
+        CPU time spent painting in this call, summed over workers.
+    peak_rss_mb : float
+        Largest peak resident memory of a process that painted (MB; 0 when nothing was painted).
     """
 
     root: Path
@@ -232,6 +259,8 @@ class CohortSummary:
     seconds: float
     patients: list
     plans: list
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
 
 
 def cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix) -> dict:
@@ -370,10 +399,15 @@ def generate_cohort(
     _remove_stale_temporaries(root)
 
     failures = []
+    cpu = 0.0
+    peak = 0.0
     for result in map_slides(_render_job, jobs, workers=workers, scheduler=scheduler, desc="synth",
                              progress=progress):
         if not result.ok:
             failures.append(f"{result.item[0].name}: {result.error}")
+        else:
+            cpu += result.value["cpu_seconds"]
+            peak = max(peak, result.value["peak_rss_mb"])
     if failures:
         raise CamelyonError(
             f"{len(failures)} slide(s) failed (the others are kept; run again to resume): " + "; ".join(failures)
@@ -387,6 +421,8 @@ def generate_cohort(
         seconds=time.perf_counter() - t0,
         patients=patients,
         plans=plans,
+        cpu_seconds=cpu,
+        peak_rss_mb=peak,
     )
 
 
