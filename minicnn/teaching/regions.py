@@ -194,6 +194,22 @@ def _comments(source: str) -> dict[int, int] | None:
     return found
 
 
+def marker_lines(source: str) -> list[int]:
+    """Line numbers (1-based) of the comments of ``source`` that hold a solution marker.
+
+    Falls back to every line with marker text when the source does not tokenize.
+    """
+    if not ANY_MARKER_RE.search(source):
+        return []
+    comments = _comments(source)
+    lines = source.splitlines()
+    return [
+        number
+        for number, line in enumerate(lines, start=1)
+        if ANY_MARKER_RE.search(line) and (comments is None or number in comments)
+    ]
+
+
 def find_regions(source: str, path: str, cell: int | None = None) -> list[Region]:
     """All solution regions of one Python source (a module or a notebook cell).
 

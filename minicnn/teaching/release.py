@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minicnn.teaching.regions import (
-    ANY_MARKER_RE,
     EXCLUDED_SUFFIXES,
     HIDDEN_PRAGMA,
     NO_REGIONS_PRAGMA,
@@ -38,6 +37,7 @@ from minicnn.teaching.regions import (
     find_regions,
     has_pragma,
     iter_source_files,
+    marker_lines,
     read_notebook,
 )
 
@@ -64,7 +64,9 @@ class ReleaseReport:
             f"{len(self.hidden)} hidden test files left out; leak scan passed",
         ]
         for ex_id, regs in by_ex.items():
-            lines.append(f"  {ex_id}: " + ", ".join(r.location for r in regs))
+            files = sorted({r.path for r in regs})
+            lines.append(f"  {ex_id}: {len(regs)} regions in {len(files)} files ({', '.join(files)})")
+        lines.append(f"  details: {self.out / 'EXERCISES.md'}")
         return "\n".join(lines)
 
 
@@ -273,21 +275,26 @@ def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[
         text = _read_text(path)
         if text is None:
             continue
+        markers: list[str] = []
         if rel.endswith(".ipynb"):
             nb = json.loads(text)
+            lines = []
             for index, cell in enumerate(nb.get("cells", [])):
                 if cell.get("outputs"):
                     leaks.append(f"{rel}:cell {index}: notebook output in the student edition")
-            lines = [ln for cell in nb.get("cells", []) for ln in cell_source(cell).splitlines()]
+                source = cell_source(cell)
+                lines.extend(source.splitlines())
+                markers += [f"{rel}:cell {index}:line {n}" for n in marker_lines(source)]
         else:
             lines = text.splitlines()
-        markers_allowed = not rel.endswith((".py", ".ipynb")) or has_pragma(text, NO_REGIONS_PRAGMA)
+            if rel.endswith(".py") and not has_pragma(text, NO_REGIONS_PRAGMA):
+                markers = [f"{rel}:{n}" for n in marker_lines(text)]
+        for where in markers:
+            leaks.append(f"{where}: solution marker left in the student edition")
         for number, line in enumerate(lines, start=1):
             stripped = line.strip()
             if stripped in secret:
                 leaks.append(f"{rel}:{number}: solution line of {secret[stripped]} leaked: {stripped!r}")
-            if not markers_allowed and ANY_MARKER_RE.search(line):
-                leaks.append(f"{rel}:{number}: solution marker left in the student edition")
     return leaks
 
 
