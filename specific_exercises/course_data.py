@@ -170,12 +170,26 @@ def tile_model(data_dir=None, progress: bool = False):
     from camelyon.training import TrainingConfig, train_from_store
 
     path = tile_model_path(data_dir)
-    if not path.exists():
+    stamp = path.with_name(path.stem + ".settings.json")
+
+    def up_to_date():
+        return path.exists() and stamp.exists() and json.loads(stamp.read_text()) == TRAINING
+
+    if not up_to_date():
         store = tile_store(data_dir)
         with file_lock(path.with_suffix(".lock")):
-            if not path.exists():
+            if not up_to_date():
                 t0 = time.perf_counter()
-                train_from_store(store, path, TrainingConfig(**TRAINING), resume=True, progress=progress)
+                print("training the shared tile CNN (once) ...", flush=True)
+                from camelyon.errors import CamelyonError
+
+                try:  # an interrupted run with the same settings continues from its checkpoint
+                    train_from_store(store, path, TrainingConfig(**TRAINING), resume=True, progress=progress)
+                except CamelyonError:  # the checkpoint comes from other settings: start again
+                    train_from_store(store, path, TrainingConfig(**TRAINING), resume=False, progress=progress)
+                tmp = stamp.with_name(stamp.name + ".tmp")
+                tmp.write_text(json.dumps(TRAINING))
+                os.replace(tmp, stamp)
                 print(f"tile model trained in {time.perf_counter() - t0:.0f} s: {path}", flush=True)
     return load_tile_model(path)
 

@@ -139,3 +139,32 @@ def test_s04_mean_od_background_only_gives_zeros():
     assert list(got) == [1] and np.array_equal(got[1], np.zeros(3))
     dark = np.full((1, 2, 2, 3), 39, np.uint8)  # OD = log(6) in every channel
     np.testing.assert_allclose(f(dark, np.array([3]))[3], np.full(3, np.log(6.0)), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------------
+# S05: balanced minibatches
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.exercise("S05")
+def test_s05_balanced_batch_indices():
+    f = notebook_function("S05", "balanced_batch_indices")
+    labels = np.array([0] * 95 + [1] * 5)
+    for batch_size in (2, 9, 32):
+        idx = f(labels, batch_size, np.random.default_rng(batch_size))
+        assert idx.dtype == np.int64 and idx.shape == (batch_size,)
+        assert int(labels[idx].sum()) == batch_size // 2
+        assert idx.min() >= 0 and idx.max() < len(labels)
+    idx = f(labels, 64, np.random.default_rng(0))
+    assert not (np.all(labels[idx][:32] == labels[idx][0]) and np.all(labels[idx][32:] == labels[idx][-1])), \
+        "the batch is not shuffled"
+    a, b = f(labels, 16, np.random.default_rng(3)), f(labels, 16, np.random.default_rng(3))
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.exercise("S05")
+def test_s05_balanced_batch_indices_needs_both_classes():
+    f = notebook_function("S05", "balanced_batch_indices")
+    with pytest.raises(ValueError, match="tumour|label 1"):
+        f(np.zeros(10, int), 4, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="normal|label 0"):
+        f(np.ones(10, int), 4, np.random.default_rng(0))

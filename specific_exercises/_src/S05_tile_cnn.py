@@ -1,0 +1,177 @@
+# %% [markdown]
+# # S05 · Training the tile CNN with minicnn
+#
+# **Learning goals**
+# - turn stored tiles into network input (NCHW float32, standardized) and split them **by patient**;
+# - fight class imbalance with balanced minibatches;
+# - train the reference tile CNN (`minicnn.models.tile_cnn`) with your minicnn, then judge it on held-out
+#   patients with a ROC curve, the AUC and a confusion matrix.
+#
+# **What you implement** (in this notebook): `balanced_batch_indices`. Everything else is minicnn (your G01-G06
+# work) and `camelyon.training` (the same loop with checkpoints, augmentation and resume).
+#
+# The self-check runs `pytest -m S05` (save the notebook first).
+#
+# The shared model that S06 uses is trained here once (a minute or two on 2 cores) and stored in
+# `runs/notebook_work/tile_model.npz`.
+
+# %%
+DATA_DIR = None  # None: synthetic cohort (runs/notebook_cohort); or a CAMELYON17-style folder
+STEPS = 15       # steps of your own training loop below (the shared model is trained separately)
+
+# %%
+import sys
+import pathlib
+import time
+
+ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
+sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import course_data
+from camelyon.dataset import split_by_patient
+from camelyon.training import load_store_tiles
+from minicnn.losses import BCEWithLogits
+from minicnn.metrics import confusion_matrix, plot_confusion_matrix, roc_auc_score, roc_curve
+from minicnn.models import tile_cnn
+from minicnn.optim import Adam
+from minicnn.training import Trainer
+from minicnn.teaching.selfcheck import self_check
+
+store_path = course_data.tile_store(DATA_DIR)
+data, info = load_store_tiles(store_path, progress=False)
+parts = split_by_patient(data.patients, {"train": 0.75, "val": 0.25}, seed=0, labels=data.labels)
+train, val = data.subset(parts["train"]), data.subset(parts["val"])
+for name, part in (("train", train), ("val", val)):
+    print(f"{name:5s}: {len(part):5d} tiles, {int(part.labels.sum()):4d} tumour, patients {sorted(set(part.patients))}")
+
+# %% [markdown]
+# ## 1. Background
+#
+# The tile CNN answers one question per tile: *is there tumour here?* Its output is one logit; the sigmoid
+# turns it into a probability, and binary cross-entropy on logits (G02) is the loss. The network is small
+# (four 3x3 convolutions with 16-64 channels, max pooling, global average pooling, one dense unit: about
+# 65 000 weights); the challenge winners used GoogLeNet or ResNet with millions of weights on 256 px tiles at
+# 40x, trained for days on GPUs. The ideas are the same.
+#
+# Two traps of medical data:
+# - **Leakage.** Tiles of one patient look alike (same lab, same day, same tumour). If a patient's tiles are
+#   in both training and validation, validation scores are optimistic. Split by patient, always.
+# - **Imbalance.** Tumour tiles are a few percent (S02). We draw each minibatch half tumour, half normal, and
+#   keep the evaluation on the natural proportion.
+
+# %% [markdown]
+# **Exercise.** Write `balanced_batch_indices(labels, batch_size, rng)`: one minibatch of `batch_size` tile
+# indices (int64), `batch_size // 2` drawn **with replacement** from the tiles with label 1 and the rest from
+# label 0, in a random order (shuffle the batch with `rng` so the two halves are mixed). Raise a `ValueError`
+# naming the missing class when one of the classes has no tile.
+
+# %%
+import numpy as np
+
+
+def balanced_batch_indices(labels, batch_size, rng):
+    """int64 indices of one minibatch: half label 1, half label 0 (with replacement), shuffled by ``rng``."""
+    ### BEGIN SOLUTION (S05) rng.choice from np.flatnonzero(labels == 1) and == 0, concatenate, rng.permutation
+    labels = np.asarray(labels)
+    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    if len(pos) == 0 or len(neg) == 0:
+        missing = "tumour (label 1)" if len(pos) == 0 else "normal (label 0)"
+        raise ValueError(f"balanced batches need both classes: no {missing} tile")
+    n_pos = batch_size // 2
+    idx = np.concatenate([rng.choice(pos, size=n_pos), rng.choice(neg, size=batch_size - n_pos)])
+    return rng.permutation(idx).astype(np.int64)
+    ### END SOLUTION
+
+# %% [markdown]
+# ## 2. Your own training loop
+#
+# Tiles go in as `(N, 3, H, W)` float32, scaled to [0, 1] and standardized per channel with the training
+# set's mean and standard deviation. `Trainer.train_step` (G06) does forward, loss, backward and the Adam step.
+# `STEPS` steps are only a start (about a minute per 100 steps on a free core); the shared model below was
+# trained the same way for longer, with augmentation.
+
+# %%
+mean = (train.tiles.reshape(-1, 3).mean(axis=0) / 255.0).astype(np.float32)
+std = (train.tiles.reshape(-1, 3).std(axis=0) / 255.0).astype(np.float32)
+
+
+def to_input(tiles):
+    x = tiles.astype(np.float32) / 255.0
+    x -= mean
+    x /= std
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+model = tile_cnn(rng=0)
+trainer = Trainer(model, BCEWithLogits(), Adam(model.parameters(), lr=3e-3), progress=False, seed=0)
+rng = np.random.default_rng(0)
+losses = []
+t0 = time.perf_counter()
+for step in range(STEPS):
+    idx = balanced_batch_indices(train.labels, 32, rng)
+    losses.append(trainer.train_step(to_input(train.tiles[idx]), train.labels[idx, None].astype(np.float32)))
+seconds = time.perf_counter() - t0
+print(f"{STEPS} steps in {seconds:.1f} s ({STEPS * 32 / seconds:.0f} tiles/s); last losses {np.round(losses[-3:], 3)}")
+
+# %% [markdown]
+# ## 3. The shared model: longer training, validation on held-out patients
+#
+# `course_data.tile_model()` calls `camelyon.training.train_from_store` (the pipeline's trainer: balanced
+# batches, flips/rotations and stain augmentation, Adam with a cosine schedule, a checkpoint after every epoch,
+# validation loss and AUC on held-out patients) with the settings printed below, once; afterwards it just
+# loads the file.
+
+# %%
+print("settings:", course_data.TRAINING)
+t0 = time.perf_counter()
+shared = course_data.tile_model(DATA_DIR)
+print(f"shared model ready in {time.perf_counter() - t0:.0f} s: {shared.describe()}")
+history_path = course_data.tile_model_path(DATA_DIR).with_name("tile_model.history.json")
+history = json.loads(history_path.read_text()) if history_path.exists() else shared.extra.get("history", {})
+
+# %%
+p_mine = 1.0 / (1.0 + np.exp(-model.predict(to_input(val.tiles))[:, 0]))
+p_shared = shared.predict_proba(val.tiles)
+
+fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+axes[0].plot(np.arange(1, len(losses) + 1), losses, label="your loop (per step)")
+if history.get("loss"):
+    steps_per_epoch = course_data.TRAINING["steps_per_epoch"]
+    epochs = np.arange(1, len(history["loss"]) + 1) * steps_per_epoch
+    axes[0].plot(epochs, history["loss"], "o-", label="shared: train (per epoch)")
+    if history.get("val_loss"):
+        axes[0].plot(epochs, history["val_loss"], "s--", label="shared: validation")
+axes[0].set_xlabel("step")
+axes[0].set_ylabel("BCE loss")
+axes[0].legend()
+axes[0].set_title("training curves")
+for name, p in (("your loop", p_mine), ("shared model", p_shared)):
+    if 0 < val.labels.sum() < len(val.labels):
+        fpr, tpr, _ = roc_curve(val.labels, p)
+        axes[1].plot(fpr, tpr, label=f"{name}: AUC {roc_auc_score(val.labels, p):.3f}")
+axes[1].plot([0, 1], [0, 1], "k:", lw=1)
+axes[1].set_xlabel("false positive rate")
+axes[1].set_ylabel("true positive rate")
+axes[1].legend()
+axes[1].set_title("ROC on held-out patients")
+cm = confusion_matrix(val.labels, (p_shared > 0.5).astype(int), labels=[0, 1])
+plot_confusion_matrix(cm=cm, display_labels=["normal", "tumour"], ax=axes[2], title="shared model, threshold 0.5")
+plt.show()
+
+# %% [markdown]
+# **Questions.** (1) The validation set has one or two patients: how much would you trust its AUC? What would
+# you do on the real CAMELYON16 (270 slides)? (2) Which tiles does the shared model get wrong? Look at a few
+# false positives: are they at lesion borders, where the label itself is uncertain? (3) Why do we report an AUC
+# and not the accuracy at the natural class proportion?
+
+# %% [markdown]
+# ## Self-check
+# Runs the tests marked `S05`: your `balanced_batch_indices` (read from the saved notebook).
+
+# %%
+self_check("S05")
