@@ -421,3 +421,18 @@ def test_chunks_written_directly_decode_everywhere(tmp_path, compression):
     with pytest.raises(ValueError, match="expected 768"):
         with PartWriter(tmp_path / "t.h5", 1, 16, compression) as w:
             w.write_tile(0, tiles[0, :8])
+
+
+def test_leftovers_of_a_killed_writer_are_ignored(cohort, tmp_path):
+    slides, annotations = cohort
+    out = tmp_path / "tiles.h5"
+    parts = tmp_path / "tiles.h5.parts"
+    parts.mkdir()
+    (parts / ".patient_000_node_0.h5.999.tmp").write_bytes(b"half a part file")
+    (parts / "patient_000_node_1.h5").write_bytes(b"\x89HDF\r\n\x1a\n truncated")  # damaged part: redone
+    (tmp_path / ".tiles.h5.999.tmp").write_bytes(b"half a store")
+    report = build_tile_store(slides, out, grid=GRID, annotations=annotations, workers=1, progress=False)
+    assert report.ok and len(report.tiled) == 3 and not report.reused
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiles.h5"]
+    with TileStore(out) as s:
+        assert len(s.slide_records) == 3
