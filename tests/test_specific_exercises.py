@@ -168,3 +168,66 @@ def test_s05_balanced_batch_indices_needs_both_classes():
         f(np.zeros(10, int), 4, np.random.default_rng(0))
     with pytest.raises(ValueError, match="normal|label 0"):
         f(np.ones(10, int), 4, np.random.default_rng(0))
+
+
+# --------------------------------------------------------------------------------------------------
+# S06: heatmap geometry
+# --------------------------------------------------------------------------------------------------
+
+def _heatmap(shape=(4, 6), origin=(100, 40), stride=32, tile_size=32, downsample=2.0):
+    from camelyon.heatmap import Heatmap
+
+    return Heatmap(np.zeros(shape, np.float32), np.ones(shape, bool), "s.tif", 1, tile_size, stride,
+                   stride * downsample * 0.5, origin, downsample)
+
+
+@pytest.mark.exercise("S06")
+def test_s06_heatmap_pixel_box():
+    f = notebook_function("S06", "heatmap_pixel_box")
+    hm = _heatmap()
+    assert f(hm, 0, 0) == (100.0, 40.0, 164.0, 104.0)
+    assert f(hm, 2, 3) == (100.0 + 3 * 64, 40.0 + 2 * 64, 100.0 + 4 * 64, 40.0 + 3 * 64)
+    overlap = _heatmap(stride=16)  # half-tile stride: boxes overlap by half a tile
+    x0, y0, x1, y1 = f(overlap, 1, 1)
+    assert (x0, y0) == (132.0, 72.0) and x1 - x0 == 64.0 and y1 - y0 == 64.0
+
+
+@pytest.mark.exercise("S06")
+def test_s06_overlay_extent():
+    f = notebook_function("S06", "overlay_extent")
+    hm = _heatmap()
+    left, right, bottom, top = f(hm, 4.0)
+    assert (left, right) == (25.0, (100 + 6 * 64) / 4.0)
+    assert (bottom, top) == ((40 + 4 * 64) / 4.0, 10.0)
+    assert f(_heatmap(origin=(0, 0)), 1.0) == (0.0, 384.0, 256.0, 0.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# S07: tumour burden
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.exercise("S07")
+def test_s07_tumour_burden_matches_heatmap_features():
+    from camelyon.features import heatmap_features
+    from camelyon.heatmap import Heatmap
+
+    f = notebook_function("S07", "tumour_burden")
+    rng = np.random.default_rng(0)
+    prob = rng.random((12, 9)).astype(np.float32) ** 3
+    tissue = prob > 0.01
+    prob[~tissue] = 0
+    hm = Heatmap(prob, tissue, "s.tif", 0, 32, 32, 128.0)
+    got = f(hm, 0.5)
+    want = heatmap_features(hm, thresholds=(0.5,))
+    assert got["area_mm2"] == pytest.approx(want["area_above_mm2_t50"])
+    assert got["tissue_ratio"] == pytest.approx(want["tumour_tissue_ratio_t50"])
+    assert f(hm, 0.9)["area_mm2"] == pytest.approx(int((prob > 0.9).sum()) * 0.128 ** 2)
+
+
+@pytest.mark.exercise("S07")
+def test_s07_tumour_burden_without_tissue():
+    from camelyon.heatmap import Heatmap
+
+    f = notebook_function("S07", "tumour_burden")
+    hm = Heatmap(np.zeros((3, 3)), np.zeros((3, 3), bool), "s.tif", 0, 32, 32, 100.0)
+    assert f(hm) == {"area_mm2": 0.0, "tissue_ratio": 0.0}

@@ -1,0 +1,173 @@
+# %% [markdown]
+# # S06 · Heatmaps: the tile CNN over whole slides
+#
+# **Learning goals**
+# - slide the tile CNN over every tissue tile of a slide and assemble a tumour-probability **heatmap**;
+# - keep the geometry that ties a heatmap pixel to the slide (origin, stride, um per pixel) and draw heatmaps
+#   over thumbnails;
+# - compare a heatmap with the pathologists' outlines, tile by tile.
+#
+# **What you implement** (in this notebook): `heatmap_pixel_box` and `overlay_extent`. The heatmap itself is
+# `camelyon.heatmap.compute_heatmap` with the shared tile model from S05.
+#
+# The self-check runs `pytest -m S06` (save the notebook first).
+
+# %%
+DATA_DIR = None   # None: synthetic cohort (runs/notebook_cohort); or a CAMELYON17-style folder
+MODEL_PATH = None  # None: the shared model of S05 (trained once if missing); or a tile-model .npz
+N_SLIDES = 3       # heatmaps computed here (about 5 s each on a free core)
+
+# %%
+import sys
+import pathlib
+import time
+
+ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
+sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import course_data
+from camelyon.annotations import read_asap
+from camelyon.heatmap import Heatmap, compute_heatmap
+from camelyon.slide import Slide
+from camelyon.tile_model import load_tile_model
+from minicnn.teaching.selfcheck import self_check
+
+model = course_data.tile_model(DATA_DIR) if MODEL_PATH is None else load_tile_model(MODEL_PATH)
+print(model.describe())
+table = course_data.stage_table(DATA_DIR)
+slide_paths = course_data.slides(DATA_DIR)
+ann_dir = course_data.annotation_dir(DATA_DIR)
+
+# one slide per label, the largest lesions first
+by_label = {}
+for p in slide_paths:
+    by_label.setdefault(table.slides.get(p.name, "negative"), []).append(p)
+chosen = [by_label[k][0] for k in ("macro", "micro", "negative", "itc") if by_label.get(k)][:N_SLIDES]
+print("slides:", [(p.name, table.slides.get(p.name)) for p in chosen])
+
+# %% [markdown]
+# ## 1. Background: from tiles to a map
+#
+# A pathologist scans a node at low power, then zooms in on suspicious areas. The pipeline does the opposite
+# and classifies *every* tissue tile, which gives one probability per grid cell: the heatmap. Its resolution
+# is the grid step (here 128 um per heatmap pixel); a finer step (half a tile) gives smoother maps for four
+# times the work. The CAMELYON16 winners computed heatmaps at 40x on GPUs; on our CPU the budget decides the
+# tile size and resolution.
+#
+# A heatmap is only useful with its **geometry**: heatmap pixel `(row, col)` is the tile whose level-0
+# top-left corner is `origin + (col, row) * stride_level0`, and it covers `tile_size * downsample` level-0
+# pixels. `Heatmap` (in `camelyon/heatmap.py`) stores the probabilities, the tissue map and this geometry in one
+# `.npz` file.
+
+# %%
+heatmaps = {}
+out_dir = course_data.work_dir(DATA_DIR) / "heatmaps"
+for p in chosen:
+    t0 = time.perf_counter()
+    hm = compute_heatmap(p, model)
+    heatmaps[p.name] = hm
+    hm.save(out_dir / (p.stem + ".npz"))
+    print(f"{p.name}: {hm.shape[0]} x {hm.shape[1]} heatmap, {int(hm.tissue.sum())} tissue tiles, "
+          f"{hm.um_per_px:g} um per heatmap px, {time.perf_counter() - t0:.1f} s")
+
+# %% [markdown]
+# **Exercise 1.** Write `heatmap_pixel_box(heatmap, row, col)`: the level-0 box `(x0, y0, x1, y1)` (floats)
+# covered by heatmap pixel `(row, col)`: `x0 = origin_x + col * stride_level0`, `y0` likewise with `row`, and
+# the box is `tile_size * downsample` level-0 pixels wide and high.
+#
+# **Exercise 2.** Write `overlay_extent(heatmap, thumbnail_downsample)`: the matplotlib `extent`
+# `(left, right, bottom, top)` in thumbnail pixels that makes `imshow(heatmap.probability, extent=...)` land on
+# the right place over `imshow(thumbnail)`. The heatmap's `W` columns span level-0 x from `origin_x` to
+# `origin_x + W * stride_level0` (and `H` rows likewise in y; with `imshow`'s default orientation the *bottom*
+# is the larger y). Divide level-0 coordinates by `thumbnail_downsample` to get thumbnail pixels.
+
+# %%
+def heatmap_pixel_box(heatmap, row, col):
+    """Level-0 (x0, y0, x1, y1) covered by heatmap pixel (row, col)."""
+    ### BEGIN SOLUTION (S06) x0 = origin[0] + col * stride_level0; width = tile_size * downsample
+    step = heatmap.stride_level0
+    extent = heatmap.tile_size * heatmap.downsample
+    x0 = float(heatmap.origin[0] + col * step)
+    y0 = float(heatmap.origin[1] + row * step)
+    return x0, y0, x0 + extent, y0 + extent
+    ### END SOLUTION
+
+
+def overlay_extent(heatmap, thumbnail_downsample):
+    """matplotlib extent (left, right, bottom, top) in thumbnail px of a heatmap drawn over a thumbnail."""
+    ### BEGIN SOLUTION (S06) left = origin_x / ds, right = (origin_x + W * stride_level0) / ds; bottom/top likewise in y
+    h, w = heatmap.shape
+    step = heatmap.stride_level0
+    ox, oy = heatmap.origin
+    ds = float(thumbnail_downsample)
+    return (ox / ds, (ox + w * step) / ds, (oy + h * step) / ds, oy / ds)
+    ### END SOLUTION
+
+# %% [markdown]
+# ## 2. Heatmaps over thumbnails
+
+# %%
+fig, axes = plt.subplots(1, len(chosen), figsize=(5.5 * len(chosen), 4.2))
+for ax, p in zip(np.atleast_1d(axes), chosen):
+    hm = heatmaps[p.name]
+    with Slide(p) as s:
+        thumb = s.thumbnail(640)
+        ds = s.dimensions[0] / thumb.shape[1]
+    ax.imshow(thumb)
+    shown = np.ma.masked_where(~hm.tissue, hm.probability)
+    im = ax.imshow(shown, cmap="jet", vmin=0, vmax=1, alpha=0.45, extent=overlay_extent(hm, ds),
+                   interpolation="nearest")
+    xml = ann_dir / (p.stem + ".xml")
+    if xml.exists():
+        for a in read_asap(xml).tumour():
+            xy = a.coordinates / ds
+            ax.plot(np.r_[xy[:, 0], xy[:1, 0]], np.r_[xy[:, 1], xy[:1, 1]], color="white", lw=1.2)
+    ax.set_xlim(0, thumb.shape[1])
+    ax.set_ylim(thumb.shape[0], 0)
+    ax.set_title(f"{p.name} ({table.slides.get(p.name, '?')})")
+    ax.axis("off")
+plt.colorbar(im, ax=axes, shrink=0.8, label="tumour probability")
+plt.show()
+
+# %% [markdown]
+# ## 3. Tile by tile against the outlines
+#
+# The heatmap grid is the tile grid of S02 with the model's tile size, so the reference label of each heatmap
+# pixel comes from the same `TileGrid.tiles` table. Sensitivity (tumour tiles found) and the false-positive
+# rate (normal tiles flagged) at threshold 0.5:
+
+# %%
+from camelyon.tiling import TileGrid
+
+for p in chosen:
+    hm = heatmaps[p.name]
+    grid = TileGrid(tile_size=model.tile_size, um_per_px=model.um_per_px, min_tissue=0.25)
+    xml = ann_dir / (p.stem + ".xml")
+    with Slide(p) as s:
+        tiles = grid.tiles(s, read_asap(xml) if xml.exists() else None)
+    prob = hm.probability[tiles["row"], tiles["col"]]
+    pos, neg = tiles["label"] == 1, tiles["label"] == 0
+    sens = f"{np.mean(prob[pos] > 0.5):.0%}" if pos.any() else "  - "
+    print(f"{p.name:24s} tumour tiles {int(pos.sum()):4d}, found {sens}; "
+          f"normal tiles {int(neg.sum()):4d}, flagged {np.mean(prob[neg] > 0.5):.1%}")
+
+x0, y0, x1, y1 = heatmap_pixel_box(hm, *np.unravel_index(np.argmax(hm.probability), hm.shape))
+print(f"most suspicious tile of {p.name}: level-0 box x {x0:.0f}-{x1:.0f}, y {y0:.0f}-{y1:.0f}")
+
+# %% [markdown]
+# Heatmaps are saved as `runs/notebook_work/heatmaps/<slide>.npz`; load one with `Heatmap.load(path)`.
+# S07-S09 start from heatmaps of the whole 15-patient demo cohort (`specific_exercises/sample_heatmaps/`).
+#
+# **Questions.** (1) Where are the false positives: at lesion borders, in dense normal tissue, at the tissue
+# edge? (2) What does a stride of half a tile change (cost, smoothness, the size of the smallest lesion you can
+# see)? (3) An ITC cluster is under 0.2 mm: how many heatmap pixels of 128 um is that?
+
+# %% [markdown]
+# ## Self-check
+# Runs the tests marked `S06`: your two geometry functions (read from the saved notebook).
+
+# %%
+self_check("S06")
