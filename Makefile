@@ -23,7 +23,10 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(VENV)/bin/camelyon demo --out runs/demo
 
+# One BLAS/Numba thread per pytest worker: with two workers on two cores, more threads only
+# oversubscribe the machine (measured 20-40x slower small-network steps under load).
 test: $(VENV)/.installed-dev
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
 	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -q
 
 bench: $(VENV)/.installed-dev
