@@ -231,3 +231,57 @@ def test_s07_tumour_burden_without_tissue():
     f = notebook_function("S07", "tumour_burden")
     hm = Heatmap(np.zeros((3, 3)), np.zeros((3, 3), bool), "s.tif", 0, 32, 32, 100.0)
     assert f(hm) == {"area_mm2": 0.0, "tissue_ratio": 0.0}
+
+
+# --------------------------------------------------------------------------------------------------
+# S08: folds grouped by patient
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.exercise("S08")
+def test_s08_patient_folds_keep_patients_together():
+    f = notebook_function("S08", "patient_folds")
+    patients = np.array([f"patient_{p:03d}" for p in range(7) for _ in range(5)])
+    folds = f(patients, 3, seed=1)
+    assert folds.shape == (35,) and folds.dtype.kind == "i"
+    assert set(folds.tolist()) == {0, 1, 2}
+    for p in set(patients):
+        assert len(set(folds[patients == p])) == 1
+    per_fold = sorted(len(set(patients[folds == k])) for k in range(3))
+    assert per_fold == [2, 2, 3]
+
+
+@pytest.mark.exercise("S08")
+def test_s08_patient_folds_follow_the_recipe():
+    f = notebook_function("S08", "patient_folds")
+    patients = np.array(["b", "a", "c", "a", "d", "b"])
+    order = np.random.default_rng(4).permutation(4)
+    unique = np.array(["a", "b", "c", "d"])
+    want = {unique[i]: k % 2 for k, i in enumerate(order)}
+    assert f(patients, 2, seed=4).tolist() == [want[p] for p in patients]
+    assert np.array_equal(f(patients, 2, seed=4), f(patients, 2, seed=4))
+    with pytest.raises(ValueError):
+        f(patients, 5, seed=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# S09: stages of many patients
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.exercise("S09")
+def test_s09_stages_for_patients_matches_camelyon_staging():
+    from camelyon.staging import stages_from_slide_labels
+
+    f = notebook_function("S09", "stages_for_patients")
+    plan = {
+        "patient_000": ["negative"] * 5,
+        "patient_001": ["itc", "negative", "itc", "negative", "negative"],
+        "patient_002": ["micro"] * 4 + ["itc"],
+        "patient_003": ["macro", "micro", "negative", "negative", "itc"],
+        "patient_004": ["macro", "micro", "micro", "macro", "negative"],
+    }
+    labels = {f"{p}_node_{n}.tif": lab for p, labs in plan.items() for n, lab in enumerate(labs)}
+    got = f(labels)
+    assert got == {"patient_000": "pN0", "patient_001": "pN0(i+)", "patient_002": "pN1mi",
+                   "patient_003": "pN1", "patient_004": "pN2"}
+    assert got == stages_from_slide_labels(labels)
+    assert f({}) == {}
