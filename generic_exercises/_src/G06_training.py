@@ -152,8 +152,9 @@ for p in (0.0, 0.5):
 
 fig, ax = plt.subplots(figsize=(6.5, 3.5))
 for p, h in curves.items():
-    ax.plot(h["epoch"], h["loss"], label=f"train, dropout {p}")
-    ax.plot(h["epoch"], h["val_loss"], "--", label=f"validation, dropout {p}")
+    color = "tab:blue" if p == 0 else "tab:red"
+    ax.plot(h["epoch"], h["loss"], color=color, label=f"train, dropout {p}")
+    ax.plot(h["epoch"], h["val_loss"], "--", color=color, label=f"validation, dropout {p}")
 ax.set_xlabel("epoch")
 ax.set_ylabel("cross-entropy")
 ax.set_title("100 training digits: overfitting")
