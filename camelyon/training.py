@@ -11,7 +11,7 @@ The loop, epoch by epoch:
 4. validation on tiles of held-out patients: loss and ROC AUC;
 5. a checkpoint (weights, optimizer and schedule state, history) written atomically; a rerun
    with ``resume=True`` continues after the last finished epoch and ends with the same weights
-   as an uninterrupted run.
+   as an uninterrupted run. The checkpoint is removed once the model file is written.
 
 At the end the model file (:class:`camelyon.tile_model.TileModel`) and a training-curve PNG are
 written next to each other.
@@ -435,6 +435,7 @@ def train_tile_model(
         result.curve_path = plot_training_curves(history, curve_path(out),
                                                  title=f"tile CNN, normalization {config.normalize}"
                                                        f"{' + augmentation' if config.augment else ''}")
+        ckpt.unlink(missing_ok=True)  # the run is complete: the model file replaces the checkpoint
     return result
 
 

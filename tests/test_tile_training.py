@@ -59,6 +59,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, normali
     resumed = train_tile_model(train, val, cfg, tmp_path / "b" / "model.npz", um_per_px=1.0, progress=False,
                                resume=True)
     assert resumed.resumed_from == 1
+    assert not checkpoint_path(tmp_path / "b" / "model.npz").exists()  # removed once the model is written
     wa, wb = weights(full.model), weights(resumed.model)
     assert wa.keys() == wb.keys()
     for k in wa:

@@ -114,6 +114,11 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     workers = default_workers() if args.workers is None else max(1, args.workers)
     threads = max(1, default_workers() // workers) if workers > 1 else None
+    if threads is not None:
+        # worker processes start fresh interpreters: give each its share of the cores, because BLAS and
+        # Numba threads that outnumber the cores spin against each other and slow inference many times over
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+            os.environ.setdefault(var, str(threads))
     jobs, skipped = [], 0
     for s in slides:
         target = out / f"{s.stem}.npz"
