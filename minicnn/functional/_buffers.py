@@ -7,6 +7,8 @@ to their owner: two layers never share a workspace, so one layer cannot overwrit
 another still needs for its backward pass.
 """
 
+import sys
+
 import numpy as np
 
 
@@ -23,6 +25,7 @@ class Workspace:
 
     def __init__(self):
         self._arrays = {}
+        self._pools = {}
 
     def get(self, name, shape, dtype):
         """Return an uninitialised array called `name` of the given shape and dtype.
@@ -38,13 +41,39 @@ class Workspace:
             self._arrays[name] = arr
         return arr
 
+    def recycled(self, name, shape, dtype, keep=3):
+        """An uninitialised array that nobody outside this workspace references any more.
+
+        Used for arrays that a layer hands out (outputs, input gradients). Such an array may
+        still be in use after the call returns (the next layer caches it; the caller keeps it),
+        so it can be reused only once every outside reference is gone; Python's reference count
+        tells. Views count too (they hold a reference to their base). Up to `keep` arrays are
+        kept per name; reusing them avoids the page faults of a fresh large allocation.
+        """
+        shape = tuple(int(s) for s in shape)
+        dtype = np.dtype(dtype)
+        pool = self._pools.setdefault(name, [])
+        for i in range(len(pool)):
+            arr = pool[i]
+            # references: the pool list, getrefcount's argument and the local name `arr`
+            if arr.shape == shape and arr.dtype == dtype and sys.getrefcount(arr) <= 3:
+                return arr
+        arr = np.empty(shape, dtype=dtype)
+        if len(pool) >= keep:
+            # forget the oldest; if someone still holds it, it simply stays theirs
+            pool.pop(0)
+        pool.append(arr)
+        return arr
+
     def clear(self):
         """Drop every cached array (frees the memory)."""
         self._arrays.clear()
+        self._pools.clear()
 
     def nbytes(self):
         """Total size of the cached arrays in bytes."""
-        return sum(a.nbytes for a in self._arrays.values())
+        pooled = sum(a.nbytes for pool in self._pools.values() for a in pool)
+        return sum(a.nbytes for a in self._arrays.values()) + pooled
 
 
 def scratch(workspace, name, shape, dtype):
@@ -52,3 +81,11 @@ def scratch(workspace, name, shape, dtype):
     if workspace is None:
         return np.empty(shape, dtype=dtype)
     return workspace.get(name, shape, dtype)
+
+
+def fresh(workspace, name, shape, dtype):
+    """A recycled array from `workspace` (see :meth:`Workspace.recycled`), or a new one when None."""
+    if workspace is None:
+        return np.empty(shape, dtype=dtype)
+    return workspace.recycled(name, shape, dtype)
+

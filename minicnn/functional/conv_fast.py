@@ -2,24 +2,30 @@
 
 The forward pass unrolls every receptive field of image n into a column of
 ``cols[n]`` (shape ``(C*KH*KW + 1, OH*OW)``, the last row all ones so that the bias rides in the
-same matrix product), then computes ``out[n] = [W | b] @ cols[n]`` for all images with one
-batched ``np.matmul``. The result is already in NCHW order, so no transpose is needed.
-The backward pass reuses ``cols``: ``[dW | db] = sum_n dout[n] @ cols[n].T`` and
-``dcols[n] = W.T @ dout[n]``, which col2im folds back into ``dx``.
+same matrix product), then computes ``out[n] = [W | b] @ cols[n]`` with a batched ``np.matmul``.
+The result is already in NCHW order, so no transpose is needed. The backward pass rebuilds
+``cols`` and computes ``[dW | db] = sum_n dout[n] @ cols[n].T`` and ``dcols[n] = W.T @ dout[n]``,
+which col2im folds back into ``dx``.
 
-Large scratch arrays come from a :class:`~minicnn.functional._buffers.Workspace` when one is
-passed (layers pass their own), so a training loop does not reallocate them every step.
+Both passes go through the batch a few images at a time, so that the columns (9 times larger
+than the input for a 3x3 kernel) are used while still in the CPU cache instead of travelling to
+main memory and back. Scratch arrays come from a :class:`~minicnn.functional._buffers.Workspace`
+when one is passed (layers pass their own), so a training loop does not reallocate them.
 Signatures match :mod:`minicnn.functional.conv_naive`; the extra keyword arguments are optional.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._buffers import scratch
+from ._buffers import fresh, scratch
 from ._checks import as_float, conv2d_geometry, match_dtype
+from ._parallel import map_batch
+
+# bytes of im2col columns built at a time (a few images): small enough to stay in the L2/L3 cache
+CHUNK_BYTES = 4 << 20
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def im2col(x, kh, kw, stride, padding, oh, ow, cols):
     """Unroll receptive fields: ``cols[n, (c*KH + i)*KW + j, oy*OW + ox] = x_pad[n, c, oy*s + i, ox*s + j]``.
 
@@ -37,7 +43,7 @@ def im2col(x, kh, kw, stride, padding, oh, ow, cols):
     rows = cols.shape[1]
     xf = x.reshape(n_img, c_in * h * w)
     cf = cols.reshape(n_img, rows * q)
-    for n in prange(n_img):
+    for n in range(n_img):
         xn = xf[n]
         cn = cf[n]
         for c in range(c_in):
@@ -83,7 +89,7 @@ def _valid_range(j, padding, stride, w, ow):
     return lo, hi
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def col2im(dcols, kh, kw, stride, padding, oh, ow, dx):
     """Fold columns back into images, summing overlaps (the adjoint of :func:`im2col`).
 
@@ -98,7 +104,7 @@ def col2im(dcols, kh, kw, stride, padding, oh, ow, dx):
     rows = dcols.shape[1]
     df = dcols.reshape(n_img, rows * q)
     xf = dx.reshape(n_img, c_in * h * w)
-    for n in prange(n_img):
+    for n in range(n_img):
         dn = df[n]
         xn = xf[n]
         for t in range(c_in * h * w):
@@ -123,10 +129,18 @@ def col2im(dcols, kh, kw, stride, padding, oh, ow, dx):
                                 xn[np.uint64(dst + ox * stride)] += dn[np.uint64(src + ox)]
 
 
-def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None, keep_cols=True):
-    """Forward pass of a 2-D convolution through im2col and one batched matrix product.
+def _chunk(n, per_image_bytes):
+    """Images per im2col chunk: about CHUNK_BYTES of columns, so they stay in the CPU cache."""
+    return int(max(1, min(n, CHUNK_BYTES // max(per_image_bytes, 1))))
 
-    Same contract as :func:`~minicnn.functional.conv_naive.conv2d_forward_naive`.
+
+def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
+    """Forward pass of a 2-D convolution through im2col and batched matrix products.
+
+    Same contract as :func:`~minicnn.functional.conv_naive.conv2d_forward_naive`. Each worker
+    thread takes a contiguous part of the batch and goes through it a few images at a time:
+    their columns (about 4 MB) are built and multiplied while still in the cache, and are rebuilt
+    in the backward pass rather than stored.
 
     Parameters
     ----------
@@ -136,9 +150,7 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None, keep_cols=
     stride, padding : int
         Step (px) and zero padding on each side (px).
     workspace : Workspace, optional
-        Where the im2col matrix is kept between calls; a fresh array is used when None.
-    keep_cols : bool
-        Keep the im2col matrix in the cache for the backward pass (set False for inference).
+        Keeps the work buffers (and recycles output arrays nobody holds any more) between calls.
 
     Returns
     -------
@@ -151,15 +163,25 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None, keep_cols=
     b = match_dtype(as_float(b, who, "bias"), x.dtype)
     n, c, h, wd, f, kh, kw, oh, ow = conv2d_geometry(x, w, b, stride, padding, who)
     k = c * kh * kw
+    q = oh * ow
     x = np.ascontiguousarray(x)
-    cols = scratch(workspace, "cols", (n, k + 1, oh * ow), x.dtype)
-    im2col(x, kh, kw, stride, padding, oh, ow, cols)
-    wb = np.empty((f, k + 1), dtype=x.dtype)
+    wb = np.empty((f, k + 1), dtype=x.dtype)  # [W | b]: the bias row of the columns is all ones
     wb[:, :k] = w.reshape(f, k)
     wb[:, k] = b
-    out = np.empty((n, f, oh, ow), dtype=x.dtype)
-    np.matmul(wb, cols, out=out.reshape(n, f, oh * ow))
-    cache = (x.shape, w, stride, padding, cols if keep_cols else None, workspace)
+    out = fresh(workspace, "out", (n, f, oh, ow), x.dtype)
+    out3 = out.reshape(n, f, q)
+    step = _chunk(n, (k + 1) * q * x.itemsize)
+
+    def part(i, start, stop):
+        cols = scratch(workspace, f"cols{i}", (min(step, stop - start), k + 1, q), x.dtype)
+        for s in range(start, stop, step):
+            e = min(stop, s + step)
+            chunk = cols[: e - s]
+            im2col(x[s:e], kh, kw, stride, padding, oh, ow, chunk)
+            np.matmul(wb, chunk, out=out3[s:e])
+
+    map_batch(part, n, n * (k + 1) * q)
+    cache = (x, w, stride, padding, workspace)
     return out, cache
 
 
@@ -170,7 +192,7 @@ def conv2d_backward_fast(dout, cache, need_dx=True):
     ----------
     dout : ndarray of shape (N, F, OH, OW)
     cache : tuple
-        From the forward pass (made with ``keep_cols=True``).
+        From the forward pass.
     need_dx : bool
         When False the input gradient is not computed and ``dx`` is None (first layer of a net).
 
@@ -180,30 +202,42 @@ def conv2d_backward_fast(dout, cache, need_dx=True):
     dw : ndarray of shape (F, C, KH, KW)
     db : ndarray of shape (F,)
     """
-    x_shape, w, stride, padding, cols, workspace = cache
-    if cols is None:
-        raise ValueError("conv2d_backward_fast: the forward pass ran with keep_cols=False (inference only)")
-    n, c, h, wd = x_shape
+    x, w, stride, padding, workspace = cache
+    n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
     k = c * kh * kw
-    q = cols.shape[2]
     oh = (h + 2 * padding - kh) // stride + 1
     ow = (wd + 2 * padding - kw) // stride + 1
+    q = oh * ow
     dout = np.asarray(dout)
     if dout.shape != (n, f, oh, ow):
         raise ValueError(f"conv2d_backward_fast: expected dout of shape {(n, f, oh, ow)}, got {dout.shape}")
-    dout = np.ascontiguousarray(match_dtype(dout, w.dtype))
+    dout = np.ascontiguousarray(match_dtype(dout, x.dtype))
     d3 = dout.reshape(n, f, q)
-    # [dW | db] for every image, then summed over the batch (the per-image matrices are small)
-    dwb_n = scratch(workspace, "dwb_n", (n, f, k + 1), w.dtype)
-    np.matmul(d3, cols.transpose(0, 2, 1), out=dwb_n)
-    dwb = dwb_n.sum(axis=0)
-    dw = dwb[:, :k].reshape(w.shape)
+    step = _chunk(n, (k + 1) * q * x.itemsize)
+    w_t = np.ascontiguousarray(w.reshape(f, k).T)
+    dx = fresh(workspace, "dx", x.shape, x.dtype) if need_dx else None
+
+    def part(i, start, stop):
+        m = min(step, stop - start)
+        cols = scratch(workspace, f"cols{i}", (m, k + 1, q), x.dtype)
+        dwb_parts = scratch(workspace, f"dwb{i}", (m, f, k + 1), x.dtype)
+        dwb = np.zeros((f, k + 1), dtype=x.dtype)
+        if need_dx:
+            dcols = scratch(workspace, f"dcols{i}", (m, k, q), x.dtype)
+        for s in range(start, stop, step):
+            e = min(stop, s + step)
+            chunk = cols[: e - s]
+            im2col(x[s:e], kh, kw, stride, padding, oh, ow, chunk)
+            # [dW | db] of each image (small matrices), summed over the chunk
+            np.matmul(d3[s:e], chunk.transpose(0, 2, 1), out=dwb_parts[: e - s])
+            dwb += dwb_parts[: e - s].sum(axis=0)
+            if need_dx:
+                np.matmul(w_t, d3[s:e], out=dcols[: e - s])
+                col2im(dcols[: e - s], kh, kw, stride, padding, oh, ow, dx[s:e])
+        return dwb
+
+    dwb = sum(map_batch(part, n, n * (k + 1) * q))
+    dw = dwb[:, :k].reshape(w.shape).copy()
     db = dwb[:, k].copy()
-    if not need_dx:
-        return None, dw, db
-    dcols = scratch(workspace, "dcols", (n, k, q), w.dtype)
-    np.matmul(w.reshape(f, k).T, d3, out=dcols)
-    dx = np.empty(x_shape, dtype=w.dtype)
-    col2im(dcols, kh, kw, stride, padding, oh, ow, dx)
     return dx, dw, db

@@ -1,4 +1,4 @@
-"""Fast max and average pooling: direct Numba kernels, parallel over the batch.
+"""Fast max and average pooling: direct Numba kernels, the batch split between worker threads.
 
 Same signatures and results as :mod:`minicnn.functional.pooling_naive` (ties in max pooling go
 to the first maximum in row-major order, as ``argmax`` does). The max-pool forward pass records
@@ -7,17 +7,18 @@ pass is a single scatter.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._buffers import scratch
+from ._buffers import fresh, scratch
 from ._checks import as_float, match_dtype, pool2d_geometry
+from ._parallel import map_batch
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _max_pool_forward(x, k, s, out, argmax):
     n_img, c_in, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
-    for n in prange(n_img):
+    for n in range(n_img):
         for c in range(c_in):
             plane = x[n, c]
             for oy in range(oh):
@@ -35,12 +36,12 @@ def _max_pool_forward(x, k, s, out, argmax):
                     argmax[n, c, oy, ox] = pos
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _max_pool_forward_2x2(x, out, argmax):
     # the common case kernel 2, stride 2, unrolled
     n_img, c_in, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
-    for n in prange(n_img):
+    for n in range(n_img):
         for c in range(c_in):
             plane = x[n, c]
             for oy in range(oh):
@@ -64,11 +65,11 @@ def _max_pool_forward_2x2(x, out, argmax):
                     argmax[n, c, oy, ox] = pos
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _max_pool_backward(dout, argmax, dx):
     n_img, c_in, h, w = dx.shape
     oh, ow = dout.shape[2], dout.shape[3]
-    for n in prange(n_img):
+    for n in range(n_img):
         for c in range(c_in):
             plane = dx[n, c].reshape(h * w)
             for t in range(h * w):
@@ -78,12 +79,12 @@ def _max_pool_backward(dout, argmax, dx):
                     plane[argmax[n, c, oy, ox]] += dout[n, c, oy, ox]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _avg_pool_forward(x, k, s, out):
     n_img, c_in, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
     scale = 1.0 / (k * k)
-    for n in prange(n_img):
+    for n in range(n_img):
         for c in range(c_in):
             plane = x[n, c]
             for oy in range(oh):
@@ -95,12 +96,12 @@ def _avg_pool_forward(x, k, s, out):
                     out[n, c, oy, ox] = acc * scale
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _avg_pool_backward(dout, k, s, dx):
     n_img, c_in, h, w = dx.shape
     oh, ow = dout.shape[2], dout.shape[3]
     scale = 1.0 / (k * k)
-    for n in prange(n_img):
+    for n in range(n_img):
         for c in range(c_in):
             plane = dx[n, c]
             for y in range(h):
@@ -144,13 +145,13 @@ def max_pool2d_forward_fast(x, kernel_size=2, stride=None, workspace=None):
     k, s, oh, ow = pool2d_geometry(x, kernel_size, stride, who)
     n, c, h, w = x.shape
     x = np.ascontiguousarray(x)
-    out = np.empty((n, c, oh, ow), dtype=x.dtype)
+    out = fresh(workspace, "out", (n, c, oh, ow), x.dtype)
     argmax = scratch(workspace, "argmax", (n, c, oh, ow), np.int32)
     if k == 2 and s == 2:
-        _max_pool_forward_2x2(x, out, argmax)
+        map_batch(lambda i, a, e: _max_pool_forward_2x2(x[a:e], out[a:e], argmax[a:e]), n, x.size)
     else:
-        _max_pool_forward(x, k, s, out, argmax)
-    return out, (x.shape, x.dtype, k, s, argmax)
+        map_batch(lambda i, a, e: _max_pool_forward(x[a:e], k, s, out[a:e], argmax[a:e]), n, x.size)
+    return out, (x.shape, x.dtype, k, s, argmax, workspace)
 
 
 def max_pool2d_backward_fast(dout, cache):
@@ -160,15 +161,17 @@ def max_pool2d_backward_fast(dout, cache):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    shape, dtype, k, s, argmax = cache
+    shape, dtype, k, s, argmax, workspace = cache
     dout = _check_dout(dout, argmax.shape, dtype, "max_pool2d_backward_fast")
-    dx = np.empty(shape, dtype=dtype)
-    _max_pool_backward(dout, argmax, dx)
+    dx = fresh(workspace, "dx", shape, dtype)
+    map_batch(lambda i, a, e: _max_pool_backward(dout[a:e], argmax[a:e], dx[a:e]), shape[0], dx.size)
     return dx
 
 
-def avg_pool2d_forward_fast(x, kernel_size=2, stride=None):
+def avg_pool2d_forward_fast(x, kernel_size=2, stride=None, workspace=None):
     """Mean over each window (Numba kernel). Same contract as the naive version.
+
+    `workspace` (optional) recycles output arrays between calls.
 
     Returns
     -------
@@ -180,9 +183,9 @@ def avg_pool2d_forward_fast(x, kernel_size=2, stride=None):
     k, s, oh, ow = pool2d_geometry(x, kernel_size, stride, who)
     n, c = x.shape[:2]
     x = np.ascontiguousarray(x)
-    out = np.empty((n, c, oh, ow), dtype=x.dtype)
-    _avg_pool_forward(x, k, s, out)
-    return out, (x.shape, x.dtype, k, s)
+    out = fresh(workspace, "out", (n, c, oh, ow), x.dtype)
+    map_batch(lambda i, a, e: _avg_pool_forward(x[a:e], k, s, out[a:e]), n, x.size)
+    return out, (x.shape, x.dtype, k, s, workspace)
 
 
 def avg_pool2d_backward_fast(dout, cache):
@@ -192,10 +195,10 @@ def avg_pool2d_backward_fast(dout, cache):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    shape, dtype, k, s = cache
+    shape, dtype, k, s, workspace = cache
     n, c, h, w = shape
     oh, ow = (h - k) // s + 1, (w - k) // s + 1
     dout = _check_dout(dout, (n, c, oh, ow), dtype, "avg_pool2d_backward_fast")
-    dx = np.empty(shape, dtype=dtype)
-    _avg_pool_backward(dout, k, s, dx)
+    dx = fresh(workspace, "dx", shape, dtype)
+    map_batch(lambda i, a, e: _avg_pool_backward(dout[a:e], k, s, dx[a:e]), n, dx.size)
     return dx

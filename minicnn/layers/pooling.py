@@ -66,7 +66,7 @@ class AvgPool2D(_Pool2D):
     def forward(self, x):
         x = self._input(x)
         ### BEGIN SOLUTION (G04)
-        out, self._cache = F.avg_pool2d_forward(x, self.kernel_size, self.stride)
+        out, self._cache = F.avg_pool2d_forward(x, self.kernel_size, self.stride, workspace=self._workspace)
         ### END SOLUTION
         return out
 
