@@ -54,6 +54,7 @@ __all__ = [
     "rasterize",
     "largest_diameter_mm",
     "clip_polygon",
+    "polygon_mask",
 ]
 
 #: Annotation types that enclose an area.
@@ -498,17 +499,69 @@ def write_asap(
 # ----------------------------------------------------------------------------------------------
 
 
-def _fill(mask: np.ndarray, coords: np.ndarray, downsample: float, origin, value: bool) -> None:
-    from skimage.draw import polygon as draw_polygon
+def polygon_mask(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
+    """Scanline fill: which integer points (r, c) of a ``shape`` grid lie inside a polygon.
 
+    Even-odd rule; an edge counts for rows ``min(y) <= r < max(y)`` and a span between two
+    crossings covers columns ``ceil(x_left) <= c < ceil(x_right)``, so polygons sharing an edge
+    never both claim a point on it.
+
+    Parameters
+    ----------
+    rows, cols : ndarray of shape (N,)
+        Vertex coordinates in grid units (row = y, col = x).
+    shape : (int, int)
+
+    Returns
+    -------
+    (r0, c0, inside) : int, int, ndarray of bool
+        ``inside`` covers rows ``r0 ..`` and columns ``c0 ..`` of the grid (the polygon's clipped
+        bounding box); None when the polygon misses the grid.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    ya, xa = rows, cols
+    yb, xb = np.roll(rows, -1), np.roll(cols, -1)
+    lo = np.clip(np.ceil(np.minimum(ya, yb)), 0, h).astype(np.int64)
+    hi = np.clip(np.ceil(np.maximum(ya, yb)), 0, h).astype(np.int64)
+    counts = np.maximum(hi - lo, 0)
+    if counts.sum() == 0:
+        return None
+    edge = np.repeat(np.arange(len(rows)), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    r = lo[edge] + (np.arange(len(edge)) - first)
+    slope = (xb - xa)[edge] / (yb - ya)[edge]  # horizontal edges have count 0
+    x = xa[edge] + (r - ya[edge]) * slope
+    order = np.lexsort((x, r))
+    r, x = r[order], x[order]
+    # every row is crossed an even number of times: consecutive crossings pair up into spans
+    r_span, left, right = r[0::2], x[0::2], x[1::2]
+    r0, r1 = int(r_span.min()), int(r_span.max()) + 1
+    c_left = np.clip(np.ceil(left), 0, w).astype(np.int64)
+    c_right = np.clip(np.ceil(right), 0, w).astype(np.int64)
+    keep = c_right > c_left
+    if not keep.any():
+        return None
+    c0, c1 = int(c_left[keep].min()), int(c_right[keep].max())
+    diff = np.zeros((r1 - r0, c1 - c0 + 1), dtype=np.int32)
+    np.add.at(diff, (r_span[keep] - r0, c_left[keep] - c0), 1)
+    np.add.at(diff, (r_span[keep] - r0, c_right[keep] - c0), -1)
+    inside = np.cumsum(diff, axis=1)[:, :-1] > 0
+    return r0, c0, inside
+
+
+def _fill(mask: np.ndarray, coords: np.ndarray, downsample: float, origin, value: bool) -> None:
     if len(coords) < 3:
         return
     # mask pixel (r, c) covers level-0 [origin + c*ds, origin + (c+1)*ds); it is inside when its
-    # centre is inside. skimage tests integer points, so shift vertices by half a pixel.
+    # centre is inside: in units of mask pixels, shift the vertices so that centres are integers
     cols = (coords[:, 0] - origin[0]) / downsample - 0.5
     rows = (coords[:, 1] - origin[1]) / downsample - 0.5
-    rr, cc = draw_polygon(rows, cols, shape=mask.shape)
-    mask[rr, cc] = value
+    filled = polygon_mask(rows, cols, mask.shape)
+    if filled is None:
+        return
+    r0, c0, inside = filled
+    view = mask[r0 : r0 + inside.shape[0], c0 : c0 + inside.shape[1]]
+    view[inside] = value
 
 
 def rasterize(

@@ -251,3 +251,22 @@ def test_annotation_validation():
     with pytest.raises(AnnotationError, match="finite"):
         Annotation("a", "g", "Polygon", [[0, np.nan], [1, 1], [2, 2]])
     assert Annotation("a", "g", "Dot", []).coordinates.shape == (0, 2)
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 12))
+def test_polygon_mask_matches_even_odd_rule(seed, n):
+    from skimage.draw import polygon as draw_polygon
+
+    from camelyon.annotations import polygon_mask
+
+    rng = np.random.default_rng(seed)
+    rows, cols = rng.uniform(-10, 50, n), rng.uniform(-10, 60, n)  # may self-intersect, leave the grid
+    want = np.zeros((40, 50), bool)
+    rr, cc = draw_polygon(rows, cols, shape=want.shape)
+    want[rr, cc] = True
+    got = np.zeros_like(want)
+    filled = polygon_mask(rows, cols, want.shape)
+    if filled is not None:
+        r0, c0, inside = filled
+        got[r0 : r0 + inside.shape[0], c0 : c0 + inside.shape[1]] = inside
+    np.testing.assert_array_equal(got, want)
