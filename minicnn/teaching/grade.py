@@ -2,10 +2,11 @@
 
 For each exercise (each id that has solution regions in the reference):
 
-1. **tests**: the reference's tests marked with the exercise (hidden tests included) run in a subprocess,
-   ``python -m pytest <test files that mention the id> -m <id>``, with the student's tree first on ``sys.path``
-   (working folder and ``PYTHONPATH``); the teaching plugin's JSON report gives passed / failed /
-   not implemented per test;
+1. **tests**: a work tree is assembled in ``OUT/work``: the student's tree with its ``tests/`` replaced by
+   the reference's (hidden tests included), so tests that read files next to them read the student's. The
+   tests marked with the exercise run in a subprocess, ``python -m pytest <test files that mention the id>
+   -m <id>``, with the work tree first on ``sys.path`` (working folder and ``PYTHONPATH``); the teaching
+   plugin's JSON report gives passed / failed / not implemented per test;
 2. **probes**: the functions of the exercise run on fixed random inputs in a subprocess over the student's
    tree and in one over the reference, and their outputs are compared (``probes.py`` holds them).
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minicnn.teaching.regions import EXCLUDED_DIRS, EXCLUDED_SUFFIXES
 from minicnn.teaching.regions import exercises as group_regions
 from minicnn.teaching.release import ReleaseError, check
 from minicnn.teaching.selfcheck import exercise_test_files
@@ -225,15 +228,17 @@ def grade(
         by_ex = {k: v for k, v in by_ex.items() if k in only}
 
     modules = sorted(
-        {r.path[:-3].replace("/", ".").removesuffix(".__init__") for regs in by_ex.values() for r in regs if r.path.endswith(".py")}
+        {module_name(r.path) for regs in by_ex.values() for r in regs if is_package_module(reference, r.path)}
     )
-    broken = import_errors(student, modules, python, timeout)
+    work = out / "work"
+    assemble_work_tree(student, tests, work)
+    broken = import_errors(work, modules, python, timeout)
 
     grades: list[ExerciseGrade] = []
     for ex_id, regs in by_ex.items():
         start = time.perf_counter()
         g = ExerciseGrade(exercise=ex_id, functions=sorted({r.location for r in regs}))
-        records, problem = run_tests(student, tests, ex_id, logs / f"{ex_id}.json", python, timeout)
+        records, problem = run_tests(work, work / "tests", ex_id, logs / f"{ex_id}.json", python, timeout)
         g.tests = records
         g.tests_total = len(records)
         g.tests_passed = sum(r["outcome"] in ("passed", "skipped") for r in records)
@@ -241,12 +246,12 @@ def grade(
         g.tests_failed = g.tests_total - g.tests_passed
         notes = [problem] if problem else []
         ex_broken = sorted(
-            m for m in broken if any(r.path[:-3].replace("/", ".").removesuffix(".__init__") == m for r in regs)
+            m for m in broken if any(module_name(r.path) == m for r in regs)
         )
         notes += [f"import {m} failed: {broken[m]}" for m in ex_broken]
 
         ref_arrays, ref_status = run_probes(reference, ex_id, logs / f"{ex_id}-reference", python, timeout, probes_file)
-        stu_arrays, stu_status = run_probes(student, ex_id, logs / f"{ex_id}-student", python, timeout, probes_file)
+        stu_arrays, stu_status = run_probes(work, ex_id, logs / f"{ex_id}-student", python, timeout, probes_file)
         g.probes = compare_probes(stu_arrays, stu_status, ref_arrays, ref_status)
         counted = {k: v for k, v in g.probes.items() if not v.startswith("skipped")}
         g.probes_total = len(counted)
@@ -290,6 +295,39 @@ def grade(
         csv.writer(fh).writerows(rows)
     os.replace(tmp, out / "grade.csv")
     return payload
+
+
+def module_name(rel: str) -> str:
+    """``minicnn/functional/dense.py`` -> ``minicnn.functional.dense``."""
+    return rel[:-3].replace("/", ".").removesuffix(".__init__")
+
+
+def is_package_module(root: Path, rel: str) -> bool:
+    """True for a ``.py`` file inside a package (every folder up to the root has ``__init__.py``).
+
+    Notebook sources and scripts are not imported by the grader's import check.
+    """
+    if not rel.endswith(".py"):
+        return False
+    parts = rel.split("/")[:-1]
+    return bool(parts) and all((Path(root).joinpath(*parts[: i + 1]) / "__init__.py").exists() for i in range(len(parts)))
+
+
+def _ignore_for_copy(folder, names):
+    return [n for n in names if n in EXCLUDED_DIRS or n.endswith(EXCLUDED_SUFFIXES)]
+
+
+def assemble_work_tree(student: Path, tests: Path, work: Path) -> None:
+    """``work`` = the student's tree with its ``tests/`` replaced by the reference's (hidden ones included).
+
+    Tests that read files relative to their own folder (notebooks, data) then read the student's files.
+    """
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(student, work, ignore=_ignore_for_copy)
+    if (work / "tests").exists():
+        shutil.rmtree(work / "tests")
+    shutil.copytree(tests, work / "tests", ignore=_ignore_for_copy)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -105,7 +105,7 @@ def probe_conv_layer(rng):
     from minicnn.layers import Conv2D
 
     layer = Conv2D(2, 3, 3, stride=1, padding=1, rng=0).astype(np.float64)
-    for name, value in layer.params.items():
+    for value in layer.params.values():
         value[...] = rng.standard_normal(value.shape)
     out = layer.forward(rng.standard_normal((2, 2, 5, 5)))
     dx = layer.backward(rng.standard_normal(out.shape))
