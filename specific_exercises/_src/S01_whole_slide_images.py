@@ -108,7 +108,7 @@ def to_thumbnail(coordinates, thumbnail_downsample):
     return np.asarray(coordinates, dtype=np.float64) / ds
     ### END SOLUTION
 
-
+# %%
 assert centred_location((1000, 800), (100, 50), 4.0) == (800, 700)
 assert np.allclose(to_thumbnail(np.array([[64.0, 32.0]]), (32.0, 16.0)), [[2.0, 2.0]])
 

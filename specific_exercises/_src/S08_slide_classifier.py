@@ -82,9 +82,10 @@ def patient_folds(patients, n_folds, seed=0):
     ### END SOLUTION
 
 # %%
-folds = patient_folds(patients, N_FOLDS, seed=0)
-for k in range(N_FOLDS):
-    print(f"fold {k}: patients {sorted(set(patients[folds == k]))}, labels "
+n_folds = min(N_FOLDS, len(set(patients)))
+folds = patient_folds(patients, n_folds, seed=0)
+for k in range(n_folds):
+    print(f"fold {k}: patients {sorted(set(patients[folds == k].tolist()))}, labels "
           f"{ {lab: int(((folds == k) & (y == lab)).sum()) for lab in SLIDE_LABELS} }")
 
 # %% [markdown]
@@ -96,7 +97,7 @@ for k in range(N_FOLDS):
 # %%
 def cross_validated(kind, **params):
     pred = np.empty(len(y), dtype=object)
-    for k in range(N_FOLDS):
+    for k in range(n_folds):
         train, test = folds != k, folds == k
         if len(set(y[train])) < 2:
             pred[test] = y[train][0]
