@@ -59,6 +59,17 @@ def _get_executor():
         return _executor
 
 
+def _forget_executor_in_child():
+    # a forked child has none of the parent's threads: start a fresh pool when needed
+    global _executor, _lock
+    _executor = None
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_executor_in_child)
+
+
 def split(n, parts):
     """Cut ``range(n)`` into at most `parts` contiguous (start, stop) pieces of nearly equal size."""
     parts = max(1, min(parts, n))
