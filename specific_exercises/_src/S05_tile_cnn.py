@@ -17,7 +17,7 @@
 
 # %%
 DATA_DIR = None  # None: synthetic cohort (runs/notebook_cohort); or a CAMELYON17-style folder
-STEPS = 15       # steps of your own training loop below (the shared model is trained separately)
+STEPS = 8        # steps of your own training loop below (the shared model is trained separately)
 
 # %%
 import sys
@@ -47,7 +47,8 @@ data, info = load_store_tiles(store_path, progress=False)
 parts = split_by_patient(data.patients, {"train": 0.75, "val": 0.25}, seed=0, labels=data.labels)
 train, val = data.subset(parts["train"]), data.subset(parts["val"])
 for name, part in (("train", train), ("val", val)):
-    print(f"{name:5s}: {len(part):5d} tiles, {int(part.labels.sum()):4d} tumour, patients {sorted(set(part.patients))}")
+    print(f"{name:5s}: {len(part):5d} tiles, {int(part.labels.sum()):4d} tumour, "
+          f"patients {sorted(set(part.patients.tolist()))}")
 
 # %% [markdown]
 # ## 1. Background
@@ -92,8 +93,8 @@ def balanced_batch_indices(labels, batch_size, rng):
 #
 # Tiles go in as `(N, 3, H, W)` float32, scaled to [0, 1] and standardized per channel with the training
 # set's mean and standard deviation. `Trainer.train_step` (G06) does forward, loss, backward and the Adam step.
-# `STEPS` steps are only a start (about a minute per 100 steps on a free core); the shared model below was
-# trained the same way for longer, with augmentation.
+# `STEPS` steps are only a start (each step of 32 tiles costs about a second of CPU); the shared model below
+# was trained the same way for longer, with augmentation.
 
 # %%
 mean = (train.tiles.reshape(-1, 3).mean(axis=0) / 255.0).astype(np.float32)
