@@ -141,3 +141,14 @@ def test_heatmap_command_writes_maps_and_resumes(slide_path, tmp_path, capsys):
     # a model file that is not a tile model: one-line error, exit status 2
     assert main(["heatmap", str(slide_path), "--model", str(tmp_path / "missing.npz"), "--out", str(out)]) == 2
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_model_resolution_between_levels_reads_and_scales_tiles(slide_path):
+    model = purple_detector()
+    model.um_per_px = 0.75  # between level 0 (0.5) and level 1 (1.0): read 24 px at level 0, scale to 16
+    hm = compute_heatmap(slide_path, model)
+    assert hm.level == 0 and hm.stride_level0 == pytest.approx(24.0)
+    assert hm.um_per_px == pytest.approx(12.0)
+    x, y = cell_centres(hm)
+    assert in_lesion(x, y)[np.unravel_index(np.argmax(hm.probability), hm.shape)]
+    assert hm.probability[in_lesion(x, y)].min() > 0.9
