@@ -267,7 +267,13 @@ def grade(
             notes.append("no tests carry this exercise's marker")
         if g.tests_not_implemented and g.tests_not_implemented == g.tests_failed and not g.probes_matched:
             notes.insert(0, "not implemented")
-        g.status = "; ".join(notes) if notes else ("complete" if g.score == 100.0 else "partly correct")
+        other = g.tests_failed - g.tests_not_implemented
+        if other and not problem:
+            notes.append(f"{other} test{'s' if other > 1 else ''} fail{'' if other > 1 else 's'} on a written function")
+        if notes:
+            g.status = "; ".join(notes)
+        else:
+            g.status = "complete" if g.score == 100.0 else ("failing" if g.score == 0.0 else "partly correct")
         g.seconds = round(time.perf_counter() - start, 2)
         grades.append(g)
         if progress:
