@@ -18,9 +18,9 @@ from camelyon.synthetic import Painter, generate_cohort, plan_slide
 from camelyon.synthetic import cohort as cohort_module
 from camelyon.synthetic.lesions import labels_for_stage, stage_counts
 
-# tiny slides: 4 x 4 mm at 2 um/px = 2048 x 2048 px (about 0.2 s each)
-MPP = 2.0
-SIZE = 2048
+# tiny slides: 4.6 x 4.6 mm at 3 um/px = 1536 x 1536 px, three levels (about 0.1 s each)
+MPP = 3.0
+SIZE = 1536
 pytestmark = pytest.mark.xdist_group("synthetic")
 
 
