@@ -61,7 +61,9 @@ class PipelineConfig:
     tile_size : int
         Tile side in px at ``tile_um_per_px``.
     tile_um_per_px : float
-        Resolution of the tiles (um per px); 1.0 is about 10x.
+        Resolution of the tiles (um per px); 1.0 is about 10x. The defaults (16 px at 4 um/px, so
+        64 um per tile and per heatmap pixel) keep the demo within minutes on 2 cores; real slides
+        want finer tiles (e.g. 96 px at 1 um/px).
     tile_stride : int or None
         Step of the training-tile grid in px (default: ``tile_size``).
     min_tissue : float
@@ -79,7 +81,7 @@ class PipelineConfig:
     normalize : str or None
         Stain normalization of tiles ("macenko", "reinhard" or None).
     heatmap_stride : int or None
-        Heatmap grid step in tile px (default: ``tile_size // 2``).
+        Heatmap grid step in tile px (default: the tile size).
     classifier : str
         "forest" or "tree".
     n_estimators : int
@@ -96,14 +98,14 @@ class PipelineConfig:
         Progress bars.
     """
 
-    tile_size: int = 64
-    tile_um_per_px: float = 1.0
+    tile_size: int = 16
+    tile_um_per_px: float = 4.0
     tile_stride: int | None = None
     min_tissue: float = 0.25
     max_negatives_per_slide: int | None = 200
     cnn_fraction: float = 0.34
     val_fraction: float = 0.25
-    epochs: int = 6
+    epochs: int = 4
     batch_size: int = 64
     steps_per_epoch: int | None = None
     lr: float = 2e-3
