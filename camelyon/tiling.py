@@ -103,9 +103,11 @@ class GridGeometry:
 
 
 def integral_image(mask: np.ndarray) -> np.ndarray:
-    """Summed-area table of a 2-D mask: ``S[r, c] = mask[:r, :c].sum()``, shape (H + 1, W + 1), int64."""
-    s = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
-    np.cumsum(np.cumsum(mask, axis=0, dtype=np.int64), axis=1, out=s[1:, 1:])
+    """Summed-area table of a 2-D mask: ``S[r, c] = mask[:r, :c].sum()``, shape (H + 1, W + 1), int32/int64."""
+    dtype = np.int32 if mask.size < 2**31 else np.int64
+    s = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=dtype)
+    np.cumsum(mask, axis=0, dtype=dtype, out=s[1:, 1:])
+    np.cumsum(s[1:, 1:], axis=1, out=s[1:, 1:])
     return s
 
 

@@ -24,7 +24,15 @@ from scipy import ndimage
 from skimage import morphology
 from skimage.filters import threshold_otsu
 
-__all__ = ["saturation", "otsu_threshold", "tissue_mask", "remove_small_regions", "TissueMask", "slide_tissue_mask"]
+__all__ = [
+    "saturation",
+    "otsu_threshold",
+    "tissue_mask",
+    "median_blur",
+    "remove_small_regions",
+    "TissueMask",
+    "slide_tissue_mask",
+]
 
 
 def saturation(rgb: np.ndarray) -> np.ndarray:
@@ -112,7 +120,7 @@ def tissue_mask(
     sat = saturation(rgb[..., :3])
     k = _odd(blur_um / um_per_px)
     if k > 1:
-        sat = ndimage.median_filter(sat, size=k, mode="nearest")
+        sat = median_blur(sat, k)
     t = otsu_threshold(sat) if threshold is None else float(threshold)
     t = max(t, float(min_saturation))
     mask = sat > t
@@ -126,6 +134,23 @@ def tissue_mask(
     mask = remove_small_regions(mask, min_object_um2 / px_area)
     holes = remove_small_regions(~mask, max_hole_um2 / px_area, keep_border=True)
     return ~holes
+
+
+def median_blur(image: np.ndarray, k: int) -> np.ndarray:
+    """k x k median filter (k odd) with edge replication, shape and dtype of ``image``.
+
+    Small windows take the median of the k^2 shifted copies (a partial sort), about twice as
+    fast as ``scipy.ndimage.median_filter``, which serves larger windows.
+    """
+    if k <= 1:
+        return image
+    if k > 5:
+        return ndimage.median_filter(image, size=k, mode="nearest")
+    h, w = image.shape
+    r = k // 2
+    padded = np.pad(image, r, mode="edge")
+    stack = np.stack([padded[i : i + h, j : j + w] for i in range(k) for j in range(k)])
+    return np.partition(stack, k * k // 2, axis=0)[k * k // 2]
 
 
 def remove_small_regions(mask: np.ndarray, min_pixels: float, keep_border: bool = False) -> np.ndarray:

@@ -6,7 +6,14 @@ from skimage.color import rgb2hsv
 from wsi_factory import SlideSpec, render, write_slide
 
 from camelyon.slide import Slide
-from camelyon.tissue import otsu_threshold, remove_small_regions, saturation, slide_tissue_mask, tissue_mask
+from camelyon.tissue import (
+    median_blur,
+    otsu_threshold,
+    remove_small_regions,
+    saturation,
+    slide_tissue_mask,
+    tissue_mask,
+)
 
 
 def test_saturation_matches_hsv():
@@ -86,3 +93,12 @@ def test_slide_tissue_mask_geometry_and_warning(tmp_path):
     empty = write_slide(tmp_path / "glass.tif", SlideSpec(width=512, height=512, tissue=[]), mpp=0.5)
     with Slide(empty) as s, pytest.warns(UserWarning, match="no tissue found"):
         assert slide_tissue_mask(s).fraction == 0.0
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 7])
+def test_median_blur_matches_scipy(k):
+    from scipy import ndimage
+
+    img = np.random.default_rng(k).integers(0, 256, (37, 41), dtype=np.uint8)
+    want = img if k == 1 else ndimage.median_filter(img, size=k, mode="nearest")
+    np.testing.assert_array_equal(median_blur(img, k), want)
