@@ -150,7 +150,7 @@ def tile_store(data_dir=None, max_negatives_per_slide: int = 60, progress: bool 
 
 
 #: Training of the shared tile model (small: it has to fit in a notebook's time budget).
-TRAINING = {"epochs": 2, "steps_per_epoch": 15, "batch_size": 32, "lr": 3e-3, "augment": True, "seed": 0,
+TRAINING = {"epochs": 4, "steps_per_epoch": 25, "batch_size": 32, "lr": 3e-3, "augment": True, "seed": 0,
             "val_fraction": 0.25}
 
 
@@ -185,16 +185,16 @@ def tile_model(data_dir=None, progress: bool = False):
 
                 from camelyon.errors import CamelyonError
 
-                backend = matplotlib.get_backend()  # the trainer's curve plot switches to Agg: restore afterwards
+                # the trainer's curve plot calls matplotlib.use("Agg"), which would stop a notebook's inline
+                # figures for good: keep the current backend while it runs (it saves and closes its figure)
+                use = matplotlib.use
+                matplotlib.use = lambda *args, **kwargs: None
                 try:  # an interrupted run with the same settings continues from its checkpoint
                     train_from_store(store, path, TrainingConfig(**TRAINING), resume=True, progress=progress)
                 except CamelyonError:  # the checkpoint comes from other settings: start again
                     train_from_store(store, path, TrainingConfig(**TRAINING), resume=False, progress=progress)
                 finally:
-                    if matplotlib.get_backend() != backend:
-                        import matplotlib.pyplot as plt
-
-                        plt.switch_backend(backend)
+                    matplotlib.use = use
                 tmp = stamp.with_name(stamp.name + ".tmp")
                 tmp.write_text(json.dumps(TRAINING))
                 os.replace(tmp, stamp)
