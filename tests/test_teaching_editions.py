@@ -34,6 +34,9 @@ def test_repository_markers_are_valid_and_compile():
 def test_student_edition_fails_only_on_unimplemented_exercises(tmp_path):
     report = release(REPO, tmp_path / "student")
     edition = report.out
+    hidden = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "tests" / "hidden").rglob("*.py"))
+    assert set(hidden) <= set(report.hidden)
+    assert not any((edition / rel).exists() for rel in report.hidden)
     module_exercises = sorted({r.exercise for r in report.regions if r.path.endswith(".py")})
     assert set(exercises(report.regions)) >= set(module_exercises)
 
