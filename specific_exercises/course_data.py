@@ -42,6 +42,8 @@ COHORT_SETTINGS = {
 TILE_SIZE = 32
 TILE_UM_PER_PX = 4.0
 SAMPLE_HEATMAPS = HERE / "sample_heatmaps"
+#: File of small slide thumbnails next to the sample heatmaps (not a heatmap).
+THUMBNAILS = "thumbnails.npz"
 
 
 @contextlib.contextmanager
@@ -224,6 +226,8 @@ def load_heatmaps(heatmap_dir_=None) -> dict:
     folder = heatmap_dir(heatmap_dir_)
     maps = {}
     for p in sorted(folder.glob("*.npz")):
+        if p.name == THUMBNAILS:
+            continue
         h = Heatmap.load(p)
         maps[h.slide] = h
     return maps
@@ -238,7 +242,7 @@ def sample_stage_table(heatmap_dir_=None):
 
 def sample_thumbnails(heatmap_dir_=None) -> dict:
     """Small RGB thumbnails shipped with the sample heatmaps: ``{slide name: (h, w, 3) uint8}`` (may be empty)."""
-    path = heatmap_dir(heatmap_dir_) / "thumbnails.npz"
+    path = heatmap_dir(heatmap_dir_) / THUMBNAILS
     if not path.exists():
         return {}
     with np.load(path, allow_pickle=False) as z:

@@ -41,6 +41,7 @@ def export(data_dir: Path, run_dir: Path, out: Path) -> Path:
         raise SystemExit(f"no heatmaps in {run_dir / 'heatmaps'}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    tmp.chmod(0o755)
     slides, thumbs = {}, {}
     for f in files:
         hm = Heatmap.load(f)

@@ -70,7 +70,12 @@ print(len(heatmaps), "heatmaps; slide labels:", {k: list(labels.values()).count(
 
 # %%
 order = {k: [s for s in heatmaps if labels[s] == k] for k in SLIDE_LABELS}
-examples = [order[k][-1] for k in SLIDE_LABELS if order[k]]
+def n_above(s):
+    return int((heatmaps[s].probability > 0.5).sum())
+
+
+# per label, the slide with the most heatmap pixels above 0.5 (for "negative": the worst false alarm)
+examples = [max(order[k], key=n_above) for k in SLIDE_LABELS if order[k]]
 fig, axes = plt.subplots(2, len(examples), figsize=(3.6 * len(examples), 5.6))
 for k, name in enumerate(examples):
     hm = heatmaps[name]
@@ -92,7 +97,7 @@ plt.show()
 # objects, so we can draw the largest one.
 
 # %%
-name = examples[-1]
+name = max(order["macro"] or slides, key=n_above)
 f = core_features(heatmaps[name].probability, threshold=0.5)
 for key in ("max_probability", "mean_positive_probability", "pixels_above", "largest_major_axis_px",
             "largest_minor_axis_px", "largest_area_px"):
