@@ -1,17 +1,20 @@
-"""Coarse data parallelism over the batch for the convolution kernels.
+"""Data parallelism over the batch for the fast kernels, robust to a busy machine.
 
-The batch is cut into one contiguous part per worker thread; each worker runs the whole
-im2col -> matrix product -> col2im pipeline on its part with single-threaded Numba kernels and
-single-threaded BLAS. There is one synchronisation per call instead of one per kernel launch,
-which matters on a loaded machine where a descheduled thread stalls every barrier.
+The batch is cut into small tasks (a few images each). The calling thread and the worker
+threads pull tasks from a shared counter until none is left, each running the whole pipeline
+of a task (im2col -> matrix product -> col2im, or a pooling kernel) with single-threaded Numba
+kernels and single-threaded BLAS. When a worker is slow to start or is descheduled by the
+operating system, the others simply take more tasks: the wait at the end is at most one task,
+never half a batch. A worker that has not started by the time the work is done is cancelled.
 
-The number of workers is ``NUMBA_NUM_THREADS`` (default: the number of CPUs). BLAS is limited
-to one thread inside the workers with OpenBLAS's ``openblas_set_num_threads_local`` when NumPy's
-OpenBLAS provides it; otherwise the workers simply share BLAS's own threads.
+The number of threads is ``NUMBA_NUM_THREADS`` (default: the number of CPUs). BLAS is limited
+to one thread inside a task with OpenBLAS's ``openblas_set_num_threads_local`` when NumPy's
+OpenBLAS provides it.
 """
 
 import ctypes
 import glob
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +44,7 @@ _set_blas_threads_local = _find_local_thread_setter()
 
 
 def n_workers():
-    """Worker threads used for the batch-parallel kernels."""
+    """Threads used for the batch-parallel kernels (the calling thread included)."""
     return max(1, int(numba.config.NUMBA_NUM_THREADS))
 
 
@@ -54,7 +57,7 @@ def _get_executor():
     global _executor
     with _lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=n_workers(), thread_name_prefix="minicnn",
+            _executor = ThreadPoolExecutor(max_workers=max(1, n_workers() - 1), thread_name_prefix="minicnn",
                                            initializer=_worker_init)
         return _executor
 
@@ -70,41 +73,55 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_executor_in_child)
 
 
-def split(n, parts):
-    """Cut ``range(n)`` into at most `parts` contiguous (start, stop) pieces of nearly equal size."""
-    parts = max(1, min(parts, n))
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return [(bounds[i], bounds[i + 1]) for i in range(parts)]
+def split(n, step):
+    """``range(n)`` cut into (start, stop) pieces of `step` samples (the last may be shorter)."""
+    step = max(1, int(step))
+    return [(s, min(n, s + step)) for s in range(0, n, step)]
 
 
-def map_batch(fn, n, work, min_work=1 << 18):
-    """Run ``fn(part_index, start, stop)`` over contiguous pieces of a batch of `n` samples.
+def map_tasks(fn, tasks, work, min_work=1 << 18):
+    """Run ``fn(slot, start, stop)`` for every (start, stop) in `tasks`, spread over the threads.
 
     Parameters
     ----------
     fn : callable
-        Must release the GIL for the heavy work (Numba ``nogil`` kernels, NumPy matmul).
-    n : int
-        Batch size.
+        Must release the GIL for its heavy work (Numba ``nogil`` kernels, NumPy matmul). `slot`
+        (0 for the calling thread, 1, 2, ... for workers) says which per-thread scratch buffers
+        to use: two calls with the same slot never run at the same time.
+    tasks : list of (int, int)
+        Pieces of the batch, e.g. from :func:`split`.
     work : int
-        Rough size of the job (elements touched); small jobs run in the calling thread.
+        Rough size of the whole job (elements touched); small jobs run in the calling thread.
 
     Returns
     -------
     list
-        ``fn``'s results, in batch order.
+        ``fn``'s results, in task order.
     """
-    workers = n_workers()
-    if workers == 1 or n == 1 or work < min_work:
-        return [fn(0, 0, n)]
-    pieces = split(n, workers)
+    results = [None] * len(tasks)
+    threads = min(n_workers(), len(tasks))
+    if threads <= 1 or work < min_work:
+        for t, (s, e) in enumerate(tasks):
+            results[t] = fn(0, s, e)
+        return results
+    counter = itertools.count()  # next() on it is atomic under the GIL
+
+    def drain(slot):
+        while True:
+            t = next(counter)
+            if t >= len(tasks):
+                return
+            results[t] = fn(slot, *tasks[t])
+
     executor = _get_executor()
-    futures = [executor.submit(fn, i, s, e) for i, (s, e) in enumerate(pieces[1:], start=1)]
-    # the calling thread does the first piece itself, with one BLAS thread like the workers
+    futures = [executor.submit(drain, slot) for slot in range(1, threads)]
     previous = _set_blas_threads_local(1) if _set_blas_threads_local is not None else None
     try:
-        first = fn(0, *pieces[0])
+        drain(0)
     finally:
         if previous is not None:
             _set_blas_threads_local(previous)
-    return [first] + [f.result() for f in futures]
+        for f in futures:
+            if not f.cancel():  # started: wait for its last task
+                f.result()
+    return results

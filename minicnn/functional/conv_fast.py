@@ -19,7 +19,7 @@ from numba import njit
 
 from ._buffers import fresh, scratch
 from ._checks import as_float, conv2d_geometry, match_dtype
-from ._parallel import map_batch
+from ._parallel import map_tasks, split
 
 # bytes of im2col columns built at a time (a few images): small enough to stay in the L2/L3 cache
 CHUNK_BYTES = 4 << 20
@@ -137,10 +137,10 @@ def _chunk(n, per_image_bytes):
 def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     """Forward pass of a 2-D convolution through im2col and batched matrix products.
 
-    Same contract as :func:`~minicnn.functional.conv_naive.conv2d_forward_naive`. Each worker
-    thread takes a contiguous part of the batch and goes through it a few images at a time:
-    their columns (about 4 MB) are built and multiplied while still in the cache, and are rebuilt
-    in the backward pass rather than stored.
+    Same contract as :func:`~minicnn.functional.conv_naive.conv2d_forward_naive`. The batch is
+    processed a few images at a time (one task each, shared among the threads): their columns
+    (about 4 MB) are built and multiplied while still in the cache, and are rebuilt in the
+    backward pass rather than stored.
 
     Parameters
     ----------
@@ -172,15 +172,12 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     out3 = out.reshape(n, f, q)
     step = _chunk(n, (k + 1) * q * x.itemsize)
 
-    def part(i, start, stop):
-        cols = scratch(workspace, f"cols{i}", (min(step, stop - start), k + 1, q), x.dtype)
-        for s in range(start, stop, step):
-            e = min(stop, s + step)
-            chunk = cols[: e - s]
-            im2col(x[s:e], kh, kw, stride, padding, oh, ow, chunk)
-            np.matmul(wb, chunk, out=out3[s:e])
+    def task(slot, s, e):
+        chunk = scratch(workspace, f"cols{slot}", (step, k + 1, q), x.dtype)[: e - s]
+        im2col(x[s:e], kh, kw, stride, padding, oh, ow, chunk)
+        np.matmul(wb, chunk, out=out3[s:e])
 
-    map_batch(part, n, n * (k + 1) * q)
+    map_tasks(task, split(n, step), n * (k + 1) * q)
     cache = (x, w, stride, padding, workspace)
     return out, cache
 
@@ -218,26 +215,19 @@ def conv2d_backward_fast(dout, cache, need_dx=True):
     w_t = np.ascontiguousarray(w.reshape(f, k).T)
     dx = fresh(workspace, "dx", x.shape, x.dtype) if need_dx else None
 
-    def part(i, start, stop):
-        m = min(step, stop - start)
-        cols = scratch(workspace, f"cols{i}", (m, k + 1, q), x.dtype)
-        dwb_parts = scratch(workspace, f"dwb{i}", (m, f, k + 1), x.dtype)
-        dwb = np.zeros((f, k + 1), dtype=x.dtype)
+    def task(slot, s, e):
+        chunk = scratch(workspace, f"cols{slot}", (step, k + 1, q), x.dtype)[: e - s]
+        parts = scratch(workspace, f"dwb{slot}", (step, f, k + 1), x.dtype)[: e - s]
+        im2col(x[s:e], kh, kw, stride, padding, oh, ow, chunk)
+        # [dW | db] of each image (small matrices), summed over the chunk
+        np.matmul(d3[s:e], chunk.transpose(0, 2, 1), out=parts)
         if need_dx:
-            dcols = scratch(workspace, f"dcols{i}", (m, k, q), x.dtype)
-        for s in range(start, stop, step):
-            e = min(stop, s + step)
-            chunk = cols[: e - s]
-            im2col(x[s:e], kh, kw, stride, padding, oh, ow, chunk)
-            # [dW | db] of each image (small matrices), summed over the chunk
-            np.matmul(d3[s:e], chunk.transpose(0, 2, 1), out=dwb_parts[: e - s])
-            dwb += dwb_parts[: e - s].sum(axis=0)
-            if need_dx:
-                np.matmul(w_t, d3[s:e], out=dcols[: e - s])
-                col2im(dcols[: e - s], kh, kw, stride, padding, oh, ow, dx[s:e])
-        return dwb
+            dcols = scratch(workspace, f"dcols{slot}", (step, k, q), x.dtype)[: e - s]
+            np.matmul(w_t, d3[s:e], out=dcols)
+            col2im(dcols, kh, kw, stride, padding, oh, ow, dx[s:e])
+        return parts.sum(axis=0)
 
-    dwb = sum(map_batch(part, n, n * (k + 1) * q))
+    dwb = sum(map_tasks(task, split(n, step), n * (k + 1) * q))
     dw = dwb[:, :k].reshape(w.shape).copy()
     db = dwb[:, k].copy()
     return dx, dw, db

@@ -11,7 +11,15 @@ from numba import njit
 
 from ._buffers import fresh, scratch
 from ._checks import as_float, match_dtype, pool2d_geometry
-from ._parallel import map_batch
+from ._parallel import map_tasks, split
+
+# images per task: enough work to be worth a hand-over between threads
+TASK_ELEMENTS = 1 << 18
+
+
+def _tasks(shape):
+    per_image = max(1, int(np.prod(shape[1:])))
+    return split(shape[0], max(1, TASK_ELEMENTS // per_image))
 
 
 @njit(cache=True, nogil=True)
@@ -148,9 +156,9 @@ def max_pool2d_forward_fast(x, kernel_size=2, stride=None, workspace=None):
     out = fresh(workspace, "out", (n, c, oh, ow), x.dtype)
     argmax = scratch(workspace, "argmax", (n, c, oh, ow), np.int32)
     if k == 2 and s == 2:
-        map_batch(lambda i, a, e: _max_pool_forward_2x2(x[a:e], out[a:e], argmax[a:e]), n, x.size)
+        map_tasks(lambda i, a, e: _max_pool_forward_2x2(x[a:e], out[a:e], argmax[a:e]), _tasks(x.shape), x.size)
     else:
-        map_batch(lambda i, a, e: _max_pool_forward(x[a:e], k, s, out[a:e], argmax[a:e]), n, x.size)
+        map_tasks(lambda i, a, e: _max_pool_forward(x[a:e], k, s, out[a:e], argmax[a:e]), _tasks(x.shape), x.size)
     return out, (x.shape, x.dtype, k, s, argmax, workspace)
 
 
@@ -164,7 +172,7 @@ def max_pool2d_backward_fast(dout, cache):
     shape, dtype, k, s, argmax, workspace = cache
     dout = _check_dout(dout, argmax.shape, dtype, "max_pool2d_backward_fast")
     dx = fresh(workspace, "dx", shape, dtype)
-    map_batch(lambda i, a, e: _max_pool_backward(dout[a:e], argmax[a:e], dx[a:e]), shape[0], dx.size)
+    map_tasks(lambda i, a, e: _max_pool_backward(dout[a:e], argmax[a:e], dx[a:e]), _tasks(shape), dx.size)
     return dx
 
 
@@ -184,7 +192,7 @@ def avg_pool2d_forward_fast(x, kernel_size=2, stride=None, workspace=None):
     n, c = x.shape[:2]
     x = np.ascontiguousarray(x)
     out = fresh(workspace, "out", (n, c, oh, ow), x.dtype)
-    map_batch(lambda i, a, e: _avg_pool_forward(x[a:e], k, s, out[a:e]), n, x.size)
+    map_tasks(lambda i, a, e: _avg_pool_forward(x[a:e], k, s, out[a:e]), _tasks(x.shape), x.size)
     return out, (x.shape, x.dtype, k, s, workspace)
 
 
@@ -200,5 +208,5 @@ def avg_pool2d_backward_fast(dout, cache):
     oh, ow = (h - k) // s + 1, (w - k) // s + 1
     dout = _check_dout(dout, (n, c, oh, ow), dtype, "avg_pool2d_backward_fast")
     dx = fresh(workspace, "dx", shape, dtype)
-    map_batch(lambda i, a, e: _avg_pool_backward(dout[a:e], k, s, dx[a:e]), n, dx.size)
+    map_tasks(lambda i, a, e: _avg_pool_backward(dout[a:e], k, s, dx[a:e]), _tasks(shape), dx.size)
     return dx
