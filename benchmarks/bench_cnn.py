@@ -38,6 +38,8 @@ def _parse_args(argv=None):
     p.add_argument("--size", type=int, default=96, help="tile side (px)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "cnn.json"))
     p.add_argument("--no-torch", action="store_true", help="minicnn only (no ratios)")
+    p.add_argument("--first-input-grad", action="store_true",
+                   help="minicnn computes the first layer's input gradient too (PyTorch never does)")
     return p.parse_args(argv)
 
 
@@ -129,7 +131,7 @@ def main():
     x_infer = rng.standard_normal((args.infer_batch, 3, size, size)).astype(np.float32)
 
     model = tile_cnn(rng=0)
-    model.layers[0].input_grad = False
+    model.layers[0].input_grad = bool(args.first_input_grad)
     loss = BCEWithLogits()
     opt = SGD(model.parameters(), lr=1e-3)
 
@@ -192,6 +194,7 @@ def main():
                 times[name][kind].append(time.perf_counter() - t0)
 
     fwd_flops, first_flops = conv_flops(model, (3, size, size))
+    # useful work: forward, weight gradients, input gradients except the first layer's
     train_flops = args.train_batch * (3 * fwd_flops - first_flops)
     infer_flops = args.infer_batch * fwd_flops
     result = {
@@ -203,17 +206,20 @@ def main():
         "runs": args.runs,
         "warmup": args.warmup,
         "dtype": "float32",
+        "minicnn_first_layer_input_grad": bool(args.first_input_grad),
         "train_gflop": train_flops / 1e9,
         "infer_gflop": infer_flops / 1e9,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "numpy": np.__version__},
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_1min": os.getloadavg()[0],
         "libraries": {},
     }
     if torch is not None:
         result["machine"]["torch"] = torch.__version__
         result["max_logit_difference"] = max_diff
-    print(f"tile_cnn, input 3x{size}x{size}, {args.threads} threads, median of {args.runs} runs")
+    print(f"tile_cnn, input 3x{size}x{size}, {args.threads} threads, median of {args.runs} runs "
+          f"(load average before: {os.getloadavg()[0]:.1f})")
     print(f"{'library':<10}{'train ms':>10}{'GFLOP/s':>9}{'infer img/s':>13}{'GFLOP/s':>9}")
     for name in steps:
         t_train = median_ms(times[name]["train"])

@@ -271,3 +271,43 @@ def test_output_shape_errors():
         Conv2D(3, 16, 3).output_shape((4, 96, 96))
     with pytest.raises(ValueError, match=r"Dense\(64->1\)"):
         Dense(64, 1).output_shape((63,))
+
+
+# ----------------------------------------------------------------------------- buffer reuse
+
+@pytest.mark.exercise("G01", "G03", "G04")
+@pytest.mark.parametrize("make", [lambda: Conv2D(3, 4, 3, padding=1, rng=0), ReLU, lambda: MaxPool2D(2)],
+                         ids=["conv", "relu", "maxpool"])
+def test_recycled_outputs_never_overwrite_arrays_still_held(make):
+    """Layers reuse output buffers only once nobody references them any more."""
+    layer = make()
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((2, 3, 8, 8)).astype(np.float32) for _ in range(5)]
+    outs = [layer.forward(x) for x in xs]
+    firsts = [o.copy() for o in outs]
+    for x in xs:  # more calls must not touch the arrays we keep
+        layer.forward(x)
+    for o, first in zip(outs, firsts, strict=True):
+        np.testing.assert_array_equal(o, first)
+    dout = np.ones_like(outs[-1])
+    dxs = [layer.backward(dout) for _ in range(4)]
+    assert len({id(d) for d in dxs}) == 4  # all still held, so all distinct
+
+
+def test_workspace_recycles_released_arrays():
+    from minicnn.functional import Workspace
+
+    ws = Workspace()
+    a = ws.recycled("out", (3, 4), np.float32)
+    b = ws.recycled("out", (3, 4), np.float32)
+    assert a is not b
+    a_id = id(a)
+    del a
+    c = ws.recycled("out", (3, 4), np.float32)
+    assert id(c) == a_id  # the released array comes back
+    view = c[1:]
+    del c
+    assert ws.recycled("out", (3, 4), np.float32) is not view.base  # a view keeps its base in use
+    assert ws.nbytes() > 0
+    ws.clear()
+    assert ws.nbytes() == 0
