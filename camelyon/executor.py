@@ -145,7 +145,8 @@ def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
     # Numba threads), but start faster than with spawn.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+    try:
         pending = {pool.submit(_call, fn, item): (item, 1) for item in items}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -160,6 +161,11 @@ def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
                     continue
                 bar.update(1)
                 yield TaskResult(item, value, error, attempt)
+    except BaseException:
+        # Ctrl-C, or the caller stopped iterating: drop queued items instead of running them all.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _map_dask(fn, items, scheduler, retries, bar) -> Iterator[TaskResult]:
