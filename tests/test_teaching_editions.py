@@ -27,7 +27,8 @@ def test_repository_markers_are_valid_and_compile():
     regions = check(REPO)
     assert regions, "no solution regions found in the repository"
     for region in regions:
-        assert region.hint, f"{region.location}: give the region a hint (docstring or text after the id)"
+        # the student's message names the function and file; a region outside any function needs a hint
+        assert region.hint or region.function, f"{region.location}: give the region a hint (text after the id)"
 
 
 @pytest.mark.slow
