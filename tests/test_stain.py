@@ -148,3 +148,18 @@ def test_match_lab_statistics_matches_mean_and_std_on_mask_only():
     np.testing.assert_allclose(out[mask].std(axis=0), target_std, rtol=1e-9)
     np.testing.assert_array_equal(out[~mask], lab[~mask])
     np.testing.assert_array_equal(lab, original)  # the input is not modified
+
+
+def test_fast_lab_conversion_matches_skimage():
+    from skimage.color import lab2rgb
+
+    from camelyon.stain.lab import lab_to_rgb, rgb_to_lab
+
+    rgb = np.random.default_rng(11).integers(0, 256, size=(40, 40, 3), dtype=np.uint8)
+    lab = rgb_to_lab(rgb)
+    assert lab.dtype == np.float32
+    np.testing.assert_allclose(lab, rgb2lab(rgb), atol=2e-3)
+    np.testing.assert_array_equal(lab_to_rgb(lab), rgb)
+    shifted = rgb2lab(rgb) + np.array([3.0, 8.0, -6.0])
+    reference = np.rint(np.clip(lab2rgb(shifted), 0, 1) * 255).astype(int)
+    assert np.abs(lab_to_rgb(shifted).astype(int) - reference).max() <= 1
