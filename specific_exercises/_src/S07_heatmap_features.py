@@ -97,7 +97,7 @@ plt.show()
 # objects, so we can draw the largest one.
 
 # %%
-name = max(order["macro"] or slides, key=n_above)
+name = max(order["macro"] or list(heatmaps), key=n_above)
 f = core_features(heatmaps[name].probability, threshold=0.5)
 for key in ("max_probability", "mean_positive_probability", "pixels_above", "largest_major_axis_px",
             "largest_minor_axis_px", "largest_area_px"):
