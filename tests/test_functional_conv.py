@@ -133,6 +133,7 @@ def test_fast_is_the_default():
     assert F.conv2d_backward is F.conv2d_backward_fast
 
 
+@pytest.mark.exercise("G03")
 @pytest.mark.parametrize("op", [F.conv2d_forward_naive, F.conv2d_forward_fast])
 def test_bad_input_raises_clear_error(op):
     w, b = np.zeros((4, 3, 3, 3)), np.zeros(4)

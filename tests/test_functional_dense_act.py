@@ -79,6 +79,7 @@ def test_dense_bad_input_raises_clear_error():
         F.dense_forward(np.zeros((3, 4)), w, np.zeros(3))
 
 
+@pytest.mark.exercise("G01")
 def test_activation_backward_checks_dout_shape():
     _, cache = F.relu_forward(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"expected dout of shape \(2, 3\)"):

@@ -199,6 +199,7 @@ def test_same_seed_same_weights():
     np.testing.assert_array_equal(Dense(3, 2, rng=0).params["b"], 0)
 
 
+@pytest.mark.exercise("G06")
 def test_dropout_eval_is_identity_and_train_is_seeded():
     x = np.ones((10, 10), np.float32)
     layer = Dropout(0.5, rng=1)
@@ -209,6 +210,7 @@ def test_dropout_eval_is_identity_and_train_is_seeded():
     np.testing.assert_array_equal(layer.forward(x), x)
 
 
+@pytest.mark.exercise("G06")
 def test_batchnorm_buffers_follow_training():
     layer = BatchNorm2D(3)
     x = np.random.default_rng(0).standard_normal((4, 3, 2, 2)).astype(np.float32) + 2
