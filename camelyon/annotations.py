@@ -542,10 +542,11 @@ def polygon_mask(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
     if not keep.any():
         return None
     c0, c1 = int(c_left[keep].min()), int(c_right[keep].max())
-    diff = np.zeros((r1 - r0, c1 - c0 + 1), dtype=np.int32)
+    # spans of a row never overlap, so the running sum of +1 / -1 marks stays 0 or 1 (int8 is enough)
+    diff = np.zeros((r1 - r0, c1 - c0 + 1), dtype=np.int8)
     np.add.at(diff, (r_span[keep] - r0, c_left[keep] - c0), 1)
     np.add.at(diff, (r_span[keep] - r0, c_right[keep] - c0), -1)
-    inside = np.cumsum(diff, axis=1)[:, :-1] > 0
+    inside = np.cumsum(diff, axis=1, dtype=np.int8)[:, :-1].view(bool)
     return r0, c0, inside
 
 
@@ -561,7 +562,10 @@ def _fill(mask: np.ndarray, coords: np.ndarray, downsample: float, origin, value
         return
     r0, c0, inside = filled
     view = mask[r0 : r0 + inside.shape[0], c0 : c0 + inside.shape[1]]
-    view[inside] = value
+    if value:
+        view |= inside
+    else:
+        view &= ~inside
 
 
 def rasterize(

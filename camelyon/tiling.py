@@ -39,6 +39,7 @@ __all__ = [
     "TileReader",
     "integral_image",
     "box_fraction",
+    "box_fraction_direct",
     "label_tiles",
 ]
 
@@ -139,6 +140,24 @@ def box_fraction(
     r0, r1 = np.clip(r0, 0, h), np.clip(r1, 0, h)
     inside = integral[r1, c1] - integral[r0, c1] - integral[r1, c0] + integral[r0, c0]
     return (inside / area).astype(np.float32)
+
+
+def box_fraction_direct(
+    mask: np.ndarray, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray
+) -> np.ndarray:
+    """Same as :func:`box_fraction`, summing each box of ``mask`` directly (for a few boxes)."""
+    h, w = mask.shape
+    c0 = np.floor(np.asarray(x0, dtype=np.float64) + 0.5).astype(np.int64)
+    r0 = np.floor(np.asarray(y0, dtype=np.float64) + 0.5).astype(np.int64)
+    c1 = np.maximum(np.floor(np.asarray(x1, dtype=np.float64) + 0.5).astype(np.int64), c0 + 1)
+    r1 = np.maximum(np.floor(np.asarray(y1, dtype=np.float64) + 0.5).astype(np.int64), r0 + 1)
+    area = (c1 - c0) * (r1 - r0)
+    out = np.empty(len(c0), dtype=np.float32)
+    for k in range(len(c0)):
+        a, b = min(max(c0[k], 0), w), min(max(c1[k], 0), w)
+        c, d = min(max(r0[k], 0), h), min(max(r1[k], 0), h)
+        out[k] = np.count_nonzero(mask[c:d, a:b]) / area[k]
+    return out
 
 
 def label_tiles(tumour_fraction: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -307,9 +326,13 @@ class TileGrid:
         x0, y0 = x + offset, y + offset
         near = (x0 + ext > bx0) & (x0 < bx1) & (y0 + ext > by0) & (y0 < by1)
         if near.any():
-            s = integral_image(mask)
             xs, ys = (x0[near] - ox) / ds, (y0[near] - oy) / ds
-            frac[near] = box_fraction(s, xs, ys, xs + ext / ds, ys + ext / ds)
+            box_px = (ext / ds + 1) ** 2
+            if near.sum() * box_px < mask.size:
+                # few tiles touch the lesions: summing their boxes beats a summed-area table
+                frac[near] = box_fraction_direct(mask, xs, ys, xs + ext / ds, ys + ext / ds)
+            else:
+                frac[near] = box_fraction(integral_image(mask), xs, ys, xs + ext / ds, ys + ext / ds)
         return frac
 
 

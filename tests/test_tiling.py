@@ -9,7 +9,15 @@ from wsi_factory import TISSUE, TUMOUR, SlideSpec, write_lesion_xml, write_slide
 from camelyon.annotations import Annotation, AnnotationSet, read_asap
 from camelyon.errors import CamelyonError
 from camelyon.slide import Slide
-from camelyon.tiling import TILE_DTYPE, TileGrid, TileReader, box_fraction, integral_image, label_tiles
+from camelyon.tiling import (
+    TILE_DTYPE,
+    TileGrid,
+    TileReader,
+    box_fraction,
+    box_fraction_direct,
+    integral_image,
+    label_tiles,
+)
 
 LESION = (256, 256, 512, 448)  # x0, y0, x1, y1 in level-0 px
 SPEC = SlideSpec(width=1024, height=768, tissue=[(128, 128, 896, 640)],
@@ -146,6 +154,8 @@ def test_box_fraction_matches_brute_force(seed):
     padded[10:33, 10:41] = mask
     want = [padded[b + 10 : d + 10, a + 10 : c + 10].mean() for a, b, c, d in zip(x0, y0, x1, y1, strict=True)]
     np.testing.assert_allclose(got, want, rtol=1e-6)
+    direct = box_fraction_direct(mask, x0 + 0.3, y0 - 0.2, x1 + 0.3, y1 - 0.2)  # same rounding
+    np.testing.assert_allclose(direct, want, rtol=1e-6)
 
 
 def test_label_tiles_threshold():
