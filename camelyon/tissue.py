@@ -136,21 +136,30 @@ def tissue_mask(
     return ~holes
 
 
+_MEDIAN9 = [(1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7),
+            (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2)]
+
+
 def median_blur(image: np.ndarray, k: int) -> np.ndarray:
     """k x k median filter (k odd) with edge replication, shape and dtype of ``image``.
 
-    Small windows take the median of the k^2 shifted copies (a partial sort), about twice as
-    fast as ``scipy.ndimage.median_filter``, which serves larger windows.
+    A 3 x 3 window (the default at 8 um/px) runs a median-of-9 exchange network on the nine
+    shifted copies, many times faster than ``scipy.ndimage.median_filter``, which serves the
+    other sizes.
     """
     if k <= 1:
         return image
-    if k > 5:
+    if k != 3:
         return ndimage.median_filter(image, size=k, mode="nearest")
     h, w = image.shape
-    r = k // 2
-    padded = np.pad(image, r, mode="edge")
-    stack = np.stack([padded[i : i + h, j : j + w] for i in range(k) for j in range(k)])
-    return np.partition(stack, k * k // 2, axis=0)[k * k // 2]
+    padded = np.pad(image, 1, mode="edge")
+    p = [np.ascontiguousarray(padded[i : i + h, j : j + w]) for i in range(3) for j in range(3)]
+    # Paeth's 19-exchange median-of-9 network, each exchange on whole images
+    for a, b in _MEDIAN9:
+        lo = np.minimum(p[a], p[b])
+        np.maximum(p[a], p[b], out=p[b])
+        p[a] = lo
+    return p[4]
 
 
 def remove_small_regions(mask: np.ndarray, min_pixels: float, keep_border: bool = False) -> np.ndarray:
