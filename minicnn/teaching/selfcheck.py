@@ -14,11 +14,12 @@ def repository_root() -> Path:
 
 
 def exercise_test_files(tests: Path, exercise: str) -> list[Path]:
-    """Test files under ``tests`` that mention ``exercise`` (quoted), so unrelated modules are not imported.
+    """Test files under ``tests`` that mention ``exercise`` (quoted, or ``mark.<id>``), so that unrelated test
+    modules are not imported.
 
     Falls back to ``[tests]`` when no file mentions it (pytest then reports that nothing was selected).
     """
-    needles = (f'"{exercise}"', f"'{exercise}'")
+    needles = (f'"{exercise}"', f"'{exercise}'", f"mark.{exercise}")
     files = []
     for path in sorted(Path(tests).rglob("test_*.py")):
         try:
