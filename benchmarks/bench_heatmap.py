@@ -184,6 +184,7 @@ def main():
     with os.fdopen(fd, "w") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
+    os.chmod(tmp_json, 0o644)
     os.replace(tmp_json, out)
     print(f"wrote {out}")
     for p in tmp.iterdir():
