@@ -23,9 +23,15 @@ from minicnn.teaching.release import check, release
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_repository_markers_are_valid_and_compile():
+def _solution_regions():
     regions = check(REPO)
-    assert regions, "no solution regions found in the repository"
+    if not regions:
+        pytest.skip("this is a student edition: its solution regions are already replaced")
+    return regions
+
+
+def test_repository_markers_are_valid_and_compile():
+    regions = _solution_regions()
     for region in regions:
         # the student's message names the function and file; a region outside any function needs a hint
         assert region.hint or region.function, f"{region.location}: give the region a hint (text after the id)"
@@ -33,6 +39,7 @@ def test_repository_markers_are_valid_and_compile():
 
 @pytest.mark.slow
 def test_student_edition_fails_only_on_unimplemented_exercises(tmp_path):
+    _solution_regions()
     report = release(REPO, tmp_path / "student")
     edition = report.out
     hidden = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "tests" / "hidden").rglob("*.py"))
