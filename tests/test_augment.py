@@ -63,6 +63,7 @@ def test_stain_augment_scales_concentrations_within_range():
     assert np.abs(same.astype(int) - x).max() <= 1
 
 
+@pytest.mark.exercise("G07")
 def test_augmenter_keeps_labels_shapes_and_is_reproducible():
     x = tiles(32, 32)
     labels = np.arange(32) % 2

@@ -46,7 +46,10 @@ def test_balanced_batches_are_half_tumour_and_reproducible():
         next(balanced_batches(np.zeros(10, int), 4, 1, np.random.default_rng(0)))
 
 
-@pytest.mark.parametrize("normalize,augment", [("none", False), ("macenko", True)])
+@pytest.mark.parametrize("normalize,augment", [
+    ("none", False),
+    pytest.param("macenko", True, marks=pytest.mark.exercise("G07")),  # augmentation uses exercise G07
+])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, normalize, augment):
     data = toy_tiles()
     train, val = data.subset(np.arange(36)), data.subset(np.arange(36, 48))
