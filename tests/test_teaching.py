@@ -188,6 +188,8 @@ def make_tree(root: Path) -> Path:
     (root / "data/blob.bin").write_bytes(bytes(range(256)))
     (root / "notebooks").mkdir()
     (root / "notebooks/toy.ipynb").write_text(json.dumps(_notebook(NB_CELLS)))
+    (root / "notebooks/_src").mkdir()
+    (root / "notebooks/_src/toy.py").write_text(f"# %%\ndef twice(v):\n    {B} (G01)\n    return v + v\n    {E}\n")
     return root
 
 
@@ -264,7 +266,7 @@ def test_scan_tree_skips_caches_and_pragma_files(tree):
     (tree / "docs_example.py").write_text(f"# teaching: no-regions\ntext = '''\n{B} (G09)\n'''\n")
     regions = scan_tree(tree)
     assert {r.exercise for r in regions} == {"G01", "G02"}
-    assert {r.path for r in regions} == {"toypkg/ops.py", "notebooks/toy.ipynb"}
+    assert {r.path for r in regions} == {"toypkg/ops.py", "notebooks/toy.ipynb", "notebooks/_src/toy.py"}
 
 
 # --------------------------------------------------------------------------------------------- release
@@ -282,7 +284,7 @@ def test_release_writes_the_student_edition(edition):
     assert "    x = np.asarray(x, dtype=np.float64)\n" in ops  # code outside the regions is kept
     compile(ops, "ops.py", "exec")
     # left out: VCS, caches, run outputs, hidden tests
-    for rel in (".git", "toypkg/__pycache__", "runs", "tests/hidden", "tests/test_other_hidden.py"):
+    for rel in (".git", "toypkg/__pycache__", "runs", "tests/hidden", "tests/test_other_hidden.py", "notebooks/_src"):
         assert not (edition / rel).exists(), rel
     assert (edition / "data/blob.bin").read_bytes() == bytes(range(256))
     assert (edition / "tests/test_ops.py").exists() and (edition / "tests/conftest.py").exists()
@@ -333,7 +335,7 @@ def test_leak_scan_finds_what_was_left(tree, edition):
     leaks = "\n".join(scan_for_leaks(tree, edition, regions, ["tests/hidden/test_secret.py"]))
     assert "toypkg/extra.py:2: solution line of toypkg/ops.py::double leaked" in leaks
     assert "toypkg/extra.py:3: solution marker" in leaks
-    assert "tests/hidden/test_secret.py: hidden test file" in leaks
+    assert "tests/hidden/test_secret.py: file left out on purpose" in leaks
     assert "compiled cache file" in leaks
     assert "notebooks/toy.ipynb:cell 1: notebook output" in leaks
 
@@ -476,7 +478,7 @@ def test_command_line_check_and_release(tree, tmp_path):
     run = [sys.executable, "-m", "minicnn.teaching"]
     ok = subprocess.run([*run, "check", str(tree)], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
-    assert "4 solution regions in 2 exercises" in ok.stdout
+    assert "5 solution regions in 2 exercises" in ok.stdout
     rel = subprocess.run(
         [*run, "release", str(tmp_path / "s"), "--source", str(tree)], capture_output=True, text=True, timeout=120
     )

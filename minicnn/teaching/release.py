@@ -8,7 +8,9 @@ environments, run outputs and caches (``__pycache__`` would carry compiled solut
 Numba's).
 
 Hidden tests are test files that students do not get (the instructor grades with them): every file below
-a ``tests/hidden/`` folder and every file containing the line ``# teaching: hidden``.
+a ``tests/hidden/`` folder and every file containing the line ``# teaching: hidden``. Notebook sources
+(a ``_src/`` folder next to ``.ipynb`` files, see ``generic_exercises/_build.py``) are the instructor's
+authoring format and are left out too: students work in the notebooks.
 
 After writing, :func:`scan_for_leaks` reads the whole output back and fails the release when any
 solution line, marker, hidden test, compiled cache or notebook output is found in it.
@@ -54,6 +56,7 @@ class ReleaseReport:
     files: int = 0
     regions: list[Region] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines for the terminal."""
@@ -61,7 +64,7 @@ class ReleaseReport:
         lines = [
             f"student edition written to {self.out}",
             f"  {self.files} files, {len(self.regions)} solution regions in {len(by_ex)} exercises, "
-            f"{len(self.hidden)} hidden test files left out; leak scan passed",
+            f"{len(self.hidden)} hidden test files and {len(self.sources)} notebook sources left out; leak scan passed",
         ]
         for ex_id, regs in by_ex.items():
             files = sorted({r.path for r in regs})
@@ -145,6 +148,15 @@ def is_hidden_test(rel: str, path: Path) -> bool:
     return False
 
 
+def is_notebook_source(rel: str, source: Path) -> bool:
+    """True for a file below a ``_src/`` folder whose parent folder holds notebooks (percent-format sources)."""
+    parts = rel.split("/")
+    for i in range(len(parts) - 1):
+        if parts[i] == "_src" and any(Path(source).joinpath(*parts[:i]).glob("*.ipynb")):
+            return True
+    return False
+
+
 def _write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -185,6 +197,9 @@ def _build(source: Path, tmp: Path, skip: Path | None) -> ReleaseReport:
         if is_hidden_test(rel, path):
             report.hidden.append(rel)
             continue
+        if is_notebook_source(rel, source):
+            report.sources.append(rel)
+            continue
         target = tmp / rel
         if rel.endswith(".py"):
             text = _read_text(path)
@@ -208,6 +223,8 @@ def _build(source: Path, tmp: Path, skip: Path | None) -> ReleaseReport:
 
 def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[str]) -> list[str]:
     """Everything of the solution that the written student edition still contains.
+
+    ``hidden`` lists the files left out on purpose (hidden tests, notebook sources).
 
     Checks that no released file holds a line of a solution region (unless the same line is also part
     of the released, non-solution text, e.g. ``return out``), that no ``.py``/``.ipynb`` holds a marker
@@ -270,7 +287,7 @@ def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[
             leaks.append(f"{rel}: compiled cache file in the student edition")
             continue
         if rel in hidden_set:
-            leaks.append(f"{rel}: hidden test file in the student edition")
+            leaks.append(f"{rel}: file left out on purpose (hidden test, notebook source) is in the student edition")
             continue
         text = _read_text(path)
         if text is None:
@@ -336,7 +353,7 @@ def release(source: Path, out: Path, force: bool = False) -> ReleaseReport:
             report = _build(source, tmp, skip=out if source in out.parents else None)
         except MarkerError as exc:
             raise ReleaseError(str(exc)) from exc
-        leaks = scan_for_leaks(source, tmp, report.regions, report.hidden)
+        leaks = scan_for_leaks(source, tmp, report.regions, report.hidden + report.sources)
         if leaks:
             shown = "\n  ".join(leaks[:20])
             more = f"\n  ... and {len(leaks) - 20} more" if len(leaks) > 20 else ""
