@@ -334,7 +334,7 @@ def train_tile_model(
     from minicnn.losses import BCEWithLogits
     from minicnn.optim import Adam
     from minicnn.schedules import CosineLR
-    from minicnn.training import Trainer
+    from minicnn.training import NonFiniteLossError, Trainer
 
     if len(train) == 0:
         raise CamelyonError("no training tiles")
@@ -402,7 +402,13 @@ def train_tile_model(
                 x_tiles = augmenter(x_tiles, rng=rng)
             buf = model.prepare(x_tiles, normalize=False, out=buf)
             y_buf[:, 0] = train.labels[idx]
-            loss = trainer.train_step(buf[: len(idx)], y_buf[: len(idx)])
+            trainer.epoch, trainer.batch = epoch, i  # for the message of a non-finite loss
+            try:
+                loss = trainer.train_step(buf[: len(idx)], y_buf[: len(idx)])
+            except NonFiniteLossError as exc:
+                bar.close()
+                raise CamelyonError(f"{exc} The checkpoint of the last finished epoch is kept; "
+                                    f"try a smaller --lr.") from exc
             total += loss
             if i % 5 == 0:
                 bar.set_postfix(loss=f"{total / (i + 1):.3f}")
