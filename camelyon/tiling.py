@@ -328,8 +328,9 @@ class TileGrid:
         if near.any():
             xs, ys = (x0[near] - ox) / ds, (y0[near] - oy) / ds
             box_px = (ext / ds + 1) ** 2
-            if near.sum() * box_px < mask.size:
-                # few tiles touch the lesions: summing their boxes beats a summed-area table
+            if near.sum() * box_px < 8 * mask.size:
+                # counting the True pixels of each box scans memory about 10x faster per pixel than
+                # building a summed-area table, so it wins unless boxes overlap a lot
                 frac[near] = box_fraction_direct(mask, xs, ys, xs + ext / ds, ys + ext / ds)
             else:
                 frac[near] = box_fraction(integral_image(mask), xs, ys, xs + ext / ds, ys + ext / ds)

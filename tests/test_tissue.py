@@ -7,6 +7,7 @@ from wsi_factory import SlideSpec, render, write_slide
 
 from camelyon.slide import Slide
 from camelyon.tissue import (
+    binary_closing_disk,
     median_blur,
     otsu_threshold,
     remove_small_regions,
@@ -102,3 +103,15 @@ def test_median_blur_matches_scipy(k):
     img = np.random.default_rng(k).integers(0, 256, (37, 41), dtype=np.uint8)
     want = img if k == 1 else ndimage.median_filter(img, size=k, mode="nearest")
     np.testing.assert_array_equal(median_blur(img, k), want)
+
+
+@pytest.mark.parametrize("radius", [1, 2, 4, 8])
+def test_binary_closing_disk_matches_scipy(radius):
+    from scipy import ndimage
+    from skimage.morphology import disk
+
+    rng = np.random.default_rng(radius)
+    for density in (0.2, 0.5, 0.8):
+        m = rng.random((41, 53)) < density
+        want = ndimage.binary_closing(m, structure=disk(radius).astype(bool))
+        np.testing.assert_array_equal(binary_closing_disk(m, radius), want)
