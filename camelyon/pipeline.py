@@ -479,6 +479,13 @@ def _step_heatmaps(run: _Run, ctx: _Context) -> None:
         return {"n_slides": len(slides), "computed": len(jobs)}
 
     run.execute(step, do)
+    from camelyon.heatmap import Heatmap
+
+    empty = [s for s, o in zip(slides, outputs, strict=True) if not Heatmap.load(o).tissue.any()]
+    run.summary["heatmaps_without_tissue"] = empty
+    if empty:
+        run.log(f"[heatmaps] warning: {len(empty)} of {len(slides)} heatmaps hold no tissue tile "
+                f"(e.g. {empty[0]}); their features are all 0")
 
 
 def _step_features(run: _Run, ctx: _Context) -> None:

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
         "demo",
         help="synthesize a small CAMELYON17-style cohort and run the whole pipeline (about 10 minutes)",
         description=f"Create {DEMO_PATIENTS} synthetic patients (5 lymph-node slides each, seed {DEMO_SEED}) "
-                    "in OUT/data and run 'camelyon pipeline' on them into OUT/run. Rerunning resumes.",
+                    "in OUT/data (1 um/px, 6 x 4 mm) and run 'camelyon pipeline' on them into OUT/run. Rerunning resumes.",
     )
     p.add_argument("--out", default="runs/demo", help="demo folder (default runs/demo)")
     p.add_argument("--patients", type=int, default=DEMO_PATIENTS, help=f"patients (default {DEMO_PATIENTS})")
@@ -29,14 +29,14 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from camelyon.commands.pipeline import config_from_args
     from camelyon.pipeline import run_pipeline
-    from camelyon.synthetic import generate_cohort
+    from camelyon.synthetic import DEMO_MPP, DEMO_SIZE, generate_cohort
 
     out = Path(args.out)
     data = out / "data"
     t0 = time.perf_counter()
     print(f"synthesizing {args.patients} patients into {data} (seed {DEMO_SEED})", flush=True)
-    generate_cohort(data, n_patients=args.patients, n_centers=DEMO_CENTERS, seed=DEMO_SEED,
-                    workers=args.workers, progress=not args.quiet)
+    generate_cohort(data, n_patients=args.patients, n_centers=DEMO_CENTERS, seed=DEMO_SEED, mpp=DEMO_MPP,
+                    size=DEMO_SIZE, workers=args.workers, progress=not args.quiet)
     summary = run_pipeline(data, out / "run", config_from_args(args))
     minutes = (time.perf_counter() - t0) / 60
     print(f"\nquadratic weighted kappa: {summary['kappa']:.4f} on {summary['n_test_patients']} held-out patients "
