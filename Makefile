@@ -36,5 +36,9 @@ bench: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check minicnn camelyon tests benchmarks
 
+# Instructors: write the student edition (solution regions replaced by NotImplementedError stubs).
+student: $(VENV)/.installed-dev
+	$(PY) -m minicnn.teaching release student_edition --force
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info
