@@ -74,7 +74,7 @@ def main(argv=None):
                     if report.failed:
                         raise SystemExit(f"{name}: failed slides {report.failed}")
             ref = tiles_of(work / "local-1-0.h5")
-            same = all(all(np.array_equal(a, b) for a, b in zip(ref, tiles_of(work / f"{n}-0.h5")))
+            same = all(all(np.array_equal(a, b) for a, b in zip(ref, tiles_of(work / f"{n}-0.h5"), strict=True))
                        for n in configs)
     result = {
         "benchmark": "tile-store build: local processes vs a local Dask cluster",
@@ -90,7 +90,7 @@ def main(argv=None):
         result["configs"][name] = {"seconds_median": med, "seconds_all": ts, "tiles": n_tiles[name],
                                    "tiles_per_s": n_tiles[name] / med}
     base = result["configs"]["local-1"]["seconds_median"]
-    for name, c in result["configs"].items():
+    for c in result["configs"].values():
         c["speedup_vs_local_1"] = base / c["seconds_median"]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))

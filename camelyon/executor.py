@@ -132,12 +132,14 @@ def map_slides(
 
 def _map_inline(fn, items, retries, bar) -> Iterator[TaskResult]:
     for item in items:
-        for attempt in range(1, retries + 2):
+        attempts = 0
+        while True:
+            attempts += 1
             value, error, _ = _call(fn, item)
-            if error is None:
+            if error is None or attempts > retries:
                 break
         bar.update(1)
-        yield TaskResult(item, value, error, attempt)
+        yield TaskResult(item, value, error, attempts)
 
 
 def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
