@@ -3,8 +3,8 @@ slide labels -> pN stages -> kappa, with a report.
 
 Protocol (no patient is ever scored by a model that saw it):
 
-1. ``split``: patients are split, stratified by pN stage, into *CNN patients* (their annotated slides
-   train the tile CNN) and *evaluation patients* (everything downstream).
+1. ``split``: patients are split, stratified by centre and pN stage, into *CNN patients* (their
+   annotated slides train the tile CNN) and *evaluation patients* (everything downstream).
 2. ``tiles``: a tile store from the CNN patients' slides (tumour tiles from the lesion annotations).
 3. ``train``: the tile CNN, validated on a held-out part of the CNN patients.
 4. ``heatmaps``: the CNN is applied to every slide of the evaluation patients.
@@ -237,13 +237,25 @@ def find_slides(data_dir: str | os.PathLike) -> list[Path]:
     return sorted(slides, key=lambda p: p.name)
 
 
-def split_patients(stages: dict, cnn_fraction: float, seed: int = 0) -> tuple[list[str], list[str]]:
-    """Split patients into CNN-training and evaluation patients, stratified by pN stage.
+def split_patients(stages: dict, cnn_fraction: float, seed: int = 0,
+                   centers: dict | None = None) -> tuple[list[str], list[str]]:
+    """Split patients into CNN-training and evaluation patients, stratified by centre and pN stage.
 
-    Within each stage the patients are shuffled (``seed``); the first ``round(cnn_fraction * n)``
-    (by a running count, so the total share is ``cnn_fraction`` over all stages) go to the CNN.
-    The CNN set is guaranteed at least one patient with a macro- or micro-metastasis stage when the
-    cohort has one, so that the CNN sees tumour.
+    Patients are ordered by centre, then by stage (most severe first), shuffled within each
+    (centre, stage) group with ``seed``; every ``1 / cnn_fraction``-th patient of that order goes to
+    the CNN (a running count, starting with the first patient). So each centre (hospital, stain) and
+    each stage gets about ``cnn_fraction`` of its patients in the CNN set, and the CNN sees tumour
+    and every centre's stain whenever the cohort allows it.
+
+    Parameters
+    ----------
+    stages : dict
+        Patient id -> pN stage.
+    cnn_fraction : float
+        Share of the patients that train the CNN, in (0, 1).
+    seed : int
+    centers : dict, optional
+        Patient id -> centre (any sortable value); without it the split is by stage only.
 
     Returns
     -------
@@ -252,12 +264,14 @@ def split_patients(stages: dict, cnn_fraction: float, seed: int = 0) -> tuple[li
     if not 0 < cnn_fraction < 1:
         raise CamelyonError(f"cnn_fraction must be between 0 and 1, got {cnn_fraction}")
     rng = np.random.default_rng(seed)
+    centers = centers or {}
     ordered = []
-    for stage in reversed(STAGES):  # most tumour first, so small cohorts give the CNN tumour
-        group = sorted(p for p, s in stages.items() if s == stage)
-        ordered += [group[i] for i in rng.permutation(len(group))]
+    for c in sorted({str(centers.get(p, "")) for p in stages}):
+        for stage in reversed(STAGES):  # most tumour first, so small cohorts give the CNN tumour
+            group = sorted(p for p, s in stages.items() if s == stage and str(centers.get(p, "")) == c)
+            ordered += [group[i] for i in rng.permutation(len(group))]
     cnn, rest = [], []
-    acc = 1.0 - cnn_fraction  # the first (most severe) patient goes to the CNN
+    acc = 1.0 - cnn_fraction  # the first patient goes to the CNN
     for p in ordered:
         acc += cnn_fraction
         if acc >= 1.0 - 1e-9:
@@ -265,8 +279,6 @@ def split_patients(stages: dict, cnn_fraction: float, seed: int = 0) -> tuple[li
             acc -= 1.0
         else:
             rest.append(p)
-    if not cnn and ordered:
-        cnn.append(rest.pop(0))
     return sorted(cnn), sorted(rest)
 
 
@@ -357,7 +369,9 @@ def _step_split(run: _Run) -> _Context:
             if not any(patient_of(s) == pid for s in names):
                 raise CamelyonError(f"{reference.where(pid)}: patient {pid} has no slide under {run.data_dir}")
         stages = {p: reference.patients[p] for p in reference.patients}
-        cnn, ev = split_patients(stages, run.config.cnn_fraction, run.config.seed)
+        # the centre of a patient: the folder of its slides (CAMELYON17: center_<c>)
+        centers = {patient_of(p.name): p.parent.name for p in slide_paths}
+        cnn, ev = split_patients(stages, run.config.cnn_fraction, run.config.seed, centers)
         if len(ev) < 2:
             raise CamelyonError(f"the cohort has {len(stages)} patients; need at least 3 (CNN + 2 evaluation)")
         _write_json(run.out / "split.json", {"cnn_patients": cnn, "eval_patients": ev})

@@ -23,6 +23,14 @@ def test_split_is_stratified_and_disjoint():
         split_patients(stages, 1.5)
 
 
+def test_split_gives_the_cnn_every_centre():
+    stages = {f"patient_{i:03d}": STAGES[(7 * i) % 5] for i in range(25)}
+    centers = {p: f"center_{i // 5}" for i, p in enumerate(sorted(stages))}
+    cnn, ev = split_patients(stages, 0.34, seed=3, centers=centers)
+    assert {centers[p] for p in cnn} == {centers[p] for p in ev} == set(centers.values())
+    assert not set(cnn) & set(ev) and len(cnn) + len(ev) == 25
+
+
 def test_missing_inputs(tmp_path):
     with pytest.raises(CamelyonError, match="data folder not found"):
         find_slides(tmp_path / "nope")

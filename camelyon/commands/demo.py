@@ -7,7 +7,7 @@ from pathlib import Path
 
 #: The demo cohort: fixed seed and size, so that every run gives the same data.
 DEMO_SEED = 2017
-DEMO_PATIENTS = 15
+DEMO_PATIENTS = 24
 DEMO_CENTERS = 5
 
 
