@@ -3,7 +3,7 @@ slide labels -> pN stages -> kappa, with a report.
 
 Protocol (no patient is ever scored by a model that saw it):
 
-1. ``split``: patients are split, stratified by centre and pN stage, into *CNN patients* (their
+1. ``split``: patients are split, stratified by pN stage and centre, into *CNN patients* (their
    annotated slides train the tile CNN) and *evaluation patients* (everything downstream).
 2. ``tiles``: a tile store from the CNN patients' slides (tumour tiles from the lesion annotations).
 3. ``train``: the tile CNN, validated on a held-out part of the CNN patients.
@@ -239,13 +239,14 @@ def find_slides(data_dir: str | os.PathLike) -> list[Path]:
 
 def split_patients(stages: dict, cnn_fraction: float, seed: int = 0,
                    centers: dict | None = None) -> tuple[list[str], list[str]]:
-    """Split patients into CNN-training and evaluation patients, stratified by centre and pN stage.
+    """Split patients into CNN-training and evaluation patients, stratified by pN stage and centre.
 
-    Patients are ordered by centre, then by stage (most severe first), shuffled within each
-    (centre, stage) group with ``seed``; every ``1 / cnn_fraction``-th patient of that order goes to
-    the CNN (a running count, starting with the first patient). So each centre (hospital, stain) and
-    each stage gets about ``cnn_fraction`` of its patients in the CNN set, and the CNN sees tumour
-    and every centre's stain whenever the cohort allows it.
+    Patients are ordered by stage (most severe first), then by centre, shuffled within each
+    (stage, centre) group with ``seed``; every ``1 / cnn_fraction``-th patient of that order goes to
+    the CNN (a running count, starting with the first patient). So each stage, and about each centre,
+    gets ``cnn_fraction`` of its patients in the CNN set. A centre that would still have no CNN patient
+    (and has at least two patients) gives its most severe patient to the CNN, so that the CNN sees every
+    centre's stain: without this, one unseen centre can ruin a whole run (see docs/pipeline.md).
 
     Parameters
     ----------
@@ -255,7 +256,7 @@ def split_patients(stages: dict, cnn_fraction: float, seed: int = 0,
         Share of the patients that train the CNN, in (0, 1).
     seed : int
     centers : dict, optional
-        Patient id -> centre (any sortable value); without it the split is by stage only.
+        Patient id -> centre (any value); without it the split is by stage only.
 
     Returns
     -------
@@ -264,11 +265,11 @@ def split_patients(stages: dict, cnn_fraction: float, seed: int = 0,
     if not 0 < cnn_fraction < 1:
         raise CamelyonError(f"cnn_fraction must be between 0 and 1, got {cnn_fraction}")
     rng = np.random.default_rng(seed)
-    centers = centers or {}
+    centers = {p: str((centers or {}).get(p, "")) for p in stages}
     ordered = []
-    for c in sorted({str(centers.get(p, "")) for p in stages}):
-        for stage in reversed(STAGES):  # most tumour first, so small cohorts give the CNN tumour
-            group = sorted(p for p, s in stages.items() if s == stage and str(centers.get(p, "")) == c)
+    for stage in reversed(STAGES):  # most tumour first, so small cohorts give the CNN tumour
+        for c in sorted(set(centers.values())):
+            group = sorted(p for p, s in stages.items() if s == stage and centers[p] == c)
             ordered += [group[i] for i in rng.permutation(len(group))]
     cnn, rest = [], []
     acc = 1.0 - cnn_fraction  # the first patient goes to the CNN
@@ -279,6 +280,11 @@ def split_patients(stages: dict, cnn_fraction: float, seed: int = 0,
             acc -= 1.0
         else:
             rest.append(p)
+    for c in sorted(set(centers.values())):
+        mine = [p for p in ordered if centers[p] == c]
+        if len(mine) >= 2 and not any(p in cnn for p in mine):
+            cnn.append(mine[0])
+            rest.remove(mine[0])
     return sorted(cnn), sorted(rest)
 
 
