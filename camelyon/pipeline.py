@@ -167,7 +167,9 @@ class _Run:
 
     def execute(self, step: _Step, fn: Callable[[bool], dict | None]) -> dict:
         """Run ``fn(resume)`` unless the step's stamp shows its outputs are up to date; record the time."""
-        key = {"params": step.params, "inputs": step.inputs}
+        from camelyon import __version__
+
+        key = {"params": step.params, "inputs": step.inputs, "camelyon": __version__}
         stamp_file = self.stamp_path(step.name)
         t0 = time.perf_counter()
         if stamp_file.is_file():
