@@ -234,6 +234,7 @@ def compute_feature_table(
     heatmap_paths: Iterable[str | os.PathLike],
     *,
     workers: int | None = 1,
+    scheduler: str | None = None,
     progress: bool = True,
 ) -> tuple[list[str], list[str], np.ndarray]:
     """Features of many heatmap files.
@@ -244,6 +245,8 @@ def compute_feature_table(
         ``.npz`` files written by :meth:`Heatmap.save`.
     workers : int or None
         Worker processes (1 = this process; None = every core).
+    scheduler : str, optional
+        Dask scheduler address to compute on a cluster instead (see :func:`camelyon.executor.map_slides`).
     progress : bool
         Show a progress bar.
 
@@ -265,7 +268,8 @@ def compute_feature_table(
     paths = [str(p) for p in heatmap_paths]
     rows: dict[str, dict] = {}
     failed = []
-    for res in map_slides(_features_of_file, paths, workers=workers, desc="features", progress=progress):
+    for res in map_slides(_features_of_file, paths, workers=workers, scheduler=scheduler, desc="features",
+                          progress=progress):
         if res.ok:
             slide, feats = res.value
             rows[slide] = feats

@@ -92,6 +92,9 @@ class PipelineConfig:
         Seed of the split, the CNN and the classifier.
     workers : int or None
         Worker processes for the per-slide steps (None: all cores).
+    scheduler : str or None
+        Dask scheduler address (``tcp://host:8786``): run the per-slide steps (tiles, heatmaps,
+        features) on that cluster instead of local processes. Not part of any step's stamp.
     n_report_slides : int
         Heatmap overlays shown in the report.
     progress : bool
@@ -117,6 +120,7 @@ class PipelineConfig:
     cv_folds: int = 5
     seed: int = 0
     workers: int | None = None
+    scheduler: str | None = None
     n_report_slides: int = 4
     progress: bool = True
 
@@ -419,7 +423,8 @@ def _step_tiles(run: _Run, ctx: _Context) -> None:
         report = build_tile_store([ctx.slides[s] for s in slides], store, grid=grid,
                                   annotations=ann_dir if ann_dir.is_dir() else None,
                                   max_negatives_per_slide=cfg.max_negatives_per_slide, seed=cfg.seed,
-                                  workers=cfg.workers, overwrite=not resume, progress=cfg.progress)
+                                  workers=cfg.workers, scheduler=cfg.scheduler, overwrite=not resume,
+                                  progress=cfg.progress)
         if report.failed:
             raise CamelyonError("tiling failed for " + "; ".join(f"{Path(p).name}: {e}" for p, e in report.failed))
         return {"n_slides": len(slides), "n_tiles": int(report.n_tiles)}
@@ -493,7 +498,8 @@ def _step_heatmaps(run: _Run, ctx: _Context) -> None:
                 for s, o in zip(slides, outputs, strict=True) if not _heatmap_is_current(o, model_digest)]
         run.log(f"[heatmaps] {len(jobs)} of {len(slides)} slides to compute")
         failed = []
-        for res in map_slides(_heatmap_job, jobs, workers=cfg.workers, desc="heatmaps", progress=cfg.progress):
+        for res in map_slides(_heatmap_job, jobs, workers=cfg.workers, scheduler=cfg.scheduler,
+                              desc="heatmaps", progress=cfg.progress):
             if not res.ok:
                 failed.append(f"{Path(res.item[0]).name}: {res.error}")
         if failed:
@@ -520,7 +526,7 @@ def _step_features(run: _Run, ctx: _Context) -> None:
 
     def do(resume):
         files = [hm_dir / f"{Path(s).stem}.npz" for s in slides]
-        names_, feat_names, X = compute_feature_table(files, workers=run.config.workers,
+        names_, feat_names, X = compute_feature_table(files, workers=run.config.workers, scheduler=run.config.scheduler,
                                                       progress=run.config.progress)
         labels = [ctx.reference.slides[s] for s in names_]
         write_features_csv(out, names_, feat_names, X, labels)

@@ -49,3 +49,22 @@ def test_synthetic_cohort_on_dask_equals_local_processes(tmp_path, cluster):
     generate_cohort(tmp_path / "dask", scheduler=cluster.scheduler_address, **kwargs)
     local, dask = _digest(tmp_path / "local"), _digest(tmp_path / "dask")
     assert len(local) >= 5 and local == dask
+
+
+def test_heatmap_features_on_dask_equal_local_processes(tmp_path, cluster):
+    import numpy as np
+
+    from camelyon.features import compute_feature_table
+    from camelyon.heatmap import Heatmap
+
+    rng = np.random.default_rng(3)
+    paths = []
+    for k in range(4):
+        prob = rng.random((20, 30)) * (rng.random((20, 30)) > 0.7)
+        path = tmp_path / f"patient_00{k}_node_0.npz"
+        Heatmap(prob, np.ones_like(prob, bool), path.stem + ".tif", 1, 64, 64, 64.0).save(path)
+        paths.append(path)
+    s1, n1, x1 = compute_feature_table(paths, workers=2, progress=False)
+    s2, n2, x2 = compute_feature_table(paths, scheduler=cluster.scheduler_address, progress=False)
+    assert s1 == s2 and n1 == n2
+    assert x1.tobytes() == x2.tobytes()

@@ -36,7 +36,8 @@ def run(args) -> int:
     t0 = time.perf_counter()
     print(f"synthesizing {args.patients} patients into {data} (seed {DEMO_SEED})", flush=True)
     generate_cohort(data, n_patients=args.patients, n_centers=DEMO_CENTERS, seed=DEMO_SEED, mpp=DEMO_MPP,
-                    size=DEMO_SIZE, workers=args.workers, progress=not args.quiet)
+                    size=DEMO_SIZE, workers=args.workers,
+                    scheduler=args.scheduler, progress=not args.quiet)
     summary = run_pipeline(data, out / "run", config_from_args(args))
     minutes = (time.perf_counter() - t0) / 60
     print(f"\nquadratic weighted kappa: {summary['kappa']:.4f} on {summary['n_test_patients']} held-out patients "

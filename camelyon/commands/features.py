@@ -19,6 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output CSV")
     p.add_argument("--labels", default=None, help="stage_labels.csv with slide rows (adds a label column)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786) instead of local workers")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -43,7 +44,7 @@ def run(args) -> int:
     from camelyon.features import compute_feature_table, write_features_csv
     from camelyon.staging import read_stage_csv
 
-    slides, names, X = compute_feature_table(heatmap_files(args.heatmaps), workers=args.workers,
+    slides, names, X = compute_feature_table(heatmap_files(args.heatmaps), workers=args.workers, scheduler=args.scheduler,
                                              progress=not args.quiet)
     labels = None
     if args.labels:

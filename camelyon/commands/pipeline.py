@@ -9,6 +9,8 @@ def add_pipeline_options(p) -> None:
 
     d = PipelineConfig()
     p.add_argument("--workers", type=int, default=None, help="worker processes for per-slide steps (default: all cores)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address (tcp://host:8786): run per-slide steps on that cluster")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of the split, CNN and classifier (default {d.seed})")
     p.add_argument("--epochs", type=int, default=None, help=f"tile-CNN epochs (default {d.epochs})")
     p.add_argument("--tile-size", type=int, default=None, help=f"tile side in px (default {d.tile_size})")
@@ -27,6 +29,7 @@ def config_from_args(args, **defaults):
 
     cfg = PipelineConfig(**defaults)
     cfg.workers = args.workers
+    cfg.scheduler = args.scheduler
     cfg.seed = args.seed
     cfg.progress = not args.quiet
     for opt, field in (("epochs", "epochs"), ("tile_size", "tile_size"), ("tile_um_per_px", "tile_um_per_px"),
