@@ -62,7 +62,7 @@ def main(argv=None):
         configs = {"local-1": dict(workers=1), "local-2": dict(workers=2)}
         times = {name: [] for name in [*configs, "dask-2"]}
         n_tiles = {}
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
             configs["dask-2"] = dict(scheduler=cluster.scheduler_address)
             for run in range(args.runs):
                 for name, kw in configs.items():

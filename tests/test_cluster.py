@@ -21,7 +21,7 @@ GRID = TileGrid(tile_size=64, level=0, stride=64, tissue_um_per_px=2.0)
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as c:
+                                  dashboard_address=":0") as c:
         yield c
 
 

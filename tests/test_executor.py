@@ -53,7 +53,7 @@ def test_dask_cluster_equals_local_processes():
     items = list(range(6))
     local = _collect(map_slides(checksum_task, items, workers=2, progress=False))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         dask = _collect(map_slides(checksum_task, items, scheduler=cluster.scheduler_address,
                                    progress=False))
         failed = _collect(map_slides(failing_task, range(5), scheduler=cluster.scheduler_address,
