@@ -159,7 +159,8 @@ print(f"most suspicious tile of {p.name}: level-0 box x {x0:.0f}-{x1:.0f}, y {y0
 
 # %% [markdown]
 # Heatmaps are saved as `runs/notebook_work/heatmaps/<slide>.npz`; load one with `Heatmap.load(path)`.
-# S07-S09 start from heatmaps of the whole 15-patient demo cohort (`specific_exercises/sample_heatmaps/`).
+# S07-S09 start from sample heatmaps of the 10 evaluation patients of a 15-patient demo cohort
+# (`specific_exercises/sample_heatmaps/`).
 #
 # **Questions.** (1) Where are the false positives: at lesion borders, in dense normal tissue, at the tissue
 # edge? (2) What does a stride of half a tile change (cost, smoothness, the size of the smallest lesion you can

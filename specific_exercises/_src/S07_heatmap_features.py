@@ -19,7 +19,7 @@
 # thumbnails). Load them yourself with
 # ```python
 # from camelyon.heatmap import Heatmap
-# hm = Heatmap.load("specific_exercises/sample_heatmaps/patient_005_node_2.npz")
+# hm = Heatmap.load("sample_heatmaps/patient_004_node_2.npz")   # path relative to this notebook's folder
 # hm.probability, hm.tissue, hm.um_per_px      # (H, W) float32, (H, W) bool, um per heatmap pixel
 # ```
 # or set `HEATMAP_DIR` to a folder of your own heatmaps (e.g. `runs/demo/run/heatmaps` after `make demo`, or the
