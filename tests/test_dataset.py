@@ -239,6 +239,10 @@ def test_parameter_mismatch_and_overwrite(cohort, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CamelyonError, match="no slide files"):
         build_tile_store(tmp_path / "empty", tmp_path / "x.h5", workers=1, progress=False)
+    with pytest.raises(DatasetError, match="annotation folder not found"):
+        build_tile_store(slides, tmp_path / "y.h5", annotations=tmp_path / "no_such_folder", workers=1,
+                         progress=False)
+    assert not (tmp_path / "y.h5").exists()
 
 
 @pytest.fixture(scope="module")

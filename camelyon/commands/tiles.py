@@ -94,7 +94,7 @@ def run(args) -> int:
         pos = int((store.labels == 1).sum())
         print(f"wrote {report.path}: {len(store)} tiles ({pos} tumour) from {len(store.slide_records)} slides "
               f"({len(report.tiled)} tiled now, {len(report.reused)} from an earlier run), "
-              f"{store.tile_size} px at {store.um_per_px:.3g} um/px")
+              f"{store.tile_size} px" + (f" at {store.um_per_px:.3g} um/px" if store.um_per_px == store.um_per_px else ""))
     if report.failed:
         print(f"{len(report.failed)} slide(s) failed and are not in the store:")
         for path, error in report.failed:

@@ -305,6 +305,8 @@ def build_tile_store(
         raise DatasetError(f"{out}: give the store a file name such as tiles.h5")
     if not out.parent.exists():
         raise DatasetError(f"{out.parent}: folder does not exist")
+    if isinstance(annotations, (str, Path)) and not Path(annotations).is_dir():
+        raise DatasetError(f"{annotations}: annotation folder not found; expected a folder of <slide stem>.xml files")
     if max_negatives_per_slide is not None and max_negatives_per_slide < 0:
         raise DatasetError(f"max_negatives_per_slide must be >= 0, got {max_negatives_per_slide}")
     params = _params(grid, max_negatives_per_slide, seed, compression, compression_level)
