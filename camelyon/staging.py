@@ -199,6 +199,9 @@ def read_stage_csv(path: str | os.PathLike) -> StageTable:
             try:
                 parsed = normalize_slide_label(value)
             except CamelyonError as exc:
+                if line_no == 1:  # neither a data row nor the expected header
+                    raise CamelyonError(f"{path}:1: expected the header 'patient,stage' or a data row, "
+                                        f"got {','.join(row)!r}") from None
                 raise CamelyonError(f"{path}:{line_no}: {exc}") from None
         if key in target:
             raise CamelyonError(

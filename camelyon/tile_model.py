@@ -246,6 +246,9 @@ def load_tile_model(path, architecture: str | None = "tile_cnn") -> TileModel:
     expected = architecture or file_arch
     if architecture is not None and file_arch != architecture:
         raise CamelyonError(f"{path} holds a {file_arch!r} network, expected architecture {architecture!r}")
+    if expected not in ARCHITECTURES:
+        raise CamelyonError(f"{path} holds an unknown {expected!r} network: expected one of "
+                            f"{', '.join(ARCHITECTURES)}")
     reference = build_network(expected, 0)
     try:
         reference.check_architecture(network.config(), source=str(path))

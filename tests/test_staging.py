@@ -106,6 +106,7 @@ def test_read_is_case_insensitive_and_tolerates_blank_lines_and_no_header(tmp_pa
     ("patient,stage\npatient_000.zip,pN7\n", r"s\.csv:2: unknown pN stage 'pN7'"),
     ("patient,stage\npatient_000.zip,pN0\npatient_000_node_0.tif,huge\n", r"s\.csv:3: unknown slide label 'huge'"),
     ("patient,stage\npatient_000.zip,pN0,extra\n", r"s\.csv:2: expected 2 columns"),
+    ("case,label\npatient_000.zip,pN0\n", r"s\.csv:1: expected the header 'patient,stage'"),
 ])
 def test_read_errors_name_file_and_line(tmp_path, body, message):
     p = tmp_path / "s.csv"

@@ -102,6 +102,11 @@ def test_model_file_for_another_architecture_is_a_clear_error(tmp_path):
     other.save(tmp_path / "digits.npz", metadata=meta)  # claims to be a tile model, but is not
     with pytest.raises(CamelyonError, match="tile_cnn"):
         load_tile_model(tmp_path / "digits.npz")
+    renamed = dict(meta, architecture="resnet")  # an architecture this version does not know
+    TileModel.new(16, 1.0).network.save(tmp_path / "renamed.npz", metadata=renamed)
+    for architecture in ("tile_cnn", None):
+        with pytest.raises(CamelyonError, match="renamed.npz holds .*'resnet'"):
+            load_tile_model(tmp_path / "renamed.npz", architecture)
     other.save(tmp_path / "plain.npz")
     with pytest.raises(CamelyonError, match="not a camelyon tile model"):
         load_tile_model(tmp_path / "plain.npz")
