@@ -7,8 +7,10 @@
 # - check a backward pass with centred finite differences, and choose the step $h$ wisely.
 #
 # **What you implement** (in `minicnn/functional/dense.py` and `minicnn/functional/activations.py`):
-# `dense_forward`, `dense_backward`, `relu_*`, `leaky_relu_*`, `sigmoid_*`, `tanh_*`; in this notebook:
-# `centred_difference`. The self-check at the end runs `pytest -m G01`.
+# `dense_forward`, `dense_backward`, `relu_*`, `leaky_relu_*`, `sigmoid_*`, `tanh_*`; the layers that call
+# them (in `minicnn/layers/dense.py` and `minicnn/layers/activations.py`): `forward` and `backward` of `Dense`,
+# `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`; in this notebook: `centred_difference`. The self-check at the end
+# runs `pytest -m G01`.
 
 # %%
 import sys

@@ -7,7 +7,8 @@
 # - turn convolution into one matrix product with *im2col*, and measure why this is faster.
 #
 # **What you implement** (in `minicnn/functional/conv_naive.py`): `conv2d_forward_naive`,
-# `conv2d_backward_naive`; in this notebook: `im2col_numpy`. The self-check at the end runs `pytest -m G03`.
+# `conv2d_backward_naive`; in `minicnn/layers/conv.py`: `Conv2D.forward` and `Conv2D.backward`; in this
+# notebook: `im2col_numpy`. The self-check at the end runs `pytest -m G03`.
 
 # %%
 import sys

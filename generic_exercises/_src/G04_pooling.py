@@ -8,7 +8,8 @@
 #
 # **What you implement** (in `minicnn/functional/pooling_naive.py` and `minicnn/functional/global_pool.py`):
 # `max_pool2d_forward_naive/backward_naive`, `avg_pool2d_forward_naive/backward_naive`,
-# `global_avg_pool2d_forward/backward`; in this notebook: `max_pool_2x2_reshape`.
+# `global_avg_pool2d_forward/backward`; in `minicnn/layers/pooling.py`: `forward` and `backward` of
+# `MaxPool2D`, `AvgPool2D`, `GlobalAvgPool2D`; in this notebook: `max_pool_2x2_reshape`.
 # The self-check at the end runs `pytest -m G04`.
 
 # %%

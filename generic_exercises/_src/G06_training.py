@@ -7,8 +7,10 @@
 # - train on synthetic shapes, then on handwritten digits; read learning curves;
 # - recognise overfitting, and see what dropout and batch normalisation change.
 #
-# **What you implement** (in `minicnn/training.py`): `Trainer.train_step`, `Trainer.train_epoch`; in this
-# notebook: `build_shapes_cnn`. The self-check at the end runs `pytest -m G06`.
+# **What you implement** (in `minicnn/training.py`): `Trainer.train_step`, `Trainer.train_epoch`; in
+# `minicnn/functional/dropout.py` and `minicnn/functional/batchnorm.py`: `dropout_forward/backward`,
+# `batch_norm_forward/backward`; in this notebook: `build_shapes_cnn`. The self-check at the end runs
+# `pytest -m G06`.
 
 # %%
 import sys
