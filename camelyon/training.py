@@ -480,6 +480,10 @@ def plot_training_curves(history: dict, path, title: str = "tile CNN") -> Path:
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("validation tile AUC")
     ax2.grid(alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.suptitle(title)
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
