@@ -115,8 +115,8 @@ assert np.allclose(to_thumbnail(np.array([[64.0, 32.0]]), (32.0, 16.0)), [[2.0, 
 # %% [markdown]
 # ## 3. Lesion annotations
 #
-# In CAMELYON the pathologists outlined every metastasis (ITC not exhaustively) as polygons in ASAP's XML
-# format, in level-0 pixels. `read_asap` returns an `AnnotationSet`; `tumour()` keeps the tumour areas and
+# In CAMELYON the pathologists outlined metastases (only some CAMELYON17 slides are annotated, ITC not
+# exhaustively) as polygons in ASAP's XML format, in level-0 pixels. `read_asap` returns an `AnnotationSet`; `tumour()` keeps the tumour areas and
 # `exclusions()` the holes cut out of them (CAMELYON16 group `_2`). The slide label follows from the *longest
 # diameter* of the largest metastasis: ITC up to 0.2 mm, micro up to 2 mm, macro beyond.
 
