@@ -234,7 +234,11 @@ class Sequential:
         return int(sum(p.size for _, p, _ in self.named_parameters()))
 
     def astype(self, dtype) -> Sequential:
-        """Cast every layer's parameters (and gradients, buffers) to ``dtype`` in place. Returns self."""
+        """Cast every layer's parameters (and gradients, buffers) to ``dtype``. Returns self.
+
+        Parameters of another dtype become new arrays: build the optimizer on ``parameters()`` after the
+        cast (one built before keeps updating the old arrays).
+        """
         for layer in self.layers:
             if hasattr(layer, "astype"):
                 layer.astype(dtype)
@@ -401,6 +405,9 @@ class Sequential:
 
     def load_weights(self, path) -> Sequential:
         """Load the weights and buffers saved in ``path`` into this model. Returns self.
+
+        A file of another float dtype casts the model to it (see :meth:`astype`): build the optimizer after
+        loading.
 
         Raises
         ------

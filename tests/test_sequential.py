@@ -191,3 +191,16 @@ def test_models_shapes_and_seeding():
     assert digits.forward(np.zeros((3, 1, 8, 8), dtype=np.float32)).shape == (3, 10)
     assert digits.num_parameters() == 38282
     assert tile_cnn(rng=0, in_channels=1).forward(x[:, :1]).shape == (2, 1)
+
+
+def test_astype_to_the_same_dtype_keeps_the_arrays_an_optimizer_holds():
+    from minicnn.optim import SGD
+
+    model = Sequential(Dense(2, 3, rng=0))
+    optimizer = SGD(model.parameters(), lr=0.1)
+    model.astype(np.float32)  # already float32: must not detach the optimizer
+    model.forward(np.ones((2, 2), dtype=np.float32))
+    model.backward(np.ones((2, 3), dtype=np.float32))
+    before = model[0].params["W"].copy()
+    optimizer.step()
+    assert not np.array_equal(before, model[0].params["W"])

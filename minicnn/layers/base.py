@@ -74,13 +74,20 @@ class Layer:
         return {"type": type(self).__name__, **self._config_args()}
 
     def astype(self, dtype):
-        """Cast parameters, gradients and buffers to `dtype` (replaces the arrays). Returns self."""
+        """Cast parameters, gradients and buffers to `dtype`. Returns self.
+
+        Arrays of another dtype are replaced by new arrays, so an optimizer built before the cast would
+        keep updating the old ones: cast first, then build the optimizer. Arrays already of `dtype` are
+        kept as they are.
+        """
         dtype = np.dtype(dtype)
         for name in list(self.params):
-            self.params[name] = self.params[name].astype(dtype)
-            self.grads[name] = np.zeros_like(self.params[name])
+            if self.params[name].dtype != dtype:
+                self.params[name] = self.params[name].astype(dtype)
+                self.grads[name] = np.zeros_like(self.params[name])
         for name in list(self.buffers):
-            self.buffers[name] = self.buffers[name].astype(dtype)
+            if self.buffers[name].dtype != dtype:
+                self.buffers[name] = self.buffers[name].astype(dtype)
         self._workspace.clear()
         return self
 
