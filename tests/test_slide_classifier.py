@@ -109,3 +109,17 @@ def test_bad_input():
     clf = SlideClassifier("tree").fit(X, y)
     with pytest.raises(CamelyonError, match="fitted on 3 features, got 2"):
         clf.predict(X[:, :2])
+
+
+def test_classify_command_names_the_slide_with_an_unknown_label(tmp_path, capsys):
+    from camelyon.cli import main
+    from camelyon.features import write_features_csv
+
+    X, y, groups = easy_cohort(4)
+    slides = [f"{g}_node_{i % 5}.tif" for i, g in enumerate(groups)]
+    labels = list(y)
+    labels[3] = "huge"
+    path = write_features_csv(tmp_path / "f.csv", slides, ["d", "noise", "area"], X, labels)
+    assert main(["classify", str(path), "--fit", "--model", str(tmp_path / "c.npz"), "--kind", "tree"]) == 2
+    err = capsys.readouterr().err
+    assert f"slide {slides[3]}: unknown slide label 'huge'" in err

@@ -37,6 +37,13 @@ def run(args) -> int:
     if args.fit:
         if labels is None:
             raise CamelyonError(f"{args.features} has no 'label' column; write it with 'camelyon features --labels'")
+        from camelyon.staging import normalize_slide_label
+
+        for slide, label in zip(slides, labels, strict=True):
+            try:
+                normalize_slide_label(label)
+            except CamelyonError as exc:
+                raise CamelyonError(f"{args.features}: slide {slide}: {exc}") from None
         params = dict(kind=args.kind, n_estimators=args.trees, max_depth=args.max_depth,
                       min_samples_leaf=args.min_samples_leaf,
                       class_weight=None if args.no_balance else "balanced", random_state=args.seed)
