@@ -45,7 +45,7 @@ def label_set(labels, *arrays):
         if labels.ndim != 1 or labels.shape[0] == 0:
             raise ValueError(f"labels must be a non-empty 1-D list, got {labels!r}")
         if np.unique(labels).shape[0] != labels.shape[0]:
-            raise ValueError(f"labels contains duplicates: {list(labels)}")
+            raise ValueError(f"labels contains duplicates: {labels.tolist()}")
         return labels
     try:
         return np.unique(np.concatenate([np.asarray(a) for a in arrays]))

@@ -75,7 +75,7 @@ def cohen_kappa_score(y1, y2, labels=None, weights=None, sample_weight=None):
     idx1 = encode(y1, labels)
     idx2 = encode(y2, labels)
     if not ((idx1 >= 0) & (idx2 >= 0)).any():
-        raise ValueError(f"no sample has both labels among {list(labels)}")
+        raise ValueError(f"no sample has both labels among {labels.tolist()}")
     confusion = confusion_counts(idx1, idx2, w, labels.shape[0])
     kappa = kappa_from_confusion(confusion, weights)
     if np.isnan(kappa):

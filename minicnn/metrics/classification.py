@@ -51,7 +51,7 @@ def confusion_matrix(y_true, y_pred, labels=None, sample_weight=None, normalize=
     true_idx = encode(y_true, labels)
     pred_idx = encode(y_pred, labels)
     if not (true_idx >= 0).any():
-        raise ValueError(f"none of the given labels {list(labels)} occurs in y_true")
+        raise ValueError(f"none of the given labels {labels.tolist()} occurs in y_true")
     cm = confusion_counts(true_idx, pred_idx, w, labels.shape[0])
     if sample_weight is None and normalize is None:
         return cm.astype(np.int64)
@@ -124,10 +124,10 @@ def precision_recall_fscore_support(y_true, y_pred, beta=1.0, labels=None, pos_l
     all_labels = label_set(None, y_true, y_pred)
     if average == "binary":
         if all_labels.shape[0] > 2:
-            raise ValueError(f'average="binary" needs two classes, got {list(all_labels)}; choose another average')
+            raise ValueError(f'average="binary" needs two classes, got {all_labels.tolist()}; choose another average')
         if pos_label not in set(all_labels.tolist()):
             if all_labels.shape[0] == 2:
-                raise ValueError(f"pos_label={pos_label!r} is not a valid label; labels are {list(all_labels)}")
+                raise ValueError(f"pos_label={pos_label!r} is not a valid label; labels are {all_labels.tolist()}")
         labels = np.asarray([pos_label])
     labels = label_set(labels, y_true, y_pred)
     full = label_set(None, y_true, y_pred, labels)

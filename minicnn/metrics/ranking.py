@@ -12,10 +12,10 @@ def _positive_mask(y_true, pos_label):
             pos_label = 1
         else:
             raise ValueError(
-                f"y_true has labels {list(classes)}; give pos_label to say which one is positive "
+                f"y_true has labels {classes.tolist()}; give pos_label to say which one is positive "
                 "(only {0, 1} or {-1, 1} labels work without it)")
     if classes.shape[0] > 2:
-        raise ValueError(f"ROC needs binary y_true, got {classes.shape[0]} classes {list(classes)[:6]}")
+        raise ValueError(f"ROC needs binary y_true, got {classes.shape[0]} classes {classes.tolist()[:6]}")
     return y_true == pos_label
 
 
@@ -127,7 +127,7 @@ def roc_auc_score(y_true, y_score, pos_label=None, sample_weight=None):
     y_true = column(y_true, "y_true")
     if np.unique(y_true).shape[0] != 2:
         raise ValueError(
-            f"ROC AUC needs both classes in y_true, got only {list(np.unique(y_true))}; it is undefined otherwise")
+            f"ROC AUC needs both classes in y_true, got only {np.unique(y_true).tolist()}; it is undefined otherwise")
     fpr, tpr, _ = roc_curve(y_true, y_score, pos_label=pos_label, sample_weight=sample_weight,
                             drop_intermediate=False)
     return auc(fpr, tpr)

@@ -92,7 +92,7 @@ def check_y(y, n_samples):
         classes, y_enc = np.unique(arr, return_inverse=True)
     if classes.shape[0] < 2:
         raise ValueError(
-            f"y has a single class ({classes[0]!r}); a classifier needs at least two classes to learn from"
+            f"y has a single class ({classes[:1].tolist()[0]!r}); a classifier needs at least two classes to learn from"
         )
     return classes, y_enc.reshape(-1).astype(np.int64)
 
@@ -130,7 +130,7 @@ def class_weight_vector(class_weight, classes, y_enc):
         for label, weight in class_weight.items():
             key = label.item() if hasattr(label, "item") else label
             if key not in known:
-                raise ValueError(f"class_weight names the label {label!r}, which is not among the classes {list(classes)}")
+                raise ValueError(f"class_weight names the label {label!r}, which is not among the classes {classes.tolist()}")
             if not (isinstance(weight, numbers.Real) and np.isfinite(weight) and weight >= 0):
                 raise ValueError(f"class_weight[{label!r}] must be a finite non-negative number, got {weight!r}")
             out[known[key]] = float(weight)
