@@ -98,6 +98,9 @@ class Heatmap:
         path = Path(path)
         if not path.is_file():
             raise CamelyonError(f"heatmap file not found: {path}")
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":  # np.load would blame pickled data, or return an array
+                raise CamelyonError(f"{path} is not a heatmap file written by camelyon (not an .npz archive)")
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))

@@ -119,6 +119,18 @@ def test_heatmap_round_trip_and_picture(slide_path, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_loading_a_file_that_is_not_a_heatmap_is_a_clear_error(tmp_path):
+    from camelyon.errors import CamelyonError
+
+    (tmp_path / "text.npz").write_text("not a heatmap")
+    with open(tmp_path / "array.npz", "wb") as fh:  # an .npy array under an .npz name
+        np.save(fh, np.zeros(3))
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    for name in ("text.npz", "array.npz", "other.npz"):
+        with pytest.raises(CamelyonError, match=f"{name} is not a heatmap file"):
+            Heatmap.load(tmp_path / name)
+
+
 def test_bad_stride_is_a_clear_error(slide_path):
     from camelyon.errors import CamelyonError
 
