@@ -26,6 +26,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from camelyon.errors import CamelyonError
+
+
+class _ParameterError(CamelyonError, ValueError):
+    """A bad ``workers`` or ``retries``: a ValueError that the command line prints in one line."""
+
 __all__ = ["TaskResult", "map_slides", "default_workers"]
 
 
@@ -113,7 +119,7 @@ def map_slides(
     """
     items = list(items)
     if retries < 0:
-        raise ValueError(f"retries must be >= 0, got {retries}")
+        raise _ParameterError(f"retries must be >= 0, got {retries}")
     bar = tqdm(total=len(items), desc=desc, unit="slide", disable=not progress or None, leave=False)
     try:
         if scheduler is not None:
@@ -121,7 +127,7 @@ def map_slides(
         else:
             n = default_workers() if workers is None else int(workers)
             if n < 0:
-                raise ValueError(f"workers must be >= 0, got {workers}")
+                raise _ParameterError(f"workers must be >= 0, got {workers}")
             if n <= 1 or len(items) <= 1:
                 yield from _map_inline(fn, items, retries, bar)
             else:
@@ -174,10 +180,16 @@ def _map_dask(fn, items, scheduler, retries, bar) -> Iterator[TaskResult]:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
+        raise CamelyonError(
             "--scheduler needs dask.distributed: pip install 'minicnn-camelyon[cluster]'"
         ) from exc
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    if isinstance(scheduler, Client):
+        client = scheduler
+    else:
+        try:
+            client = Client(scheduler)
+        except OSError as exc:
+            raise CamelyonError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
     try:
         futures = {}
         run_id = uuid.uuid4().hex[:8]

@@ -3,6 +3,7 @@
 import pytest
 from executor_tasks import checksum_task, failing_task, flaky_task
 
+from camelyon.errors import CamelyonError
 from camelyon.executor import map_slides
 
 
@@ -45,6 +46,9 @@ def test_bad_arguments():
         list(map_slides(checksum_task, [1, 2], workers=-1, progress=False))
     with pytest.raises(ValueError, match="retries"):
         list(map_slides(checksum_task, [1, 2], retries=-1, progress=False))
+    # the command line prints these in one line (CamelyonError), not as a traceback
+    with pytest.raises(CamelyonError, match="workers must be >= 0"):
+        list(map_slides(checksum_task, [1, 2], workers=-1, progress=False))
 
 
 @pytest.mark.slow
