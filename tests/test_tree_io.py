@@ -116,3 +116,15 @@ def test_plots_draw(tmp_path, data):
         plot_decision_boundary(two, X, y)
     with pytest.raises(ValueError, match="fitted"):
         plot_tree(DecisionTreeClassifier())
+
+
+def test_export_text_of_a_forest_or_unfitted_tree_says_what_to_pass():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    forest = RandomForestClassifier(n_estimators=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"RandomForestClassifier; pass one of its trees, e\.g\. forest\.estimators_\[0\]"):
+        export_text(forest)
+    with pytest.raises(ValueError, match=r"unfitted DecisionTreeClassifier \(call fit first\)"):
+        export_text(DecisionTreeClassifier())
+    assert "class:" in export_text(forest.estimators_[0])

@@ -7,8 +7,16 @@ from .structure import TREE_LEAF
 
 def _fitted_tree(estimator):
     if not hasattr(estimator, "tree_"):
-        raise ValueError("export needs a fitted DecisionTreeClassifier (call fit first)")
+        raise ValueError(f"export_text needs a fitted DecisionTreeClassifier, got {_what(estimator)}")
     return estimator.tree_
+
+
+def _what(estimator):
+    """Describe a non-tree argument: an unfitted estimator, a forest (pass one of its trees) or else."""
+    name = type(estimator).__name__
+    if hasattr(estimator, "n_estimators"):
+        return f"a {name}; pass one of its trees, e.g. forest.estimators_[0]"
+    return f"an unfitted {name} (call fit first)" if hasattr(estimator, "fit") else f"an object of type {name}"
 
 
 def export_text(decision_tree, feature_names=None, class_names=None, max_depth=10, decimals=2,

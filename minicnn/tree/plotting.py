@@ -34,7 +34,9 @@ def plot_tree(decision_tree, feature_names=None, class_names=None, max_depth=Non
     matplotlib.axes.Axes
     """
     if not hasattr(decision_tree, "tree_"):
-        raise ValueError("plot_tree needs a fitted DecisionTreeClassifier (call fit first)")
+        from .export import _what
+
+        raise ValueError(f"plot_tree needs a fitted DecisionTreeClassifier, got {_what(decision_tree)}")
     plt = _pyplot()
     tree = decision_tree.tree_
     n_features = decision_tree.n_features_in_
