@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     except CamelyonError as exc:
         print(f"camelyon {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early: not an error
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"camelyon {args.command}: interrupted; run the same command again to resume.", file=sys.stderr)
         return 130
