@@ -368,7 +368,7 @@ def build_tile_store(
             )
         )
 
-    for result in map_slides(tile_slide, jobs, workers=workers, scheduler=scheduler, retries=0,
+    for result in map_slides(tile_slide, jobs, workers=workers, scheduler=scheduler, retries=1,
                              desc="tiling", progress=progress):
         job = result.item
         if result.error is not None:
