@@ -128,3 +128,17 @@ def test_export_text_of_a_forest_or_unfitted_tree_says_what_to_pass():
     with pytest.raises(ValueError, match=r"unfitted DecisionTreeClassifier \(call fit first\)"):
         export_text(DecisionTreeClassifier())
     assert "class:" in export_text(forest.estimators_[0])
+
+
+def test_saved_model_has_the_usual_file_permissions(tmp_path):
+    import os
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    path = tmp_path / "tree.npz"
+    save_model(path, DecisionTreeClassifier(random_state=0).fit(X, y))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["tree.npz"]  # no temporary file left

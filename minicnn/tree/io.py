@@ -8,9 +8,10 @@ parallel arrays of every tree under ``tree_<i>/<array name>``. It is read back w
 
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from minicnn.sequential import temporary_name
 
 from .forest import RandomForestClassifier
 from .structure import ARRAY_NAMES, Tree
@@ -99,11 +100,12 @@ def save_model(path, estimator):
     arrays["header"] = np.array(json.dumps(header))
 
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    tmp = temporary_name(path)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:  # "x": a new file with the usual permissions (umask), unlike mkstemp's 0600
             np.savez_compressed(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
