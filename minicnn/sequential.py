@@ -140,6 +140,9 @@ class Sequential:
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
         for i, layer in enumerate(layers):
+            if isinstance(layer, type):
+                raise ValueError(f"Sequential: layer {i} is the class {layer.__name__}, not a layer; "
+                                 f"create one with {layer.__name__}(...)")
             for attr in ("forward", "backward"):
                 if not callable(getattr(layer, attr, None)):
                     raise ValueError(f"Sequential: layer {i} ({type(layer).__name__}) has no {attr}() method; "

@@ -204,3 +204,8 @@ def test_astype_to_the_same_dtype_keeps_the_arrays_an_optimizer_holds():
     before = model[0].params["W"].copy()
     optimizer.step()
     assert not np.array_equal(before, model[0].params["W"])
+
+
+def test_a_layer_class_instead_of_a_layer_is_named():
+    with pytest.raises(ValueError, match=r"layer 1 is the class ReLU, not a layer; create one with ReLU\(\.\.\.\)"):
+        Sequential(Dense(2, 2, rng=0), ReLU)
