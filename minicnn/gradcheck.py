@@ -99,6 +99,9 @@ def check_layer_gradients(layer, x, seed=0, h=1e-6):
     dict of str -> float
         ``{"x": error of dx, "<param>": error of grads[param], ...}``.
     """
+    if not (isinstance(getattr(layer, "params", None), dict) and isinstance(getattr(layer, "grads", None), dict)):
+        raise ValueError(f"check_layer_gradients: expected one layer (minicnn.layers.Layer, with params and grads "
+                         f"dicts), got {type(layer).__name__}; check the layers of a model one at a time")
     layer.astype(np.float64)
     x = np.array(x, dtype=np.float64, copy=True)
     states = {k: g.bit_generator.state for k, g in _generators(layer).items()}

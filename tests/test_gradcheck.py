@@ -88,3 +88,11 @@ def test_random_upstream_gradient_catches_ignored_dout():
     x = np.random.default_rng(0).standard_normal((4, 3))
     errors = check_layer_gradients(_IgnoresDout(), x, seed=2)
     assert errors["x"] > 0.1
+
+
+def test_check_layer_gradients_of_a_model_says_one_layer_at_a_time():
+    from minicnn import Sequential
+    from minicnn.layers import Dense
+
+    with pytest.raises(ValueError, match="expected one layer.*got Sequential"):
+        check_layer_gradients(Sequential(Dense(2, 2, rng=0)), np.ones((2, 2)))
