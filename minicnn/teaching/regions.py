@@ -3,15 +3,15 @@
 A solution region is what a student writes. It is a whole block of statements between two comment
 lines at the same indentation::
 
-    def relu_forward(x):
-        \"\"\"ReLU forward pass.\"\"\"
-        ### BEGIN SOLUTION (G01)
-        out = np.maximum(x, 0)
+    def square_forward(x):
+        \"\"\"Element-wise square (an example, not one of the exercises).\"\"\"
+        ### BEGIN SOLUTION (G99)
+        out = x * x
         return out, x
         ### END SOLUTION
 
 The exercise id in parentheses is required. Text after it on the BEGIN line, if any, is the hint shown
-to the student (``### BEGIN SOLUTION (G01) apply max(x, 0) element-wise``); otherwise the hint is the
+to the student (``### BEGIN SOLUTION (G99) multiply x by itself``); otherwise the hint is the
 enclosing function's name and the first line of its docstring. Regions never nest.
 
 In a notebook the same lines appear inside code cells; line numbers are then counted inside the cell
