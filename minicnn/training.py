@@ -385,6 +385,9 @@ class Trainer:
             raise ValueError("Trainer.fit: give both X_val and y_val, or neither")
         if X_val is not None:
             X_val, y_val = self._check_data(X_val, y_val, "validation data")
+            if X_val.shape[1:] != X.shape[1:]:
+                raise ValueError(f"Trainer.fit: validation inputs have shape {X_val.shape}, but training inputs "
+                                 f"{X.shape}; each sample must have the same shape {X.shape[1:]}")
         if int(epochs) != epochs or epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be an integer >= 0, got {epochs}")
         if int(batch_size) != batch_size or batch_size < 1:

@@ -220,6 +220,7 @@ def test_diverging_learning_rate_raises():
     ({"epochs": -1}, "epochs"),
     ({"batch_size": 0}, "batch_size"),
     ({"X_val": np.zeros((3, 2))}, "X_val and y_val"),
+    ({"X_val": np.zeros((3, 1)), "y_val": np.zeros(3, dtype=int)}, r"validation inputs have shape \(3, 1\)"),
 ])
 def test_fit_bad_arguments(kwargs, match):
     X, y, _, _ = spirals()
