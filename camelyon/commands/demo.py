@@ -16,7 +16,7 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "demo",
-        help="synthesize a small CAMELYON17-style cohort and run the whole pipeline (about 10 minutes)",
+        help="synthesize a small CAMELYON17-style cohort and run the whole pipeline (about 2 minutes on 2 idle cores)",
         description=f"Create {DEMO_PATIENTS} synthetic patients (5 lymph-node slides each, seed {DEMO_SEED}) "
                     "in OUT/data (1 um/px, 6 x 4 mm) and run 'camelyon pipeline' on them into OUT/run. Rerunning resumes.",
     )
