@@ -17,6 +17,39 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when an estimator is used before ``fit``."""
 
 
+class ParamsMixin:
+    """scikit-learn's parameter protocol for an estimator whose constructor arguments are ``_param_names``.
+
+    The constructor stores every argument unchanged as an attribute of the same name; ``fit`` validates.
+    """
+
+    _param_names: tuple = ()
+
+    def get_params(self):
+        """Constructor parameters as a dict."""
+        return {name: getattr(self, name) for name in self._param_names}
+
+    def set_params(self, **params):
+        """Set constructor parameters by name; an unknown name is a ValueError listing the valid ones."""
+        for name, value in params.items():
+            if name not in self._param_names:
+                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; valid: {self._param_names}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = type(self)().get_params()
+        changed = {k: v for k, v in self.get_params().items() if not _same(v, defaults[k])}
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # e.g. arrays
+        return a is b
+
+
 def check_X(X, name="X", n_features=None):
     """Validate a feature matrix.
 

@@ -9,6 +9,7 @@ import numpy as np
 from ._random import make_state
 from ._validation import (
     NotFittedError,
+    ParamsMixin,
     check_sample_weight,
     check_X,
     check_y,
@@ -17,10 +18,6 @@ from ._validation import (
 )
 from .builder import presort
 from .tree import DecisionTreeClassifier
-
-_PARAM_NAMES = ("n_estimators", "criterion", "splitter", "max_depth", "min_samples_split",
-                "min_samples_leaf", "min_impurity_decrease", "max_features", "bootstrap", "oob_score",
-                "n_jobs", "random_state", "class_weight", "max_samples", "progress")
 
 
 def bootstrap_counts(n_samples, n_draws, rng):
@@ -78,7 +75,7 @@ def _resolve_n_jobs(n_jobs):
     return int(n_jobs) if n_jobs > 0 else max(1, cores + 1 + int(n_jobs))
 
 
-class RandomForestClassifier:
+class RandomForestClassifier(ParamsMixin):
     """A random forest: trees grown on bootstrap samples, trying ``max_features`` random features per
     split; ``predict_proba`` averages the trees' probabilities.
 
@@ -116,6 +113,10 @@ class RandomForestClassifier:
     oob_decision_function_ : ndarray of shape (n_samples, n_classes)
     """
 
+    _param_names = ("n_estimators", "criterion", "splitter", "max_depth", "min_samples_split",
+                    "min_samples_leaf", "min_impurity_decrease", "max_features", "bootstrap", "oob_score",
+                    "n_jobs", "random_state", "class_weight", "max_samples", "progress")
+
     def __init__(self, n_estimators=100, criterion="gini", splitter="fast", max_depth=None,
                  min_samples_split=2, min_samples_leaf=1, min_impurity_decrease=0.0, max_features="sqrt",
                  bootstrap=True, oob_score=False, n_jobs=None, random_state=None, class_weight=None,
@@ -135,17 +136,6 @@ class RandomForestClassifier:
         self.class_weight = class_weight
         self.max_samples = max_samples
         self.progress = progress
-
-    def get_params(self):
-        """Constructor parameters as a dict."""
-        return {name: getattr(self, name) for name in _PARAM_NAMES}
-
-    def set_params(self, **params):
-        for name, value in params.items():
-            if name not in _PARAM_NAMES:
-                raise ValueError(f"RandomForestClassifier has no parameter {name!r}; valid: {_PARAM_NAMES}")
-            setattr(self, name, value)
-        return self
 
     def _tree_params(self):
         return {

@@ -5,6 +5,7 @@ import numpy as np
 from ._random import make_state
 from ._validation import (
     NotFittedError,
+    ParamsMixin,
     check_sample_weight,
     check_X,
     check_y,
@@ -13,11 +14,8 @@ from ._validation import (
 )
 from .builder import grow_fast, grow_naive
 
-_PARAM_NAMES = ("criterion", "splitter", "max_depth", "min_samples_split", "min_samples_leaf",
-                "min_impurity_decrease", "max_features", "class_weight", "random_state")
 
-
-class DecisionTreeClassifier:
+class DecisionTreeClassifier(ParamsMixin):
     """A decision tree classifier grown depth first with binary axis-aligned splits.
 
     Parameters
@@ -57,6 +55,9 @@ class DecisionTreeClassifier:
         Normalised total impurity decrease brought by each feature.
     """
 
+    _param_names = ("criterion", "splitter", "max_depth", "min_samples_split", "min_samples_leaf",
+                    "min_impurity_decrease", "max_features", "class_weight", "random_state")
+
     def __init__(self, criterion="gini", splitter="fast", max_depth=None, min_samples_split=2,
                  min_samples_leaf=1, min_impurity_decrease=0.0, max_features=None, class_weight=None,
                  random_state=None):
@@ -69,22 +70,6 @@ class DecisionTreeClassifier:
         self.max_features = max_features
         self.class_weight = class_weight
         self.random_state = random_state
-
-    def get_params(self):
-        """Constructor parameters as a dict."""
-        return {name: getattr(self, name) for name in _PARAM_NAMES}
-
-    def set_params(self, **params):
-        for name, value in params.items():
-            if name not in _PARAM_NAMES:
-                raise ValueError(f"DecisionTreeClassifier has no parameter {name!r}; valid: {_PARAM_NAMES}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        changed = {k: v for k, v in self.get_params().items()
-                   if v != DecisionTreeClassifier().get_params()[k]}
-        return "DecisionTreeClassifier(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
 
     def fit(self, X, y, sample_weight=None):
         """Grow the tree on training data.
