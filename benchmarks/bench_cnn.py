@@ -50,6 +50,7 @@ for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+from torch_peer import torch_network  # noqa: E402
 
 from minicnn.layers import Conv2D, Dense  # noqa: E402
 from minicnn.losses import BCEWithLogits  # noqa: E402
@@ -88,32 +89,7 @@ def conv_flops(model, input_shape):
 
 def build_torch(model, torch):
     """The same network in PyTorch with minicnn's weights copied in."""
-    nn = torch.nn
-    layers = []
-    for layer in model.layers:
-        name = type(layer).__name__
-        if name == "Conv2D":
-            conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
-                             stride=layer.stride, padding=layer.padding)
-            with torch.no_grad():
-                conv.weight.copy_(torch.from_numpy(layer.params["W"]))
-                conv.bias.copy_(torch.from_numpy(layer.params["b"]))
-            layers.append(conv)
-        elif name == "Dense":
-            lin = nn.Linear(layer.in_features, layer.out_features)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(layer.params["W"].T.copy()))
-                lin.bias.copy_(torch.from_numpy(layer.params["b"]))
-            layers.append(lin)
-        elif name == "ReLU":
-            layers.append(nn.ReLU())
-        elif name == "MaxPool2D":
-            layers.append(nn.MaxPool2d(layer.kernel_size, layer.stride))
-        elif name == "GlobalAvgPool2D":
-            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        else:
-            raise ValueError(f"bench_cnn: no PyTorch counterpart for {name}")
-    return nn.Sequential(*layers)
+    return torch_network(model, torch, "bench_cnn")
 
 
 def median_ms(times):

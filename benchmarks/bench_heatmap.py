@@ -49,39 +49,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
+from torch_peer import torch_network  # noqa: E402
 
 from camelyon.heatmap import compute_heatmap  # noqa: E402
 from camelyon.tile_model import TileModel  # noqa: E402
 
 
-def torch_network(network, torch):
-    """The minicnn network rebuilt in PyTorch with the same weights."""
-    nn = torch.nn
-    layers = []
-    for layer in network.layers:
-        name = type(layer).__name__
-        if name == "Conv2D":
-            conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
-                             padding=layer.padding)
-            with torch.no_grad():
-                conv.weight.copy_(torch.from_numpy(layer.params["W"]))
-                conv.bias.copy_(torch.from_numpy(layer.params["b"]))
-            layers.append(conv)
-        elif name == "Dense":
-            lin = nn.Linear(layer.in_features, layer.out_features)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.params["W"].T)))
-                lin.bias.copy_(torch.from_numpy(layer.params["b"]))
-            layers.append(lin)
-        elif name == "ReLU":
-            layers.append(nn.ReLU())
-        elif name == "MaxPool2D":
-            layers.append(nn.MaxPool2d(layer.kernel_size, layer.stride))
-        elif name == "GlobalAvgPool2D":
-            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        else:
-            raise ValueError(f"bench_heatmap: no PyTorch counterpart for {name}")
-    return nn.Sequential(*layers).eval()
+def torch_peer(network, torch):
+    """The minicnn network rebuilt in PyTorch with the same weights, in evaluation mode."""
+    return torch_network(network, torch, "bench_heatmap").eval()
 
 
 class TorchTileModel(TileModel):
@@ -115,7 +91,7 @@ def main():
     model = TileModel.new(tile_size=args.tile_size, um_per_px=1.0, level=1, seed=0)
     tmodel = TorchTileModel(model.network, model.tile_size, model.um_per_px, model.level, None,
                             model.input_mean, model.input_std)
-    tmodel.torch, tmodel.torch_net = torch, torch_network(model.network, torch)
+    tmodel.torch, tmodel.torch_net = torch, torch_peer(model.network, torch)
 
     runners = {"minicnn": model, "pytorch": tmodel}
     kw = {"stride": args.stride, "batch_size": args.batch_size}
