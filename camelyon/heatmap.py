@@ -273,13 +273,8 @@ def plot_heatmap(heatmap: Heatmap, thumbnail: np.ndarray, thumbnail_downsample: 
         Output ``.png``.
     title : str, optional
     """
-    import matplotlib
+    from camelyon.figures import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     h, w = thumbnail.shape[:2]
     # each heatmap pixel is drawn as a stride-sized square centred on its tile's centre
     s = heatmap.stride_level0 / thumbnail_downsample
@@ -288,7 +283,8 @@ def plot_heatmap(heatmap: Heatmap, thumbnail: np.ndarray, thumbnail_downsample: 
     oy = heatmap.origin[1] / thumbnail_downsample + half_tile - s / 2
     rows, cols = heatmap.shape
     overlay = np.ma.masked_where(~heatmap.tissue, heatmap.probability)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5 * h / max(w, 1) + 0.9), dpi=100)
+    fig = new_figure(figsize=(10, 5 * h / max(w, 1) + 0.9))
+    axes = fig.subplots(1, 2)
     for ax in axes:
         ax.imshow(thumbnail, extent=(0, w, h, 0))
         ax.set_axis_off()
@@ -302,8 +298,4 @@ def plot_heatmap(heatmap: Heatmap, thumbnail: np.ndarray, thumbnail_downsample: 
     axes[1].set_title(f"max {peak:.2f}, {int(heatmap.tissue.sum())} tiles, {heatmap.um_per_px:g} um/px",
                       fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)

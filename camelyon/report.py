@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from camelyon.figures import save_figure
+
 __all__ = [
     "PUBLISHED_KAPPAS",
     "save_confusion_matrix",
@@ -32,12 +34,7 @@ PUBLISHED_KAPPAS = {
 
 
 def _save(fig: Figure, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path, dpi=100, bbox_inches="tight")
 
 
 def save_confusion_matrix(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLike,

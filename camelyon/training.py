@@ -458,15 +458,11 @@ def _normalize_all(normalizer, tiles: np.ndarray, progress: bool, what: str, chu
 
 def plot_training_curves(history: dict, path, title: str = "tile CNN") -> Path:
     """PNG of training/validation loss and validation AUC per epoch (written atomically)."""
-    import matplotlib
+    from camelyon.figures import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     epochs = history.get("epoch", [])
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    fig = new_figure(figsize=(9, 3.5))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(epochs, history.get("loss", []), "o-", label="training")
     if "val_loss" in history:
         ax1.plot(epochs, history["val_loss"], "s-", label="validation")
@@ -486,11 +482,7 @@ def plot_training_curves(history: dict, path, title: str = "tile CNN") -> Path:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
 
 
 def load_store_tiles(store_path, max_bytes: int = 4 << 30, progress: bool = True) -> tuple[TileArrays, dict]:
