@@ -183,20 +183,12 @@ def tile_model(data_dir=None, progress: bool = False):
             if not up_to_date():
                 t0 = time.perf_counter()
                 print("training the shared tile CNN (once) ...", flush=True)
-                import matplotlib
-
                 from camelyon.errors import CamelyonError
 
-                # the trainer's curve plot calls matplotlib.use("Agg"), which would stop a notebook's inline
-                # figures for good: keep the current backend while it runs (it saves and closes its figure)
-                use = matplotlib.use
-                matplotlib.use = lambda *args, **kwargs: None
                 try:  # an interrupted run with the same settings continues from its checkpoint
                     train_from_store(store, path, TrainingConfig(**TRAINING), resume=True, progress=progress)
                 except CamelyonError:  # the checkpoint comes from other settings: start again
                     train_from_store(store, path, TrainingConfig(**TRAINING), resume=False, progress=progress)
-                finally:
-                    matplotlib.use = use
                 tmp = stamp.with_name(stamp.name + ".tmp")
                 tmp.write_text(json.dumps(TRAINING))
                 os.replace(tmp, stamp)
