@@ -77,7 +77,7 @@ def leaky_relu_backward(dout, cache):
     """Gradient of :func:`leaky_relu_forward`."""
     x, alpha = cache
     dout = _check_dout(dout, x, "leaky_relu_backward")
-    ### BEGIN SOLUTION (G01)
+    ### BEGIN SOLUTION (G01) dx = dout where x > 0, alpha * dout elsewhere (x, alpha from the cache); dtype of x
     dx = np.where(x > 0, dout, alpha * dout).astype(x.dtype, copy=False)
     ### END SOLUTION
     return dx
@@ -105,7 +105,7 @@ def sigmoid_backward(dout, cache):
     """Gradient of :func:`sigmoid_forward`."""
     out = cache
     dout = _check_dout(dout, out, "sigmoid_backward")
-    ### BEGIN SOLUTION (G01)
+    ### BEGIN SOLUTION (G01) dx = dout * out * (1 - out), out = the forward output kept in the cache
     dx = dout * out * (1 - out)
     ### END SOLUTION
     return dx
@@ -121,7 +121,7 @@ def tanh_forward(x):
         The output (the gradient is ``1 - out**2``).
     """
     x = as_float(x, "tanh_forward")
-    ### BEGIN SOLUTION (G01)
+    ### BEGIN SOLUTION (G01) out = tanh(x) element-wise (np.tanh), same shape and dtype as x
     out = np.tanh(x)
     ### END SOLUTION
     return out, out
@@ -131,7 +131,7 @@ def tanh_backward(dout, cache):
     """Gradient of :func:`tanh_forward`."""
     out = cache
     dout = _check_dout(dout, out, "tanh_backward")
-    ### BEGIN SOLUTION (G01)
+    ### BEGIN SOLUTION (G01) dx = dout * (1 - out**2), out = the forward output kept in the cache
     dx = dout * (1 - out * out)
     ### END SOLUTION
     return dx

@@ -37,7 +37,7 @@ def conv2d_forward_naive(x, w, b, stride=1, padding=0):
     w = match_dtype(as_float(w, who, "weights"), x.dtype)
     b = match_dtype(as_float(b, who, "bias"), x.dtype)
     n, c, h, wd, f, kh, kw, oh, ow = conv2d_geometry(x, w, b, stride, padding, who)
-    ### BEGIN SOLUTION (G03)
+    ### BEGIN SOLUTION (G03) pad x; per output pixel (i, j): window (N, C, KH, KW) at (i*s, j*s) times each filter, summed, + b
     x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     out = np.empty((n, f, oh, ow), dtype=x.dtype)
     for i in range(oh):
@@ -76,7 +76,7 @@ def conv2d_backward_naive(dout, cache):
     if dout.shape != (n, f, oh, ow):
         raise ValueError(f"conv2d_backward_naive: expected dout of shape {(n, f, oh, ow)}, got {dout.shape}")
     dout = match_dtype(dout, x.dtype)
-    ### BEGIN SOLUTION (G03)
+    ### BEGIN SOLUTION (G03) per output pixel: dw += dout[:, :, i, j] x window, dx_pad[window] += dout[:, :, i, j] x w; crop; db = sum
     x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     dx_pad = np.zeros_like(x_pad)
     dw = np.zeros_like(w)

@@ -34,7 +34,7 @@ def dense_forward(x, w, b):
         raise ValueError(f"{who}: expected input of shape (N, {d}), got {x.shape}")
     if b.shape != (m,):
         raise ValueError(f"{who}: expected bias of shape ({m},), got {b.shape}")
-    ### BEGIN SOLUTION (G01)
+    ### BEGIN SOLUTION (G01) out = x w + b: (N, D) @ (D, M) + (M,) -> (N, M)
     out = x @ w + b
     ### END SOLUTION
     cache = (x, w)
@@ -62,7 +62,7 @@ def dense_backward(dout, cache):
     if dout.shape != (x.shape[0], w.shape[1]):
         raise ValueError(f"dense_backward: expected dout of shape {(x.shape[0], w.shape[1])}, got {dout.shape}")
     dout = match_dtype(dout, x.dtype)
-    ### BEGIN SOLUTION (G01)
+    ### BEGIN SOLUTION (G01) dx = dout w^T (N, D); dw = x^T dout (D, M); db = dout summed over the batch (M,)
     dx = dout @ w.T
     dw = x.T @ dout
     db = dout.sum(axis=0)

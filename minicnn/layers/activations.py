@@ -15,7 +15,7 @@ class ReLU(Layer):
     def forward(self, x):
         x = self._input(x)
         buffer = self._workspace.recycled("out", x.shape, x.dtype)
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) call F.relu_forward(x, out=buffer) (buffer is reused); keep its cache in self._cache; out has x's shape
         out, self._cache = F.relu_forward(x, out=buffer)
         ### END SOLUTION
         return out
@@ -23,7 +23,7 @@ class ReLU(Layer):
     def backward(self, dout):
         cache = self._saved()
         buffer = self._workspace.recycled("dx", cache.shape, cache.dtype)
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) dx = F.relu_backward of dout with the saved cache, written into out=buffer; shape of the input
         dx = F.relu_backward(dout, cache, out=buffer)
         ### END SOLUTION
         return dx
@@ -50,14 +50,14 @@ class LeakyReLU(Layer):
 
     def forward(self, x):
         x = self._input(x)
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) call F.leaky_relu_forward(x, self.alpha); keep its cache in self._cache; out has x's shape
         out, self._cache = F.leaky_relu_forward(x, self.alpha)
         ### END SOLUTION
         return out
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) dx = F.leaky_relu_backward of dout with the saved cache (dout where x > 0, alpha * dout elsewhere)
         dx = F.leaky_relu_backward(dout, cache)
         ### END SOLUTION
         return dx
@@ -68,14 +68,14 @@ class Sigmoid(Layer):
 
     def forward(self, x):
         x = self._input(x)
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) call F.sigmoid_forward(x); keep its cache (the output) in self._cache; out has x's shape
         out, self._cache = F.sigmoid_forward(x)
         ### END SOLUTION
         return out
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) dx = F.sigmoid_backward of dout with the saved cache: dout * out * (1 - out)
         dx = F.sigmoid_backward(dout, cache)
         ### END SOLUTION
         return dx
@@ -86,14 +86,14 @@ class Tanh(Layer):
 
     def forward(self, x):
         x = self._input(x)
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) call F.tanh_forward(x); keep its cache (the output) in self._cache; out has x's shape
         out, self._cache = F.tanh_forward(x)
         ### END SOLUTION
         return out
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) dx = F.tanh_backward of dout with the saved cache: dout * (1 - out**2)
         dx = F.tanh_backward(dout, cache)
         ### END SOLUTION
         return dx

@@ -90,7 +90,7 @@ class Conv2D(Layer):
         """
         x = self._input(x)
         W, b = self.params["W"], self.params["b"]
-        ### BEGIN SOLUTION (G03)
+        ### BEGIN SOLUTION (G03) F.conv2d_forward(x, W, b, stride, padding, workspace=...) -> out (N, F, OH, OW), cache in self._cache
         out, self._cache = F.conv2d_forward(x, W, b, self.stride, self.padding, workspace=self._workspace)
         ### END SOLUTION
         return out

@@ -47,14 +47,14 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x):
         x = self._input(x)
-        ### BEGIN SOLUTION (G04)
+        ### BEGIN SOLUTION (G04) F.max_pool2d_forward(x, k, s, workspace=...) -> out (N, C, OH, OW), cache in self._cache
         out, self._cache = F.max_pool2d_forward(x, self.kernel_size, self.stride, workspace=self._workspace)
         ### END SOLUTION
         return out
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G04)
+        ### BEGIN SOLUTION (G04) dx = F.max_pool2d_backward of dout (N, C, OH, OW) with the saved cache -> (N, C, H, W)
         dx = F.max_pool2d_backward(dout, cache)
         ### END SOLUTION
         return dx
@@ -65,14 +65,14 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x):
         x = self._input(x)
-        ### BEGIN SOLUTION (G04)
+        ### BEGIN SOLUTION (G04) F.avg_pool2d_forward(x, k, s, workspace=...) -> out (N, C, OH, OW), cache in self._cache
         out, self._cache = F.avg_pool2d_forward(x, self.kernel_size, self.stride, workspace=self._workspace)
         ### END SOLUTION
         return out
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G04)
+        ### BEGIN SOLUTION (G04) dx = F.avg_pool2d_backward of dout (N, C, OH, OW) with the saved cache -> (N, C, H, W)
         dx = F.avg_pool2d_backward(dout, cache)
         ### END SOLUTION
         return dx
@@ -93,14 +93,14 @@ class GlobalAvgPool2D(Layer):
 
     def forward(self, x):
         x = self._input(x)
-        ### BEGIN SOLUTION (G04)
+        ### BEGIN SOLUTION (G04) call F.global_avg_pool2d_forward(x); keep its cache in self._cache; (N, C, H, W) -> (N, C)
         out, self._cache = F.global_avg_pool2d_forward(x)
         ### END SOLUTION
         return out
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G04)
+        ### BEGIN SOLUTION (G04) dx = F.global_avg_pool2d_backward of dout (N, C) with the saved cache -> (N, C, H, W)
         dx = F.global_avg_pool2d_backward(dout, cache)
         ### END SOLUTION
         return dx
