@@ -12,8 +12,10 @@ prints a summary, and saves to / loads from a ``.npz`` file without pickle:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import types
 import uuid
 from pathlib import Path
 
@@ -112,6 +114,35 @@ def _open_model_file(path):
     return data
 
 
+class _class_only_method:
+    """Like ``classmethod``, but calling the method on an instance raises a ``TypeError`` that says what to do.
+
+    ``Sequential.load(path)`` returns a new model. Written on an instance, ``model.load(path)`` would also
+    return a new model and leave ``model`` as it was, a silent mistake; this descriptor turns it into an
+    error that points to ``model.load_weights(path)`` (load into this model) and ``Sequential.load(path)``.
+    """
+
+    def __init__(self, func):
+        self.func = func
+        functools.update_wrapper(self, func)
+
+    def __get__(self, instance, owner=None):
+        owner = type(instance) if owner is None else owner
+        if instance is None:
+            return types.MethodType(self.func, owner)
+        name, cls = self.func.__name__, owner.__name__
+
+        @functools.wraps(self.func)
+        def called_on_an_instance(*args, **kwargs):
+            raise TypeError(
+                f"{cls}.{name} is called on the class, not on a model: model.{name}(path) would return a NEW "
+                f"model and leave this one unchanged. To load the weights into this model, write "
+                f"model.load_weights(path); to get the model stored in a file, write model = {cls}.{name}(path)."
+            )
+
+        return called_on_an_instance
+
+
 class Sequential:
     """Layers applied in order.
 
@@ -127,13 +158,29 @@ class Sequential:
     training : bool
         True after :meth:`train` (the default), False after :meth:`eval`.
     metadata : dict
-        Filled by :meth:`load` from the file (empty for a new model).
+        Filled by :meth:`load` and :meth:`load_weights` from the file (empty for a new model).
 
     Examples
     --------
     >>> from minicnn.layers import Dense, ReLU
     >>> model = Sequential(Dense(2, 16, rng=0), ReLU(), Dense(16, 3, rng=1))
     >>> scores = model.forward(np.zeros((5, 2), dtype=np.float32))   # shape (5, 3)
+
+    Saving, then loading: ``Sequential.load`` (on the class) builds a new model from a file;
+    ``load_weights`` (on a model) fills the model you have, in place.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = model.save(Path(folder) / "model.npz", metadata={"classes": ["a", "b", "c"]})
+    ...     copy = Sequential.load(path)                              # a new model, with the metadata
+    ...     other = Sequential(Dense(2, 16, rng=5), ReLU(), Dense(16, 3, rng=6)).load_weights(path)
+    >>> copy.metadata["classes"], bool(np.array_equal(other[0].params["W"], model[0].params["W"]))
+    (['a', 'b', 'c'], True)
+    >>> model.load(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: Sequential.load is called on the class, not on a model: ...
     """
 
     def __init__(self, *layers):
@@ -262,26 +309,44 @@ class Sequential:
         return d
 
     def load_state_dict(self, d: dict, source: str = "state dict") -> None:
-        """Copy arrays from :meth:`state_dict` into this model's parameters and buffers (in place).
+        """Copy arrays from :meth:`state_dict` into this model's parameters and buffers, in place.
+
+        The model's arrays stay the same objects (an optimizer built on :meth:`parameters` keeps working)
+        and keep their dtype: values of another float dtype are cast (float64 -> float32 rounds). Every
+        entry is checked before anything is copied, so on error the model is unchanged.
+
+        Parameters
+        ----------
+        d : dict of str -> ndarray
+            ``"<i>/<name>"`` and ``"<i>/buffer/<name>"`` entries, as :meth:`state_dict` returns them.
+        source : str
+            What ``d`` came from (a file name), used in error messages.
 
         Raises
         ------
         ValueError
-            Naming the entry, when one is missing or has another shape.
+            Naming the entry and its layer, when one is missing, has another shape, or has a dtype that
+            cannot be cast to the model's (complex into float, for instance).
         """
         targets = {name: p for name, p, _ in self.named_parameters()}
         for i, layer in enumerate(self.layers):
             for key, b in _layer_buffers(layer).items():
                 targets[f"{i}/buffer/{key}"] = b
+        sources = {}
         for name, target in targets.items():
+            layer_index = int(name.split("/")[0])
+            where = f"entry '{name}' (layer {layer_index}, {type(self.layers[layer_index]).__name__})"
             if name not in d:
-                raise ValueError(f"{source}: no entry '{name}' for layer {name.split('/')[0]} "
-                                 f"({type(self.layers[int(name.split('/')[0])]).__name__})")
+                raise ValueError(f"{source}: no {where}")
             src = np.asarray(d[name])
             if src.shape != target.shape:
-                raise ValueError(f"{source}: entry '{name}' has shape {src.shape}, the model expects {target.shape}")
+                raise ValueError(f"{source}: {where} has shape {src.shape}, the model expects {target.shape}")
+            if not np.can_cast(src.dtype, target.dtype, casting="same_kind"):
+                raise ValueError(f"{source}: {where} has dtype {src.dtype}, which cannot be cast to the "
+                                 f"model's {target.dtype}")
+            sources[name] = src
         for name, target in targets.items():
-            target[...] = d[name]
+            np.copyto(target, sources[name], casting="same_kind")
 
     # ------------------------------------------------------------------ summary
     def summary(self, input_shape) -> str:
@@ -396,31 +461,43 @@ class Sequential:
         arrays.update(self.state_dict())
         return save_npz_atomic(path, arrays)
 
-    @classmethod
+    @_class_only_method
     def load(cls, path) -> Sequential:
-        """Build the model stored in ``path`` (written by :meth:`save`) with its weights and metadata."""
+        """Build the model stored in ``path`` (written by :meth:`save`) with its weights and metadata.
+
+        Call it on the class: ``model = Sequential.load(path)``. It returns a new model, of the dtype of the
+        weights in the file. To load weights into a model you already have (and keep the optimizer built on
+        it), use :meth:`load_weights`; ``model.load(path)`` on a model raises a ``TypeError`` saying so.
+        """
         with _open_model_file(path) as data:
             arch = json.loads(str(data[_ARCH_KEY]))
             model = cls.from_config(arch, rng=0)
-            model._load_arrays(data, str(path))
+            named = model.named_parameters()
+            if named and named[0][0] in data.files:
+                file_dtype = data[named[0][0]].dtype
+                if np.issubdtype(file_dtype, np.floating):
+                    model.astype(file_dtype)  # a new model: no optimizer holds its arrays yet
+            model.load_state_dict(_weight_entries(data), source=str(path))
             model.metadata = json.loads(str(data[_META_KEY])) if _META_KEY in data.files else {}
         return model
 
     def load_weights(self, path) -> Sequential:
-        """Load the weights and buffers saved in ``path`` into this model. Returns self.
+        """Load the weights and buffers saved in ``path`` into this model, in place. Returns self.
 
-        A file of another float dtype casts the model to it (see :meth:`astype`): build the optimizer after
-        loading.
+        The parameter arrays stay the same objects, so an optimizer built on :meth:`parameters` before
+        loading keeps training this model. The model keeps its dtype: weights saved in another float dtype
+        are cast (float64 -> float32 rounds).
 
         Raises
         ------
         ValueError
-            When the file's architecture differs from this model's, naming the first layer that differs.
+            When the file's architecture differs from this model's, naming the first layer that differs,
+            or when an entry has another shape, naming the file and the entry.
         """
         with _open_model_file(path) as data:
             arch = json.loads(str(data[_ARCH_KEY]))
             self.check_architecture(arch, source=str(path))
-            self._load_arrays(data, str(path))
+            self.load_state_dict(_weight_entries(data), source=str(path))
             if _META_KEY in data.files:
                 self.metadata = json.loads(str(data[_META_KEY]))
         return self
@@ -437,13 +514,10 @@ class Sequential:
             raise ValueError(f"{source}: architecture mismatch: the file has {len(theirs)} layers, "
                              f"this model has {len(mine)}")
 
-    def _load_arrays(self, data, source: str) -> None:
-        named = self.named_parameters()
-        if named:
-            file_dtype = data[named[0][0]].dtype if named[0][0] in data.files else None
-            if file_dtype is not None and np.issubdtype(file_dtype, np.floating) and file_dtype != named[0][1].dtype:
-                self.astype(file_dtype)
-        self.load_state_dict({k: data[k] for k in data.files if not k.startswith("__")}, source=source)
+
+def _weight_entries(data) -> dict[str, np.ndarray]:
+    """The ``"<i>/..."`` arrays of an open model file (everything but the ``__...__`` entries)."""
+    return {k: data[k] for k in data.files if not k.startswith("__")}
 
 
 def _init_arguments(layer_cls) -> set[str]:

@@ -1,6 +1,7 @@
 """Sequential: chaining, parameters, summary, config, save/load (.npz, no pickle), architecture mismatch,
 and the ready-made models."""
 
+import doctest
 import json
 
 import numpy as np
@@ -209,3 +210,114 @@ def test_astype_to_the_same_dtype_keeps_the_arrays_an_optimizer_holds():
 def test_a_layer_class_instead_of_a_layer_is_named():
     with pytest.raises(ValueError, match=r"layer 1 is the class ReLU, not a layer; create one with ReLU\(\.\.\.\)"):
         Sequential(Dense(2, 2, rng=0), ReLU)
+
+
+def test_load_is_called_on_the_class_and_a_model_call_says_what_to_write(tmp_path):
+    path = tmp_path / "m.npz"
+    Sequential(Dense(3, 2, rng=0)).save(path, metadata={"classes": ["a", "b"]})
+    loaded = Sequential.load(path)
+    assert isinstance(loaded, Sequential) and loaded.metadata == {"classes": ["a", "b"]}
+
+    class MyModel(Sequential):
+        pass
+
+    assert type(MyModel.load(path)) is MyModel  # the class it is called on builds the model
+    model = Sequential(Dense(3, 2, rng=1))
+    before = model[0].params["W"].copy()
+    with pytest.raises(TypeError, match=r"model\.load_weights\(path\).*model = Sequential\.load\(path\)"):
+        model.load(path)
+    np.testing.assert_array_equal(model[0].params["W"], before)  # and nothing was loaded silently
+    assert model.metadata == {}
+    assert "metadata" in Sequential.load.__doc__  # the class-level call keeps its documentation
+
+
+def _train_one_step(model, optimizer, x):
+    """One step with a random upstream gradient (a constant one is zero through BatchNorm)."""
+    optimizer.zero_grad()
+    out = model.forward(x)
+    model.backward(np.random.default_rng(1).normal(size=out.shape).astype(out.dtype))
+    optimizer.step()
+
+
+@pytest.mark.parametrize("optimizer_name", ["SGD", "Adam"])
+def test_load_weights_from_a_float64_file_keeps_the_optimizer_training_the_model(tmp_path, optimizer_name):
+    from minicnn import optim
+
+    path = tmp_path / "w64.npz"
+    saved = Sequential(Dense(4, 3, rng=7), BatchNorm1D(3), ReLU(), Dense(3, 2, rng=8)).astype(np.float64)
+    saved.save(path)
+    model = Sequential(Dense(4, 3, rng=0), BatchNorm1D(3), ReLU(), Dense(3, 2, rng=1))
+    optimizer = getattr(optim, optimizer_name)(model.parameters(), lr=0.1)
+    held = [p for p, _ in optimizer.params]
+
+    assert model.load_weights(path) is model
+    assert model.dtype == np.float32  # the model keeps its dtype; the file's values are cast
+    for (name, p, g), q in zip(model.named_parameters(), held, strict=True):
+        assert p is q, f"{name} was replaced by a new array: the optimizer no longer trains it"
+        assert p.dtype == np.float32 and g.dtype == np.float32
+        np.testing.assert_array_equal(p, saved.state_dict()[name].astype(np.float32))
+    assert model[1].buffers["running_var"].dtype == np.float32
+
+    loaded = {name: p.copy() for name, p, _ in model.named_parameters()}
+    _train_one_step(model, optimizer, np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32))
+    for (name, p, _), q in zip(model.named_parameters(), held, strict=True):
+        assert p is q
+        assert not np.array_equal(p, loaded[name]), f"optimizer step did not change {name}"
+
+
+def test_load_state_dict_copies_in_place_with_a_cast():
+    from minicnn.optim import SGD
+
+    model = Sequential(Dense(2, 3, rng=0), BatchNorm1D(3))
+    optimizer = SGD(model.parameters(), lr=0.5)
+    arrays = [p for p, _ in model.parameters()] + [model[1].buffers["running_mean"]]
+    other = Sequential(Dense(2, 3, rng=3), BatchNorm1D(3))
+    state64 = {k: v.astype(np.float64) + 1.0 for k, v in other.state_dict().items()}
+    model.load_state_dict(state64)
+    after = [p for p, _ in model.parameters()] + [model[1].buffers["running_mean"]]
+    assert all(a is b for a, b in zip(after, arrays, strict=True))
+    assert model.dtype == np.float32
+    np.testing.assert_array_equal(model[0].params["W"], state64["0/W"].astype(np.float32))
+    before = model[0].params["W"].copy()
+    _train_one_step(model, optimizer, np.random.default_rng(2).normal(size=(4, 2)).astype(np.float32))
+    assert not np.array_equal(model[0].params["W"], before)
+
+
+def test_load_state_dict_errors_name_the_source_and_entry_and_change_nothing():
+    model = Sequential(Dense(2, 3, rng=0), ReLU(), Dense(3, 1, rng=1))
+    before = model.state_dict()
+    good = Sequential(Dense(2, 3, rng=5), ReLU(), Dense(3, 1, rng=6)).state_dict()
+
+    wrong_shape = dict(good, **{"2/W": np.zeros((3, 2), dtype=np.float32)})
+    with pytest.raises(ValueError, match=r"w\.npz: entry '2/W' \(layer 2, Dense\) has shape \(3, 2\), "
+                                         r"the model expects \(3, 1\)"):
+        model.load_state_dict(wrong_shape, source="w.npz")
+    missing = {k: v for k, v in good.items() if k != "2/b"}
+    with pytest.raises(ValueError, match=r"w\.npz: no entry '2/b' \(layer 2, Dense\)"):
+        model.load_state_dict(missing, source="w.npz")
+    complex_w = dict(good, **{"2/W": good["2/W"].astype(np.complex64)})
+    with pytest.raises(ValueError, match=r"entry '2/W' .* dtype complex64, which cannot be cast"):
+        model.load_state_dict(complex_w, source="w.npz")
+    for name, value in model.state_dict().items():  # checked before anything is copied: no half-loaded model
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_load_weights_shape_error_names_the_file_and_parameter(tmp_path):
+    path = tmp_path / "weights.npz"
+    model = Sequential(Dense(2, 3, rng=0))
+    model.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["0/b"] = np.zeros(4, dtype=np.float32)  # a file edited by hand: config says 3 outputs, bias has 4
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"weights\.npz: entry '0/b' \(layer 0, Dense\) has shape \(4,\)"):
+        Sequential(Dense(2, 3, rng=1)).load_weights(path)
+
+
+def test_docstring_examples_run():
+    """The examples in minicnn.sequential (forward, save, Sequential.load, load_weights, model.load) work."""
+    import minicnn.sequential
+
+    result = doctest.testmod(minicnn.sequential, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted >= 8, "the Sequential docstring lost its examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples of minicnn.sequential fail"
