@@ -2,6 +2,7 @@
 NaN/inf loss, progress output, and the digits CNN reaching 97 % test accuracy."""
 
 import contextlib
+import doctest
 import json
 import time
 
@@ -263,6 +264,15 @@ def single_threaded():
             yield
     finally:
         numba.set_num_threads(before)
+
+
+def test_module_docstring_example_runs():
+    """The example at the top of minicnn.training (train with validation, checkpoint, early stopping) works."""
+    import minicnn.training
+
+    result = doctest.testmod(minicnn.training, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted >= 10, "the module docstring lost its example"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples of minicnn.training fail"
 
 
 @pytest.mark.slow
