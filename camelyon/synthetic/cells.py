@@ -43,6 +43,47 @@ def _soft_edge(d, radius_px):
     return v
 
 
+@njit(cache=True, inline="always")
+def _lattice_span(p, n, reach, spacing):
+    """First and last lattice index whose site may lie within ``reach`` px of px ``[p, p + n)``."""
+    return int(math.floor((p - reach) / spacing)), int(math.floor((p + n + reach) / spacing))
+
+
+@njit(cache=True, inline="always")
+def _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, jitter):
+    """The jittered centre of lattice site ``(gx, gy)`` and whether a nucleus may be drawn there.
+
+    Parameters
+    ----------
+    cls : ndarray (h, w) uint8
+        Tissue class map; its pixel ``[0, 0]`` is at level-0 px ``(px, py)``.
+    want : int
+        Tissue class the centre must fall in.
+    seed, salt, spacing, jitter
+        As in :func:`splat_nuclei`.
+
+    Returns
+    -------
+    found : bool
+        The centre lies inside ``cls`` on a pixel of class ``want``.
+    cx, cy : float
+        Level-0 px of the centre.
+    ir, ic : int
+        Row and column of the centre's pixel in ``cls`` (meaningful when ``found``).
+    s : uint64
+        The site's hash, advanced past the centre: the first of the nucleus's own draws.
+    """
+    h, w = cls.shape
+    s = hash2(seed, gx, gy, salt)
+    cx = (gx + 0.5 + jitter * (to_unit(s) - 0.5)) * spacing
+    s = next_hash(s)
+    cy = (gy + 0.5 + jitter * (to_unit(s) - 0.5)) * spacing
+    ic = int(math.floor(cx)) - px
+    ir = int(math.floor(cy)) - py
+    found = ic >= 0 and ir >= 0 and ic < w and ir < h and cls[ir, ic] == want
+    return found, cx, cy, ir, ic, next_hash(s)
+
+
 @njit(cache=True, nogil=True)
 def splat_nuclei(conc, cls, want, px, py, seed, salt, spacing, jitter, probability, density,
                  r_min, r_max, aspect_min, aspect_max, peak, texture):
@@ -73,23 +114,13 @@ def splat_nuclei(conc, cls, want, px, py, seed, salt, spacing, jitter, probabili
     """
     h, w = conc.shape
     reach = r_max + spacing
-    gx0 = int(math.floor((px - reach) / spacing))
-    gx1 = int(math.floor((px + w + reach) / spacing))
-    gy0 = int(math.floor((py - reach) / spacing))
-    gy1 = int(math.floor((py + h + reach) / spacing))
+    gx0, gx1 = _lattice_span(px, w, reach, spacing)
+    gy0, gy1 = _lattice_span(py, h, reach, spacing)
     for gy in range(gy0, gy1 + 1):
         for gx in range(gx0, gx1 + 1):
-            s = hash2(seed, gx, gy, salt)
-            cx = (gx + 0.5 + jitter * (to_unit(s) - 0.5)) * spacing
-            s = next_hash(s)
-            cy = (gy + 0.5 + jitter * (to_unit(s) - 0.5)) * spacing
-            ic = int(math.floor(cx)) - px
-            ir = int(math.floor(cy)) - py
-            if ic < 0 or ir < 0 or ic >= w or ir >= h:
+            found, cx, cy, ir, ic, s = _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, jitter)
+            if not found:
                 continue
-            if cls[ir, ic] != want:
-                continue
-            s = next_hash(s)
             if to_unit(s) >= probability * density[ir, ic]:
                 continue
             s = next_hash(s)
@@ -154,23 +185,13 @@ def splat_tumour_nuclei(conc, cls, px, py, seed, salt, spacing, jitter, probabil
     """
     h, w = conc.shape
     reach = r_max * (1.0 + irregularity) + spacing
-    gx0 = int(math.floor((px - reach) / spacing))
-    gx1 = int(math.floor((px + w + reach) / spacing))
-    gy0 = int(math.floor((py - reach) / spacing))
-    gy1 = int(math.floor((py + h + reach) / spacing))
+    gx0, gx1 = _lattice_span(px, w, reach, spacing)
+    gy0, gy1 = _lattice_span(py, h, reach, spacing)
     for gy in range(gy0, gy1 + 1):
         for gx in range(gx0, gx1 + 1):
-            s = hash2(seed, gx, gy, salt)
-            cx = (gx + 0.5 + jitter * (to_unit(s) - 0.5)) * spacing
-            s = next_hash(s)
-            cy = (gy + 0.5 + jitter * (to_unit(s) - 0.5)) * spacing
-            ic = int(math.floor(cx)) - px
-            ir = int(math.floor(cy)) - py
-            if ic < 0 or ir < 0 or ic >= w or ir >= h:
+            found, cx, cy, ir, ic, s = _lattice_site(cls, TUMOUR, px, py, seed, salt, gx, gy, spacing, jitter)
+            if not found:
                 continue
-            if cls[ir, ic] != TUMOUR:
-                continue
-            s = next_hash(s)
             if to_unit(s) >= probability:
                 continue
             s = next_hash(s)
