@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -275,9 +276,16 @@ class TileGrid:
         Returns
         -------
         ndarray of dtype TILE_DTYPE, shape (N,)
+
+        Warns
+        -----
+        UserWarning
+            The tile is larger than the level it is read from (no tiles; the message names the
+            slide, tile size, level and the level's size in px), or the slide has no tissue.
         """
         geo = self.geometry(slide)
         if geo.rows == 0 or geo.cols == 0:
+            warnings.warn(self._no_fit_message(slide, geo), UserWarning, stacklevel=2)
             return np.zeros(0, dtype=TILE_DTYPE)
         if tissue is None:
             tissue = slide_tissue_mask(slide, self.tissue_um_per_px)
@@ -301,6 +309,18 @@ class TileGrid:
             table["tumour_fraction"] = self._tumour_fraction(tumour, geo, x, y, label_max_pixels)
         table["label"] = label_tiles(table["tumour_fraction"], self.tumour_threshold)
         return table
+
+    def _no_fit_message(self, slide, geo: GridGeometry) -> str:
+        """Why a slide gives no tiles at all: the tile is larger than the level it is read from."""
+        lw, lh = slide.level_dimensions[geo.level]
+        if self.um_per_px is not None:
+            what = f"tile size {geo.tile_size} px at {geo.um_per_px:g} um/px ({geo.read_size} px at level {geo.level})"
+        else:
+            what = f"tile size {geo.tile_size} px"
+        return (
+            f"{slide.path}: {what} does not fit in level {geo.level} ({lw} x {lh} px); the slide gives no tiles "
+            "(choose a smaller tile size or a finer level)"
+        )
 
     def _tumour_fraction(self, annotations, geo, x, y, max_pixels) -> np.ndarray:
         areas = annotations.tumour()

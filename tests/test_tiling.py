@@ -1,5 +1,7 @@
 """Tile grids, tissue and tumour fractions, labels, on slides with known geometry."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -139,7 +141,24 @@ def test_no_annotations_and_no_tissue(tmp_path):
     with Slide(p) as s:
         with pytest.warns(UserWarning, match="no tissue"):
             assert len(TileGrid(tile_size=64).tiles(s)) == 0
-        assert len(TileGrid(tile_size=1024).tiles(s)) == 0  # tile larger than the slide
+
+
+def test_tile_larger_than_the_level_warns_with_sizes(tmp_path):
+    p = write_slide(tmp_path / "small.tif", SlideSpec(width=512, height=384, tissue=[(64, 64, 448, 320)]),
+                    mpp=0.5, tile=128, min_size=128)
+    with Slide(p) as s:
+        assert s.level_dimensions[1] == (256, 192)
+        with pytest.warns(UserWarning) as caught:
+            assert len(TileGrid(tile_size=1024).tiles(s)) == 0
+        message = str(caught[0].message)
+        assert "small.tif" in message and "tile size 1024 px" in message and "level 0 (512 x 384 px)" in message
+        with pytest.warns(UserWarning, match=r"tile size 200 px does not fit in level 1 \(256 x 192 px\)"):
+            assert len(TileGrid(tile_size=200, level=1).tiles(s)) == 0
+        with pytest.warns(UserWarning, match=r"tile size 100 px at 2 um/px \(100 px at level 2\).*\(128 x 96 px\)"):
+            assert len(TileGrid(tile_size=100, um_per_px=2.0).tiles(s)) == 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a tile that fits exactly gives no warning
+            assert len(TileGrid(tile_size=192, level=1, min_tissue=0.0).tiles(s)) == 1
 
 
 @given(seed=st.integers(0, 10_000))
