@@ -97,3 +97,71 @@ def test_tiles_finds_lesion_annotations_folder(cohort, tmp_path, capsys):
     assert main(["info", str(data / "center_2" / "patient_000_node_1.tif"), "--annotations",
                  str(data / "lesion_annotations")]) == 0
     assert "annotations none" in capsys.readouterr().out
+
+
+def test_tiles_warns_when_the_tile_is_larger_than_a_slide(cohort, tmp_path, capsys):
+    slides, annotations = cohort
+    work = tmp_path / "slides"
+    shutil.copytree(slides, work)
+    write_slide(work / "patient_007_node_0.tif", SlideSpec(width=256, height=192, tissue=[(32, 32, 224, 160)]),
+                mpp=0.5, tile=128, min_size=128)  # level 1: 128 x 96 px
+    out = tmp_path / "tiles.h5"
+    assert main(["tiles", str(work), "--annotations", str(annotations), "--out", str(out), "--level", "1",
+                 "--tile-size", "112", "--workers", "1", "--quiet"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("warning:")]
+    assert len(lines) == 1
+    assert "patient_007_node_0" in lines[0] and "tile size 112 px" in lines[0]
+    assert "level 1 (128 x 96 px)" in lines[0]
+    with TileStore(out) as s:
+        counts = dict(zip(s.slide_table["name"], s.slide_table["count"], strict=True))
+    assert counts.pop("patient_007_node_0") == 0
+    assert sorted(counts) == sorted(small_cohort_specs()) and all(c > 0 for c in counts.values())
+
+
+@pytest.mark.parametrize("option,value,words", [
+    ("--workers", "0", "workers must be a whole number >= 1"),
+    ("--workers", "-2", "workers must be a whole number >= 1"),
+    ("--seed", "-1", "seed must be a whole number >= 0"),
+    ("--mpp", "0", "mpp must be"),
+    ("--tile-size", "0", "tile size must be >= 1"),
+])
+def test_tiles_bad_parameters_write_nothing(cohort, tmp_path, capsys, option, value, words):
+    slides, _ = cohort
+    folder = tmp_path / "out"
+    folder.mkdir()
+    status = main(["tiles", str(slides / "patient_000_node_1.tif"), "--out", str(folder / "t.h5"), option, value,
+                   "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and words in err and f"got {value}" in err
+    assert list(folder.iterdir()) == []
+
+
+def test_tiles_bad_workers_keep_an_existing_store(cohort, tmp_path, capsys):
+    slides, _ = cohort
+    out = tmp_path / "t.h5"
+    args = ["tiles", str(slides / "patient_000_node_1.tif"), "--out", str(out), "--level", "1", "--tile-size", "64",
+            "--quiet"]
+    assert main([*args, "--workers", "1"]) == 0
+    before = out.read_bytes()
+    assert main([*args, "--workers", "0", "--overwrite"]) == 2
+    assert "workers" in capsys.readouterr().err
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["t.h5"]
+
+
+def test_tiles_missing_paths_are_an_error_before_any_work(cohort, tmp_path, capsys):
+    slides, annotations = cohort
+    folder = tmp_path / "out"
+    folder.mkdir()
+    nope = tmp_path / "nope.tif"
+    assert main(["tiles", str(nope), "--out", str(folder / "t.h5"), "--workers", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{nope}: slide file or folder not found" in err
+    assert list(folder.iterdir()) == []
+    # some paths exist, others do not: nothing is tiled, and the error names only the missing ones
+    gone = tmp_path / "center_9"
+    assert main(["tiles", str(slides / "patient_000_node_0.tif"), str(nope), str(gone), "--annotations",
+                 str(annotations), "--out", str(folder / "t.h5"), "--workers", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{nope}, {gone}: slide files or folders not found" in err
+    assert "patient_000_node_0" not in err
+    assert list(folder.iterdir()) == []

@@ -15,7 +15,8 @@ def register(subparsers) -> None:
                     "annotations (tumour fraction of the tile, or of its centre with --center-size) and write "
                     "them to one HDF5 file. Slides are tiled in worker processes; an interrupted run resumes "
                     "where it stopped when the same command is run again. Slides that cannot be read are "
-                    "reported at the end (exit status 1) and the other slides' tiles are kept.",
+                    "reported at the end (exit status 1) and the other slides' tiles are kept; a path that does "
+                    "not exist is an error before any work.",
     )
     p.add_argument("inputs", nargs="+", metavar="SLIDES_OR_DIR", help="slide files and/or folders of slides")
     p.add_argument("--annotations", default=None,
@@ -50,8 +51,17 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from camelyon.dataset import build_tile_store
+    from camelyon.errors import SlideError
     from camelyon.tiling import TileGrid
 
+    # a mistyped path is reported before any work, so that fixing it costs nothing; slides that
+    # exist but cannot be read are reported at the end and cost the others nothing
+    missing = [i for i in args.inputs if not Path(i).exists()]
+    if missing:
+        raise SlideError(
+            f"{', '.join(missing)}: {'slide file or folder' if len(missing) == 1 else 'slide files or folders'} "
+            f"not found; nothing was tiled (fix or leave out {'this path' if len(missing) == 1 else 'these paths'})"
+        )
     annotations = args.annotations
     if annotations is None:
         # a CAMELYON17 folder (or the synthetic cohort) keeps its XML files in lesion_annotations/

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import warnings
@@ -164,7 +165,11 @@ def tile_slide(job: SlideJob) -> dict:
             mpp = float(np.mean(slide.mpp))  # SlideError with the --mpp hint when unknown
             annotations = read_asap(job.annotation) if job.annotation else None
             geo = grid.geometry(slide)
-            tissue = slide_tissue_mask(slide, grid.tissue_um_per_px)
+            with warnings.catch_warnings():
+                if geo.rows == 0 or geo.cols == 0:
+                    # no tile fits in the slide: grid.tiles says so, a "no tissue" warning would mislead
+                    warnings.simplefilter("ignore")
+                tissue = slide_tissue_mask(slide, grid.tissue_um_per_px)
             table = grid.tiles(slide, annotations=annotations, tissue=tissue)
             if job.max_negatives is not None:
                 neg = np.flatnonzero(table["label"] == 0)
@@ -299,6 +304,7 @@ def build_tile_store(
     BuildReport
         With the failed slides; the store holds every slide that succeeded.
     """
+    # every check comes before anything is created or deleted on disk
     grid = grid or TileGrid()
     out = Path(out)
     if out.suffix == "":
@@ -307,21 +313,21 @@ def build_tile_store(
         raise DatasetError(f"{out.parent}: folder does not exist")
     if isinstance(annotations, (str, Path)) and not Path(annotations).is_dir():
         raise DatasetError(f"{annotations}: annotation folder not found; expected a folder of <slide stem>.xml files")
-    if max_negatives_per_slide is not None and max_negatives_per_slide < 0:
-        raise DatasetError(f"max_negatives_per_slide must be >= 0, got {max_negatives_per_slide}")
+    _check_parameters(workers, seed, mpp, max_negatives_per_slide, compression, compression_level)
     params = _params(grid, max_negatives_per_slide, seed, compression, compression_level)
     params_json = json.dumps(params, sort_keys=True)
     parts_dir = out.with_name(out.name + ".parts")
-    if overwrite:
-        if out.exists():
-            out.unlink()
-        shutil.rmtree(parts_dir, ignore_errors=True)
 
     slide_paths = find_slides([slides] if isinstance(slides, (str, Path)) else slides)
     names = [p.stem for p in slide_paths]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise CamelyonError(f"several slides share the name {dupes[0]!r}; slide names must be unique")
+
+    if overwrite:
+        if out.exists():
+            out.unlink()
+        shutil.rmtree(parts_dir, ignore_errors=True)
 
     # slides already in an existing store
     existing: dict[str, SlideRecord] = {}
@@ -407,6 +413,25 @@ def build_tile_store(
     if not keep_parts:
         shutil.rmtree(parts_dir, ignore_errors=True)
     return report
+
+
+def _check_parameters(workers, seed, mpp, max_negatives, compression, compression_level) -> None:
+    """Raise a :class:`CamelyonError` naming the first bad build parameter and what it should be."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
+                                or workers < 1):
+        raise CamelyonError(f"workers must be a whole number >= 1 (1: tile in this process), got {workers!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise CamelyonError(f"seed must be a whole number >= 0, got {seed!r}")
+    if mpp is not None and not (isinstance(mpp, (int, float, np.number)) and 0 < mpp < math.inf):
+        raise CamelyonError(f"mpp must be a level-0 resolution > 0 um/px (e.g. 0.243), got {mpp!r}")
+    if max_negatives is not None and (not isinstance(max_negatives, (int, np.integer)) or max_negatives < 0):
+        raise DatasetError(f"max_negatives_per_slide must be >= 0, got {max_negatives}")
+    if compression not in (None, "lzf", "gzip", "none"):
+        raise CamelyonError(f"compression must be 'lzf', 'gzip' or 'none', got {compression!r}")
+    if compression_level is not None and (isinstance(compression_level, bool)
+                                          or not isinstance(compression_level, (int, np.integer))
+                                          or not 0 <= compression_level <= 9):
+        raise CamelyonError(f"compression_level must be a gzip level 0-9, got {compression_level!r}")
 
 
 def _output_um_per_px(grid: TileGrid, sources) -> float:
