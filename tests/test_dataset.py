@@ -419,12 +419,73 @@ def test_chunks_written_directly_decode_everywhere(tmp_path, compression):
     out = tmp_path / "store.h5"
     assemble_store(out, [(rec, part, 0)], tile_size=16, compression=compression, compression_level=None,
                    attrs={"params": "{}", "level": 0, "um_per_px": 1.0})
-    with TileStore(out) as s:
-        np.testing.assert_array_equal(s.read_batch([2, 0, 1])[0], tiles[[2, 0, 1]])
-        assert list(s.centers) == [2, 2, 2] and list(s.labels) == [1, 0, 1]
+    for mapped in (True, False):  # the chunk map reads straight from the file; h5py is the fallback
+        with TileStore(out) as s:
+            if not mapped:
+                s._chunks = None
+            assert (s._chunks is not None) == mapped
+            np.testing.assert_array_equal(s.read_batch([2, 0, 1])[0], tiles[[2, 0, 1]])
+            assert list(s.centers) == [2, 2, 2] and list(s.labels) == [1, 0, 1]
     with pytest.raises(ValueError, match="expected 768"):
         with PartWriter(tmp_path / "t.h5", 1, 16, compression) as w:
             w.write_tile(0, tiles[0, :8])
+
+
+@pytest.mark.parametrize("compression", ["lzf", "gzip"])
+def test_chunks_that_hardly_compress_are_stored_as_is(compression):
+    from camelyon.dataset.store import CHUNK_MIN_SAVING, chunk_encoder
+
+    rng = np.random.default_rng(1)
+    raw = rng.integers(0, 256, 3000, dtype=np.uint8)
+    almost = raw.copy()
+    almost[:150] = 0  # saves about 5 %: below the 10 % that pays for decompressing it
+    half = raw.copy()
+    half[:1500] = 0
+    encode = chunk_encoder(compression, None)
+    assert CHUNK_MIN_SAVING == pytest.approx(0.10)
+    assert encode(almost.tobytes()) == (almost.tobytes(), 1)
+    data, mask = encode(half.tobytes())
+    assert mask == 0 and len(data) < 0.6 * half.nbytes
+    keep_all = chunk_encoder(compression, None, min_saving=0.0)
+    assert keep_all(almost.tobytes())[1] == 0
+    with pytest.raises(DatasetError, match="min_saving"):
+        chunk_encoder(compression, None, min_saving=1.0)
+
+
+def test_chunk_map_reads_unwritten_tiles_and_reports_damaged_chunks(store_path, tmp_path):
+    import shutil
+
+    # a tile whose chunk was never written reads as zeros, as h5py reads it
+    copy = tmp_path / "holes.h5"
+    shutil.copy(store_path, copy)
+    with h5py.File(copy, "r+") as f:
+        n = f["tiles"].shape[0]
+        f["tiles"].resize(n + 2, axis=0)
+    for mapped in (True, False):
+        with TileStore(copy) as s, h5py.File(store_path, "r") as f:
+            np.testing.assert_array_equal(s._chunks[0] >= 0, np.arange(n + 2) < n)
+            if not mapped:
+                s._chunks = None  # the h5py path must cope too
+            got = np.full((2, *s.tile_shape), 9, np.uint8)
+            s._read_into(np.array([3, n]), got, np.array([0, 1]))
+            np.testing.assert_array_equal(got[0], f["tiles"][3])
+            assert not got[1].any()
+            with pytest.raises(ValueError, match="C-contiguous"):
+                s.read_batch([0, 1], out=np.empty((2, *s.tile_shape), np.uint8)[:, ::-1])
+
+    # a damaged compressed chunk is named in a clear error, not a codec traceback
+    bad = tmp_path / "bad.h5"
+    shutil.copy(store_path, bad)
+    with h5py.File(store_path, "r") as f:
+        masks = [f["tiles"].id.get_chunk_info(k).filter_mask for k in range(f["tiles"].shape[0])]
+        k = masks.index(0)  # a compressed chunk
+        info = f["tiles"].id.get_chunk_info(k)
+    with open(bad, "r+b") as fh:
+        fh.seek(info.byte_offset)
+        fh.write(b"\xff" * min(64, info.size))
+    with TileStore(bad) as s:
+        with pytest.raises(DatasetError, match=rf"bad.h5: tile {k} "):
+            s.read_batch([k])
 
 
 def test_leftovers_of_a_killed_writer_are_ignored(cohort, tmp_path):

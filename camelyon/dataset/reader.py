@@ -2,8 +2,14 @@
 
 Reading 64 random tiles from whole-slide images means 64 JPEG decodes of slide tiles plus
 OpenSlide's bookkeeping; from the store it is 64 chunk reads and decompressions. The reader
-sorts the requested indices (HDF5 reads in file order are cheapest), reads each tile's chunk
-once, and puts the tiles back in the order asked for.
+sorts the requested indices (reads in file order are cheapest), reads each tile's chunk once,
+and puts the tiles back in the order asked for.
+
+The fast path skips HDF5 for the pixels: when the store is opened, the reader asks HDF5 once
+where every tile's chunk lies in the file (byte offset, size, filter mask), maps the file into
+memory read-only, and then decompresses each chunk straight from the mapping into the output
+buffer, on several threads (the codecs release the GIL, HDF5 calls do not). Stores whose layout
+or filters this does not cover are read through h5py.
 
 Examples
 --------
@@ -17,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import json
+import mmap
 import queue
 import threading
 import zlib
@@ -95,6 +102,32 @@ class TileStore:
         self._slide_names = np.array([r.name for r in self.slide_records], dtype=object)
         self._chunk_bytes = int(np.prod(self._tiles.shape[1:]))
         self._decode = _chunk_decoder(self._tiles)
+        self._map = None
+        self._chunks = None
+        if self._decode is not None:
+            self._open_chunk_map()
+
+    def _open_chunk_map(self) -> None:
+        """Index every tile chunk's place in the file and map the file, if HDF5 can tell us."""
+        index = _chunk_index(self._tiles)
+        if index is None:
+            return
+        try:
+            with open(self.path, "rb") as fh:
+                mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return
+        view = memoryview(mapped)
+        offsets, sizes, masks = index
+        stored = np.flatnonzero(offsets >= 0)
+        if stored.size:  # check one chunk against HDF5's own read before trusting the offsets
+            i = int(stored[0])
+            mask, data = self._tiles.id.read_direct_chunk((i, 0, 0, 0))
+            if mask != masks[i] or bytes(view[offsets[i] : offsets[i] + sizes[i]]) != bytes(data):
+                view.release()
+                mapped.close()
+                return
+        self._map, self._view, self._chunks = mapped, view, index
 
     # -- metadata ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -175,8 +208,9 @@ class TileStore:
         shape = (len(idx),) + self.tile_shape
         if out is None:
             out = np.empty(shape, dtype=np.uint8)
-        elif out.shape != shape or out.dtype != np.uint8:
-            raise ValueError(f"out must be a uint8 array of shape {shape}, got {out.dtype} {out.shape}")
+        elif out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous uint8 array of shape {shape}, got "
+                             f"{'a strided ' if not out.flags.c_contiguous else ''}{out.dtype} {out.shape}")
         # read each distinct tile once, in file order; then fill the repeats from memory
         order = np.argsort(idx, kind="stable")
         sorted_idx = idx[order]
@@ -210,16 +244,39 @@ class TileStore:
             f.result()
 
     def _read_one(self, i: int, dest: np.ndarray) -> None:
-        if self._decode is not None:
+        """Read tile ``i`` into ``dest`` (a C-contiguous (T, T, 3) uint8 view)."""
+        if self._chunks is not None:
+            offsets, sizes, masks = self._chunks
+            start = offsets[i]
+            if start >= 0:
+                self._decode_into(i, self._view[start : start + sizes[i]], masks[i], dest)
+                return
+        elif self._decode is not None:
             # one tile = one chunk: read its bytes and decompress them here, which skips
             # HDF5's selection machinery (several times faster for small tiles)
-            mask, data = self._tiles.id.read_direct_chunk((i, 0, 0, 0))
-            if not mask & 1:  # bit set: the filter was skipped for this chunk (stored as is)
-                data = self._decode(data, self._chunk_bytes)
-            if len(data) == self._chunk_bytes:
-                dest[...] = np.frombuffer(data, dtype=np.uint8).reshape(dest.shape)
+            try:
+                mask, data = self._tiles.id.read_direct_chunk((i, 0, 0, 0))
+            except RuntimeError:  # never written: h5py's read below gives the fill value
+                data = None
+            if data is not None:
+                self._decode_into(i, data, mask, dest)
                 return
         self._tiles.read_direct(dest, source_sel=np.s_[i], dest_sel=np.s_[...])
+
+    def _decode_into(self, i: int, data, mask: int, dest: np.ndarray) -> None:
+        """Decompress tile ``i``'s chunk bytes ``data`` (HDF5 filter ``mask``) into ``dest``."""
+        flat = dest.reshape(-1)
+        if mask & 1 or self._decode is _stored_as_is:  # mask bit 0: the filter was skipped (stored as is)
+            got = data
+            if len(data) == self._chunk_bytes:
+                flat[:] = np.frombuffer(data, dtype=np.uint8)
+        else:
+            try:
+                got = self._decode(data, flat)
+            except Exception as exc:  # noqa: BLE001 - any codec error means a damaged chunk
+                raise DatasetError(f"{self.path}: tile {i} cannot be decompressed ({exc})") from None
+        if len(got) != self._chunk_bytes:
+            raise DatasetError(f"{self.path}: tile {i} holds {len(got)} bytes, expected {self._chunk_bytes}")
 
     def iter_batches(
         self,
@@ -262,6 +319,14 @@ class TileStore:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        if self._map is not None:
+            self._chunks = None
+            self._view.release()
+            try:
+                self._map.close()
+            except BufferError:  # a caller still holds a view of the mapping: the GC closes it
+                pass
+            self._map = None
         if self._f.id.valid:
             self._f.close()
 
@@ -272,25 +337,68 @@ class TileStore:
         self.close()
 
 
+def _stored_as_is(data, out):
+    """The 'decoder' of an uncompressed store (never called: such chunks are copied as they are)."""
+    return data
+
+
 def _chunk_decoder(tiles: h5py.Dataset):
-    """A function ``(chunk bytes, size) -> raw bytes`` for the tiles' filter, or None (use h5py)."""
+    """A function ``(chunk bytes, out) -> out`` for the tiles' filter, or None (use h5py).
+
+    ``out`` is a flat uint8 array of one tile, which the function fills and returns.
+    """
     if tiles.chunks != (1,) + tiles.shape[1:]:
         return None
     if tiles.shuffle or tiles.fletcher32 or tiles.scaleoffset is not None:
         return None  # a filter pipeline this reader does not decode itself: let h5py do it
     if tiles.compression is None:
-        return lambda data, n: data
+        return _stored_as_is
     try:
         import imagecodecs
     except ImportError:  # pragma: no cover - imagecodecs is a dependency
         imagecodecs = None
     if tiles.compression == "gzip":
-        if imagecodecs is not None and hasattr(imagecodecs, "zlibng_decode"):
-            return lambda data, n: imagecodecs.zlibng_decode(data, out=n)
-        return lambda data, n: zlib.decompress(data)
+        for name in ("zlibng_decode", "zlib_decode"):  # zlib-ng is the faster inflate
+            if imagecodecs is not None and hasattr(imagecodecs, name):
+                decode = getattr(imagecodecs, name)
+                return lambda data, out: decode(data, out=out)
+        return _inflate_into
     if tiles.compression == "lzf" and imagecodecs is not None:
-        return lambda data, n: imagecodecs.lzf_decode(data, header=False, out=n)
+        return lambda data, out: imagecodecs.lzf_decode(data, header=False, out=out)
     return None
+
+
+def _inflate_into(data, out: np.ndarray) -> np.ndarray:
+    raw = zlib.decompress(data)
+    if len(raw) != len(out):
+        return raw  # the caller reports the wrong size
+    out[:] = np.frombuffer(raw, dtype=np.uint8)
+    return out
+
+
+def _chunk_index(tiles: h5py.Dataset):
+    """Byte offset, size and filter mask of each tile's chunk, shape (N,) int64 each, or None.
+
+    Tiles never written have offset -1. None when this h5py/HDF5 cannot list chunks.
+    """
+    n = int(tiles.shape[0])
+    offsets = np.full(n, -1, dtype=np.int64)
+    sizes = np.zeros(n, dtype=np.int64)
+    masks = np.zeros(n, dtype=np.int64)
+
+    def note(info):
+        i = info.chunk_offset[0]
+        offsets[i], sizes[i], masks[i] = info.byte_offset, info.size, info.filter_mask
+
+    try:
+        tiles.id.chunk_iter(note)
+    except (AttributeError, RuntimeError, OSError, ValueError):  # older HDF5, or no chunks at all
+        try:
+            for k in range(tiles.id.get_num_chunks()):
+                note(tiles.id.get_chunk_info(k))
+        except (AttributeError, RuntimeError, OSError, ValueError):
+            return None
+    return offsets, sizes, masks
 
 
 _END = object()

@@ -2,7 +2,7 @@
 
 A tile store is one HDF5 file::
 
-    /tiles            (N, T, T, 3) uint8   one tile per chunk, compressed
+    /tiles            (N, T, T, 3) uint8   one tile per chunk, compressed (see below)
     /labels           (N,)  int8           1 tumour, 0 normal
     /coords           (N, 2) int64         level-0 (x, y) of each tile's top-left corner
     /tissue_fraction  (N,)  float32
@@ -20,6 +20,12 @@ A tile store is one HDF5 file::
 Tiles of a slide are contiguous (rows ``start`` to ``start + count`` of its slide-table row),
 slides are sorted by name. A store is only ever written under a temporary name and renamed when
 complete, so a reader never sees a half-written file.
+
+A tile's chunk is stored compressed only when compression saves at least
+:data:`CHUNK_MIN_SAVING` of its bytes; otherwise it is stored as is, with bit 0 of its HDF5
+filter mask set (HDF5 and h5py read both kinds transparently). Decompressing costs more read
+time than it saves for tiles that hardly compress (dense, noisy tissue), while tiles with
+background compress well and stay compressed.
 
 Per-slide *part files* (``<store>.parts/<slide>.h5``) hold the tiles of one slide in the same
 chunk layout; workers write them (atomically) and the parent copies their compressed chunks into
@@ -48,6 +54,7 @@ __all__ = [
     "SlideRecord",
     "tile_dataset_options",
     "chunk_encoder",
+    "CHUNK_MIN_SAVING",
     "PartWriter",
     "read_part_info",
     "assemble_store",
@@ -56,6 +63,12 @@ __all__ = [
 
 FORMAT = "camelyon-tile-store"
 FORMAT_VERSION = 1
+
+#: A tile chunk is stored compressed only when that saves at least this fraction of its bytes.
+#: On the synthetic cohort's 96 px tiles (LZF) this keeps about 57 % of the tiles compressed,
+#: costs 2.7 % more disk than compressing every tile, and reads random batches faster
+#: (docs/tiles.md).
+CHUNK_MIN_SAVING = 0.10
 
 #: Per-tile columns besides /tiles, with their dtypes (shape (N,) or (N, 2)).
 TILE_COLUMNS = {
@@ -127,34 +140,42 @@ def tile_dataset_options(compression: str | None, level: int | None) -> dict:
     raise DatasetError(f"compression must be 'gzip', 'lzf' or 'none', got {compression!r}")
 
 
-def chunk_encoder(compression: str | None, level: int | None):
+def chunk_encoder(compression: str | None, level: int | None, min_saving: float = CHUNK_MIN_SAVING):
     """A function ``raw bytes -> (chunk bytes, filter mask)`` matching :func:`tile_dataset_options`.
 
-    When compression does not make a chunk smaller, it is stored as is with filter-mask bit 0 set,
-    as HDF5's own filters do.
+    Parameters
+    ----------
+    compression : {'lzf', 'gzip', 'none'} or None
+    level : int or None
+        gzip level (default 4).
+    min_saving : float in [0, 1)
+        A chunk whose compressed size is above ``(1 - min_saving)`` times its raw size is
+        stored as is, with filter-mask bit 0 set, as HDF5's own filters do for chunks that
+        do not shrink.
     """
+    if not 0.0 <= min_saving < 1.0:
+        raise DatasetError(f"min_saving must be in [0, 1), got {min_saving!r}")
     if compression in (None, "none"):
         return lambda raw: (raw, 0)
     if compression == "gzip":
         lv = 4 if level is None else int(level)
-
-        def encode(raw):
-            data = zlib.compress(raw, lv)
-            return (data, 0) if len(data) < len(raw) else (raw, 1)
-
-        return encode
-    if compression == "lzf":
+        compress = lambda raw: zlib.compress(raw, lv)  # noqa: E731
+    elif compression == "lzf":
         import imagecodecs
 
-        def encode(raw):
-            try:
-                data = imagecodecs.lzf_encode(raw, header=False)
-            except Exception:  # noqa: BLE001 - incompressible: liblzf gives up
-                return raw, 1
-            return (data, 0) if len(data) < len(raw) else (raw, 1)
+        compress = lambda raw: imagecodecs.lzf_encode(raw, header=False)  # noqa: E731
+    else:
+        raise DatasetError(f"compression must be 'gzip', 'lzf' or 'none', got {compression!r}")
 
-        return encode
-    raise DatasetError(f"compression must be 'gzip', 'lzf' or 'none', got {compression!r}")
+    def encode(raw):
+        limit = len(raw) * (1.0 - min_saving)
+        try:
+            data = compress(raw)
+        except Exception:  # noqa: BLE001 - incompressible: liblzf gives up
+            return raw, 1
+        return (data, 0) if len(data) < len(raw) and len(data) <= limit else (raw, 1)
+
+    return encode
 
 
 def temporary_path(path: Path) -> Path:
