@@ -13,6 +13,7 @@ from camelyon.training import (
     balanced_batches,
     checkpoint_path,
     curve_path,
+    plot_training_curves,
     train_tile_model,
 )
 
@@ -128,3 +129,19 @@ def test_model_metadata_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.predict_logits(tiles), model.predict_logits(tiles))
     with pytest.raises(CamelyonError, match="uint8 tiles of shape"):
         model.predict_proba(tiles[:, :8])
+
+
+def test_training_curve_at_auc_one_stays_inside_the_frame(tmp_path, monkeypatch):
+    import camelyon.figures
+
+    drawn = []
+    save = camelyon.figures.save_figure
+    monkeypatch.setattr(camelyon.figures, "save_figure", lambda fig, path: drawn.append(fig) or save(fig, path))
+    history = {"epoch": [1, 2, 3], "loss": [0.7, 0.3, 0.1], "val_loss": [0.6, 0.2, 0.1],
+               "val_auc": [0.9, 1.0, 1.0]}
+    png = plot_training_curves(history, tmp_path / "curves.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    auc_axis = drawn[0].axes[1]
+    bottom, top = auc_axis.get_ylim()
+    assert 1.0 < top <= 1.05 and bottom <= 0.85
+    assert max(auc_axis.lines[0].get_ydata()) == 1.0 < top
