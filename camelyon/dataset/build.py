@@ -284,7 +284,8 @@ def build_tile_store(
     mpp : float, optional
         Level-0 um/px for slides whose file does not say it.
     workers, scheduler :
-        Passed to :func:`camelyon.executor.map_slides`.
+        Passed to :func:`camelyon.executor.map_slides`; ``workers`` is None (every core) or >= 1
+        (1: tile in this process).
     compression : {"lzf", "gzip", "none"}
         Filter of the tile chunks. LZF (default) decompresses several times faster than gzip,
         which gives smaller files (see docs/tiles.md for measurements).
@@ -302,7 +303,14 @@ def build_tile_store(
     Returns
     -------
     BuildReport
-        With the failed slides; the store holds every slide that succeeded.
+        With the failed slides (a missing slide file is one of them); the store holds every slide
+        that succeeded.
+
+    Raises
+    ------
+    CamelyonError
+        A bad parameter, output path or annotation folder, a folder without slides, or an
+        incompatible existing store; raised before anything is written or deleted.
     """
     # every check comes before anything is created or deleted on disk
     grid = grid or TileGrid()
