@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from minicnn.teaching.notebooks import find_notebook, notebook_function
 from minicnn.teaching.regions import MarkerError, find_notebook_regions, find_regions, scan_tree
 from minicnn.teaching.release import ReleaseError, check, release, scan_for_leaks
 
@@ -318,6 +319,28 @@ def test_student_functions_raise_not_implemented_even_in_numba(edition):
         "G01: implement double in toypkg/ops.py: Twice x, element-wise.",
         "G02: implement add_one_kernel in toypkg/ops.py",
     ]
+
+
+def test_notebook_function_runs_only_imports_and_definitions(tree, edition, tmp_path):
+    cells = [
+        ("code", "%matplotlib inline\nimport math\nboom = 1 / 0\n", []),
+        ("code", "def helper(v):\n    return math.sqrt(v)\n\nundefined_name\n", []),
+        ("markdown", "def target(v): not code", []),
+        ("code", "def target(v):\n    return helper(v) + OFFSET\n\ntarget(-1)\n", []),
+    ]
+    path = tmp_path / "G99_toy.ipynb"
+    path.write_text(json.dumps(_notebook(cells)))
+    assert find_notebook(tmp_path, "G99") == path
+    assert notebook_function(path, "target", {"OFFSET": 1.0})(16.0) == 5.0
+    with pytest.raises(LookupError, match="G99_toy.ipynb: no code cell defines the function missing"):
+        notebook_function(path, "missing")
+    with pytest.raises(FileNotFoundError, match="G98_"):
+        find_notebook(tmp_path, "G98")
+    # in the student edition the function raises its region's message
+    twice = notebook_function(edition / "notebooks/toy.ipynb", "twice")
+    with pytest.raises(NotImplementedError, match="G01: implement twice in notebooks/toy.ipynb"):
+        twice(2)
+    assert notebook_function(tree / "notebooks/toy.ipynb", "twice")(2) == 4
 
 
 def test_leak_scan_finds_what_was_left(tree, edition):
