@@ -86,6 +86,9 @@ class PipelineConfig:
         "forest" or "tree".
     n_estimators : int
         Trees of the forest.
+    itc_threshold : float or None
+        Decision rule on top of the slide classifier: a slide called negative whose itc probability
+        is at least this value is called itc (None: off; see docs/itc-study.md).
     cv_folds : int
         Folds of the slide-classifier cross-validation (grouped by patient).
     seed : int
@@ -117,6 +120,7 @@ class PipelineConfig:
     heatmap_stride: int | None = None
     classifier: str = "forest"
     n_estimators: int = 200
+    itc_threshold: float | None = None
     cv_folds: int = 5
     seed: int = 0
     workers: int | None = None
@@ -543,14 +547,15 @@ def _step_classify(run: _Run, ctx: _Context) -> None:
     pred_csv = run.out / "slide_predictions.csv"
     model = run.out / "slide_classifier.npz"
     cv_json = run.out / "classifier_cv.json"
-    step = _Step("classify", cfg.params("classifier", "n_estimators", "cv_folds", "seed"),
+    step = _Step("classify", cfg.params("classifier", "n_estimators", "itc_threshold", "cv_folds", "seed"),
                  {"features": run.digests["features"]}, [pred_csv, model, cv_json])
 
     def do(resume):
         slides, names, X, labels = read_features_csv(run.out / "features.csv")
         groups = [patient_of(s) for s in slides]
         strata = [ctx.reference.patients[g] for g in groups]
-        params = dict(kind=cfg.classifier, n_estimators=cfg.n_estimators, random_state=cfg.seed)
+        params = dict(kind=cfg.classifier, n_estimators=cfg.n_estimators, random_state=cfg.seed,
+                      itc_threshold=cfg.itc_threshold)
         cv = cross_validate(X, labels, groups, n_splits=cfg.cv_folds, strata=strata, seed=cfg.seed,
                             feature_names=names, **params)
         write_stage_csv(pred_csv, {}, dict(zip(slides, cv.predictions.tolist(), strict=True)))

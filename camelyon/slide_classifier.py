@@ -30,7 +30,8 @@ import numpy as np
 from camelyon.errors import CamelyonError
 from camelyon.staging import SLIDE_LABELS, normalize_slide_label
 
-__all__ = ["SlideClassifier", "grouped_folds", "cross_validate", "CrossValidationResult", "KINDS"]
+__all__ = ["SlideClassifier", "grouped_folds", "cross_validate", "CrossValidationResult", "KINDS",
+           "apply_itc_threshold"]
 
 #: Kinds of classifier: a single decision tree or a random forest.
 KINDS = ("tree", "forest")
@@ -56,6 +57,10 @@ class SlideClassifier:
         that rare labels (itc, micro) are not swamped by the negatives.
     random_state : int
         Seed of the tree building (feature sub-sampling, bootstrap).
+    itc_threshold : float or None
+        Decision rule on top of the trees (see :func:`apply_itc_threshold`): a slide the trees call
+        negative is called itc when its itc probability is at least this value. None (default):
+        the trees' label as it is. See docs/itc-study.md for what it gains and costs.
 
     Attributes
     ----------
@@ -69,9 +74,13 @@ class SlideClassifier:
 
     def __init__(self, kind: str = "forest", *, n_estimators: int = 200, max_depth: int | None = None,
                  min_samples_leaf: int = 1, max_features="default", class_weight="balanced",
-                 random_state: int = 0):
+                 random_state: int = 0, itc_threshold: float | None = None):
         if kind not in KINDS:
             raise CamelyonError(f"classifier kind must be one of {KINDS}, got {kind!r}")
+        if itc_threshold is not None and not (isinstance(itc_threshold, (int, float))
+                                              and not isinstance(itc_threshold, bool)
+                                              and 0.0 < itc_threshold <= 1.0):
+            raise CamelyonError(f"itc_threshold must be None or a number in (0, 1], got {itc_threshold!r}")
         self.kind = kind
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -79,12 +88,14 @@ class SlideClassifier:
         self.max_features = max_features
         self.class_weight = class_weight
         self.random_state = random_state
+        self.itc_threshold = itc_threshold
 
     def get_params(self) -> dict:
         """The constructor parameters (JSON-serializable)."""
         return {"kind": self.kind, "n_estimators": self.n_estimators, "max_depth": self.max_depth,
                 "min_samples_leaf": self.min_samples_leaf, "max_features": self.max_features,
-                "class_weight": self.class_weight, "random_state": self.random_state}
+                "class_weight": self.class_weight, "random_state": self.random_state,
+                "itc_threshold": self.itc_threshold}
 
     def _make_estimator(self):
         from minicnn.tree import DecisionTreeClassifier, RandomForestClassifier
@@ -162,9 +173,13 @@ class SlideClassifier:
         return np.asarray(self.estimator_.predict_proba(self._check_X(X, feature_names=feature_names)))
 
     def predict(self, X, feature_names: Sequence[str] | None = None) -> np.ndarray:
-        """Slide labels, ndarray of str of shape (n_slides,)."""
+        """Slide labels, ndarray of str of shape (n_slides,) (with the ``itc_threshold`` rule, if set)."""
         X = self._check_X(X, feature_names=feature_names)
-        return np.array([str(v) for v in self.estimator_.predict(X)])
+        labels = np.array([str(v) for v in self.estimator_.predict(X)])
+        if self.itc_threshold is not None:
+            proba = np.asarray(self.estimator_.predict_proba(X))
+            labels = apply_itc_threshold(labels, proba, self.classes_, self.itc_threshold)
+        return labels
 
     @property
     def feature_importances_(self) -> np.ndarray:
@@ -222,6 +237,39 @@ class SlideClassifier:
         clf.classes_ = np.array(meta["classes"])
         clf.n_features_in_ = len(clf.feature_names_)
         return clf
+
+
+def apply_itc_threshold(labels, probabilities, classes, threshold: float) -> np.ndarray:
+    """Call itc the slides labelled negative whose itc probability reaches ``threshold``.
+
+    An isolated-tumour-cell lesion covers one to three heatmap pixels, so the trees often see a
+    slide with a single suspicious pixel as negative while still giving itc some probability.
+    This rule trades negative slides for itc slides; other labels are never changed.
+
+    Parameters
+    ----------
+    labels : sequence of str, shape (n_slides,)
+        Labels chosen by the classifier.
+    probabilities : ndarray of shape (n_slides, n_classes)
+        Class probabilities, columns in the order of ``classes``.
+    classes : sequence of str, shape (n_classes,)
+    threshold : float
+        Smallest itc probability, in (0, 1], that turns a negative into itc.
+
+    Returns
+    -------
+    ndarray of str, shape (n_slides,)
+        Without an itc or negative class, the labels unchanged.
+    """
+    labels = np.asarray(labels).astype(str)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    classes = [str(c) for c in classes]
+    if probabilities.shape != (len(labels), len(classes)):
+        raise CamelyonError(f"probabilities have shape {probabilities.shape}, expected ({len(labels)}, {len(classes)})")
+    if "itc" not in classes or "negative" not in classes:
+        return labels
+    flip = (labels == "negative") & (probabilities[:, classes.index("itc")] >= threshold)
+    return np.where(flip, "itc", labels)
 
 
 def _sidecar(path: Path) -> Path:
@@ -322,7 +370,7 @@ def cross_validate(X, y: Sequence[str], groups: Sequence[str], *, n_splits: int 
             proba[te, SLIDE_LABELS.index(y[tr][0])] = 1.0
         else:
             clf = SlideClassifier(**params).fit(X[tr], y[tr], feature_names=feature_names)
-            pred[te] = clf.predict(X[te])
+            pred[te] = clf.predict(X[te])  # with the itc_threshold rule when params set it
             p = clf.predict_proba(X[te])
             for j, c in enumerate(clf.classes_):
                 proba[te, SLIDE_LABELS.index(c)] = p[:, j]

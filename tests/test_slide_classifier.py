@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from camelyon.errors import CamelyonError
-from camelyon.slide_classifier import SlideClassifier, cross_validate, grouped_folds
+from camelyon.slide_classifier import SlideClassifier, apply_itc_threshold, cross_validate, grouped_folds
 from camelyon.staging import SLIDE_LABELS
 
 pytest.importorskip("minicnn.tree")
@@ -109,6 +109,43 @@ def test_bad_input():
     clf = SlideClassifier("tree").fit(X, y)
     with pytest.raises(CamelyonError, match="fitted on 3 features, got 2"):
         clf.predict(X[:, :2])
+
+
+def test_itc_threshold_rule_turns_only_negatives_into_itc():
+    labels = ["negative", "negative", "micro", "itc", "negative"]
+    classes = ["itc", "macro", "micro", "negative"]
+    proba = np.array([[0.30, 0.0, 0.0, 0.70],   # itc probability reaches 0.3: itc
+                      [0.29, 0.0, 0.0, 0.71],   # just below: stays negative
+                      [0.40, 0.0, 0.6, 0.00],   # micro is never changed
+                      [0.90, 0.0, 0.0, 0.10],
+                      [0.00, 0.0, 0.0, 1.00]])
+    out = apply_itc_threshold(labels, proba, classes, 0.3)
+    assert out.tolist() == ["itc", "negative", "micro", "itc", "negative"]
+    # without an itc class (a fold that saw none) the labels pass through
+    assert apply_itc_threshold(["negative"], np.array([[0.2, 0.8]]), ["micro", "negative"], 0.1).tolist() == ["negative"]
+    with pytest.raises(CamelyonError, match="expected"):
+        apply_itc_threshold(labels, proba[:, :3], classes, 0.3)
+
+
+def test_itc_threshold_in_the_classifier_and_its_file(tmp_path):
+    # ITC slides that overlap the negatives: the forest calls some of them negative, the rule recovers them
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.uniform(0, 1, 80), rng.uniform(0.7, 1.2, 20)])[:, None]
+    y = np.array(["negative"] * 80 + ["itc"] * 20)
+    plain = SlideClassifier("forest", n_estimators=25, min_samples_leaf=5, random_state=0).fit(X, y)
+    ruled = SlideClassifier("forest", n_estimators=25, min_samples_leaf=5, random_state=0,
+                            itc_threshold=0.2).fit(X, y)
+    p_plain, p_ruled = plain.predict(X), ruled.predict(X)
+    p_itc = ruled.predict_proba(X)[:, list(ruled.classes_).index("itc")]
+    np.testing.assert_array_equal(p_ruled, apply_itc_threshold(p_plain, ruled.predict_proba(X), ruled.classes_, 0.2))
+    assert ((p_ruled == "itc") & (p_plain == "negative")).any()
+    assert np.all((p_ruled == "itc") == ((p_plain == "itc") | (p_itc >= 0.2)))
+    back = SlideClassifier.load(ruled.save(tmp_path / "clf.npz"))
+    assert back.itc_threshold == 0.2
+    np.testing.assert_array_equal(back.predict(X), p_ruled)
+    for bad in (0, 1.5, "high", True):
+        with pytest.raises(CamelyonError, match="itc_threshold"):
+            SlideClassifier("forest", itc_threshold=bad)
 
 
 def test_classify_command_names_the_slide_with_an_unknown_label(tmp_path, capsys):
