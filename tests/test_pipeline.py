@@ -138,6 +138,14 @@ def test_whole_pipeline_on_a_tiny_cohort(tiny_cohort, tmp_path):
     assert status["heatmaps"] == status["classify"] == status["report"] == "ran"
     assert any(f"1 of {len(heatmaps)} slides to compute" in line for line in logs)
 
+    # the itc decision rule reaches the classifier and re-runs only the classifier and what follows
+    fourth = run_pipeline(tiny_cohort, out, PipelineConfig(**{**TINY, "classifier": "tree", "itc_threshold": 0.5}),
+                          log=None)
+    status = {k: v["status"] for k, v in fourth["steps"].items()}
+    assert status["features"] == "up to date" and status["classify"] == status["evaluate"] == "ran"
+    saved = json.loads((out / "slide_classifier.npz.json").read_text())
+    assert saved["params"]["itc_threshold"] == 0.5
+
 
 def test_pipeline_command_options_and_errors(tmp_path, capsys):
     from camelyon.cli import build_parser, main
