@@ -21,6 +21,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,26 +155,51 @@ def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+    finished = 0
     try:
         pending = {pool.submit(_call, fn, item): (item, 1) for item in items}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken = None
             for fut in done:
                 item, attempt = pending.pop(fut)
                 try:
                     value, error, _tb = fut.result()
-                except Exception as exc:  # the worker process itself died
+                except BrokenProcessPool as exc:  # a worker process died: the pool cannot go on
+                    broken = exc
+                    continue
+                except Exception as exc:  # the result could not be sent back (e.g. not picklable)
                     value, error = None, _describe(exc)
                 if error is not None and attempt <= retries:
                     pending[pool.submit(_call, fn, item)] = (item, attempt + 1)
                     continue
                 bar.update(1)
+                finished += 1
                 yield TaskResult(item, value, error, attempt)
+            if broken is not None:
+                raise broken
+    except BrokenProcessPool as exc:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise CamelyonError(_worker_died_message(method, n_workers, len(items) - finished, len(items))) from exc
     except BaseException:
         # Ctrl-C, or the caller stopped iterating: drop queued items instead of running them all.
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _worker_died_message(method: str, n_workers: int, unfinished: int, total: int) -> str:
+    """What to tell the user when a worker process died (the pool raised BrokenProcessPool)."""
+    return (
+        f"a worker process died ({n_workers} workers started with {method!r}; {unfinished} of {total} items "
+        f"unfinished). Likely causes: the script that called map_slides (or build_tile_store, "
+        f"generate_cohort, ...) does its work at module level without an 'if __name__ == \"__main__\":' "
+        f"guard, so every new worker imports it and runs it again; or the operating system killed a worker "
+        f"that ran out of memory (OOM killer; see 'dmesg'). Fixes: put the script's top-level work under "
+        f"'if __name__ == \"__main__\":'; use fewer workers (--workers 2, or --workers 1 / workers=1 to "
+        f"run everything in this process); or give the job more memory. Finished results were kept; "
+        f"commands that resume (tiles, heatmap, synth, pipeline) continue where they stopped when run again."
+    )
 
 
 def _map_dask(fn, items, scheduler, retries, bar) -> Iterator[TaskResult]:

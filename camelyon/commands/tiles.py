@@ -20,8 +20,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="SLIDES_OR_DIR", help="slide files and/or folders of slides")
     p.add_argument("--annotations", default=None,
-                   help="folder of ASAP XML files named SLIDE_STEM.xml (default: SLIDES_DIR/lesion_annotations "
-                        "when it exists)")
+                   help="folder of ASAP XML files named SLIDE_STEM.xml (default: SLIDES_DIR/lesion_annotations, "
+                        "else SLIDES_DIR/../lesion_annotations as in CAMELYON16/17, when it exists)")
     p.add_argument("--out", required=True, help="tile store to write (.h5)")
     res = p.add_mutually_exclusive_group()
     res.add_argument("--level", type=int, default=None, help="pyramid level to tile (default 0)")
@@ -64,11 +64,13 @@ def run(args) -> int:
         )
     annotations = args.annotations
     if annotations is None:
-        # a CAMELYON17 folder (or the synthetic cohort) keeps its XML files in lesion_annotations/
-        found = [Path(i) / "lesion_annotations" for i in args.inputs if (Path(i) / "lesion_annotations").is_dir()]
-        if len(found) == 1:
-            annotations = found[0]
-            print(f"annotations: {annotations}")
+        folders = find_annotation_folders(args.inputs)
+        if len(folders) == 1:
+            annotations = folders[0]
+        elif folders:
+            annotations = _merge_annotation_folders(folders)
+        print(f"annotations: {', '.join(map(str, folders))}" if folders else
+              "annotations: none (no lesion_annotations folder in or next to the slide folder)")
     grid = TileGrid(
         tile_size=args.tile_size,
         stride=args.stride,
@@ -102,12 +104,64 @@ def run(args) -> int:
 
     with TileStore(report.path) as store:
         pos = int((store.labels == 1).sum())
-        print(f"wrote {report.path}: {len(store)} tiles ({pos} tumour) from {len(store.slide_records)} slides "
+        records = store.slide_records
+        print(f"wrote {report.path}: {_count(len(store), 'tile')} ({pos} tumour) from {_count(len(records), 'slide')} "
               f"({len(report.tiled)} tiled now, {len(report.reused)} from an earlier run), "
               f"{store.tile_size} px" + (f" at {store.um_per_px:.3g} um/px" if store.um_per_px == store.um_per_px else ""))
+    # a normal slide has no XML, and in CAMELYON17 only some slides are annotated: only a store in which
+    # no slide at all was labelled from an XML (CAMELYON16 normal_* slides aside) points to a wrong folder
+    unannotated = [r.name for r in records if not r.annotated]
+    expected = [n for n in unannotated if n.lower().startswith("normal")]
+    if records and len(unannotated) == len(records) and len(expected) < len(unannotated):
+        print(f"warning: no annotation XML found for {len(unannotated)} of {_count(len(records), 'slide')}; "
+              "all their tiles are labelled normal; give --annotations DIR")
     if report.failed:
-        print(f"{len(report.failed)} slide(s) failed and are not in the store:")
+        print(f"{_count(len(report.failed), 'slide')} failed and {'is' if len(report.failed) == 1 else 'are'} "
+              "not in the store:")
         for path, error in report.failed:
             print(f"  {path}: {error}" if not error.startswith(str(path)) else f"  {error}")
         return 1
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 slide``, ``3 slides``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def find_annotation_folders(inputs) -> list[Path]:
+    """The ``lesion_annotations`` folders that go with slide files and folders, without duplicates.
+
+    For each input the slide folder (the input itself, or the folder of a slide file) is searched
+    first, then its parent: CAMELYON17 keeps ``lesion_annotations/`` next to the ``center_<c>/``
+    folders, CAMELYON16 next to ``tumor/`` and ``normal/``, and a whole ``training/`` folder or a
+    synthetic cohort holds it directly.
+
+    Parameters
+    ----------
+    inputs : iterable of str or Path
+        Slide files and/or folders as given on the command line.
+
+    Returns
+    -------
+    list of Path
+        Existing folders in the order of the inputs (empty when there is none).
+    """
+    found: dict[Path, Path] = {}
+    for item in inputs:
+        p = Path(item)
+        slide_dir = p if p.is_dir() else p.parent
+        for candidate in (slide_dir / "lesion_annotations", slide_dir.parent / "lesion_annotations"):
+            if candidate.is_dir():
+                found.setdefault(candidate.resolve(), candidate)
+                break
+    return list(found.values())
+
+
+def _merge_annotation_folders(folders: list[Path]) -> dict[str, Path]:
+    """Slide stem -> XML file over several folders (the first folder that has a stem wins)."""
+    merged: dict[str, Path] = {}
+    for folder in folders:
+        for xml in sorted(folder.glob("*.xml")):
+            merged.setdefault(xml.stem, xml)
+    return merged
