@@ -61,7 +61,7 @@ def test_tiles_command_builds_store_and_reports_failures(cohort, tmp_path, capsy
     write_corrupt_tiff(work / "patient_005_node_0.tif")
     assert main(args) == 1  # the new slide fails, the store keeps the others
     text = capsys.readouterr().out
-    assert "1 slide(s) failed" in text and "patient_005_node_0.tif" in text and "3 from an earlier run" in text
+    assert "1 slide failed and is not in the store" in text and "patient_005_node_0.tif" in text and "3 from an earlier run" in text
     with TileStore(out) as s:
         assert len(s.slide_records) == 3
 
@@ -165,3 +165,61 @@ def test_tiles_missing_paths_are_an_error_before_any_work(cohort, tmp_path, caps
     assert err.count("\n") == 1 and f"{nope}, {gone}: slide files or folders not found" in err
     assert "patient_000_node_0" not in err
     assert list(folder.iterdir()) == []
+
+
+def _tile(inputs, out, *extra):
+    return main(["tiles", *map(str, inputs), "--out", str(out), "--level", "1", "--tile-size", "32",
+                 "--workers", "1", "--quiet", *extra])
+
+
+def test_tiles_finds_camelyon17_annotations_next_to_the_centre_folder(cohort, tmp_path, capsys):
+    slides, annotations = cohort
+    training = tmp_path / "training"
+    shutil.copytree(slides, training / "center_0")
+    shutil.copytree(annotations, training / "lesion_annotations")
+    assert _tile([training / "center_0"], tmp_path / "t.h5") == 0
+    out = capsys.readouterr().out
+    assert f"annotations: {training / 'lesion_annotations'}\n" in out
+    assert "no annotation XML" not in out
+    with TileStore(tmp_path / "t.h5") as s:
+        assert int((s.labels == 1).sum()) == 18
+        assert sorted(r.name for r in s.slide_records if r.annotated) == ["patient_000_node_0", "patient_001_node_0"]
+
+
+def test_tiles_finds_camelyon16_annotations_once_for_tumor_and_normal(cohort, tmp_path, capsys):
+    slides, annotations = cohort
+    training = tmp_path / "training"
+    (training / "tumor").mkdir(parents=True)
+    (training / "normal").mkdir()
+    (training / "lesion_annotations").mkdir()
+    shutil.copy(slides / "patient_000_node_0.tif", training / "tumor" / "tumor_001.tif")
+    shutil.copy(annotations / "patient_000_node_0.xml", training / "lesion_annotations" / "tumor_001.xml")
+    shutil.copy(slides / "patient_000_node_1.tif", training / "normal" / "normal_001.tif")
+    assert _tile([training / "tumor", training / "normal"], tmp_path / "t.h5") == 0
+    out = capsys.readouterr().out
+    assert out.count("annotations: ") == 1 and f"annotations: {training / 'lesion_annotations'}\n" in out
+    with TileStore(tmp_path / "t.h5") as s:
+        assert int((s.labels == 1).sum()) == 12  # the lesion of patient_000_node_0 (the other 6 are patient_001's)
+    # normal slides alone legitimately have no XML: no warning
+    assert _tile([training / "normal"], tmp_path / "n.h5") == 0
+    out = capsys.readouterr().out
+    assert "no annotation XML" not in out and "from 1 slide " in out
+
+
+def test_tiles_warns_once_when_no_slide_has_an_annotation(cohort, tmp_path, capsys):
+    slides, annotations = cohort
+    assert _tile([slides], tmp_path / "t.h5") == 0
+    out = capsys.readouterr().out
+    assert "annotations: none" in out
+    warned = [ln for ln in out.splitlines() if "no annotation XML" in ln]
+    assert warned == ["warning: no annotation XML found for 3 of 3 slides; all their tiles are labelled normal; "
+                      "give --annotations DIR"]
+    # an annotation folder that matches none of the slides is just as wrong
+    other = tmp_path / "other_xml"
+    other.mkdir()
+    shutil.copy(annotations / "patient_000_node_0.xml", other / "patient_999_node_0.xml")
+    assert _tile([slides], tmp_path / "u.h5", "--annotations", str(other)) == 0
+    assert capsys.readouterr().out.count("no annotation XML found for 3 of 3 slides") == 1
+    # some slides annotated (CAMELYON17: only some are): no warning
+    assert _tile([slides], tmp_path / "v.h5", "--annotations", str(annotations)) == 0
+    assert "no annotation XML" not in capsys.readouterr().out
