@@ -105,7 +105,7 @@ def map_slides(
         process, which is easiest to debug. Ignored when ``scheduler`` is given.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:8786``) to run on a cluster instead.
-        Needs the optional extra ``minicnn-camelyon[cluster]``.
+        Needs the optional extra ``cluster``: ``pip install -e '.[cluster]'`` in the checkout.
     retries : int
         How many times a failing item is tried again before it is reported as failed.
     desc : str
@@ -160,7 +160,7 @@ def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
         pending = {pool.submit(_call, fn, item): (item, 1) for item in items}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            broken = None
+            outcomes, broken = [], None
             for fut in done:
                 item, attempt = pending.pop(fut)
                 try:
@@ -170,9 +170,12 @@ def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
                     continue
                 except Exception as exc:  # the result could not be sent back (e.g. not picklable)
                     value, error = None, _describe(exc)
+                outcomes.append((item, value, error, attempt))
+            for item, value, error, attempt in outcomes:
                 if error is not None and attempt <= retries:
-                    pending[pool.submit(_call, fn, item)] = (item, attempt + 1)
-                    continue
+                    if broken is None:
+                        pending[pool.submit(_call, fn, item)] = (item, attempt + 1)
+                    continue  # with a broken pool the item stays unfinished
                 bar.update(1)
                 finished += 1
                 yield TaskResult(item, value, error, attempt)
@@ -197,17 +200,19 @@ def _worker_died_message(method: str, n_workers: int, unfinished: int, total: in
         f"guard, so every new worker imports it and runs it again; or the operating system killed a worker "
         f"that ran out of memory (OOM killer; see 'dmesg'). Fixes: put the script's top-level work under "
         f"'if __name__ == \"__main__\":'; use fewer workers (--workers 2, or --workers 1 / workers=1 to "
-        f"run everything in this process); or give the job more memory. Finished results were kept; "
-        f"commands that resume (tiles, heatmap, synth, pipeline) continue where they stopped when run again."
+        f"run everything in this process); or give the job more memory. The commands that resume (tiles, "
+        f"heatmap, synth, pipeline) keep what finished and continue from there when run again."
     )
 
 
 def _map_dask(fn, items, scheduler, retries, bar) -> Iterator[TaskResult]:
     try:
         from distributed import Client, as_completed
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
+        # the package is installed from its checkout (it is not on PyPI), so is its extra
         raise CamelyonError(
-            "--scheduler needs dask.distributed: pip install 'minicnn-camelyon[cluster]'"
+            "--scheduler needs dask.distributed, which is not installed: run pip install -e '.[cluster]' "
+            "in the minicnn-camelyon checkout"
         ) from exc
     if isinstance(scheduler, Client):
         client = scheduler

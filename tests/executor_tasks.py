@@ -25,3 +25,12 @@ def flaky_task(marker_dir: str) -> str:
         open(flag, "w").close()
         raise RuntimeError("transient failure")
     return "ok"
+
+
+def dying_task(item: int) -> int:
+    """Item 2 kills its own process at once, as the OOM killer would (SIGKILL): worker processes only."""
+    if item == 2:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item * 10

@@ -1,7 +1,10 @@
 """camelyon.executor: in-process, local processes and a Dask cluster give the same results."""
 
+import re
+import sys
+
 import pytest
-from executor_tasks import checksum_task, failing_task, flaky_task
+from executor_tasks import checksum_task, dying_task, failing_task, flaky_task
 
 from camelyon.errors import CamelyonError
 from camelyon.executor import map_slides
@@ -49,6 +52,27 @@ def test_bad_arguments():
     # the command line prints these in one line (CamelyonError), not as a traceback
     with pytest.raises(CamelyonError, match="workers must be >= 0"):
         list(map_slides(checksum_task, [1, 2], workers=-1, progress=False))
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_dead_worker_is_a_clear_error(retries):
+    got = []
+    with pytest.raises(CamelyonError) as err:
+        for r in map_slides(dying_task, range(4), workers=2, retries=retries, progress=False):
+            got.append(r)
+    message = str(err.value)
+    assert "worker process died" in message
+    assert 'if __name__ == "__main__":' in message
+    assert "fewer workers" in message and "workers=1" in message and "memory" in message
+    # results that finished before the worker died were yielded as they were, none as a failure
+    assert all(r.ok and r.value == r.item * 10 for r in got)
+    assert 2 not in {r.item for r in got}
+
+
+def test_missing_dask_names_the_checkout_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(CamelyonError, match=re.escape("pip install -e '.[cluster]'")):
+        list(map_slides(checksum_task, [1, 2], scheduler="tcp://127.0.0.1:1", progress=False))
 
 
 @pytest.mark.slow
