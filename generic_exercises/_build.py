@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -70,7 +71,11 @@ def render(source: Path) -> str:
 
 
 def build(src: Path, out: Path, check: bool = False) -> list[Path]:
-    """Write (or, with ``check``, compare) one notebook per ``src/*.py``; returns the stale ones."""
+    """Write (or, with ``check``, compare) one notebook per ``src/*.py``; returns the stale ones.
+
+    ``out`` is created (with its parents) when a notebook is written to it; a notebook is written
+    under a temporary name and then renamed, so an interrupted build leaves no half-written file.
+    """
     stale = []
     for source in sorted(Path(src).glob("*.py")):
         target = Path(out) / (source.stem + ".ipynb")
@@ -78,7 +83,10 @@ def build(src: Path, out: Path, check: bool = False) -> list[Path]:
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             stale.append(target)
             if not check:
-                target.write_text(text, encoding="utf-8")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.tmp")
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, target)
     return stale
 
 
@@ -88,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--check", action="store_true", help="only report notebooks that are out of date")
     args = parser.parse_args(argv)
+    if not args.src.is_dir():
+        parser.error(f"--src {args.src}: folder not found; expected a folder of percent-format *.py sources")
+    if not any(args.src.glob("*.py")):
+        parser.error(f"--src {args.src}: no *.py source in this folder")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out}: is a file; expected a folder for the notebooks")
     stale = build(args.src, args.out, check=args.check)
     for path in stale:
         print(("out of date: " if args.check else "wrote ") + str(path))

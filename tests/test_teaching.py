@@ -511,3 +511,35 @@ def test_command_line_check_and_release(tree, tmp_path):
     bad = subprocess.run([*run, "check", str(tree)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "error: toypkg/bad.py:2: END SOLUTION without a matching BEGIN SOLUTION"
+
+
+# --------------------------------------------------------------------------------------------- notebook build
+
+
+def _notebook_builder():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "generic_exercises" / "_build.py"
+    spec = importlib.util.spec_from_file_location("generic_exercises_build", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebook_build_creates_the_out_folder(tmp_path, capsys):
+    builder = _notebook_builder()
+    src = tmp_path / "_src"
+    src.mkdir()
+    (src / "X01_demo.py").write_text("# %% [markdown]\n# # Demo\n\n# %%\nx = 1\n", encoding="utf-8")
+    out = tmp_path / "new" / "notebooks"
+    assert builder.main(["--src", str(src), "--out", str(out), "--check"]) == 1  # checking writes nothing
+    assert not (tmp_path / "new").exists()
+    assert builder.main(["--src", str(src), "--out", str(out)]) == 0
+    nb = json.loads((out / "X01_demo.ipynb").read_text(encoding="utf-8"))
+    assert [c["cell_type"] for c in nb["cells"]] == ["markdown", "code"] and nb["cells"][1]["source"] == "x = 1"
+    assert sorted(p.name for p in out.iterdir()) == ["X01_demo.ipynb"]
+    assert builder.main(["--src", str(src), "--out", str(out), "--check"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        builder.main(["--src", str(tmp_path / "nope"), "--out", str(out)])
+    assert "--src" in capsys.readouterr().err
