@@ -10,6 +10,25 @@ from camelyon import __version__
 from camelyon.commands import COMMAND_MODULES
 from camelyon.errors import CamelyonError
 
+#: What to do after Ctrl-C, per command. These commands keep what they finished and skip it when
+#: run again with the same arguments.
+RESUMED_BY_RERUN = ("synth", "tiles", "heatmap", "pipeline", "demo")
+#: Commands that continue only when asked to.
+RESUME_HINTS = {
+    "train": "run it again with --resume to continue from the last checkpoint",
+}
+#: The other commands write their output once, at the end: nothing to continue.
+RESTART_HINT = "this command does not resume: run it again to start over"
+
+
+def interrupt_hint(command: str) -> str:
+    """How to carry on after ``camelyon <command>`` was interrupted (Ctrl-C)."""
+    if command in RESUME_HINTS:
+        return RESUME_HINTS[command]
+    if command in RESUMED_BY_RERUN:
+        return "run the same command again to resume"
+    return RESTART_HINT
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every available sub-command."""
@@ -50,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(f"camelyon {args.command}: interrupted; run the same command again to resume.", file=sys.stderr)
+        print(f"camelyon {args.command}: interrupted; {interrupt_hint(args.command)}.", file=sys.stderr)
         return 130
     return int(status or 0)
 
