@@ -29,6 +29,7 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -533,6 +534,21 @@ def load_store_tiles(store_path, max_bytes: int = 4 << 30, progress: bool = True
     return TileArrays(tiles, labels, patients, centers), info
 
 
+def _no_validation_message(data: TileArrays, val_fraction: float) -> str:
+    """Why a split by patient left no validation tiles, and what to do about it."""
+    patients = np.unique(data.patients)
+    with_tumour = len(np.unique(data.patients[data.labels == 1]))
+    need = math.ceil(1.0 / val_fraction - 1e-9)
+    return (
+        f"no validation tiles: the store holds {len(patients)} patient{'s' if len(patients) != 1 else ''} "
+        f"({with_tumour} with tumour tiles) and --val-fraction {val_fraction:g} holds out none of them (whole "
+        f"patients are held out, tumour and tumour-free patients separately), so there will be no validation "
+        f"loss or AUC. Tile more patients into the store (about {need} with tumour and {need} without at "
+        f"--val-fraction {val_fraction:g}), or raise --val-fraction; --val-fraction 0 trains without "
+        f"validation on purpose and without this warning."
+    )
+
+
 def train_from_store(store_path, out, config: TrainingConfig, *, resume: bool = False,
                      progress: bool = True, stop_after: int | None = None) -> TrainingResult:
     """Train the tile CNN on a tile store, validating on held-out patients.
@@ -565,6 +581,8 @@ def train_from_store(store_path, out, config: TrainingConfig, *, resume: bool = 
     else:
         train_idx, val_idx = np.arange(len(data)), np.zeros(0, np.int64)
     train, val = data.subset(train_idx), (data.subset(val_idx) if len(val_idx) else None)
+    if val is None and config.val_fraction > 0:
+        warnings.warn(_no_validation_message(data, config.val_fraction), UserWarning, stacklevel=2)
     if progress:
         n_val_p = 0 if val is None else len(np.unique(val.patients))
         tqdm.write(f"{len(train)} training tiles ({int(train.labels.sum())} tumour) from "

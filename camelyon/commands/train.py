@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
 
 from camelyon.errors import CamelyonError
@@ -45,10 +47,15 @@ def run(args) -> int:
     ckpt = checkpoint_path(out)
     if ckpt.exists() and not args.resume:
         raise CamelyonError(f"{ckpt} exists from an earlier run: add --resume to continue it, or delete it")
+    if args.resume and not ckpt.exists():
+        print(f"no checkpoint {ckpt.name} in {ckpt.parent}; starting afresh", flush=True)
     config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
                             lr=args.lr, normalize=args.normalize, augment=args.augment,
                             val_fraction=args.val_fraction, seed=args.seed)
-    result = train_from_store(args.store, out, config, resume=args.resume, progress=not args.quiet)
+    with warnings.catch_warnings():
+        # a warning (e.g. no validation patients) is one line on stderr, not a source location and code line
+        warnings.showwarning = _show_warning
+        result = train_from_store(args.store, out, config, resume=args.resume, progress=not args.quiet)
     h = result.history
     line = f"wrote {result.model_path} after {h['epoch'][-1]} epochs: training loss {h['loss'][-1]:.4f}"
     if "val_auc" in h:
@@ -56,3 +63,8 @@ def run(args) -> int:
     print(line)
     print(f"training curves: {result.curve_path}")
     return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    kind = "" if category is UserWarning else f"{category.__name__}: "
+    print(f"camelyon train: warning: {kind}{message}", file=sys.stderr, flush=True)
