@@ -156,15 +156,17 @@ class SlideClassifier:
         else:
             if not hasattr(self, "estimator_"):
                 raise CamelyonError("the slide classifier is not fitted yet: call fit() or load() first")
-            if X.shape[1] != self.n_features_in_:
+            if feature_names is not None:
+                given = [str(n) for n in feature_names]
+                if len(given) != X.shape[1]:
+                    raise CamelyonError(f"{len(given)} feature names for {X.shape[1]} feature columns")
+                if given != list(self.feature_names_):
+                    raise CamelyonError(describe_column_mismatch(self.feature_names_, given))
+            elif X.shape[1] != self.n_features_in_:
                 raise CamelyonError(
-                    f"the slide classifier was fitted on {self.n_features_in_} features, got {X.shape[1]}"
-                )
-            if feature_names is not None and list(feature_names) != self.feature_names_:
-                missing = [n for n in self.feature_names_ if n not in feature_names]
-                raise CamelyonError(
-                    "feature columns differ from the ones the classifier was fitted on"
-                    + (f" (missing: {', '.join(missing[:5])})" if missing else " (different order)")
+                    f"the slide classifier was fitted on {_count(self.n_features_in_, 'feature')} "
+                    f"({_name_list(self.feature_names_)}), got {X.shape[1]}; pass the column names "
+                    "(feature_names) to learn which are missing"
                 )
         return X
 
@@ -237,6 +239,43 @@ class SlideClassifier:
         clf.classes_ = np.array(meta["classes"])
         clf.n_features_in_ = len(clf.feature_names_)
         return clf
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _name_list(names: Sequence[str], limit: int = 6) -> str:
+    """``a, b, c`` or ``a, b, ... (27 in all)``."""
+    names = list(names)
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", ... ({len(names)} in all)"
+
+
+def describe_column_mismatch(fitted: Sequence[str], given: Sequence[str]) -> str:
+    """One line saying how the feature columns ``given`` differ from the ``fitted`` ones.
+
+    Names the fitted columns that are missing, the columns the classifier does not know, the
+    duplicated ones, or (same columns) the first position where the order differs.
+    """
+    fitted, given = list(fitted), list(given)
+    known, present = set(fitted), set(given)
+    missing = [n for n in fitted if n not in present]
+    unexpected = [n for n in given if n not in known]
+    duplicated = sorted({n for n in given if given.count(n) > 1})
+    parts = []
+    if missing:
+        parts.append(f"missing {_name_list(missing)}")
+    if unexpected:
+        parts.append(f"unexpected {_name_list(unexpected)}")
+    if duplicated:
+        parts.append(f"duplicated {_name_list(duplicated)}")
+    if not parts:
+        i = next(i for i, (a, b) in enumerate(zip(fitted, given, strict=True)) if a != b)
+        parts.append(f"same columns in another order: column {i} is {given[i]!r}, expected {fitted[i]!r}")
+    return (f"the slide classifier was fitted on {_count(len(fitted), 'feature')}, got "
+            f"{_count(len(given), 'feature column')}: " + "; ".join(parts))
 
 
 def apply_itc_threshold(labels, probabilities, classes, threshold: float) -> np.ndarray:

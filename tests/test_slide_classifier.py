@@ -86,7 +86,7 @@ def test_save_and_load_without_pickle(tmp_path, kind):
     np.testing.assert_array_equal(back.predict(X), clf.predict(X))
     np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X))
     assert back.feature_names_ == names and back.kind == kind
-    with pytest.raises(CamelyonError, match="missing: noise"):
+    with pytest.raises(CamelyonError, match="missing noise; unexpected x"):
         back.predict(X, feature_names=["d", "x", "d_um"])
     with pytest.raises(CamelyonError, match="not found"):
         SlideClassifier.load(tmp_path / "nope.npz")
@@ -107,8 +107,31 @@ def test_bad_input():
     with pytest.raises(CamelyonError, match="kind"):
         SlideClassifier("svm")
     clf = SlideClassifier("tree").fit(X, y)
-    with pytest.raises(CamelyonError, match="fitted on 3 features, got 2"):
+    with pytest.raises(CamelyonError, match=r"fitted on 3 features \(f0, f1, f2\), got 2; pass the column names"):
         clf.predict(X[:, :2])
+
+
+def test_column_mismatch_names_missing_and_unexpected_columns():
+    rng = np.random.default_rng(0)
+    names = [f"feat_{i:02d}" for i in range(27)]
+    X = rng.random((12, 27))
+    y = ["negative", "macro", "micro", "itc"] * 3
+    clf = SlideClassifier("tree", random_state=0).fit(X, y, feature_names=names)
+    given = ["feat_00", "feat_03", "tumour_area", "feat_05"]
+    with pytest.raises(CamelyonError) as info:
+        clf.predict(X[:, [0, 3, 4, 5]], feature_names=given)
+    message = str(info.value)
+    assert message.startswith("the slide classifier was fitted on 27 features, got 4 feature columns: ")
+    assert "missing feat_01, feat_02, feat_04, feat_06, feat_07, feat_08, ... (24 in all)" in message
+    assert message.endswith("; unexpected tumour_area")
+    swapped = [names[1], names[0], *names[2:]]
+    with pytest.raises(CamelyonError, match="another order: column 0 is 'feat_01', expected 'feat_00'"):
+        clf.predict(X, feature_names=swapped)
+    with pytest.raises(CamelyonError, match="duplicated feat_00"):
+        clf.predict(X, feature_names=[names[0], *names[:-1]])
+    with pytest.raises(CamelyonError, match="3 feature names for 27 feature columns"):
+        clf.predict(X, feature_names=names[:3])
+    assert clf.predict(X, feature_names=names).shape == (12,)
 
 
 def test_itc_threshold_rule_turns_only_negatives_into_itc():
