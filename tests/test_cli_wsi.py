@@ -184,6 +184,10 @@ def test_tiles_finds_camelyon17_annotations_next_to_the_centre_folder(cohort, tm
     with TileStore(tmp_path / "t.h5") as s:
         assert int((s.labels == 1).sum()) == 18
         assert sorted(r.name for r in s.slide_records if r.annotated) == ["patient_000_node_0", "patient_001_node_0"]
+    # a slide file given alone: the same folder, found from the file's folder
+    assert _tile([training / "center_0" / "patient_001_node_0.tif"], tmp_path / "one.h5") == 0
+    out = capsys.readouterr().out
+    assert f"annotations: {training / 'lesion_annotations'}\n" in out and "(6 tumour) from 1 slide " in out
 
 
 def test_tiles_finds_camelyon16_annotations_once_for_tumor_and_normal(cohort, tmp_path, capsys):
