@@ -23,7 +23,7 @@ def test_info_prints_levels_and_writes_png(cohort, tmp_path, capsys):
     out = capsys.readouterr().out
     assert status == 0
     assert "generic-tiff" in out and "1024 x 768 px" in out and "0.5 x 0.5" in out
-    assert "1 tumour areas" in out
+    assert "1 tumour area," in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in png.parent.iterdir()] == ["overview.png"]
 

@@ -149,7 +149,7 @@ def test_heatmap_command_writes_maps_and_resumes(slide_path, tmp_path, capsys):
     mtime = (out / "tumor_001.npz").stat().st_mtime_ns
     assert main(["heatmap", str(slide_path), "--model", str(model_path), "--out", str(out), "--quiet"]) == 0
     assert (out / "tumor_001.npz").stat().st_mtime_ns == mtime  # kept, not recomputed
-    assert "1 heatmaps already there" in capsys.readouterr().out
+    assert "1 heatmap already there" in capsys.readouterr().out
     # a model file that is not a tile model: one-line error, exit status 2
     assert main(["heatmap", str(slide_path), "--model", str(tmp_path / "missing.npz"), "--out", str(out)]) == 2
     assert "model file not found" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from camelyon.commands import count_noun
 from camelyon.errors import CamelyonError
 
 
@@ -62,5 +63,5 @@ def run(args) -> int:
     clf = SlideClassifier.load(args.model)
     pred = clf.predict(X, feature_names=names)
     path = write_stage_csv(args.out, {}, dict(zip(slides, pred, strict=True)))
-    print(f"wrote {len(slides)} slide labels to {path}")
+    print(f"wrote {count_noun(len(slides), 'slide label')} to {path}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from camelyon.commands import count_noun
 from camelyon.errors import CamelyonError
 
 
@@ -51,8 +52,8 @@ def run(args) -> int:
         table = read_stage_csv(args.labels)
         missing = [s for s in slides if s not in table.slides]
         if missing:
-            raise CamelyonError(f"{args.labels} has no label for {len(missing)} slide(s), e.g. {missing[0]}")
+            raise CamelyonError(f"{args.labels} has no label for {count_noun(len(missing), 'slide')}, e.g. {missing[0]}")
         labels = [table.slides[s] for s in slides]
     out = write_features_csv(args.out, slides, names, X, labels)
-    print(f"wrote {len(slides)} slides x {len(names)} features to {out}")
+    print(f"wrote {count_noun(len(slides), 'slide')} x {count_noun(len(names), 'feature')} to {out}")
     return 0

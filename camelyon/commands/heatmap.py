@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from camelyon.commands import count_noun
 from camelyon.errors import CamelyonError
 
 SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif", ".vms")
@@ -127,7 +128,7 @@ def run(args) -> int:
             continue
         jobs.append(HeatmapJob(str(s), str(Path(args.model).resolve()), str(target), args.stride, args.batch_size,
                                args.min_tissue, args.mpp, not args.no_png, threads))
-    print(f"{len(slides)} slides, {skipped} heatmaps already there, {len(jobs)} to compute with "
+    print(f"{count_noun(len(slides), 'slide')}, {count_noun(skipped, 'heatmap')} already there, {len(jobs)} to compute with "
           f"{model.describe()}")
     rows, failed = [], []
     for res in map_slides(heatmap_job, jobs, workers=workers, scheduler=args.scheduler, desc="heatmaps",
@@ -141,10 +142,10 @@ def run(args) -> int:
         _append_summary(out / "heatmaps.csv", rows)
         tiles = sum(r["tiles"] for r in rows)
         seconds = sum(r["seconds"] for r in rows)
-        print(f"wrote {len(rows)} heatmaps to {out} ({tiles} tiles, {tiles / max(seconds, 1e-9):.0f} tiles/s "
+        print(f"wrote {count_noun(len(rows), 'heatmap')} to {out} ({tiles} tiles, {tiles / max(seconds, 1e-9):.0f} tiles/s "
               f"per worker)")
     if failed:
-        print(f"{len(failed)} slides failed; rerun the same command to retry them")
+        print(f"{count_noun(len(failed), 'slide')} failed; rerun the same command to retry them")
         return 1
     return 0
 

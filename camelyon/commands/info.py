@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from camelyon.commands import count_noun
 from camelyon.errors import CamelyonError
 
 
@@ -116,7 +117,7 @@ def run(args) -> int:
             if ann.is_file() or not Path(args.annotations).is_dir():
                 annotations = read_asap(ann).clipped(*slide.dimensions)
                 print(f"  annotations {len(annotations)} in {ann} "
-                      f"({len(annotations.tumour())} tumour areas, {len(annotations.exclusions())} exclusions)")
+                      f"({count_noun(len(annotations.tumour()), 'tumour area')}, {count_noun(len(annotations.exclusions()), 'exclusion')})")
             else:
                 print(f"  annotations none ({slide.name}.xml is not in {args.annotations})")
         if args.png:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from camelyon.commands import count_noun
 from camelyon.errors import CamelyonError
 
 
@@ -28,5 +29,5 @@ def run(args) -> int:
     counts = {}
     for s in stages.values():
         counts[s] = counts.get(s, 0) + 1
-    print(f"wrote {len(stages)} patients to {path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print(f"wrote {count_noun(len(stages), 'patient')} to {path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0

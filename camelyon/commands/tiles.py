@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from camelyon.commands import count_noun
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -105,7 +107,7 @@ def run(args) -> int:
     with TileStore(report.path) as store:
         pos = int((store.labels == 1).sum())
         records = store.slide_records
-        print(f"wrote {report.path}: {_count(len(store), 'tile')} ({pos} tumour) from {_count(len(records), 'slide')} "
+        print(f"wrote {report.path}: {count_noun(len(store), 'tile')} ({pos} tumour) from {count_noun(len(records), 'slide')} "
               f"({len(report.tiled)} tiled now, {len(report.reused)} from an earlier run), "
               f"{store.tile_size} px" + (f" at {store.um_per_px:.3g} um/px" if store.um_per_px == store.um_per_px else ""))
     # a normal slide has no XML, and in CAMELYON17 only some slides are annotated: only a store in which
@@ -113,20 +115,15 @@ def run(args) -> int:
     unannotated = [r.name for r in records if not r.annotated]
     expected = [n for n in unannotated if n.lower().startswith("normal")]
     if records and len(unannotated) == len(records) and len(expected) < len(unannotated):
-        print(f"warning: no annotation XML found for {len(unannotated)} of {_count(len(records), 'slide')}; "
+        print(f"warning: no annotation XML found for {len(unannotated)} of {count_noun(len(records), 'slide')}; "
               "all their tiles are labelled normal; give --annotations DIR")
     if report.failed:
-        print(f"{_count(len(report.failed), 'slide')} failed and {'is' if len(report.failed) == 1 else 'are'} "
+        print(f"{count_noun(len(report.failed), 'slide')} failed and {'is' if len(report.failed) == 1 else 'are'} "
               "not in the store:")
         for path, error in report.failed:
             print(f"  {path}: {error}" if not error.startswith(str(path)) else f"  {error}")
         return 1
     return 0
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 slide``, ``3 slides``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def find_annotation_folders(inputs) -> list[Path]:

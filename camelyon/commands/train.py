@@ -6,6 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from camelyon.commands import count_noun
 from camelyon.errors import CamelyonError
 
 
@@ -57,7 +58,7 @@ def run(args) -> int:
         warnings.showwarning = _show_warning
         result = train_from_store(args.store, out, config, resume=args.resume, progress=not args.quiet)
     h = result.history
-    line = f"wrote {result.model_path} after {h['epoch'][-1]} epochs: training loss {h['loss'][-1]:.4f}"
+    line = f"wrote {result.model_path} after {count_noun(h['epoch'][-1], 'epoch')}: training loss {h['loss'][-1]:.4f}"
     if "val_auc" in h:
         line += f", validation loss {h['val_loss'][-1]:.4f}, validation AUC {h['val_auc'][-1]:.4f}"
     print(line)

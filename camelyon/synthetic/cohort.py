@@ -410,7 +410,7 @@ def generate_cohort(
             peak = max(peak, result.value["peak_rss_mb"])
     if failures:
         raise CamelyonError(
-            f"{len(failures)} slide(s) failed (the others are kept; run again to resume): " + "; ".join(failures)
+            f"{len(failures)} slide{'' if len(failures) == 1 else 's'} failed (the others are kept; run again to resume): " + "; ".join(failures)
         )
     write_tables(root, patients, plans)
     return CohortSummary(
