@@ -541,11 +541,12 @@ def _no_validation_message(data: TileArrays, val_fraction: float) -> str:
     need = math.ceil(1.0 / val_fraction - 1e-9)
     return (
         f"no validation tiles: the store holds {len(patients)} patient{'s' if len(patients) != 1 else ''} "
-        f"({with_tumour} with tumour tiles) and --val-fraction {val_fraction:g} holds out none of them (whole "
-        f"patients are held out, tumour and tumour-free patients separately), so there will be no validation "
-        f"loss or AUC. Tile more patients into the store (about {need} with tumour and {need} without at "
-        f"--val-fraction {val_fraction:g}), or raise --val-fraction; --val-fraction 0 trains without "
-        f"validation on purpose and without this warning."
+        f"({with_tumour} with tumour tiles) and a validation fraction of {val_fraction:g} holds out none of "
+        f"them (whole patients are held out, tumour and tumour-free patients separately), so there will be no "
+        f"validation loss or AUC. Tile more patients into the store (about {need} with tumour and {need} "
+        f"without at {val_fraction:g}), or raise the fraction (camelyon train --val-fraction, "
+        f"PipelineConfig.val_fraction); a fraction of 0 trains without validation on purpose and without "
+        f"this warning."
     )
 
 

@@ -78,8 +78,8 @@ def test_train_with_too_few_patients_warns_that_nothing_is_validated(fake_store,
     warning = [line for line in err.splitlines() if "warning" in line]
     assert len(warning) == 1, err
     assert warning[0].startswith("camelyon train: warning: no validation tiles: the store holds 2 patients")
-    assert "--val-fraction 0.2 holds out none of them" in warning[0]
-    assert "Tile more patients" in warning[0] and "raise --val-fraction" in warning[0]
+    assert "a validation fraction of 0.2 holds out none of them" in warning[0]
+    assert "Tile more patients" in warning[0] and "raise the fraction (camelyon train --val-fraction" in warning[0]
 
 
 def test_train_with_validation_patients_or_none_wanted_does_not_warn(fake_store, tmp_path, capsys):
@@ -93,7 +93,7 @@ def test_train_with_validation_patients_or_none_wanted_does_not_warn(fake_store,
 def test_train_from_store_warns_with_one_patient(fake_store, tmp_path):
     store = fake_store(1)
     config = TrainingConfig(epochs=1, batch_size=4, steps_per_epoch=1, val_fraction=0.25)
-    with pytest.warns(UserWarning, match=r"holds 1 patient \(1 with tumour tiles\) and --val-fraction 0.25"):
+    with pytest.warns(UserWarning, match=r"holds 1 patient \(1 with tumour tiles\) and a validation fraction of 0.25"):
         result = train_from_store(store, None, config, progress=False)
     assert result.model.extra["val_patients"] == []
 
