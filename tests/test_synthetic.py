@@ -255,3 +255,18 @@ def test_bad_settings_are_named():
     with pytest.raises(CamelyonError, match="--size"):
         cohort_module.normalize_size("big", 1.0)
     assert not Path("unused").exists()
+
+
+def test_slides_painted_in_process_show_progress_over_their_tiles(tmp_path, capsys):
+    # one worker: besides the per-slide bar, each slide shows how many of its level-0 tiles are done
+    generate_cohort(tmp_path / "a", 1, n_centers=1, seed=5, mpp=MPP, size=SIZE, workers=1, progress=True,
+                    stage_mix={"pN0": 1.0})
+    err = capsys.readouterr().err
+    tiles = (SIZE // 512) ** 2
+    for node in range(5):
+        assert f"patient_000_node_{node}:" in err
+    assert f"/{tiles} [" in err and "tile/s" in err
+    # quiet means quiet
+    generate_cohort(tmp_path / "b", 1, n_centers=1, seed=5, mpp=MPP, size=SIZE, workers=1, progress=False,
+                    stage_mix={"pN0": 1.0})
+    assert capsys.readouterr().err == ""

@@ -29,7 +29,7 @@ import numpy as np
 
 from camelyon.annotations import Annotation, write_asap
 from camelyon.errors import CamelyonError
-from camelyon.executor import map_slides
+from camelyon.executor import default_workers, map_slides
 from camelyon.staging import STAGES, pn_stage
 from camelyon.synthetic.lesions import (
     DEFAULT_STAGE_MIX,
@@ -198,8 +198,14 @@ def render_slide(plan: SlidePlan, path: str | os.PathLike, progress=None) -> int
     return os.path.getsize(path)
 
 
-def _render_job(job: tuple[SlidePlan, str]) -> dict:
+def _render_job(job: tuple) -> dict:
     """Worker entry point: paint one slide.
+
+    Parameters
+    ----------
+    job : (SlidePlan, str) or (SlidePlan, str, bool)
+        The plan, the destination path and, optionally, whether to show a progress bar over the
+        slide's level-0 tiles (only useful when the slide is painted in the calling process).
 
     Returns
     -------
@@ -207,10 +213,18 @@ def _render_job(job: tuple[SlidePlan, str]) -> dict:
         ``name``, ``bytes``, ``seconds`` (wall), ``cpu_seconds`` (this process) and
         ``peak_rss_mb`` (the worker process's peak resident memory so far).
     """
-    plan, path = job
+    plan, path, *rest = job
+    show_tiles = bool(rest and rest[0])
     t0 = time.perf_counter()
     c0 = time.process_time()
-    nbytes = render_slide(plan, path)
+    if show_tiles:
+        from tqdm.auto import tqdm
+
+        total = (plan.width // TILE) * (plan.height // TILE)
+        with tqdm(total=total, desc=plan.name, unit="tile", leave=False) as bar:
+            nbytes = render_slide(plan, path, progress=lambda done: bar.update(done - bar.n))
+    else:
+        nbytes = render_slide(plan, path)
     return {
         "name": plan.name,
         "bytes": nbytes,
@@ -396,6 +410,11 @@ def generate_cohort(
             paths.append(path)
             if not path.exists():
                 jobs.append((plan, str(path)))
+    # slides painted in this process also show how far the current slide is (one big slide can take
+    # minutes); worker processes report per slide only
+    in_process = scheduler is None and (len(jobs) <= 1 or (default_workers() if workers is None else int(workers)) <= 1)
+    if progress and in_process:
+        jobs = [(plan, path, True) for plan, path in jobs]
     _remove_stale_temporaries(root)
 
     failures = []
