@@ -252,7 +252,7 @@ def store_path(cohort, tmp_path_factory):
     return out
 
 
-def test_read_batch_order_repeats_and_buffer(store_path):
+def test_read_batch_order_repeats_and_buffer(store_path, monkeypatch):
     with TileStore(store_path) as store, h5py.File(store_path, "r") as f:
         idx = np.array([17, 3, 3, len(store) - 1, 0, 17, -1])
         tiles, labels = store.read_batch(idx)
@@ -268,9 +268,13 @@ def test_read_batch_order_repeats_and_buffer(store_path):
         assert store.read_batch([])[0].shape == (0, 64, 64, 3)
         many = np.random.default_rng(0).integers(0, len(store), 150)  # repeats, several threads
         all_tiles = f["tiles"][()]
+        import camelyon.dataset.reader as reader
+
+        monkeypatch.setattr(reader, "THREADED_BATCH_MIN_BYTES", 0)  # small tiles: force the threaded path
         for threads in (1, 3):
             with TileStore(store_path, threads=threads) as s2:
                 np.testing.assert_array_equal(s2.read_batch(many)[0], all_tiles[many])
+                assert (s2._pool is not None) == (threads > 1)
 
 
 def test_gzip_and_uncompressed_stores_read_the_same(cohort, tmp_path, store_path):
