@@ -9,8 +9,7 @@ The fast path skips HDF5 for the pixels: when the store is opened, the reader as
 where every tile's chunk lies in the file (byte offset, size, filter mask), maps the file into
 memory read-only, and then decompresses each chunk straight from the mapping into the output
 buffer, on several threads when the batch is large (the codecs release the GIL, HDF5 calls do
-not). Stores whose layout
-or filters this does not cover are read through h5py.
+not). Stores whose layout or filters this does not cover are read through h5py.
 
 Examples
 --------
