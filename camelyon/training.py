@@ -584,6 +584,14 @@ def train_from_store(store_path, out, config: TrainingConfig, *, resume: bool = 
     train, val = data.subset(train_idx), (data.subset(val_idx) if len(val_idx) else None)
     if val is None and config.val_fraction > 0:
         warnings.warn(_no_validation_message(data, config.val_fraction), UserWarning, stacklevel=2)
+    elif val is not None and len(np.unique(val.labels)) < 2:
+        only = "tumour" if val.labels[0] == 1 else "normal"
+        n_val = len(np.unique(val.patients))
+        warnings.warn(
+            f"the {n_val} validation patient{'s hold' if n_val != 1 else ' holds'} only {only} tiles, so the validation "
+            f"AUC is undefined (NaN); the validation loss is still computed. Tile more patients with and without "
+            f"tumour into the store, or raise the validation fraction.",
+            UserWarning, stacklevel=2)
     if progress:
         n_val_p = 0 if val is None else len(np.unique(val.patients))
         tqdm.write(f"{len(train)} training tiles ({int(train.labels.sum())} tumour) from "

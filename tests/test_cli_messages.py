@@ -119,3 +119,13 @@ def test_resume_with_checkpoint_says_nothing_about_starting_afresh(fake_store, t
     stdout = capsys.readouterr().out
     assert "starting afresh" not in stdout
     assert "after 2 epochs" in stdout
+
+
+def test_train_from_store_warns_when_validation_has_one_class(fake_store):
+    # 3 toy patients: patient_000 holds every tumour tile; the one held out is tumour-free
+    store = fake_store(3)
+    config = TrainingConfig(epochs=1, batch_size=4, steps_per_epoch=1, val_fraction=0.5)
+    with pytest.warns(UserWarning, match=r"the 1 validation patient holds only normal tiles, so the validation AUC"):
+        result = train_from_store(store, None, config, progress=False)
+    assert result.model.extra["val_patients"] == ["patient_002"]
+    assert np.isnan(result.history["val_auc"][-1])
