@@ -38,7 +38,7 @@ def binary_counts(positive, y_score, w):
     thresholds : ndarray of shape (n_thresholds,)
         The distinct scores, decreasing.
     """
-    ### BEGIN SOLUTION (G10)
+    ### BEGIN SOLUTION (G10) sort by score, decreasing; cumulative sums of positive and negative weights, kept at the last sample of each run of equal scores
     order = np.argsort(y_score, kind="mergesort")[::-1]
     score = y_score[order]
     pos_w = np.where(positive[order], w[order], 0.0)
