@@ -33,7 +33,7 @@ from camelyon.errors import CamelyonError
 class _ParameterError(CamelyonError, ValueError):
     """A bad ``workers`` or ``retries``: a ValueError that the command line prints in one line."""
 
-__all__ = ["TaskResult", "map_slides", "default_workers"]
+__all__ = ["TaskResult", "map_slides", "default_workers", "runs_in_process"]
 
 
 @dataclass
@@ -129,12 +129,24 @@ def map_slides(
             n = default_workers() if workers is None else int(workers)
             if n < 0:
                 raise _ParameterError(f"workers must be >= 0, got {workers}")
-            if n <= 1 or len(items) <= 1:
+            if runs_in_process(len(items), workers=n):
                 yield from _map_inline(fn, items, retries, bar)
             else:
                 yield from _map_processes(fn, items, min(n, len(items)), retries, bar)
     finally:
         bar.close()
+
+
+def runs_in_process(n_items: int, workers: int | None = None, scheduler=None) -> bool:
+    """Whether :func:`map_slides` with these arguments runs every item in the calling process.
+
+    True without a scheduler when at most one worker is asked for, or when there is at most one
+    item; a caller can then show progress inside an item (one big slide, for instance).
+    """
+    if scheduler is not None:
+        return False
+    n = default_workers() if workers is None else int(workers)
+    return n <= 1 or n_items <= 1
 
 
 def _map_inline(fn, items, retries, bar) -> Iterator[TaskResult]:

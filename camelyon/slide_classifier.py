@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from camelyon.errors import CamelyonError
+from camelyon.messages import count_noun
 from camelyon.staging import SLIDE_LABELS, normalize_slide_label
 
 __all__ = ["SlideClassifier", "grouped_folds", "cross_validate", "CrossValidationResult", "KINDS",
@@ -164,7 +165,7 @@ class SlideClassifier:
                     raise CamelyonError(describe_column_mismatch(self.feature_names_, given))
             elif X.shape[1] != self.n_features_in_:
                 raise CamelyonError(
-                    f"the slide classifier was fitted on {_count(self.n_features_in_, 'feature')} "
+                    f"the slide classifier was fitted on {count_noun(self.n_features_in_, 'feature')} "
                     f"({_name_list(self.feature_names_)}), got {X.shape[1]}; pass the column names "
                     "(feature_names) to learn which are missing"
                 )
@@ -241,10 +242,6 @@ class SlideClassifier:
         return clf
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _name_list(names: Sequence[str], limit: int = 6) -> str:
     """``a, b, c`` or ``a, b, ... (27 in all)``."""
     names = list(names)
@@ -274,8 +271,8 @@ def describe_column_mismatch(fitted: Sequence[str], given: Sequence[str]) -> str
     if not parts:
         i = next(i for i, (a, b) in enumerate(zip(fitted, given, strict=True)) if a != b)
         parts.append(f"same columns in another order: column {i} is {given[i]!r}, expected {fitted[i]!r}")
-    return (f"the slide classifier was fitted on {_count(len(fitted), 'feature')}, got "
-            f"{_count(len(given), 'feature column')}: " + "; ".join(parts))
+    return (f"the slide classifier was fitted on {count_noun(len(fitted), 'feature')}, got "
+            f"{count_noun(len(given), 'feature column')}: " + "; ".join(parts))
 
 
 def apply_itc_threshold(labels, probabilities, classes, threshold: float) -> np.ndarray:

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from camelyon.augment import TileAugmenter
 from camelyon.errors import CamelyonError
+from camelyon.messages import count_noun
 from camelyon.stain import NORMALIZATION_METHODS, make_normalizer, normalizer_from_dict
 from camelyon.tile_model import TileModel
 
@@ -540,7 +541,7 @@ def _no_validation_message(data: TileArrays, val_fraction: float) -> str:
     with_tumour = len(np.unique(data.patients[data.labels == 1]))
     need = math.ceil(1.0 / val_fraction - 1e-9)
     return (
-        f"no validation tiles: the store holds {len(patients)} patient{'s' if len(patients) != 1 else ''} "
+        f"no validation tiles: the store holds {count_noun(len(patients), 'patient')} "
         f"({with_tumour} with tumour tiles) and a validation fraction of {val_fraction:g} holds out none of "
         f"them (whole patients are held out, tumour and tumour-free patients separately), so there will be no "
         f"validation loss or AUC. Tile more patients into the store (about {need} with tumour and {need} "
@@ -588,7 +589,7 @@ def train_from_store(store_path, out, config: TrainingConfig, *, resume: bool = 
         only = "tumour" if val.labels[0] == 1 else "normal"
         n_val = len(np.unique(val.patients))
         warnings.warn(
-            f"the {n_val} validation patient{'s hold' if n_val != 1 else ' holds'} only {only} tiles, so the validation "
+            f"the {count_noun(n_val, 'validation patient')} hold{'s' if n_val == 1 else ''} only {only} tiles, so the validation "
             f"AUC is undefined (NaN); the validation loss is still computed. Tile more patients with and without "
             f"tumour into the store, or raise the validation fraction.",
             UserWarning, stacklevel=2)

@@ -19,16 +19,3 @@ COMMAND_MODULES = [
     "demo",
 ]
 
-
-def count_noun(n: int, noun: str, plural: str | None = None) -> str:
-    """``n`` with its noun in the right number: ``1 slide``, ``3 slides``, ``0 slides``.
-
-    Parameters
-    ----------
-    n : int
-    noun : str
-        The singular.
-    plural : str, optional
-        The plural when it is not ``noun + "s"``.
-    """
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"

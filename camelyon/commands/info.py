@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from camelyon.commands import count_noun
 from camelyon.errors import CamelyonError
+from camelyon.messages import count_noun
 
 
 def register(subparsers) -> None:

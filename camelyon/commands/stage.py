@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from camelyon.commands import count_noun
 from camelyon.errors import CamelyonError
+from camelyon.messages import count_noun
 
 
 def register(subparsers) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from camelyon.commands import count_noun
+from camelyon.messages import count_noun
 
 
 def register(subparsers) -> None:

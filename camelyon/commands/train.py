@@ -6,8 +6,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from camelyon.commands import count_noun
 from camelyon.errors import CamelyonError
+from camelyon.messages import count_noun
 
 
 def register(subparsers) -> None:

@@ -45,6 +45,7 @@ __all__ = ["TileStore", "prefetch"]
 #: two (7.6 vs 10.2 ms).
 THREADED_BATCH_MIN_BYTES = 4 << 20
 
+
 class TileStore:
     """A tile store opened for reading.
 

@@ -29,7 +29,8 @@ import numpy as np
 
 from camelyon.annotations import Annotation, write_asap
 from camelyon.errors import CamelyonError
-from camelyon.executor import default_workers, map_slides
+from camelyon.executor import map_slides, runs_in_process
+from camelyon.messages import count_noun
 from camelyon.staging import STAGES, pn_stage
 from camelyon.synthetic.lesions import (
     DEFAULT_STAGE_MIX,
@@ -412,8 +413,7 @@ def generate_cohort(
                 jobs.append((plan, str(path)))
     # slides painted in this process also show how far the current slide is (one big slide can take
     # minutes); worker processes report per slide only
-    in_process = scheduler is None and (len(jobs) <= 1 or (default_workers() if workers is None else int(workers)) <= 1)
-    if progress and in_process:
+    if progress and runs_in_process(len(jobs), workers=workers, scheduler=scheduler):
         jobs = [(plan, path, True) for plan, path in jobs]
     _remove_stale_temporaries(root)
 
@@ -429,7 +429,7 @@ def generate_cohort(
             peak = max(peak, result.value["peak_rss_mb"])
     if failures:
         raise CamelyonError(
-            f"{len(failures)} slide{'' if len(failures) == 1 else 's'} failed (the others are kept; run again to resume): " + "; ".join(failures)
+            f"{count_noun(len(failures), 'slide')} failed (the others are kept; run again to resume): " + "; ".join(failures)
         )
     write_tables(root, patients, plans)
     return CohortSummary(
