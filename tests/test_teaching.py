@@ -179,6 +179,7 @@ def make_tree(root: Path) -> Path:
         "probes.py": PROBES,
         "data/blob.bin": "",
         ".gitignore": "__pycache__/\nruns/\n",
+        "grading.toml": "[G01]\npoints = 10\n",
         "toypkg/__pycache__/ops.cpython-311.pyc": "compiled",
         "runs/demo/out.txt": "run output",
     }
@@ -295,8 +296,8 @@ def test_release_writes_the_student_edition(edition):
     assert "doubled_value_of_x" not in ops and "SOLUTION" not in ops
     assert "    x = np.asarray(x, dtype=np.float64)\n" in ops  # code outside the regions is kept
     compile(ops, "ops.py", "exec")
-    # left out: VCS, caches, run outputs, hidden tests
-    for rel in (".git", "toypkg/__pycache__", "runs", "tests/hidden", "tests/test_other_hidden.py", "notebooks/_src"):
+    # left out: VCS, caches, run outputs, hidden tests, grading weights
+    for rel in (".git", "toypkg/__pycache__", "runs", "tests/hidden", "tests/test_other_hidden.py", "notebooks/_src", "grading.toml"):
         assert not (edition / rel).exists(), rel
     assert (edition / "data/blob.bin").read_bytes() == bytes(range(256))
     assert (edition / "tests/test_ops.py").exists() and (edition / "tests/conftest.py").exists()

@@ -46,14 +46,20 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_check = sub.add_parser("check", help="validate the solution markers of a tree")
-    p_check.add_argument("root", nargs="?", type=Path, default=None, help="tree to check (default: this repository)")
+    p_check.add_argument(
+        "root", nargs="?", type=Path, default=None, help="tree to check (default: this repository)"
+    )
 
     p_rel = sub.add_parser("release", help="write the student edition")
     p_rel.add_argument("out", type=Path, help="output folder (must not exist or be empty unless --force)")
-    p_rel.add_argument("--source", type=Path, default=None, help="solution edition (default: this repository)")
+    p_rel.add_argument(
+        "--source", type=Path, default=None, help="solution edition (default: this repository)"
+    )
     p_rel.add_argument("--force", action="store_true", help="replace an existing output folder")
     p_rel.add_argument(
-        "--allow-dirty", action="store_true", help="release tracked files even when modified but not committed"
+        "--allow-dirty",
+        action="store_true",
+        help="release tracked files even when modified but not committed",
     )
 
     p_grade = sub.add_parser("grade", help="grade a student's edition against the reference")
@@ -63,9 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         help="folder for grade.csv, grade.json and logs, outside the solution and student trees "
         "(default: grades/<student folder name> next to the solution edition)",
     )  # fmt: skip
-    p_grade.add_argument("--reference", type=Path, default=None, help="solution edition (default: this repository)")
+    p_grade.add_argument(
+        "--reference", type=Path, default=None, help="solution edition (default: this repository)"
+    )
     p_grade.add_argument("--tests", type=Path, default=None, help="tests folder (default: REFERENCE/tests)")
-    p_grade.add_argument("--probes", type=Path, default=None, help="probes file (default: minicnn/teaching/probes.py)")
+    p_grade.add_argument(
+        "--probes", type=Path, default=None, help="probes file (default: minicnn/teaching/probes.py)"
+    )
     p_grade.add_argument("--only", default=None, help="comma-separated exercise ids")
     p_grade.add_argument("--timeout", type=float, default=900.0, help="seconds per exercise (tests, probes)")
     p_grade.add_argument("--quiet", action="store_true", help="no progress lines")

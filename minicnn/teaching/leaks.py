@@ -63,7 +63,14 @@ def python_statements(source: str) -> list[tuple[str, ...]] | None:
     text = textwrap.dedent("\n".join(lines)) + "\n"
     statements: list[tuple[str, ...]] = []
     current: list[str] = []
-    skip = {tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING, tokenize.ENDMARKER}
+    skip = {
+        tokenize.COMMENT,
+        tokenize.NL,
+        tokenize.INDENT,
+        tokenize.DEDENT,
+        tokenize.ENCODING,
+        tokenize.ENDMARKER,
+    }
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type in skip:

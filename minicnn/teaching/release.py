@@ -75,7 +75,9 @@ class ReleaseReport:
             f"{len(self.hidden)} hidden test files and {len(self.sources)} notebook sources left out; leak scan passed",
         ]
         if self.untracked:
-            lines.append(f"  {self.untracked} untracked files of the working tree left out (only files git tracks ship)")
+            lines.append(
+                f"  {self.untracked} untracked files of the working tree left out (only files git tracks ship)"
+            )
         for ex_id, regs in by_ex.items():
             files = sorted({r.path for r in regs})
             lines.append(f"  {ex_id}: {len(regs)} regions in {len(files)} files ({', '.join(files)})")
@@ -111,7 +113,9 @@ def _magic_free(source: str) -> str:
     lines = []
     for line in source.splitlines():
         stripped = line.lstrip()
-        lines.append(line[: len(line) - len(stripped)] + "#" + stripped if stripped.startswith(("!", "%")) else line)
+        lines.append(
+            line[: len(line) - len(stripped)] + "#" + stripped if stripped.startswith(("!", "%")) else line
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -144,8 +148,15 @@ def student_notebook(nb: dict, rel: str) -> tuple[dict, list[Region]]:
     return nb, regions
 
 
+#: Instructor-only files at the root of the solution edition (grading weights and groups).
+INSTRUCTOR_FILES = frozenset({"grading.toml"})
+
+
 def is_hidden_test(rel: str, path: Path) -> bool:
-    """True for files students must not get: below ``tests/hidden/`` or carrying ``# teaching: hidden``."""
+    """True for files students must not get: below ``tests/hidden/``, carrying ``# teaching: hidden``, or
+    one of :data:`INSTRUCTOR_FILES`."""
+    if rel in INSTRUCTOR_FILES:
+        return True
     parts = rel.split("/")
     for i in range(len(parts) - 1):
         if parts[i] == "hidden" and i > 0 and parts[i - 1] == "tests":
@@ -262,7 +273,9 @@ def untracked_count(source: Path) -> int:
     return len([n for n in out.split("\0") if n])
 
 
-def _build(source: Path, tmp: Path, skip: Path | None, files: list[tuple[Path, str]] | None = None) -> ReleaseReport:
+def _build(
+    source: Path, tmp: Path, skip: Path | None, files: list[tuple[Path, str]] | None = None
+) -> ReleaseReport:
     report = ReleaseReport(out=tmp)
     for path, rel in files if files is not None else iter_source_files(source):
         if skip is not None and (path == skip or skip in path.parents):
@@ -295,7 +308,11 @@ def _build(source: Path, tmp: Path, skip: Path | None, files: list[tuple[Path, s
 
 
 def scan_for_leaks(
-    source: Path, out: Path, regions: list[Region], hidden: list[str], files: list[tuple[Path, str]] | None = None
+    source: Path,
+    out: Path,
+    regions: list[Region],
+    hidden: list[str],
+    files: list[tuple[Path, str]] | None = None,
 ) -> list[str]:
     """Everything of the solution that the written student edition still contains.
 
@@ -339,7 +356,9 @@ def scan_for_leaks(
             text = _read_text(path)
             if text is not None:
                 try:
-                    library_streams.append(token_leaks.token_stream(student_python(text, rel)[0], python=True))
+                    library_streams.append(
+                        token_leaks.token_stream(student_python(text, rel)[0], python=True)
+                    )
                 except (MarkerError, ReleaseError):
                     pass
         if rel.endswith(".ipynb"):
@@ -372,7 +391,9 @@ def scan_for_leaks(
             leaks.append(f"{rel}: compiled cache file in the student edition")
             continue
         if rel in hidden_set:
-            leaks.append(f"{rel}: file left out on purpose (hidden test, notebook source) is in the student edition")
+            leaks.append(
+                f"{rel}: file left out on purpose (hidden test, notebook source) is in the student edition"
+            )
             continue
         text = _read_text(path)
         if text is None:
@@ -388,7 +409,9 @@ def scan_for_leaks(
                 source = cell_source(cell)
                 lines.extend(source.splitlines())
                 markers += [f"{rel}:cell {index}:line {n}" for n in marker_lines(source)]
-                streams.append((f"{rel}:cell {index}", token_leaks.token_stream(source, cell.get("cell_type") == "code")))
+                streams.append(
+                    (f"{rel}:cell {index}", token_leaks.token_stream(source, cell.get("cell_type") == "code"))
+                )
         else:
             lines = text.splitlines()
             if rel.endswith(".py") and not has_pragma(text, NO_REGIONS_PRAGMA):
@@ -396,7 +419,9 @@ def scan_for_leaks(
             streams.append((rel, token_leaks.token_stream(text, rel.endswith(".py"))))
         for where, stream in streams:
             for w in token_leaks.find_windows(stream, windows):
-                leaks.append(f"{where}: solution code of {w.location} leaked (two statements from {w.first_statement!r})")
+                leaks.append(
+                    f"{where}: solution code of {w.location} leaked (two statements from {w.first_statement!r})"
+                )
         for where in markers:
             leaks.append(f"{where}: solution marker left in the student edition")
         for number, line in enumerate(lines, start=1):
