@@ -17,5 +17,6 @@ COMMAND_MODULES = [
     "evaluate",
     "pipeline",
     "demo",
+    "view",
 ]
 
