@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from camelyon.errors import CamelyonError
 from camelyon.viewer import overlays
 from camelyon.viewer.catalog import Catalog
-from camelyon.viewer.tiles import TileSource, _LRU
+from camelyon.viewer.tiles import _LRU, TileSource
 
 __all__ = ["ViewerServer", "STATIC_FILES"]
 
