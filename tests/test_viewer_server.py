@@ -18,6 +18,7 @@ from viewer_data import (
     CELL,
     DETECTIONS,
     EMPTY,
+    EXCLUSION,
     HOT_CELL,
     LESION,
     LESION_DIAMETER_MM,
@@ -72,7 +73,7 @@ def test_slide_list_has_labels_stages_predictions_and_features(server):
     assert (s["predicted_label"], s["predicted_stage"]) == ("itc", "pN0(i+)")
     assert s["features"] == {"max_probability": 1.0, "largest_diameter_mm_t50": 0.18}
     assert s["overlays"] == {"annotations": True, "heatmap": True, "detections": True, "grid": True, "lesions": True}
-    assert rows[EMPTY]["overlays"]["annotations"] is False
+    assert rows[EMPTY]["overlays"]["annotations"] is True  # a QuPath GeoJSON file
     assert rows[BROKEN]["centre"] == "center_1"
 
 
@@ -113,6 +114,7 @@ def test_dzi_and_tiles_follow_deep_zoom_with_level0_geometry(server):
     f"/slide/{SLIDE}_files/99/0_0.jpeg",
     f"/slide/{SLIDE}_files/3/9999_0.jpeg",
     f"/slide/{EMPTY}/heatmap.json",
+    f"/slide/{EMPTY}/detections.json",
     f"/slide/{SLIDE}/secret.json",
     "/slide/linked_out_files/0/0_0.jpeg",
 ])
@@ -157,6 +159,10 @@ def test_overlays_are_in_level0_pixels(server):
     assert xy[:, 0].min() == pytest.approx(c * CELL, abs=1) and xy[:, 0].max() == pytest.approx((c + 1) * CELL, abs=1)
     assert xy[:, 1].min() == pytest.approx(r * CELL, abs=1) and xy[:, 1].max() == pytest.approx((r + 1) * CELL, abs=1)
 
+    geo = get_json(server, f"/slide/{EMPTY}/annotations.json")["annotations"]
+    assert [a["kind"] for a in geo] == ["exclusion"]
+    assert {tuple(p) for p in geo[0]["coordinates"]} == {tuple(map(float, p)) for p in EXCLUSION}
+
     det = get_json(server, f"/slide/{SLIDE}/detections.json")
     assert det["points"] == [[x, y, p] for p, x, y in DETECTIONS]
 
@@ -170,6 +176,21 @@ def test_overlays_are_in_level0_pixels(server):
     x0, y0, x1, y1 = TISSUE_BOX
     assert outline[:, 0].min() == pytest.approx(x0, abs=16) and outline[:, 0].max() == pytest.approx(x1, abs=16)
     assert outline[:, 1].min() == pytest.approx(y0, abs=16) and outline[:, 1].max() == pytest.approx(y1, abs=16)
+
+
+def test_camelyon16_layout_gives_reference_labels(tmp_path):
+    from wsi_factory import SlideSpec, write_slide
+
+    small = SlideSpec(width=512, height=512, tissue=[(0, 0, 512, 512)])
+    for folder, name in (("training/normal", "normal_001"), ("training/tumor", "tumor_001"),
+                         ("testing/images", "test_001"), ("testing/images", "test_002")):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        write_slide(tmp_path / folder / f"{name}.tif", small)
+    (tmp_path / "testing" / "reference.csv").write_text("test_001,Tumor,Macro,Field\ntest_002,Normal\n")
+    rows = {r["name"]: r for r in Catalog.from_folders(tmp_path).rows()}
+    assert {n: r["reference_label"] for n, r in rows.items()} == {
+        "normal_001": "negative", "tumor_001": "tumour", "test_001": "macro", "test_002": "negative"}
+    assert rows["tumor_001"]["centre"] == "tumor"
 
 
 def test_catalog_errors_name_the_folder(tmp_path):

@@ -6,10 +6,11 @@
     root/data/center_0/patient_000_node_1.tif   no lesion
     root/data/center_1/patient_001_node_0.tif   not a slide (OpenSlide cannot read it)
     root/data/lesion_annotations/patient_000_node_0.xml
+    root/data/lesion_annotations/patient_000_node_1.geojson   an exclusion area (QuPath class Normal)
     root/data/stage_labels.csv
     root/run/heatmaps/patient_000_node_0.npz    one hot cell on the lesion's centre
     root/run/slide_predictions.csv, predictions.csv, features.csv
-    root/run/detections/patient_000_node_0.csv  probability,X,Y
+    root/run/detections/patient_000_node_0.csv  probability,X,Y rows without a header (CAMELYON16)
     root/run/tiles.h5                           a tile store of patient_000_node_0
     root/outside/secret.tif                     a slide outside the folders ...
     root/data/center_0/linked_out.tif           ... and a symbolic link to it inside them
@@ -26,6 +27,9 @@ from pathlib import Path
 import numpy as np
 from wsi_factory import SlideSpec, write_corrupt_tiff, write_lesion_xml, write_slide
 
+from camelyon.annotations import Annotation
+from camelyon.annotations_geojson import write_geojson
+
 MPP = 0.5
 WIDTH, HEIGHT = 2048, 1536
 TISSUE_BOX = (256, 256, 1792, 1280)
@@ -36,6 +40,8 @@ LESION_DIAMETER_MM = 2 * LESION[2] * MPP / 1000.0
 CELL = 128
 HOT_CELL = (int(LESION[1] // CELL), int(LESION[0] // CELL))  # (row, col)
 DETECTIONS = [(0.93, 1024.0, 768.0), (0.41, 500.0, 1100.0)]
+#: An exclusion polygon of the lesion-free slide, in a QuPath GeoJSON file.
+EXCLUSION = [(300, 300), (500, 300), (500, 450), (300, 450)]
 SLIDE = "patient_000_node_0"
 EMPTY = "patient_000_node_1"
 BROKEN = "patient_001_node_0"
@@ -64,6 +70,8 @@ def make_viewer_folders(root, tile_store: bool = True) -> tuple[Path, Path]:
     write_slide(data / "center_0" / f"{EMPTY}.tif", SlideSpec(width=1024, height=768, tissue=[(128, 128, 896, 640)]),
                 mpp=MPP)
     write_corrupt_tiff(data / "center_1" / f"{BROKEN}.tif")
+    write_geojson([Annotation("normal area", "_2", "Polygon", np.array(EXCLUSION, float))],
+                  data / "lesion_annotations" / f"{EMPTY}.geojson")  # QuPath export, class Normal
     (data / "stage_labels.csv").write_text(
         "patient,stage\npatient_000.zip,pN1mi\n"
         f"{SLIDE}.tif,micro\n{EMPTY}.tif,negative\npatient_001.zip,pN0\n{BROKEN}.tif,negative\n")
@@ -91,10 +99,8 @@ def make_viewer_folders(root, tile_store: bool = True) -> tuple[Path, Path]:
         w.writerow([f"{SLIDE}.tif", "micro", 1.0, 0.18])
         w.writerow([f"{EMPTY}.tif", "negative", 0.2, 0.0])
     (run / "detections").mkdir()
-    with open(run / "detections" / f"{SLIDE}.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["probability", "X", "Y"])
-        w.writerows(DETECTIONS)
+    with open(run / "detections" / f"{SLIDE}.csv", "w", newline="") as fh:  # CAMELYON16 style: no header
+        csv.writer(fh).writerows(DETECTIONS)
     if tile_store:
         from camelyon.dataset import build_tile_store
         from camelyon.tiling import TileGrid

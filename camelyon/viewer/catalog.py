@@ -16,7 +16,8 @@ Layouts understood (CAMELYON17 and CAMELYON16 style, real or synthetic)::
     RUN/features.csv                               heatmap features of each slide
     RUN/heatmaps/<stem>.npz                        tumour-probability heatmaps
     RUN/tiles.h5                                   the tile store (tile grid with labels)
-    RUN/**/<stem>.csv with columns probability,X,Y detections (CAMELYON16 FROC submission)
+    RUN/**/<stem>.csv  probability,X,Y rows      detections (CAMELYON16 FROC submission, header optional)
+    DATA/training/{normal,tumor}/, DATA/testing/images/, DATA/testing/reference.csv   CAMELYON16 labels
 """
 
 from __future__ import annotations
@@ -179,7 +180,10 @@ class Catalog:
         by_stem = {e.stem: e for e in entries}
         data_files = files if not single else _walk(root, roots)
         _attach_annotations(by_stem, data_files)
-        _attach_reference(by_stem, root / "stage_labels.csv", warnings)
+        if (root / "stage_labels.csv").is_file():
+            _attach_reference(by_stem, root / "stage_labels.csv", warnings)
+        elif not single:
+            _attach_camelyon16_reference(by_stem, root, roots, warnings)
         if run is not None:
             _attach_run(by_stem, run, _walk(run, roots), warnings)
         return cls(entries, roots, warnings)
@@ -223,6 +227,33 @@ def _attach_reference(by_stem: dict, path: Path, warnings: list) -> None:
     for e in by_stem.values():
         e.reference_label = table.slides.get(e.path.name, "")
         e.reference_stage = table.patients.get(patient_of(e.path.name), "")
+
+
+def _attach_camelyon16_reference(by_stem: dict, root: Path, roots, warnings: list) -> None:
+    """CAMELYON16: training slides are normal or tumour by folder, test slides by ``reference.csv``."""
+    from camelyon.camelyon16.layout import detect_layout
+    from camelyon.camelyon16.reference import read_reference, slide_key
+
+    try:
+        layout = detect_layout(root)
+    except CamelyonError:
+        return
+    if layout.kind != "camelyon16":
+        return
+    for stem, role in layout.roles.items():
+        if stem in by_stem and role in ("normal", "tumour"):
+            by_stem[stem].reference_label = "negative" if role == "normal" else "tumour"
+    if layout.reference is None or not inside(layout.reference, roots):
+        return
+    try:
+        rows = read_reference(layout.reference)
+    except CamelyonError as exc:
+        warnings.append(f"reference labels not shown: {exc}")
+        return
+    for e in by_stem.values():
+        row = rows.get(slide_key(e.stem))
+        if row is not None:
+            e.reference_label = (row["size"].lower() or "tumour") if row["tumour"] else "negative"
 
 
 def _attach_run(by_stem: dict, run: Path, files, warnings: list) -> None:
@@ -271,13 +302,19 @@ def _attach_run(by_stem: dict, run: Path, files, warnings: list) -> None:
 
 
 def _is_detection_csv(path: Path) -> bool:
-    """A CSV whose header names the columns probability, X and Y (any case, any order)."""
+    """A CSV of detections: first row ``probability,X,Y`` (any case) or three numbers (CAMELYON16, no header)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
+            first = next((r for r in csv.reader(fh) if any(c.strip() for c in r)), [])
     except (OSError, UnicodeDecodeError, csv.Error):
         return False
-    return {"probability", "x", "y"} <= {h.strip().lower() for h in header}
+    cells = [c.strip().lower() for c in first]
+    if cells[:3] == ["probability", "x", "y"]:
+        return True
+    try:
+        return len(cells) == 3 and all(float(c) == float(c) for c in cells)
+    except ValueError:
+        return False
 
 
 def _store_slides(path: Path, warnings: list) -> list[str]:

@@ -16,14 +16,10 @@ Deep Zoom level, so that the page draws all overlays with one transform.
 
 from __future__ import annotations
 
-import csv
 import io
-import math
 from pathlib import Path
 
 import numpy as np
-
-from camelyon.errors import CamelyonError
 
 __all__ = [
     "annotations_json", "tissue_json", "grid_json", "heatmap_json", "heatmap_png", "lesions_json",
@@ -48,17 +44,11 @@ def _round(coords: np.ndarray) -> list:
 
 def load_annotations(source):
     """An :class:`~camelyon.annotations.AnnotationSet` from a path (ASAP XML or GeoJSON) or as given."""
-    from camelyon import annotations as ann
+    from camelyon.annotations import AnnotationSet, read_annotations
 
-    if source is None or isinstance(source, ann.AnnotationSet):
+    if source is None or isinstance(source, AnnotationSet):
         return source
-    path = Path(source)
-    if path.suffix.lower() == ".xml":
-        return ann.read_asap(path)
-    reader = getattr(ann, "read_geojson", None) or getattr(ann, "read_qupath_geojson", None)
-    if reader is None:
-        raise CamelyonError(f"{path}: GeoJSON annotations need a camelyon version that reads them")
-    return reader(path)
+    return read_annotations(source)
 
 
 def load_heatmap(source):
@@ -204,46 +194,19 @@ def lesions_json(source, mpp, threshold: float = 0.5) -> dict:
 
 
 def detections_json(path, limit: int = 20000) -> dict:
-    """Points of a detection CSV (``probability,X,Y`` in level-0 px, with or without that header).
+    """Points of a detection CSV (``probability,X,Y`` rows in level-0 px, header optional), most probable first.
 
     Raises
     ------
     CamelyonError
         A row that is not three numbers (names the file and line).
     """
-    path = Path(path)
-    points = []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        order = (0, 1, 2)
-        for line_no, row in enumerate(reader, start=1):
-            cells = [c.strip() for c in row]
-            if not cells or all(c == "" for c in cells):
-                continue
-            if line_no == 1 and not _is_number(cells[0]):
-                low = [c.lower() for c in cells]
-                try:
-                    order = (low.index("probability"), low.index("x"), low.index("y"))
-                except ValueError:
-                    raise CamelyonError(f"{path}:1: expected the header probability,X,Y, got {row}") from None
-                continue
-            try:
-                p, x, y = (float(cells[i]) for i in order)
-            except (ValueError, IndexError):
-                raise CamelyonError(f"{path}:{line_no}: expected three numbers probability,X,Y, got {row}") from None
-            if not all(math.isfinite(v) for v in (p, x, y)):
-                raise CamelyonError(f"{path}:{line_no}: values must be finite numbers, got {row}")
-            points.append([round(x, 1), round(y, 1), round(p, 4)])
-    points.sort(key=lambda t: -t[2])
-    return {"source": path.name, "total": len(points), "points": points[:limit]}
+    from camelyon.camelyon16.reference import read_detections
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
+    det = read_detections(path)
+    order = np.argsort(-det.probability, kind="stable")[:limit]
+    points = [[round(float(det.x[i]), 1), round(float(det.y[i]), 1), round(float(det.probability[i]), 4)] for i in order]
+    return {"source": Path(path).name, "total": len(det), "points": points}
 
 
 def colour_maps(n: int = 256) -> dict:
