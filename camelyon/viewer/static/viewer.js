@@ -468,6 +468,8 @@
     }
     if (!keepView) home();
     renderDetails();
+    const current = document.querySelector("#slides tr.current");
+    if (current) current.scrollIntoView({ block: "nearest" });
     await Promise.all(OVERLAYS.filter((n) => state.overlays[n]).map(loadOverlay));
     redraw();
   }
