@@ -181,8 +181,9 @@ print(f"most suspicious tile of {p.name}: level-0 box x {x0:.0f}-{x1:.0f}, y {y0
 # ten slides at 2 um/px, painted once); each flagged normal tile is looked up in those outlines.
 #
 # **Task.** *Hard-negative mining* trains again on the normal tiles the model gets most wrong.
-# (a) Complete `hard_negatives(prob, labels, k)`: the indices of the `k` normal tiles (label 0) with the
-# highest probability, most suspicious first. (b) Run the cells: which kinds do the hard negatives lie on?
+# (a) `hard_negatives(prob, labels, k)` below returns the indices of the `k` normal tiles (label 0) with the
+# highest probability, most suspicious first: read it, then try other `k`. (b) Which kinds do the hard
+# negatives lie on?
 # (c) Train a fresh model on the S03 store **plus** the hard negatives of the first patient and compare the
 # flag rate of look-alike tiles, and the tumour tiles found, on the second patient's slides. Is one short run
 # enough to tell (try other seeds)? Which kinds would you add more of? Why does the shared model, trained on
