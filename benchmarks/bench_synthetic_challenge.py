@@ -304,18 +304,19 @@ def _kappa_ci(ref: dict, pred: dict, rng, n=1000):
     return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))]
 
 
-def bench_pipeline(patients: int, seed: int, work: Path, difficulties=("challenge", "easy")) -> dict:
+def bench_pipeline(patients: int, seed: int, work: Path, difficulties=("challenge", "easy"), mpp: float = 1.0) -> dict:
     from camelyon.commands.demo import DEMO_CENTERS
     from camelyon.pipeline import PipelineConfig, run_pipeline
     from camelyon.synthetic import DEMO_MPP, DEMO_SIZE, generate_cohort
 
     out = {}
     for diff in difficulties:
-        data = work / f"{diff}_{patients}_{seed}" / "data"
-        run = work / f"{diff}_{patients}_{seed}" / "run"
+        data = work / f"{diff}_{patients}_{seed}_{mpp:g}" / "data"
+        run = work / f"{diff}_{patients}_{seed}_{mpp:g}" / "run"
         t0 = time.perf_counter()
-        s = generate_cohort(data, n_patients=patients, n_centers=DEMO_CENTERS, seed=seed, mpp=DEMO_MPP,
-                            size=DEMO_SIZE, workers=2, progress=False, difficulty=diff)
+        size = tuple(int(v * DEMO_MPP / mpp) for v in DEMO_SIZE)  # the demo's 6 x 4 mm
+        s = generate_cohort(data, n_patients=patients, n_centers=DEMO_CENTERS, seed=seed, mpp=mpp,
+                            size=size, workers=2, progress=False, difficulty=diff)
         t_synth = time.perf_counter() - t0
         t0 = time.perf_counter()
         summary = run_pipeline(data, run, PipelineConfig(workers=2, progress=False), log=None)
@@ -323,6 +324,8 @@ def bench_pipeline(patients: int, seed: int, work: Path, difficulties=("challeng
         out[diff]["synth_seconds"] = round(t_synth, 1)
         out[diff]["synth_cpu_seconds"] = round(s.cpu_seconds, 1)
         out[diff]["pipeline_seconds"] = round(time.perf_counter() - t0, 1)
+        out[diff]["nominal_mpp"] = mpp
+        out[diff]["patients"] = patients
         print(diff, json.dumps({k: v for k, v in out[diff].items() if "confusion" not in k}), flush=True)
     return out
 
@@ -545,6 +548,8 @@ def main() -> None:
     p.add_argument("--patients", type=int, default=30)
     p.add_argument("--pipeline-seed", type=int, default=31337)
     p.add_argument("--difficulties", default="challenge,easy", help="cohorts of the 'pipeline' part")
+    p.add_argument("--pipeline-mpp", type=float, default=1.0,
+                   help="nominal um/px of the pipeline cohort (the pipeline reads tiles at 4 um/px)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--speed-mpp", type=float, default=1.0, help="nominal um/px of the speed slides")
     p.add_argument("--speed-size", default="4096x4096")
@@ -571,7 +576,7 @@ def main() -> None:
         print(json.dumps(results["panel"], indent=1))
     if "pipeline" in args.parts:
         results["pipeline"] = bench_pipeline(args.patients, args.pipeline_seed, cache / "pipeline",
-                                             tuple(args.difficulties.split(",")))
+                                             tuple(args.difficulties.split(",")), args.pipeline_mpp)
     results["machine"]["load_average_at_end"] = list(os.getloadavg())
     out = Path(args.out)
     merged = json.loads(out.read_text()) if out.exists() else {}
