@@ -16,6 +16,8 @@ A tile store is one HDF5 file::
                                            annotated, tissue_fraction
     attrs: format, format_version, software, software_version, tile_size, level, um_per_px,
            params (JSON), failed (JSON list of [slide, error])
+    /slides attrs: warnings (JSON: slide -> messages), fingerprints (JSON: slide -> input
+           fingerprint, see camelyon.fingerprints; absent in stores written before them)
 
 Tiles of a slide are contiguous (rows ``start`` to ``start + count`` of its slide-table row),
 slides are sorted by name. A store is only ever written under a temporary name and renamed when
@@ -120,6 +122,8 @@ class SlideRecord:
     tissue_fraction: float = 0.0
     start: int = 0
     warnings: list = field(default_factory=list)
+    #: the slide's input fingerprint when it was tiled (:mod:`camelyon.fingerprints`); None in old stores
+    fingerprint: dict | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -350,6 +354,7 @@ def assemble_store(
                 else:
                     g.create_dataset(name, data=np.array(values, dtype=dtype).reshape(len(records)))
             g.attrs["warnings"] = json.dumps({r.name: r.warnings for r in records if r.warnings})
+            g.attrs["fingerprints"] = json.dumps({r.name: r.fingerprint for r in records if r.fingerprint})
         os.replace(tmp, out)
     finally:
         if tmp.exists():
@@ -361,6 +366,7 @@ def read_slide_records(f: h5py.File) -> list[SlideRecord]:
     g = f["slides"]
     n = len(g["name"])
     warnings_by_slide = json.loads(g.attrs.get("warnings", "{}"))
+    fingerprints = json.loads(g.attrs.get("fingerprints", "{}"))  # absent in stores from before fingerprints
     cols = {}
     for name, dtype in SLIDE_COLUMNS.items():
         data = g[name].asstr()[()] if dtype is _STR else g[name][()]
@@ -372,5 +378,6 @@ def read_slide_records(f: h5py.File) -> list[SlideRecord]:
             v = cols[name][i]
             kw[name] = str(v) if dtype is _STR else v.item()
         kw["warnings"] = warnings_by_slide.get(kw["name"], [])
+        kw["fingerprint"] = fingerprints.get(kw["name"])
         out.append(SlideRecord(**kw))
     return out
