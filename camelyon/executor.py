@@ -328,10 +328,14 @@ def _map_dask(fn, items, scheduler, retries, bar) -> Iterator[TaskResult]:
     if isinstance(scheduler, Client):
         client = scheduler
     else:
+        if not isinstance(scheduler, str) or "://" not in scheduler and ":" not in scheduler:
+            raise CamelyonError(f"--scheduler {scheduler!r}: expected a Dask scheduler address such as "
+                                "tcp://host:8786")
         try:
-            client = Client(scheduler)
-        except OSError as exc:
-            raise CamelyonError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
+            client = Client(scheduler, timeout="10s")
+        except (OSError, ValueError, TypeError) as exc:
+            raise CamelyonError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc}); check "
+                                "the address (tcp://host:8786) and that the scheduler runs") from None
     try:
         futures = {}
         run_id = uuid.uuid4().hex[:8]

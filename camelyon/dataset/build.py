@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 import re
 import shutil
@@ -52,7 +51,7 @@ from camelyon.errors import CamelyonError, DatasetError, SlideError
 from camelyon.executor import map_slides
 from camelyon.fingerprints import changes, fingerprint
 from camelyon.outputs import OutputLock, refuse_foreign_output, refuse_inputs_as_output
-from camelyon.slide import SLIDE_SUFFIXES, Slide
+from camelyon.slide import MPP_RANGE, SLIDE_SUFFIXES, Slide
 from camelyon.tiling import TileGrid, TileReader
 from camelyon.tissue import slide_tissue_mask
 
@@ -503,8 +502,9 @@ def _check_parameters(workers, seed, mpp, max_negatives, compression, compressio
         raise CamelyonError(f"workers must be a whole number >= 1 (1: tile in this process), got {workers!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise CamelyonError(f"seed must be a whole number >= 0, got {seed!r}")
-    if mpp is not None and not (isinstance(mpp, (int, float, np.number)) and 0 < mpp < math.inf):
-        raise CamelyonError(f"mpp must be a level-0 resolution > 0 um/px (e.g. 0.243), got {mpp!r}")
+    if mpp is not None and not (isinstance(mpp, (int, float, np.number)) and MPP_RANGE[0] <= mpp <= MPP_RANGE[1]):
+        raise CamelyonError(f"mpp must be a level-0 resolution between {MPP_RANGE[0]} and {MPP_RANGE[1]} um/px "
+                            f"(e.g. 0.243), got {mpp!r}")
     if max_negatives is not None and (not isinstance(max_negatives, (int, np.integer)) or max_negatives < 0):
         raise DatasetError(f"max_negatives_per_slide must be >= 0, got {max_negatives}")
     if compression not in (None, "lzf", "gzip", "none"):
