@@ -10,6 +10,8 @@ A tile store is one HDF5 file::
     /slide            (N,)  int32          row of the tile's slide in /slides
     /patient          (N,)  int32          row of the tile's patient in /patients
     /centre           (N,)  int16          centre (hospital) id, -1 when unknown
+    /tile_crc32       (N,)  uint32         CRC-32 of each tile's chunk bytes as stored (compressed or
+                                           not); absent in stores written before checksums
     /patients         (P,)  str            patient names
     /slides/<column>  (S,)                 the slide table: name, path, patient, centre, start,
                                            count, positives, width, height, mpp, level, read_size, um_per_px,
@@ -58,6 +60,7 @@ __all__ = [
     "chunk_encoder",
     "CHUNK_MIN_SAVING",
     "PartWriter",
+    "CHECKSUM_COLUMN",
     "read_part_info",
     "assemble_store",
     "temporary_path",
@@ -81,6 +84,9 @@ TILE_COLUMNS = {
 }
 
 _STR = h5py.string_dtype("utf-8")
+
+#: Per-tile checksum column: CRC-32 (zlib) of each tile's chunk bytes exactly as stored in the file.
+CHECKSUM_COLUMN = "tile_crc32"
 
 #: Columns of the slide table (/slides/<name>).
 SLIDE_COLUMNS = {
@@ -219,6 +225,7 @@ class PartWriter:
         )
         self._chunk_bytes = t * t * 3
         self._encode = chunk_encoder(compression, compression_level)
+        self._crc = np.zeros(self.n, dtype=np.uint32)
 
     def write_tile(self, i: int, tile: np.ndarray) -> None:
         """Store tile ``i`` (shape (T, T, 3), uint8).
@@ -231,6 +238,7 @@ class PartWriter:
         if len(raw) != self._chunk_bytes:
             raise ValueError(f"tile {i} has {len(raw)} bytes, expected {self._chunk_bytes} ({self.tiles.shape[1:]})")
         data, mask = self._encode(raw)
+        self._crc[i] = zlib.crc32(data)
         self.tiles.id.write_direct_chunk((i, 0, 0, 0), data, mask)
 
     def commit(self, table: np.ndarray, record: SlideRecord, params_json: str) -> None:
@@ -240,6 +248,7 @@ class PartWriter:
         f.create_dataset("coords", data=np.stack([table["x"], table["y"]], axis=1).astype(np.int64).reshape(-1, 2))
         f.create_dataset("tissue_fraction", data=table["tissue_fraction"].astype(np.float32))
         f.create_dataset("tumour_fraction", data=table["tumour_fraction"].astype(np.float32))
+        f.create_dataset(CHECKSUM_COLUMN, data=self._crc)
         f.attrs["record"] = record.to_json()
         f.attrs["params"] = params_json
         f.close()
@@ -264,11 +273,24 @@ def read_part_info(path: Path) -> tuple[SlideRecord, str] | None:
         return None
 
 
-def _copy_chunks(src: h5py.Dataset, dst: h5py.Dataset, src_start: int, dst_start: int, n: int) -> None:
-    """Copy ``n`` compressed tile chunks without decompressing them."""
+def _copy_chunks(src: h5py.Dataset, dst: h5py.Dataset, src_start: int, dst_start: int, n: int,
+                 crc: np.ndarray) -> None:
+    """Copy ``n`` compressed tile chunks without decompressing them; their checksums go to ``crc``.
+
+    The checksums are those of the source file when it has them (so a chunk damaged on its way
+    through this copy is still caught on reading), else computed from the bytes read here.
+    """
+    src_crc = src.file[CHECKSUM_COLUMN] if CHECKSUM_COLUMN in src.file else None
     for k in range(n):
         filter_mask, data = src.id.read_direct_chunk((src_start + k, 0, 0, 0))
         dst.id.write_direct_chunk((dst_start + k, 0, 0, 0), data, filter_mask)
+        crc[dst_start + k] = zlib.crc32(data)
+    if src_crc is not None and n:
+        expected = src_crc[src_start : src_start + n]
+        bad = np.flatnonzero(expected != crc[dst_start : dst_start + n])
+        if bad.size:
+            raise DatasetError(f"{src.file.filename}: tile {src_start + int(bad[0])} is damaged (its checksum does "
+                               "not match its bytes); rebuild this file (camelyon tiles ... --overwrite)")
 
 
 def assemble_store(
@@ -325,6 +347,7 @@ def assemble_store(
                 "slide": np.zeros(n_total, np.int32),
                 "patient": np.zeros(n_total, np.int32),
                 "centre": np.zeros(n_total, np.int16),
+                CHECKSUM_COLUMN: np.zeros(n_total, np.uint32),
             }
             records = []
             start = 0
@@ -332,7 +355,7 @@ def assemble_store(
                 n = int(rec.count)
                 with h5py.File(path, "r") as src:
                     if n:
-                        _copy_chunks(src["tiles"], tiles, offset, start, n)
+                        _copy_chunks(src["tiles"], tiles, offset, start, n, cols[CHECKSUM_COLUMN])
                         for name in TILE_COLUMNS:
                             cols[name][start : start + n] = src[name][offset : offset + n]
                 cols["slide"][start : start + n] = row
