@@ -33,7 +33,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from camelyon.dataset.store import CHECKSUM_COLUMN, FORMAT, FORMAT_VERSION, read_slide_records
+from camelyon.dataset.store import CHECKSUM_COLUMN, FORMAT, FORMAT_VERSION, read_slide_records, tile_checksum
 from camelyon.errors import DatasetError
 from camelyon.executor import default_workers
 
@@ -292,7 +292,7 @@ class TileStore:
 
     def _decode_into(self, i: int, data, mask: int, dest: np.ndarray) -> None:
         """Check and decompress tile ``i``'s chunk bytes ``data`` (HDF5 filter ``mask``) into ``dest``."""
-        if self.verify and self._crc is not None and zlib.crc32(data) != self._crc[i]:
+        if self.verify and self._crc is not None and tile_checksum(data) != self._crc[i]:
             raise DatasetError(self._damaged(i))
         flat = dest.reshape(-1)
         if mask & 1 or self._decode is _stored_as_is:  # mask bit 0: the filter was skipped (stored as is)
@@ -334,7 +334,7 @@ class TileStore:
                 data = self._view[start : start + self._chunks[1][i]]
             else:
                 _, data = self._tiles.id.read_direct_chunk((i, 0, 0, 0))
-            if zlib.crc32(data) != self._crc[i]:
+            if tile_checksum(data) != self._crc[i]:
                 bad.append(i)
         return bad
 

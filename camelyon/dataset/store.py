@@ -88,6 +88,22 @@ _STR = h5py.string_dtype("utf-8")
 #: Per-tile checksum column: CRC-32 (zlib) of each tile's chunk bytes exactly as stored in the file.
 CHECKSUM_COLUMN = "tile_crc32"
 
+
+def _crc32_function():
+    # libdeflate's CRC-32 (SIMD), the same values as zlib.crc32 and about 4x faster on this machine
+    try:
+        from imagecodecs import deflate_crc32
+
+        if deflate_crc32(b"camelyon") == zlib.crc32(b"camelyon"):
+            return deflate_crc32
+    except ImportError:  # pragma: no cover - imagecodecs built without libdeflate
+        pass
+    return zlib.crc32  # pragma: no cover
+
+
+#: ``tile_checksum(chunk bytes) -> int``: the CRC-32 stored in :data:`CHECKSUM_COLUMN`.
+tile_checksum = _crc32_function()
+
 #: Columns of the slide table (/slides/<name>).
 SLIDE_COLUMNS = {
     "name": _STR,
@@ -238,7 +254,7 @@ class PartWriter:
         if len(raw) != self._chunk_bytes:
             raise ValueError(f"tile {i} has {len(raw)} bytes, expected {self._chunk_bytes} ({self.tiles.shape[1:]})")
         data, mask = self._encode(raw)
-        self._crc[i] = zlib.crc32(data)
+        self._crc[i] = tile_checksum(data)
         self.tiles.id.write_direct_chunk((i, 0, 0, 0), data, mask)
 
     def commit(self, table: np.ndarray, record: SlideRecord, params_json: str) -> None:
@@ -284,7 +300,7 @@ def _copy_chunks(src: h5py.Dataset, dst: h5py.Dataset, src_start: int, dst_start
     for k in range(n):
         filter_mask, data = src.id.read_direct_chunk((src_start + k, 0, 0, 0))
         dst.id.write_direct_chunk((dst_start + k, 0, 0, 0), data, filter_mask)
-        crc[dst_start + k] = zlib.crc32(data)
+        crc[dst_start + k] = tile_checksum(data)
     if src_crc is not None and n:
         expected = src_crc[src_start : src_start + n]
         bad = np.flatnonzero(expected != crc[dst_start : dst_start + n])
