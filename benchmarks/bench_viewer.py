@@ -113,8 +113,8 @@ def direct(slides: dict, requests, threads: int, encode: bool) -> list[float]:
     import openslide
     from openslide.deepzoom import DeepZoomGenerator
 
-    gens = {s: DeepZoomGenerator(openslide.OpenSlide(str(p)), tile_size=254, overlap=1, limit_bounds=False)
-            for s, p in slides.items()}
+    handles = {s: openslide.OpenSlide(str(p)) for s, p in slides.items()}
+    gens = {s: DeepZoomGenerator(h, tile_size=254, overlap=1, limit_bounds=False) for s, h in handles.items()}
     lat: list[float] = []
     lock = threading.Lock()
 
@@ -134,8 +134,8 @@ def direct(slides: dict, requests, threads: int, encode: bool) -> list[float]:
         t.start()
     for t in ts:
         t.join()
-    for g in gens.values():
-        g._osr.close()
+    for h in handles.values():
+        h.close()
     return lat
 
 
