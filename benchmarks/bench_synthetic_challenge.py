@@ -191,17 +191,17 @@ def _bootstrap_auc(y, s, rng, n=500):
     return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))]
 
 
-def _train_cnn(train, key, um, epochs, steps, seed=0):
+def _train_cnn(train, key, um, epochs, steps, seed=0, normalize="none"):
     from camelyon.training import TileArrays, TrainingConfig, train_tile_model
 
     cfg = TrainingConfig(epochs=epochs, steps_per_epoch=steps, batch_size=32, lr=3e-3, augment=True, seed=seed,
-                         val_fraction=0.0)
+                         val_fraction=0.0, normalize=normalize)
     res = train_tile_model(TileArrays(train[key], train["y"]), None, cfg, None, um_per_px=um, progress=False)
     return res.model
 
 
 def bench_tiles(slides_per_center: int, n_tumour: int, n_normal: int, epochs: int, steps: int,
-                cache: Path) -> dict:
+                cache: Path, resolutions=(4.0, 1.0), normalize: str = "none") -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     sets = {}
     for name, seed, centers in (("train", TRAIN_SEED, (0, 1, 2)), ("test", TEST_SEED, (3, 4))):
@@ -243,12 +243,14 @@ def bench_tiles(slides_per_center: int, n_tumour: int, n_normal: int, epochs: in
     res["mean_rgb_auc_ci"] = _bootstrap_auc(test["y"], s, rng)
     # (c) the tile CNN at 4 and at 1 um/px
     for key, um in (("t4", 4.0), ("t1", 1.0)):
+        if um not in resolutions:
+            continue
         t0 = time.perf_counter()
         c0 = time.process_time()
-        model = _train_cnn(train, key, um, epochs, steps)
+        model = _train_cnn(train, key, um, epochs, steps, normalize=normalize)
         p = model.predict_proba(test[key]).reshape(-1)
         ptr = model.predict_proba(train[key]).reshape(-1)
-        tag = f"cnn_{int(um)}um"
+        tag = f"cnn_{int(um)}um" + ("" if normalize == "none" else f"_{normalize}")
         res[tag + "_auc"] = roc_auc(test["y"], p)
         res[tag + "_auc_ci"] = _bootstrap_auc(test["y"], p, rng)
         res[tag + "_auc_train_centres"] = roc_auc(train["y"], ptr)
@@ -264,7 +266,7 @@ def bench_tiles(slides_per_center: int, n_tumour: int, n_normal: int, epochs: in
         for k in np.unique(test["lesion_kind"][test["y"] == 1]):
             sel = (test["y"] == 0) | (test["lesion_kind"] == k)
             res[tag + "_auc_by_lesion_kind"][str(k)] = roc_auc(test["y"][sel], p[sel])
-        if um == 1.0:
+        if um == 1.0 and normalize == "none":
             neg = test["y"] == 0
             fp = neg & (p >= 0.5)
             res["cnn_1um_false_positives"] = int(fp.sum())
@@ -546,6 +548,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--patients", type=int, default=30)
+    p.add_argument("--normalize", default="none", help="stain normalisation of the tile CNN (none, reinhard, macenko)")
+    p.add_argument("--resolutions", default="4,1", help="um/px of the tile CNN runs")
     p.add_argument("--pipeline-seed", type=int, default=31337)
     p.add_argument("--difficulties", default="challenge,easy", help="cohorts of the 'pipeline' part")
     p.add_argument("--pipeline-mpp", type=float, default=1.0,
@@ -564,9 +568,10 @@ def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                            "load_average_at_start": list(os.getloadavg())}}
     if "tiles" in args.parts:
-        results["tiles"] = bench_tiles(args.slides_per_center, args.tumour_tiles, args.normal_tiles, args.epochs,
-                                       args.steps, cache)
-        print(json.dumps(results["tiles"], indent=1))
+        results["tiles" if args.normalize == "none" else f"tiles_{args.normalize}"] = bench_tiles(
+            args.slides_per_center, args.tumour_tiles, args.normal_tiles, args.epochs, args.steps, cache,
+            tuple(float(v) for v in args.resolutions.split(",")), args.normalize)
+        print(json.dumps(results, indent=1))
     if "speed" in args.parts:
         w, h = (int(v) for v in args.speed_size.split("x"))
         results["speed"] = bench_speed(args.repeats, args.speed_mpp, (w, h), cache / "speed")
