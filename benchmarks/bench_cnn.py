@@ -21,7 +21,11 @@ Usage::
 
     .venv/bin/python benchmarks/bench_cnn.py            # prints a table, writes benchmarks/results/cnn.json
     .venv/bin/python benchmarks/bench_cnn.py --runs 9 --threads 2
-    .venv/bin/python benchmarks/bench_cnn.py --no-torch --minicnn-from /tmp/old   # another minicnn source tree
+    .venv/bin/python benchmarks/compare_revisions.py --base main   # this checkout against main, same run
+
+``--base-from DIR`` adds a third library, ``minicnn-base``: the package ``minicnn_base`` in DIR (another
+revision of minicnn with its imports renamed; ``compare_revisions.py`` prepares it), timed in the same
+alternating runs, so that "before" and "after" see the same load.
 """
 
 import argparse
@@ -45,8 +49,8 @@ def _parse_args(argv=None):
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "cnn.json"))
     p.add_argument("--no-torch", action="store_true", help="minicnn only (no ratios)")
     p.add_argument("--matmul-size", type=int, default=1024, help="side of the square float32 matrices")
-    p.add_argument("--minicnn-from", default=None,
-                   help="folder holding the minicnn package to measure (default: this checkout's)")
+    p.add_argument("--base-from", default=None,
+                   help="folder holding a package minicnn_base (another revision) to time as 'minicnn-base'")
     p.add_argument("--first-input-grad", action="store_true",
                    help="minicnn computes the first layer's input gradient too (PyTorch never does)")
     return p.parse_args(argv)
@@ -57,25 +61,23 @@ ARGS = _parse_args()
 for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(ARGS.threads)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-if ARGS.minicnn_from:
-    sys.path.insert(0, str(Path(ARGS.minicnn_from).resolve()))
+if ARGS.base_from:
+    sys.path.insert(1, str(Path(ARGS.base_from).resolve()))
+
+import importlib  # noqa: E402
 
 import numpy as np  # noqa: E402
 from torch_peer import torch_network  # noqa: E402
-
-from minicnn.layers import Conv2D, Dense  # noqa: E402
-from minicnn.losses import BCEWithLogits  # noqa: E402
-from minicnn.models import tile_cnn  # noqa: E402
-from minicnn.optim import SGD  # noqa: E402
 
 
 def layer_flops(layer, in_shape):
     """Forward FLOPs (2 per multiply-add) of one layer for one sample of shape `in_shape` (0 if none)."""
     out_shape = layer.output_shape(in_shape)
-    if isinstance(layer, Conv2D):
+    kind = type(layer).__name__
+    if kind == "Conv2D":
         k = layer.kernel_size
         return 2.0 * out_shape[0] * out_shape[1] * out_shape[2] * layer.in_channels * k * k, out_shape
-    if isinstance(layer, Dense):
+    if kind == "Dense":
         return 2.0 * layer.in_features * layer.out_features, out_shape
     return 0.0, out_shape
 
@@ -198,6 +200,26 @@ def print_profile(rows):
         print(f"{f'{i:>2} {name}':<30}{cells[0]}{cells[1]}")
 
 
+def minicnn_steps(package, args, x_train, y_train, x_infer):
+    """The tile CNN of `package` (minicnn or a renamed copy) with its training step and inference functions."""
+    tile_cnn = importlib.import_module(f"{package}.models").tile_cnn
+    loss = importlib.import_module(f"{package}.losses").BCEWithLogits()
+    model = tile_cnn(rng=0)
+    model.layers[0].input_grad = bool(args.first_input_grad)
+    opt = importlib.import_module(f"{package}.optim").SGD(model.parameters(), lr=1e-3)
+
+    def train():
+        scores = model.forward(x_train)
+        loss.forward(scores, y_train)
+        model.backward(loss.backward())
+        opt.step()
+
+    def infer():
+        return model.forward(x_infer)
+
+    return model, (train, infer)
+
+
 def main():
     args = ARGS
     if args.runs < 5:
@@ -208,21 +230,20 @@ def main():
     y_train = (rng.random((args.train_batch, 1)) < 0.5).astype(np.float32)
     x_infer = rng.standard_normal((args.infer_batch, 3, size, size)).astype(np.float32)
 
-    model = tile_cnn(rng=0)
-    model.layers[0].input_grad = bool(args.first_input_grad)
-    loss = BCEWithLogits()
-    opt = SGD(model.parameters(), lr=1e-3)
-
-    def mini_train():
-        scores = model.forward(x_train)
-        loss.forward(scores, y_train)
-        model.backward(loss.backward())
-        opt.step()
-
-    def mini_infer():
-        return model.forward(x_infer)
-
-    steps = {"minicnn": (mini_train, mini_infer)}
+    models = {}
+    steps = {}
+    for name, package in (("minicnn", "minicnn"), ("minicnn-base", "minicnn_base")):
+        if name == "minicnn-base" and not args.base_from:
+            continue
+        models[name], steps[name] = minicnn_steps(package, args, x_train, y_train, x_infer)
+    model = models["minicnn"]
+    if "minicnn-base" in models:  # same function before any training step
+        for m in models.values():
+            m.eval()
+        base_diff = float(np.abs(models["minicnn-base"].forward(x_train[:8]) - model.forward(x_train[:8])).max())
+        for m in models.values():
+            m.train()
+        print(f"same weights: max |minicnn - minicnn-base| logit difference = {base_diff:.2e}")
     torch = None
     if not args.no_torch:
         import torch
@@ -262,7 +283,8 @@ def main():
     for kind, index in (("train", 0), ("infer", 1)):
         for fns in steps.values():
             if kind == "infer":
-                model.eval()
+                for m in models.values():
+                    m.eval()
                 if torch is not None:
                     tmodel.eval()
             for _ in range(args.warmup):
@@ -279,8 +301,11 @@ def main():
     matmul_medians = {lib: float(np.median(r)) for lib, r in matmul.items()}
     rate = max(matmul_medians.values())
 
-    model.train()
-    profile = layer_profile(model, mini_train, args.runs, args.train_batch, (3, size, size), rate)
+    profiles = {}
+    for name, m in models.items():
+        m.train()
+        profiles[name] = layer_profile(m, steps[name][0], args.runs, args.train_batch, (3, size, size), rate)
+    profile = profiles["minicnn"]
 
     fwd_flops, first_flops = conv_flops(model, (3, size, size))
     # useful work: forward, weight gradients, input gradients except the first layer's
@@ -297,6 +322,8 @@ def main():
         "dtype": "float32",
         "minicnn_first_layer_input_grad": bool(args.first_input_grad),
         "minicnn_source": str(Path(sys.modules["minicnn"].__file__).resolve().parent),
+        "minicnn_base_source": str(Path(sys.modules["minicnn_base"].__file__).resolve().parent)
+        if "minicnn_base" in sys.modules else None,
         "train_gflop": train_flops / 1e9,
         "infer_gflop": infer_flops / 1e9,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
@@ -314,6 +341,8 @@ def main():
         "libraries": {},
         "minicnn_layers": profile,
     }
+    if "minicnn-base" in profiles:
+        result["minicnn_base_layers"] = profiles["minicnn-base"]
     if torch is not None:
         result["machine"]["torch"] = torch.__version__
         result["max_logit_difference"] = max_diff
@@ -348,7 +377,15 @@ def main():
         result["ratio_infer_time_minicnn_over_pytorch"] = t["infer_images_per_s"] / m["infer_images_per_s"]
         print(f"ratio minicnn/PyTorch: training-step time {result['ratio_train_time_minicnn_over_pytorch']:.2f}, "
               f"inference time {result['ratio_infer_time_minicnn_over_pytorch']:.2f} (target <= 1.5)")
-    print_profile(profile)
+    if "minicnn-base" in models:
+        m, b = result["libraries"]["minicnn"], result["libraries"]["minicnn-base"]
+        result["ratio_train_time_minicnn_over_base"] = m["train_step_ms"] / b["train_step_ms"]
+        result["ratio_infer_time_minicnn_over_base"] = m["infer_batch_ms"] / b["infer_batch_ms"]
+        print(f"ratio minicnn/minicnn-base: training-step time {result['ratio_train_time_minicnn_over_base']:.3f}, "
+              f"inference time {result['ratio_infer_time_minicnn_over_base']:.3f}")
+    for name, rows in profiles.items():
+        print(f"[{name}]")
+        print_profile(rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".cnn.", suffix=".json", dir=out.parent)
