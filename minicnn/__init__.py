@@ -6,6 +6,10 @@ version (readable loops) and a fast version with the same signature.
 
 __version__ = "0.1.0"
 
-from minicnn.sequential import Sequential
+from minicnn.compilation import ensure_writable_cache as _ensure_writable_cache
+
+_ensure_writable_cache()  # before any Numba kernel is defined: a read-only install still caches
+
+from minicnn.sequential import Sequential  # noqa: E402
 
 __all__ = ["Sequential", "__version__"]
