@@ -57,8 +57,12 @@ def numbers(text):
     # markdown links inside the text: only their text counts, not their targets
     text = re.sub(r"\]\([^)]*\)", "]", text)
     out = []
-    for m in NUMBER.finditer(text):
+    matches_ = list(NUMBER.finditer(text))
+    for k, m in enumerate(matches_):
         whole, frac, unit = m.group(1), m.group(2) or "", (m.group(3) or "").strip() or None
+        nxt = matches_[k + 1] if k + 1 < len(matches_) else None
+        if unit is None and nxt is not None and nxt.group(3) and text[m.end():nxt.start()] in ("-", "\u2013"):
+            unit = nxt.group(3).strip()  # a range "98.3-99.7 %": the unit belongs to both ends
         out.append((m.group(0).strip(), whole.replace(",", "") + frac, len(frac) - 1 if frac else 0, unit))
     return out
 

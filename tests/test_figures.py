@@ -50,9 +50,10 @@ def test_table_figures_are_checked_against_the_linked_file(tmp_path, quoted, ok)
 
 def test_figure_links_in_text_percentages_bytes_and_keys(tmp_path):
     text = ("kappa [0.970](results/d.json#evaluation.kappa) and [+12.0 %](results/d.json), "
-            "[476 MB](results/d.json#bytes); [0.5](results/d.json#evaluation.kappa)\n"
+            "[476 MB](results/d.json#bytes); [0.5](results/d.json#evaluation.kappa); [98.3-99.7 %](results/d.json#acc)\n"
             "```\n[9.99](results/d.json)\n```\n")
-    bad = _doc(tmp_path, text, {"d.json": {"evaluation": {"kappa": 0.9697}, "overhead": 0.1196, "bytes": 475983273}})
+    bad = _doc(tmp_path, text, {"d.json": {"evaluation": {"kappa": 0.9697}, "overhead": 0.1196, "bytes": 475983273,
+                                       "acc": [0.9833, 0.9972]}})
     assert [f.text for f in bad] == ["0.5"]  # wrong key value; the code block is ignored
 
 
