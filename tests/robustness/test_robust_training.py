@@ -64,3 +64,20 @@ def test_camelyon_train_with_a_huge_learning_rate_is_one_line(tmp_path, monkeypa
     assert status == 2, err
     assert "diverges" in err and "try a smaller --lr" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_camelyon_train_on_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, small_disk, monkeypatch,
+                                                                                capsys):
+    import camelyon.training
+    from test_cli_messages import toy_store_tiles
+
+    monkeypatch.setattr(camelyon.training, "load_store_tiles", lambda path, max_bytes=0, progress=True:
+                        toy_store_tiles(12))
+    (small_disk / "filler").write_bytes(b"\0" * (2 * 1024 * 1024 - 8 * 1024))
+    out = small_disk / "m.npz"
+    status = main(["train", str(tmp_path / "tiles.h5"), "--out", str(out), "--epochs", "1", "--steps-per-epoch", "1",
+                   "--batch-size", "4", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "no space left on the disk" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
