@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="SLIDES_OR_DIR", help="slide files and/or folders of slides")
     p.add_argument("--annotations", default=None,
-                   help="folder of ASAP XML files named SLIDE_STEM.xml (default: SLIDES_DIR/lesion_annotations, "
+                   help="folder of ASAP XML (SLIDE_STEM.xml) or QuPath GeoJSON (SLIDE_STEM.geojson) files (default: SLIDES_DIR/lesion_annotations, "
                         "else SLIDES_DIR/../lesion_annotations as in CAMELYON16/17, when it exists)")
     p.add_argument("--out", required=True, help="tile store to write (.h5)")
     res = p.add_mutually_exclusive_group()
@@ -156,9 +156,11 @@ def find_annotation_folders(inputs) -> list[Path]:
 
 
 def _merge_annotation_folders(folders: list[Path]) -> dict[str, Path]:
-    """Slide stem -> XML file over several folders (the first folder that has a stem wins)."""
+    """Slide stem -> annotation file (ASAP XML, else QuPath GeoJSON) over several folders (the first
+    folder that has a stem wins)."""
     merged: dict[str, Path] = {}
     for folder in folders:
-        for xml in sorted(folder.glob("*.xml")):
-            merged.setdefault(xml.stem, xml)
+        for suffix in (".xml", ".geojson", ".json"):
+            for f in sorted(folder.glob(f"*{suffix}")):
+                merged.setdefault(f.stem, f)
     return merged
