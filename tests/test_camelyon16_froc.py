@@ -237,3 +237,19 @@ def test_evaluate16_errors_name_the_problem(c16, tmp_path):
     probs.write_text("test_001,0.5\n")
     assert main(["evaluate16", str(c16), "--detections", str(c16 / "detections"), "--probabilities",
                  str(probs)]) == 2
+
+
+def test_mask_scaled_to_the_slide_resolution_matches_the_official_one():
+    # the same tissue scanned at 0.486 um/px (half the pixels) gives the same lesions and ITC regions
+    from camelyon.annotations import Annotation, AnnotationSet
+
+    polys = [LESION1, LESION2, ITC]
+    official = mask_from_annotations(
+        AnnotationSet([Annotation(f"a{i}", "_0", "Polygon", np.array(p, float)) for i, p in enumerate(polys)]),
+        (3072, 2048))
+    half = mask_from_annotations(
+        AnnotationSet([Annotation(f"a{i}", "_0", "Polygon", np.array(p, float) / 2) for i, p in enumerate(polys)]),
+        (1536, 1024), slide_um_per_px=0.486)
+    assert half.downsample == 16 and half.labels.shape == official.labels.shape
+    assert np.array_equal(half.labels, official.labels) and half.itc == official.itc
+    assert half.region_at(320, 320) == official.region_at(640, 640) == 1

@@ -27,7 +27,7 @@ import numpy as np
 
 from camelyon.errors import CamelyonError
 
-__all__ = ["DetectionParams", "detect_lesions", "lesion_outlines", "cell_centres_level0"]
+__all__ = ["DetectionParams", "detect_lesions", "lesion_outlines", "cell_centres_level0", "slide_probability"]
 
 
 @dataclass
@@ -148,3 +148,12 @@ def lesion_outlines(heatmap, params: DetectionParams | None = None, min_pixels: 
         out.append((int(region.sum()), np.column_stack([x, y])))
     out.sort(key=lambda t: -t[0])
     return [poly for _, poly in out]
+
+
+def slide_probability(heatmap, params: DetectionParams | None = None) -> float:
+    """Tumour probability of the slide (CAMELYON16 task 1): the highest value of the smoothed heatmap
+    over tissue (0 for a heatmap without tissue)."""
+    params = params or DetectionParams()
+    if not heatmap.tissue.any():
+        return 0.0
+    return float(_smoothed(heatmap, params)[heatmap.tissue].max())

@@ -34,7 +34,12 @@ def run(args) -> int:
     import numpy as np
 
     from camelyon.annotations import Annotation, AnnotationSet, write_asap, write_geojson
-    from camelyon.camelyon16.detection import DetectionParams, detect_lesions, lesion_outlines
+    from camelyon.camelyon16.detection import (
+        DetectionParams,
+        detect_lesions,
+        lesion_outlines,
+        slide_probability,
+    )
     from camelyon.camelyon16.reference import write_detections, write_probabilities
     from camelyon.errors import CamelyonError
     from camelyon.heatmap import Heatmap
@@ -63,7 +68,7 @@ def run(args) -> int:
         p, x, y = detect_lesions(hm, params)
         write_detections(out / f"{stem}.csv", p, x, y)
         # slide probability: the highest smoothed value over tissue (0 without tissue)
-        slide_probs[stem] = _peak(hm, params)
+        slide_probs[stem] = slide_probability(hm, params)
         total += len(p)
         if args.geojson or args.xml:
             anns = [Annotation(f"lesion {i}", "Tumor", "Polygon", poly, "#FF0000")
@@ -82,9 +87,3 @@ def run(args) -> int:
           f"and {out / 'slide_probabilities.csv'} (threshold {params.threshold:g}, NMS {params.nms_um:g} um)")
     return 0
 
-
-def _peak(hm, params) -> float:
-    from camelyon.camelyon16.detection import _smoothed
-
-    s = _smoothed(hm, params)
-    return float(s[hm.tissue].max()) if hm.tissue.any() else 0.0

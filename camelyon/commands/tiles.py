@@ -64,9 +64,13 @@ def run(args) -> int:
             f"{', '.join(missing)}: {'slide file or folder' if len(missing) == 1 else 'slide files or folders'} "
             f"not found; nothing was tiled (fix or leave out {'this path' if len(missing) == 1 else 'these paths'})"
         )
+    from camelyon.camelyon16.layout import expand_inputs
+
+    given = list(args.inputs)
+    args.inputs = expand_inputs(args.inputs, ("normal", "tumour"), "tiling")
     annotations = args.annotations
     if annotations is None:
-        folders = find_annotation_folders(args.inputs)
+        folders = find_annotation_folders(given)
         if len(folders) == 1:
             annotations = folders[0]
         elif folders:
@@ -148,7 +152,8 @@ def find_annotation_folders(inputs) -> list[Path]:
     for item in inputs:
         p = Path(item)
         slide_dir = p if p.is_dir() else p.parent
-        for candidate in (slide_dir / "lesion_annotations", slide_dir.parent / "lesion_annotations"):
+        for candidate in (slide_dir / "lesion_annotations", slide_dir.parent / "lesion_annotations",
+                          slide_dir / "training" / "lesion_annotations"):
             if candidate.is_dir():
                 found.setdefault(candidate.resolve(), candidate)
                 break
