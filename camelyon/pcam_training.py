@@ -65,7 +65,8 @@ def test_on_pcam(model, split, index: np.ndarray, batch_size: int = 512, progres
 
 
 def train_on_pcam(folder, out, config, max_tiles: int | None = None, progress: bool = True,
-                  resume: bool = False) -> PCamResult:
+                  resume: bool = False, max_val_tiles: int | None = None,
+                  max_test_tiles: int | None = None) -> PCamResult:
     """Train the tile CNN on PCam's train split, validate on valid, test on test.
 
     Parameters
@@ -77,6 +78,8 @@ def train_on_pcam(folder, out, config, max_tiles: int | None = None, progress: b
     config : camelyon.training.TrainingConfig
     max_tiles : int, optional
         Use at most this many tiles of each split (a seeded random subset).
+    max_val_tiles, max_test_tiles : int, optional
+        Separate caps for the validation and test splits (default ``max_tiles``).
     progress : bool
     resume : bool
         Continue from the checkpoint of ``out``.
@@ -91,8 +94,8 @@ def train_on_pcam(folder, out, config, max_tiles: int | None = None, progress: b
     try:
         rng = np.random.default_rng([config.seed, 96])
         train_idx = _pick(len(splits["train"]), max_tiles, rng)
-        val_idx = _pick(len(splits["valid"]), max_tiles, rng)
-        test_idx = _pick(len(splits["test"]), max_tiles, rng)
+        val_idx = _pick(len(splits["valid"]), max_tiles if max_val_tiles is None else max_val_tiles, rng)
+        test_idx = _pick(len(splits["test"]), max_tiles if max_test_tiles is None else max_test_tiles, rng)
         train = TileArrays(splits["train"].tiles.subset(train_idx), splits["train"].labels[train_idx])
         val_tiles, val_labels = splits["valid"].read_batch(val_idx)
         val = TileArrays(val_tiles, val_labels)

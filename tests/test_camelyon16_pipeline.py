@@ -3,13 +3,12 @@
 import json
 
 import pytest
-from test_pipeline import TINY, write_tiny_cohort
+from test_pipeline import write_tiny_cohort
 
 from camelyon.camelyon16.layout import detect_layout
 from camelyon.camelyon16.reference import read_probabilities, read_reference
 from camelyon.camelyon16.synthetic import camelyon16_from_cohort
 from camelyon.cli import main
-from camelyon.pipeline import PipelineConfig
 
 
 @pytest.fixture(scope="module")
