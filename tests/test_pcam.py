@@ -103,3 +103,26 @@ def test_train_on_pcam_prints_test_accuracy_and_auc(pcam, tmp_path, capsys):
     assert model.tile_size == 96 and model.um_per_px == pytest.approx(0.972)
     assert main(["train", "--pcam", str(pcam), "--out", str(tmp_path / "x.npz"), "--normalize", "macenko"]) == 2
     assert main(["train", str(out), "--pcam", str(pcam), "--out", str(tmp_path / "y.npz")]) == 2
+
+
+@pytest.mark.slow
+def test_s05_real_data_section_uses_pcam_when_a_path_is_given(pcam, tmp_path, monkeypatch, capsys):
+    import json
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    nb = json.loads((Path(__file__).resolve().parents[1] / "specific_exercises" / "S05_tile_cnn.ipynb").read_text())
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    cell = next(c for c in cells if "PCAM_DIR = None" in c)
+    monkeypatch.chdir(tmp_path)
+    exec(cell, {})  # as committed: skipped
+    assert "section is skipped" in capsys.readouterr().out
+    source = cell.replace("PCAM_DIR = None", f"PCAM_DIR = {str(pcam)!r}").replace(
+        "PCAM_STEPS, PCAM_TEST_TILES = 200, 4096", "PCAM_STEPS, PCAM_TEST_TILES = 2, 32")
+    exec(source, {})
+    text = capsys.readouterr().out
+    assert "'train': '192 tiles, 50% tumour'" in text
+    assert "test accuracy" in text and "on 32 test tiles" in text
+    assert (tmp_path / "runs" / "pcam_tile_model.npz").is_file()
