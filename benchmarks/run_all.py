@@ -26,6 +26,7 @@ BENCHMARKS = {
     "executor": ["bench_executor.py"],
     "stain": ["stain_ablation.py"],
     "pcam": ["bench_pcam.py"],
+    "viewer": ["bench_viewer.py"],
 }
 
 

@@ -19,5 +19,6 @@ COMMAND_MODULES = [
     "evaluate16",
     "pipeline",
     "demo",
+    "view",
 ]
 
