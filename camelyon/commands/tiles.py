@@ -106,6 +106,10 @@ def run(args) -> int:
     for name, messages in sorted(report.warnings.items()):
         for m in messages:
             print(f"warning: {name}: {m}")
+    if report.changed:
+        print(f"recomputed {count_noun(len(report.changed), 'slide')} whose input changed since the earlier run:")
+        for name, what in sorted(report.changed.items()):
+            print(f"  {name}: {what}")
     from camelyon.dataset import TileStore
 
     with TileStore(report.path) as store:

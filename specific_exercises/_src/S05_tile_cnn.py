@@ -14,6 +14,11 @@
 #
 # The shared model that S06 uses is trained here once (a minute or two on 2 cores) and stored in
 # `runs/notebook_work/tile_model.npz`.
+#
+# **Preset.** The notebooks' cohort uses the **easy** preset of `camelyon.synthetic` (`course_data.COHORT_SETTINGS`):
+# its tile CNN at 4 um/px trains in a minute. On the **challenge** preset (look-alikes, isolated tumour cells,
+# artefacts; `docs/synthetic.md`) the same CNN needs 1 um/px tiles and far more training than this notebook's
+# budget; point `DATA_DIR` at a challenge cohort (`camelyon synth OUT --difficulty challenge --demo`) to try it.
 
 # %%
 DATA_DIR = None  # None: synthetic cohort (runs/notebook_cohort); or a CAMELYON17-style folder
