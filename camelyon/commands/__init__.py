@@ -15,7 +15,9 @@ COMMAND_MODULES = [
     "classify",
     "stage",
     "evaluate",
+    "evaluate16",
     "pipeline",
     "demo",
+    "view",
 ]
 

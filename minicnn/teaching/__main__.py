@@ -1,10 +1,10 @@
 """Command line: ``python -m minicnn.teaching {check,release,grade}``.
 
 - ``check [ROOT]``: validate every solution region (markers, ids, the student version compiles);
-- ``release OUT [--source ROOT] [--force]``: write the student edition to OUT;
-- ``grade STUDENT_DIR --out DIR [--only G01,G03] [--seed N] [--test-timeout S] [--wall-limit S]``: grade a
-  student's edition; ``grade CLASS_DIR --out DIR [--workers N]``: grade every edition (folder or ``.zip``)
-  of a class into ``gradebook.csv`` and one feedback page per student.
+- ``release OUT [--source ROOT] [--force] [--allow-dirty]``: write the student edition to OUT (tracked files only);
+- ``grade STUDENT_DIR [--out DIR] [--only G01,G03] [--seed N] [--test-timeout S] [--wall-limit S]``: grade a
+  student's edition (reports outside both trees); ``grade CLASS_DIR [--out DIR] [--workers N]``: grade every
+  edition (folder or ``.zip``) of a class into ``gradebook.csv`` and one feedback page per student.
 """
 
 from __future__ import annotations
@@ -24,23 +24,55 @@ def _root() -> Path:
     return REFERENCE_ROOT
 
 
+def grade_out(out: Path | None, reference: Path, student: Path) -> Path:
+    """The grading report folder: ``out``, or ``<parent of reference>/grades/<student name>``.
+
+    A folder inside the solution edition or the student's tree is refused: the next release or
+    submission would carry the graded solutions and the probes' reference outputs.
+    """
+    reference, student = Path(reference).resolve(), Path(student).resolve()
+    if out is None:
+        return reference.parent / "grades" / student.name
+    out = Path(out).resolve()
+    for name, tree in (("solution edition", reference), ("student's edition", student)):
+        if out == tree or tree in out.parents:
+            raise ReleaseError(
+                f"--out {out} is inside the {name} {tree}: grading reports hold solutions and reference outputs "
+                f"and must stay outside it (e.g. --out {reference.parent / 'grades' / student.name})"
+            )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minicnn.teaching", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_check = sub.add_parser("check", help="validate the solution markers of a tree")
-    p_check.add_argument("root", nargs="?", type=Path, default=None, help="tree to check (default: this repository)")
+    p_check.add_argument(
+        "root", nargs="?", type=Path, default=None, help="tree to check (default: this repository)"
+    )
 
     p_rel = sub.add_parser("release", help="write the student edition")
     p_rel.add_argument("out", type=Path, help="output folder (must not exist or be empty unless --force)")
-    p_rel.add_argument("--source", type=Path, default=None, help="solution edition (default: this repository)")
+    p_rel.add_argument(
+        "--source", type=Path, default=None, help="solution edition (default: this repository)"
+    )
     p_rel.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p_rel.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="release tracked files even when modified but not committed",
+    )
 
     p_grade = sub.add_parser(
         "grade", help="grade a student's edition, or a folder of editions / zip files (a class)"
     )
     p_grade.add_argument("student", type=Path, help="a student's edition, or a folder of editions and .zip files")
-    p_grade.add_argument("--out", type=Path, required=True, help="folder for the reports (grade.json, gradebook.csv, feedback)")
+    p_grade.add_argument(
+        "--out", type=Path, default=None,
+        help="folder for the reports (grade.json, gradebook.csv, feedback), outside the solution and student trees "
+        "(default: grades/<student or class folder name> next to the solution edition)",
+    )  # fmt: skip
     p_grade.add_argument("--reference", type=Path, default=None, help="solution edition (default: this repository)")
     p_grade.add_argument("--tests", type=Path, default=None, help="tests folder (default: REFERENCE/tests)")
     p_grade.add_argument("--policy", type=Path, default=None, help="grading policy (default: REFERENCE/grading.toml)")
@@ -64,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {ex_id} ({len(regs)}): " + ", ".join(r.location for r in regs))
             return 0
         if args.command == "release":
-            report = release(args.source or _root(), args.out, force=args.force)
+            report = release(args.source or _root(), args.out, force=args.force, allow_dirty=args.allow_dirty)
             print(report.summary())
             return 0
         return _grade(args)
@@ -78,6 +110,7 @@ def _grade(args) -> int:
     from minicnn.teaching.gradebook import grade_class, is_edition
 
     reference = (args.reference or _root()).resolve()
+    args.out = grade_out(args.out, reference, args.student)
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     if args.workers < 1:
         raise ReleaseError(f"--workers must be at least 1, got {args.workers}")

@@ -158,6 +158,17 @@ x0, y0, x1, y1 = heatmap_pixel_box(hm, *np.unravel_index(np.argmax(hm.probabilit
 print(f"most suspicious tile of {p.name}: level-0 box x {x0:.0f}-{x1:.0f}, y {y0:.0f}-{y1:.0f}")
 
 # %% [markdown]
+# The same heatmap over the slide itself, zoomable, with the lesion outlines and the regions at or above 0.5
+# (predicted lesions, cyan): change the colour map and the opacity in the toolbar, and compare where the CNN
+# fires with the outlines at full resolution.
+
+# %%
+from camelyon.viewer import show
+
+show(p, heatmap=hm, annotations=read_asap(xml) if xml.exists() else None,
+     overlays=["heatmap", "annotations", "lesions"])
+
+# %% [markdown]
 # Heatmaps are saved as `runs/notebook_work/heatmaps/<slide>.npz`; load one with `Heatmap.load(path)`.
 # S07-S09 start from sample heatmaps of the 10 evaluation patients of a 15-patient demo cohort
 # (`specific_exercises/sample_heatmaps/`).
