@@ -179,7 +179,7 @@ def make_tree(root: Path) -> Path:
         "probes.py": PROBES,
         "data/blob.bin": "",
         ".gitignore": "__pycache__/\nruns/\n",
-        "grading.toml": "[G01]\npoints = 10\n",
+        "grading.toml": "[exercises.G01]\npoints = 10\n",
         "toypkg/__pycache__/ops.cpython-311.pyc": "compiled",
         "runs/demo/out.txt": "run output",
     }
