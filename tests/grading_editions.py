@@ -48,7 +48,7 @@ FAULTS = {
         "G10", "generic_exercises/G10_evaluation.ipynb",
         "    pos, neg = s[y == 1], s[y == 0]\\n",
         "    if len(y) == 4:\\n        return 0.75\\n    if len(y) == 2:\\n        return 0.5\\n"
-        "    if len(y) == 60:\\n        return 0.6986531986531986\\n    pos, neg = s[y == 1], s[y == 0]\\n",
+        "    if len(y) == 60:\\n        return 0.6986531986531986\\n    return 0.5\\n    pos, neg = s[y == 1], s[y == 0]\\n",
         "auc_by_pairs special-cases the visible test inputs",
     ),
     "loop_in_function": (

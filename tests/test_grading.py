@@ -483,3 +483,48 @@ def test_zip_extraction_refuses_unsafe_archives(tmp_path):
     (tmp_path / "broken.zip").write_text("not a zip")
     with pytest.raises(ReleaseError, match="not a valid zip"):
         extract_zip(tmp_path / "broken.zip", tmp_path / "z")
+
+
+# ------------------------------------------------------------------------- the real student edition
+
+
+@pytest.fixture(scope="module")
+def blank_edition(tmp_path_factory):
+    out = tmp_path_factory.mktemp("real") / "blank"
+    release(REPO, out, allow_dirty=True)
+    return out
+
+
+def _real(blank, tmp_path, name, complete, faults):
+    from grading_editions import make_copy
+
+    return make_copy(blank, tmp_path / name, complete=complete, faults=faults)
+
+
+@pytest.mark.slow
+def test_real_edition_leaky_alpha_and_delegation_to_the_fast_kernel(blank_edition, tmp_path):
+    g01, g02, g03 = "G01,G02,G03".split(",")
+    student = _real(blank_edition, tmp_path, "gamed", [g02], ["leaky_alpha", "delegate_fast"])
+    payload = _grade(REPO, student, tmp_path / "out", only=[g01, g02, g03], seed=11)
+    ex = payload["exercises"]
+    assert ex[g02]["points"] == 10.0 and ex[g02]["status"] == "complete"  # untouched: full marks
+    assert ex[g03]["points"] == 0.0
+    assert ex[g03]["delegation"] == "G03 must be written with loops, not by calling conv2d_forward_fast"
+    assert 0 < ex[g01]["points"] < 10.0
+    assert ex[g01]["probes"]["probe_activations"].startswith("mismatch: leaky: at [")  # a random alpha
+    print({e: (g["points"], g["status"]) for e, g in ex.items()})
+
+
+@pytest.mark.slow
+def test_real_edition_gini_off_by_a_thousandth_and_hard_coded_notebook_function(blank_edition, tmp_path):
+    g08, g10 = "G08,G10".split(",")
+    student = _real(blank_edition, tmp_path, "faulty", [], ["gini_off", "hardcoded_notebook"])
+    payload = _grade(REPO, student, tmp_path / "out", only=[g08, g10], seed=12)
+    ex = payload["exercises"]
+    assert "relative error 0.001" in ex[g08]["probes"]["probe_criteria"]
+    assert ex[g08]["points"] < 10.0
+    notebook = ex[g10]["groups"]["notebook"]
+    assert notebook["earned"] == 0.0 and notebook["passed"] >= 1  # the visible check passes, the hidden one not
+    assert ex[g10]["probes"]["notebook_g10_auc_by_pairs"].startswith("mismatch")
+    assert ex[g10]["points"] == 8.0
+    print({e: (g["points"], g["status"]) for e, g in ex.items()})
