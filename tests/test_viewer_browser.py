@@ -21,6 +21,7 @@ from viewer_data import (
     CELL,
     DETECTIONS,
     EMPTY,
+    EXCLUSION,
     HOT_CELL,
     LESION,
     LESION_DIAMETER_MM,
@@ -237,6 +238,31 @@ def test_each_overlay_toggles_and_lands_where_it_should(page, overlay):
         page.wait_idle()
         half = window(page.shot(), *hot).mean(0)
         assert near(half, 0.5 * np.array(lut[255]) + 0.5 * window(off, *hot).mean(0), 15)
+
+
+def test_exclusion_outline_is_blue_and_the_lesion_threshold_is_set_on_the_page(page):
+    page.open(EMPTY)  # its annotations are a QuPath GeoJSON exclusion area
+    page.only("annotations")
+    (x0, y0), (x1, _) = EXCLUSION[0], EXCLUSION[1]
+    page.centre_on((x0 + x1) / 2, y0, 1.0)
+    blue = [p for p in window(page.shot(), *page.screen((x0 + x1) / 2, y0), 3) if p[2] > 180 and p[0] < 90]
+    assert blue, "no blue exclusion outline where the GeoJSON says"
+
+    page.open(SLIDE)
+    page.only("lesions")
+    assert len(page.js("return camelyonViewer.state.data.lesions.lesions")) == 1  # the hot cell at >= 0.5
+    box = page.d.find_element("id", "threshold")
+    box.clear()
+    box.send_keys("0.05\n")
+    page.js("document.getElementById('threshold').dispatchEvent(new Event('change'))")
+    time.sleep(0.1)
+    page.wait_idle()
+    lesions = page.js("return camelyonViewer.state.data.lesions")
+    assert lesions["threshold"] == 0.05 and len(lesions["lesions"]) == 1
+    xy = np.array(lesions["lesions"][0]["coordinates"])  # now every tissue cell: the tissue box
+    assert (xy.min(0) == TISSUE_BOX[:2]).all() and (xy.max(0) == TISSUE_BOX[2:]).all()
+    page.js("camelyonViewer.setThreshold(0.5)")
+    page.wait_idle()
 
 
 def test_ruler_gives_the_lesion_diameter_and_its_class(page):
