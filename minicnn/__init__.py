@@ -6,9 +6,9 @@ version (readable loops) and a fast version with the same signature.
 
 __version__ = "0.1.0"
 
-from minicnn.compilation import ensure_writable_cache as _ensure_writable_cache
+from minicnn.numba_cache import ensure_writable_cache
 
-_ensure_writable_cache()  # before any Numba kernel is defined: a read-only install still caches
+ensure_writable_cache()  # before any kernel is compiled: a read-only install without a home still runs
 
 from minicnn.sequential import Sequential  # noqa: E402
 

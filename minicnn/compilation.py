@@ -1,12 +1,10 @@
-"""Numba compilation: a cache that is always writable, and a notice while kernels compile.
+"""Numba compilation: a notice while kernels compile.
 
 Every Numba kernel of minicnn (and camelyon) is compiled with ``cache=True``: the first run after an
 install compiles each kernel when it is first called (several seconds each on a busy 2-core machine)
-and stores the machine code; later runs load it in milliseconds. Numba keeps the cache in a
-``__pycache__`` folder next to the source, or, when that is read-only (a system-wide install), in the
-user's cache folder. :func:`ensure_writable_cache` adds a last resort, a folder in the temporary
-directory, so that a read-only install with a read-only home still imports instead of failing with
-"cannot cache function".
+and stores the machine code; later runs load it from the cache. Where the cache lives (next to the
+sources, the user's cache folder, or a temporary folder on a read-only install) is decided by
+:mod:`minicnn.numba_cache` when minicnn is imported.
 
 :func:`announce_compilation` installs a Numba event listener that prints one line the first time a
 kernel compiles (a cached kernel does not compile, so a warm start prints nothing), so that the first
@@ -20,56 +18,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-__all__ = ["ensure_writable_cache", "announce_compilation", "CompileNotice"]
+__all__ = ["announce_compilation", "CompileNotice"]
 
 NOTICE = ("compiling the Numba kernels for this install (once; about a minute on 2 cores, more on a busy "
           "machine); later runs load them from the cache")
-
-
-def _writable(folder: Path) -> bool:
-    """True when a file can be created in `folder` (created if missing)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".minicnn-write-test-"):
-            pass
-        return True
-    except OSError:
-        return False
-
-
-def _user_cache_dir() -> Path:
-    from numba.misc.appdirs import AppDirs
-
-    return Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
-
-
-def ensure_writable_cache() -> Path:
-    """Make sure Numba has a writable cache folder; return the folder it will use for minicnn.
-
-    Order: ``NUMBA_CACHE_DIR`` when set; the package's own ``__pycache__`` folders; the user's cache
-    folder (both Numba's defaults); else ``<tmp>/minicnn-numba-cache-<uid>``, which then becomes Numba's
-    cache folder (``NUMBA_CACHE_DIR``, and ``numba.config.CACHE_DIR`` when Numba is already imported).
-    Cheap in the usual case (a writable install): it does not import Numba.
-    """
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return Path(os.environ["NUMBA_CACHE_DIR"])
-    in_tree = Path(__file__).resolve().parent / "functional" / "__pycache__"
-    if _writable(in_tree):
-        return in_tree
-    user = _user_cache_dir()
-    if _writable(user):
-        return user
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    fallback = Path(tempfile.gettempdir()) / f"minicnn-numba-cache-{uid}"
-    fallback.mkdir(parents=True, exist_ok=True)
-    os.environ["NUMBA_CACHE_DIR"] = str(fallback)
-    if "numba" in sys.modules:
-        sys.modules["numba"].config.CACHE_DIR = str(fallback)
-    return fallback
 
 
 class CompileNotice:
