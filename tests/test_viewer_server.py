@@ -193,6 +193,13 @@ def test_camelyon16_layout_gives_reference_labels(tmp_path):
     assert rows["tumor_001"]["centre"] == "tumor"
 
 
+def test_one_slide_file_is_a_catalogue_of_one(folders):
+    data, _ = folders
+    catalog = Catalog.from_folders(data / "center_0" / f"{SLIDE}.tif")
+    assert list(catalog.entries) == [SLIDE]
+    assert catalog.get(SLIDE).annotations is None  # annotations are looked for below the file's folder only
+
+
 def test_catalog_errors_name_the_folder(tmp_path):
     with pytest.raises(CamelyonError, match="data folder not found"):
         Catalog.from_folders(tmp_path / "missing")
