@@ -323,3 +323,25 @@ def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.open(SLIDE)
     assert not panel.is_displayed()
     assert page.js("return camelyonViewer.state.info.width") == 2048
+
+
+def test_tiles_that_cannot_be_decoded_show_the_error(page, tmp_path):
+    """OpenSlide's fixture whose header opens but whose tiles do not decode (from openslide-python's sdist)."""
+    import shutil
+
+    from real_slides import fetch_real_slides
+
+    from camelyon.viewer import Catalog, ViewerServer
+
+    shutil.copy(fetch_real_slides()["unreadable.svs"], tmp_path / "unreadable.svs")
+    server = ViewerServer(Catalog.from_folders(tmp_path), port=0).start()
+    back = page.d.current_url
+    try:
+        page.d.get(server.url)
+        page.wait_idle()
+        panel = page.d.find_element("id", "error-panel")
+        assert panel.is_displayed() and "cannot be read" in panel.text and "unreadable" in panel.text
+    finally:
+        page.d.get(back)
+        page.wait_idle()
+        server.stop()
