@@ -67,6 +67,7 @@ class TileArrays:
     Attributes
     ----------
     tiles : ndarray of shape (N, T, T, 3), uint8
+        Or an object read on demand by index arrays (:class:`camelyon.dataset.pcam.PCamTiles`).
     labels : ndarray of shape (N,), int (1 = tumour)
     patients : ndarray of shape (N,), str, optional
         Patient of each tile (for splits).
@@ -79,7 +80,8 @@ class TileArrays:
     centers: np.ndarray | None = None
 
     def __post_init__(self):
-        self.tiles = np.asarray(self.tiles)
+        if not hasattr(self.tiles, "read_into"):  # PCamTiles: indexed batch by batch, never loaded whole
+            self.tiles = np.asarray(self.tiles)
         self.labels = np.asarray(self.labels).astype(np.int64).reshape(-1)
         if self.tiles.ndim != 4 or self.tiles.shape[-1] != 3 or self.tiles.dtype != np.uint8:
             raise CamelyonError(f"tiles must be uint8 of shape (N, T, T, 3), got {self.tiles.dtype} "

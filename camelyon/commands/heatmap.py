@@ -116,7 +116,9 @@ def run(args) -> int:
     model = load_tile_model(args.model, architecture=None)  # fail early on a bad model file
     if args.stride is not None and args.stride > model.tile_size:
         raise CamelyonError(f"--stride {args.stride} is larger than the model's tile size {model.tile_size}")
-    slides = find_slide_files(args.slides)
+    from camelyon.camelyon16.layout import expand_inputs
+
+    slides = find_slide_files(expand_inputs(args.slides, ("test",), "mapping"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     workers = default_workers() if args.workers is None else max(1, args.workers)

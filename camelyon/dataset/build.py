@@ -38,7 +38,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from camelyon.annotations import read_asap
+from camelyon.annotations import read_annotations
 from camelyon.dataset.store import (
     FORMAT,
     PartWriter,
@@ -119,14 +119,18 @@ def find_slides(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def find_annotation(slide_path: Path, annotations: str | Path | dict | None) -> Path | None:
-    """The ASAP XML of a slide: ``<annotations>/<slide stem>.xml`` (or a dict entry), if it exists."""
+    """The annotation file of a slide: ``<annotations>/<slide stem>.xml`` (ASAP), else ``.geojson`` or
+    ``.json`` (QuPath), or a dict entry; None when there is none."""
     if annotations is None:
         return None
     if isinstance(annotations, dict):
         p = annotations.get(slide_path.stem)
         return Path(p) if p is not None else None
-    p = Path(annotations) / f"{slide_path.stem}.xml"
-    return p if p.exists() else None
+    for suffix in (".xml", ".geojson", ".json"):
+        p = Path(annotations) / f"{slide_path.stem}{suffix}"
+        if p.exists():
+            return p
+    return None
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ def tile_slide(job: SlideJob) -> dict:
         warnings.simplefilter("always")
         with Slide(job.path, mpp=job.mpp) as slide:
             mpp = float(np.mean(slide.mpp))  # SlideError with the --mpp hint when unknown
-            annotations = read_asap(job.annotation) if job.annotation else None
+            annotations = read_annotations(job.annotation) if job.annotation else None
             geo = grid.geometry(slide)
             with warnings.catch_warnings():
                 if geo.rows == 0 or geo.cols == 0:
