@@ -21,6 +21,7 @@ from viewer_data import (
     CELL,
     DETECTIONS,
     EMPTY,
+    EXCLUSION,
     HOT_CELL,
     LESION,
     LESION_DIAMETER_MM,
@@ -239,6 +240,31 @@ def test_each_overlay_toggles_and_lands_where_it_should(page, overlay):
         assert near(half, 0.5 * np.array(lut[255]) + 0.5 * window(off, *hot).mean(0), 15)
 
 
+def test_exclusion_outline_is_blue_and_the_lesion_threshold_is_set_on_the_page(page):
+    page.open(EMPTY)  # its annotations are a QuPath GeoJSON exclusion area
+    page.only("annotations")
+    (x0, y0), (x1, _) = EXCLUSION[0], EXCLUSION[1]
+    page.centre_on((x0 + x1) / 2, y0, 1.0)
+    blue = [p for p in window(page.shot(), *page.screen((x0 + x1) / 2, y0), 3) if p[2] > 180 and p[0] < 90]
+    assert blue, "no blue exclusion outline where the GeoJSON says"
+
+    page.open(SLIDE)
+    page.only("lesions")
+    assert len(page.js("return camelyonViewer.state.data.lesions.lesions")) == 1  # the hot cell at >= 0.5
+    box = page.d.find_element("id", "threshold")
+    box.clear()
+    box.send_keys("0.05\n")
+    page.js("document.getElementById('threshold').dispatchEvent(new Event('change'))")
+    time.sleep(0.1)
+    page.wait_idle()
+    lesions = page.js("return camelyonViewer.state.data.lesions")
+    assert lesions["threshold"] == 0.05 and len(lesions["lesions"]) == 1
+    xy = np.array(lesions["lesions"][0]["coordinates"])  # now every tissue cell: the tissue box
+    assert (xy.min(0) == TISSUE_BOX[:2]).all() and (xy.max(0) == TISSUE_BOX[2:]).all()
+    page.js("camelyonViewer.setThreshold(0.5)")
+    page.wait_idle()
+
+
 def test_ruler_gives_the_lesion_diameter_and_its_class(page):
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
@@ -297,3 +323,25 @@ def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.open(SLIDE)
     assert not panel.is_displayed()
     assert page.js("return camelyonViewer.state.info.width") == 2048
+
+
+def test_tiles_that_cannot_be_decoded_show_the_error(page, tmp_path):
+    """OpenSlide's fixture whose header opens but whose tiles do not decode (from openslide-python's sdist)."""
+    import shutil
+
+    from real_slides import fetch_real_slides
+
+    from camelyon.viewer import Catalog, ViewerServer
+
+    shutil.copy(fetch_real_slides()["unreadable.svs"], tmp_path / "unreadable.svs")
+    server = ViewerServer(Catalog.from_folders(tmp_path), port=0).start()
+    back = page.d.current_url
+    try:
+        page.d.get(server.url)
+        page.wait_idle()
+        panel = page.d.find_element("id", "error-panel")
+        assert panel.is_displayed() and "cannot be read" in panel.text and "unreadable" in panel.text
+    finally:
+        page.d.get(back)
+        page.wait_idle()
+        server.stop()

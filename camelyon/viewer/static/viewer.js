@@ -29,7 +29,7 @@
     sortKey: "name", sortDir: 1, featureColumn: "",
     view: { x0: 0, y0: 0, s: 1 },
     overlays: {}, data: {}, heatmapCanvas: null, heatmapImage: null,
-    cmap: "inferno", opacity: 0.5,
+    cmap: "inferno", opacity: 0.5, threshold: 0.5,
     ruler: { on: false, a: null, b: null, drawing: false },
     pointer: null, pending: 0, fetches: 0, generation: 0, error: null,
   };
@@ -87,6 +87,10 @@
     state.view = { s, x0: x - sx / s, y0: y - sy / s };
     redraw();
   }
+  function visibleBox() {
+    const v = state.view, { w, h } = size();
+    return [v.x0, v.y0, v.x0 + w / v.s, v.y0 + h / v.s];
+  }
   function pan(dx, dy) { state.view.x0 -= dx / state.view.s; state.view.y0 -= dy / state.view.s; redraw(); }
 
   // ------------------------------------------------------------------------------------------
@@ -101,7 +105,11 @@
     t = { img: new Image(), loaded: false, failed: false };
     state.pending += 1;
     t.img.onload = () => { if (gen === state.generation) { t.loaded = true; state.pending -= 1; redraw(); } };
-    t.img.onerror = () => { if (gen === state.generation) { t.failed = true; state.pending -= 1; redraw(); } };
+    t.img.onerror = () => {
+      if (gen !== state.generation) return;
+      t.failed = true; state.pending -= 1; redraw();
+      if (!state.tileError) tileError(t.img.src, gen);
+    };
     t.img.src = `/slide/${encodeURIComponent(state.current)}_files/${level}/${col}_${row}.jpeg`;
     tiles.set(key, t);
     if (tiles.size > MAX_TILES) {
@@ -111,6 +119,15 @@
       }
     }
     return t;
+  }
+
+  async function tileError(url, gen) {
+    state.tileError = true;
+    const body = await getJSON(url);
+    if (gen !== state.generation) return;
+    const p = $("error-panel");
+    p.textContent = `Some tiles of ${state.info.file} cannot be read: ${body.error || "unknown error"}`;
+    p.hidden = false;
   }
 
   function drawTiles(dpr) {
@@ -151,7 +168,8 @@
     if (state.data[name] !== undefined || !state.info || state.info.error) return;
     if (!(state.info.overlays || {})[name]) { state.data[name] = null; return; }
     state.data[name] = "loading";
-    const body = await getJSON(`/slide/${encodeURIComponent(stem)}/${name}.json`);
+    const query = name === "lesions" ? `?threshold=${state.threshold}` : "";
+    const body = await getJSON(`/slide/${encodeURIComponent(stem)}/${name}.json${query}`);
     if (gen !== state.generation) return;
     if (body.error) { state.data[name] = null; setMessage(`${name}: ${body.error}`); return; }
     state.data[name] = body;
@@ -233,9 +251,11 @@
     }
     if (state.overlays.grid && d.grid && d.grid.tiles) {
       const e = d.grid.extent, showText = e * s > 36;
-      ctx.lineWidth = 1 / s;
+      ctx.lineWidth = 1.5 / s;
       ctx.font = `${11 / s}px sans-serif`;
+      const [vx0, vy0, vx1, vy1] = visibleBox();
       for (const [x, y, lab, frac] of d.grid.tiles) {
+        if (x > vx1 || y > vy1 || x + e < vx0 || y + e < vy0) continue;
         ctx.strokeStyle = lab ? COLOURS.gridTumour : COLOURS.gridNormal;
         ctx.strokeRect(x, y, e, e);
         if (showText) {
@@ -268,7 +288,9 @@
     if (state.overlays.detections && d.detections && d.detections.points) {
       ctx.lineWidth = 2 / s; ctx.font = `${11 / s}px sans-serif`;
       const r = 6 / s, showText = s > 0.05;
+      const [vx0, vy0, vx1, vy1] = visibleBox();
       for (const [x, y, p] of d.detections.points) {
+        if (x + r < vx0 || x - r > vx1 || y + r < vy0 || y - r > vy1) continue;
         ctx.strokeStyle = `rgb(255,${Math.round(220 * (1 - p))},0)`;
         ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.stroke();
         if (showText) { ctx.fillStyle = ctx.strokeStyle; ctx.fillText(p.toFixed(2), x + r * 1.3, y + r); }
@@ -441,7 +463,7 @@
     const gen = state.generation;
     state.current = name;
     state.info = null; state.data = {}; state.heatmapCanvas = null; state.heatmapImage = null;
-    state.ruler.a = state.ruler.b = null; state.pending = 0;
+    state.ruler.a = state.ruler.b = null; state.pending = 0; state.tileError = false;
     tiles.clear();
     text($("measure"), ""); setMessage("");
     $("error-panel").hidden = true;
@@ -474,6 +496,15 @@
     redraw();
   }
 
+  function setThreshold(t) {
+    if (!(t >= 0 && t <= 1)) return;
+    state.threshold = t;
+    $("threshold").value = t;
+    delete state.data.lesions;
+    if (state.overlays.lesions) loadOverlay("lesions");
+    redraw();
+  }
+
   function setOverlay(name, on) {
     state.overlays[name] = on;
     $(`ov-${name}`).checked = on;
@@ -492,8 +523,12 @@
   }
 
   function showMeasure() {
-    const len = rulerLength();
-    text($("measure"), len ? `ruler ${len.mm.toFixed(3)} mm (${len.px.toFixed(0)} px) \u2192 ${len.label}` : "");
+    const len = rulerLength(), r = state.ruler;
+    if (len) text($("measure"), `ruler ${len.mm.toFixed(3)} mm (${len.px.toFixed(0)} px) \u2192 ${len.label}`);
+    else if (r.a && r.b) {
+      const px = Math.hypot(r.b[0] - r.a[0], r.b[1] - r.a[1]);
+      text($("measure"), `ruler ${px.toFixed(0)} px (the slide does not record its \u00b5m/px: start with --mpp)`);
+    } else text($("measure"), "");
   }
 
   let drag = null;
@@ -569,6 +604,7 @@
     box.addEventListener("change", () => setOverlay(n, box.checked));
   }
   $("opacity").addEventListener("input", () => { state.opacity = $("opacity").value / 100; redraw(); });
+  $("threshold").addEventListener("change", () => setThreshold(+$("threshold").value));
   $("cmap").addEventListener("change", () => { state.cmap = $("cmap").value; colourHeatmap(); });
   $("ruler").addEventListener("click", () => setRuler(!state.ruler.on));
   $("zoom-in").addEventListener("click", () => zoomAt(1.5, size().w / 2, size().h / 2));
@@ -627,6 +663,7 @@
     getView() { return { ...state.view }; },
     toScreen, toLevel0, home, rulerLength,
     setOpacity(p) { $("opacity").value = Math.round(p * 100); state.opacity = p; redraw(); },
+    setThreshold,
     setColourMap(name) { $("cmap").value = name; state.cmap = name; colourHeatmap(); },
     /** True when the page has nothing left to load for the current view and has drawn it. */
     idle() {
