@@ -503,12 +503,11 @@ def _real(blank, tmp_path, name, complete, faults):
 
 @pytest.mark.slow
 def test_real_edition_leaky_alpha_and_delegation_to_the_fast_kernel(blank_edition, tmp_path):
-    g01, g02, g03 = "G01,G02,G03".split(",")
-    student = _real(blank_edition, tmp_path, "gamed", [g02], ["leaky_alpha", "delegate_fast"])
-    payload = _grade(REPO, student, tmp_path / "out", only=[g01, g02, g03], seed=11)
+    g01, g03 = "G01,G03".split(",")
+    student = _real(blank_edition, tmp_path, "gamed", [], ["leaky_alpha", "delegate_fast"])
+    payload = _grade(REPO, student, tmp_path / "out", only=[g01, g03], seed=11)
     ex = payload["exercises"]
-    assert ex[g02]["points"] == 10.0 and ex[g02]["status"] == "complete"  # untouched: full marks
-    assert ex[g03]["points"] == 0.0
+    assert ex[g03]["points"] == 0.0 and ex[g03]["status"].startswith("gamed:")
     assert ex[g03]["delegation"] == "G03 must be written with loops, not by calling conv2d_forward_fast"
     assert 0 < ex[g01]["points"] < 10.0
     assert ex[g01]["probes"]["probe_activations"].startswith("mismatch: leaky: at [")  # a random alpha
