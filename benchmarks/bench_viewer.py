@@ -189,8 +189,11 @@ def main(argv=None) -> int:
         "runs": runs, "machine": {"cores": os.cpu_count(), "load_average": os.getloadavg(),
                                   "python": platform.python_version()},
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)  # never a half-written results file
     print(f"\n{'':22s}{'p50 ms':>9s}{'p95 ms':>9s}")
     for k, v in med.items():
         print(f"{k:22s}{v['p50_ms']:9.1f}{v['p95_ms']:9.1f}")
