@@ -19,11 +19,9 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -52,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from torch_peer import torch_network  # noqa: E402
 
+from minicnn.io import write_json  # noqa: E402
 from minicnn.layers import Conv2D, Dense  # noqa: E402
 from minicnn.losses import BCEWithLogits  # noqa: E402
 from minicnn.models import tile_cnn  # noqa: E402
@@ -219,13 +218,7 @@ def main():
         result["ratio_infer_time_minicnn_over_pytorch"] = t["infer_images_per_s"] / m["infer_images_per_s"]
         print(f"ratio minicnn/PyTorch: training-step time {result['ratio_train_time_minicnn_over_pytorch']:.2f}, "
               f"inference time {result['ratio_infer_time_minicnn_over_pytorch']:.2f} (target <= 1.5)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cnn.", suffix=".json", dir=out.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
 
 

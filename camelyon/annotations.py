@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 import xml.sax
 from collections.abc import Iterable, Iterator
@@ -41,6 +40,7 @@ from defusedxml.common import DefusedXmlException
 from defusedxml.sax import parseString as _safe_parse_string
 
 from camelyon.errors import AnnotationError
+from minicnn.io import atomic_write
 
 __all__ = [
     "AREA_KINDS",
@@ -417,12 +417,6 @@ def read_asap(path: str | os.PathLike) -> AnnotationSet:
 # ----------------------------------------------------------------------------------------------
 
 
-def _umask() -> int:
-    mask = os.umask(0o22)
-    os.umask(mask)
-    return mask
-
-
 def _fmt(v: float) -> str:
     return repr(float(v))
 
@@ -481,17 +475,7 @@ def write_asap(
     if groups is None and isinstance(annotations, AnnotationSet):
         groups = annotations.groups
     text = asap_xml(annotations, groups)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda fh: fh.write(text), mode="w", newline="\n")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from camelyon.errors import CamelyonError
+from minicnn.io import save_npz
 
 __all__ = ["Heatmap"]
 
@@ -78,19 +79,14 @@ class Heatmap:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write to ``path`` (``.npz``) atomically: a temporary name first, then a rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
         meta = {
             "slide": self.slide, "level": int(self.level), "tile_size": int(self.tile_size),
             "stride": int(self.stride), "um_per_px": float(self.um_per_px),
             "origin": [int(self.origin[0]), int(self.origin[1])], "downsample": float(self.downsample),
             "extra": self.extra,
         }
-        np.savez_compressed(tmp, probability=self.probability, tissue=self.tissue,
-                            meta=np.array(json.dumps(meta)))
-        os.replace(tmp, path)
-        return path
+        return save_npz(path, {"probability": self.probability, "tissue": self.tissue,
+                               "meta": np.array(json.dumps(meta))}, compressed=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Heatmap":

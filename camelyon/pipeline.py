@@ -43,6 +43,7 @@ from camelyon.staging import (
     stages_from_slide_labels,
     write_stage_csv,
 )
+from minicnn.io import write_text
 
 __all__ = ["PipelineConfig", "run_pipeline", "find_slides", "split_patients", "STEPS"]
 
@@ -147,10 +148,7 @@ def _digest(obj) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=2, default=str))
 
 
 @dataclass

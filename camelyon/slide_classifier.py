@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ import numpy as np
 from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
 from camelyon.staging import SLIDE_LABELS, normalize_slide_label
+from minicnn.io import atomic_paths
 
 __all__ = ["SlideClassifier", "grouped_folds", "cross_validate", "CrossValidationResult", "KINDS",
            "apply_itc_threshold"]
@@ -202,22 +204,23 @@ class SlideClassifier:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to ``path`` (.npz via ``minicnn.tree.save_model``) and its
-        parameters and feature names to ``path`` + ``.json``. Both are written atomically."""
+        parameters and feature names to ``path`` + ``.json``.
+
+        The two files are committed together (``minicnn.io.atomic_paths``): neither changes unless
+        both are written. The sidecar records the SHA-256 of the model file, so :meth:`load` notices
+        a pair that does not belong together.
+        """
         from minicnn.tree import save_model
 
         if not hasattr(self, "estimator_"):
             raise CamelyonError("cannot save a slide classifier that is not fitted")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-        save_model(tmp, self.estimator_)
-        meta = {"format": "camelyon.slide_classifier/1", "params": self.get_params(),
-                "feature_names": self.feature_names_, "classes": self.classes_.tolist()}
-        side = _sidecar(path)
-        side_tmp = side.with_name(side.name + ".tmp")
-        side_tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(side_tmp, side)
-        os.replace(tmp, path)
+        with atomic_paths([path, _sidecar(path)]) as (model_tmp, side_tmp):
+            save_model(model_tmp, self.estimator_)
+            meta = {"format": "camelyon.slide_classifier/1", "params": self.get_params(),
+                    "feature_names": self.feature_names_, "classes": self.classes_.tolist(),
+                    "model_sha256": _sha256(model_tmp)}
+            side_tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return path
 
     @classmethod
@@ -233,13 +236,27 @@ class SlideClassifier:
             meta = json.loads(side.read_text())
             params = meta["params"]
             clf = cls(**params)
+            expected = meta.get("model_sha256")
+            if expected is not None and expected != _sha256(path):
+                raise CamelyonError(f"{path} and {side} do not belong together (the model file's SHA-256 is not "
+                                    f"the one its sidecar records); save the slide classifier again")
             clf.estimator_ = load_model(path)
+        except CamelyonError:
+            raise
         except (ValueError, KeyError, TypeError, OSError) as exc:
             raise CamelyonError(f"{path} is not a slide classifier written by camelyon: {exc}") from exc
         clf.feature_names_ = list(meta["feature_names"])
         clf.classes_ = np.array(meta["classes"])
         clf.n_features_in_ = len(clf.feature_names_)
         return clf
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _name_list(names: Sequence[str], limit: int = 6) -> str:

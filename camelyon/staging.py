@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camelyon.errors import CamelyonError
+from minicnn.io import atomic_write
 
 #: Slide labels, from least to most severe.
 SLIDE_LABELS = ("negative", "itc", "micro", "macro")
@@ -228,13 +229,11 @@ def write_stage_csv(path: str | os.PathLike, patients: Mapping[str, str],
         Slide file name -> slide label.
     """
     slides = dict(slides or {})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     by_patient: dict[str, list[str]] = {}
     for s in slides:
         by_patient.setdefault(patient_of(s), []).append(s)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+
+    def write_rows(fh) -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["patient", "stage"])
         written = set()
@@ -246,8 +245,8 @@ def write_stage_csv(path: str | os.PathLike, patients: Mapping[str, str],
                 written.add(s)
         for s in sorted(set(slides) - written):  # slides of patients without a stage row
             w.writerow([s, normalize_slide_label(slides[s])])
-    os.replace(tmp, path)
-    return path
+
+    return atomic_write(path, write_rows, mode="w", newline="")
 
 
 def stages_from_slide_labels(slide_labels: Mapping[str, str]) -> dict:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -41,6 +39,7 @@ from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
 from camelyon.stain import NORMALIZATION_METHODS, make_normalizer, normalizer_from_dict
 from camelyon.tile_model import TileModel
+from minicnn.io import save_npz, write_json
 
 __all__ = [
     "TileArrays",
@@ -266,15 +265,7 @@ def _save_checkpoint(path: Path, network, optimizer, scheduler, state: dict) -> 
     arrays.update({f"model/{k}": v for k, v in network.state_dict().items()})
     arrays.update({f"optimizer/{k}": v for k, v in optimizer.state_dict().items()})
     arrays.update({f"scheduler/{k}": v for k, v in scheduler.state_dict().items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    save_npz(path, arrays)
 
 
 def _load_checkpoint(path: Path) -> tuple[dict, dict]:
@@ -605,7 +596,5 @@ def train_from_store(store_path, out, config: TrainingConfig, *, resume: bool = 
     if result.model_path is not None:
         result.model.save(result.model_path)
         hist = Path(out).with_name(Path(out).stem + ".history.json")
-        tmp = hist.with_name(hist.name + ".tmp")
-        tmp.write_text(json.dumps(result.history, indent=1))
-        os.replace(tmp, hist)
+        write_json(hist, result.history, indent=1)
     return result

@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from minicnn.sequential import Sequential, save_npz_atomic
+from minicnn.io import save_npz
+from minicnn.sequential import Sequential
 
 __all__ = ["Trainer", "History", "EarlyStopping", "NonFiniteLossError", "accuracy", "minibatch_indices"]
 
@@ -491,7 +492,7 @@ class Trainer:
             arrays.update({f"scheduler/{k}": v for k, v in self.scheduler.state_dict().items()})
         if self.early_stopping is not None:
             arrays.update({f"early_stopping/{k}": v for k, v in self.early_stopping.state_dict().items()})
-        return save_npz_atomic(path, arrays)
+        return save_npz(path, arrays)
 
     def load_checkpoint(self, path) -> None:
         """Restore the state written by :meth:`save_checkpoint` into this trainer, its model and optimizer.

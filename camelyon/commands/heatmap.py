@@ -9,6 +9,7 @@ from pathlib import Path
 
 from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
+from minicnn.io import atomic_write
 
 SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif", ".vms")
 
@@ -161,10 +162,11 @@ def _append_summary(path: Path, rows: list[dict]) -> None:
                     merged[row["slide"]] = row
     for r in rows:
         merged[r["slide"]] = r
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
+
+    def write_rows(f) -> None:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for name in sorted(merged):
             w.writerow(merged[name])
-    os.replace(tmp, path)
+
+    atomic_write(path, write_rows, mode="w", newline="")

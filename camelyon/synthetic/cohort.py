@@ -43,6 +43,7 @@ from camelyon.synthetic.painter import Painter, SlidePlan
 from camelyon.synthetic.pyramid_writer import TILE, write_pyramid
 from camelyon.synthetic.stains import slide_stain
 from camelyon.synthetic.tissue_layout import make_sections
+from minicnn.io import atomic_write
 
 #: Nodes (slides) per patient, as in CAMELYON17.
 NODES_PER_PATIENT = 5
@@ -295,10 +296,7 @@ def cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix) -> dict:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: fh.write(text), mode="w", newline="")
 
 
 def _prepare_root(root: Path, config: dict, overwrite: bool) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minicnn.io import atomic_write, write_text
 from minicnn.teaching.regions import EXCLUDED_DIRS, EXCLUDED_SUFFIXES
 from minicnn.teaching.regions import exercises as group_regions
 from minicnn.teaching.release import ReleaseError, check
@@ -287,7 +288,7 @@ def grade(
         "import_errors": broken,
         "exercises": {g.exercise: asdict(g) for g in grades},
     }
-    _atomic_write(out / "grade.json", json.dumps(payload, indent=1))
+    write_text(out / "grade.json", json.dumps(payload, indent=1))
     rows = [
         "exercise,tests_passed,tests_total,tests_not_implemented,probes_matched,probes_total,score,status".split(",")
     ]
@@ -296,10 +297,7 @@ def grade(
             [g.exercise, g.tests_passed, g.tests_total, g.tests_not_implemented, g.probes_matched, g.probes_total,
              f"{g.score:.1f}", g.status]
         )  # fmt: skip
-    tmp = out / "grade.csv.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows(rows)
-    os.replace(tmp, out / "grade.csv")
+    atomic_write(out / "grade.csv", lambda fh: csv.writer(fh).writerows(rows), mode="w", newline="")
     return payload
 
 
@@ -334,12 +332,6 @@ def assemble_work_tree(student: Path, tests: Path, work: Path) -> None:
     if (work / "tests").exists():
         shutil.rmtree(work / "tests")
     shutil.copytree(tests, work / "tests", ignore=_ignore_for_copy)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def format_table(payload: dict) -> str:
