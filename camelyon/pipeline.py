@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from camelyon.discovery import find_slides
 from camelyon.errors import CamelyonError
 from camelyon.staging import (
     STAGES,
@@ -50,7 +51,6 @@ __all__ = ["PipelineConfig", "run_pipeline", "find_slides", "split_patients", "S
 #: The steps of a run, in order.
 STEPS = ("split", "tiles", "train", "heatmaps", "features", "classify", "stage", "evaluate", "report")
 
-SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs")
 
 
 @dataclass
@@ -231,19 +231,6 @@ class _Run:
 # ------------------------------------------------------------------------------------------------
 # Cohort discovery and the patient split
 # ------------------------------------------------------------------------------------------------
-
-def find_slides(data_dir: str | os.PathLike) -> list[Path]:
-    """Slide files of a CAMELYON17-style cohort (``center_*/patient_*_node_*.tif``, or any slide
-    file below ``data_dir``), sorted by name."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise CamelyonError(f"data folder not found: {data_dir}")
-    slides = [p for p in data_dir.rglob("*") if p.suffix.lower() in SLIDE_SUFFIXES and p.is_file()
-              and not p.name.startswith(".") and ".tmp" not in p.name]
-    if not slides:
-        raise CamelyonError(f"no slide files ({', '.join(SLIDE_SUFFIXES)}) under {data_dir}")
-    return sorted(slides, key=lambda p: p.name)
-
 
 def split_patients(stages: dict, cnn_fraction: float, seed: int = 0,
                    centers: dict | None = None) -> tuple[list[str], list[str]]:

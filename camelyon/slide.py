@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import openslide
 
+from camelyon.discovery import SLIDE_SUFFIXES
 from camelyon.errors import SlideError
 
 __all__ = ["Slide", "composite_on_white", "SLIDE_SUFFIXES"]
 
-#: File suffixes that OpenSlide opens and that a folder scan picks up.
-SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide")
+# SLIDE_SUFFIXES (the suffixes OpenSlide opens) is camelyon.discovery's table, re-exported here.
 
 
 def _fully_opaque(rgba: np.ndarray) -> bool:

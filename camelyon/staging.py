@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from camelyon.discovery import slide_stem
 from camelyon.errors import CamelyonError
 from minicnn.io import atomic_write
 
@@ -114,11 +115,7 @@ def patient_of(slide: str) -> str:
 
     A name without ``_node_<n>`` is its own patient (its stem).
     """
-    stem = Path(str(slide)).name
-    for ext in (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".npz", ".zip"):
-        if stem.lower().endswith(ext):
-            stem = stem[: -len(ext)]
-            break
+    stem = slide_stem(slide)
     m = _NODE_RE.match(stem)
     return m.group("patient") if m else stem
 

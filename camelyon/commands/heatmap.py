@@ -7,11 +7,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from camelyon.discovery import find_slides
 from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
 from minicnn.io import atomic_write
-
-SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif", ".vms")
 
 
 def register(subparsers) -> None:
@@ -55,28 +54,6 @@ class HeatmapJob:
     threads: int | None = None
 
 
-def find_slide_files(inputs) -> list[Path]:
-    """Expand slide files and folders (searched recursively) into a sorted list of slide paths."""
-    found: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found += [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SLIDE_SUFFIXES
-                      and not p.name.startswith(".") and ".tmp" not in p.name]
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise CamelyonError(f"no such slide file or folder: {path}")
-    if not found:
-        raise CamelyonError(f"no slide files ({', '.join(SLIDE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
-    unique = sorted(set(found), key=lambda p: (p.name, str(p)))
-    stems = [p.stem for p in unique]
-    dupes = sorted({s for s in stems if stems.count(s) > 1})
-    if dupes:
-        raise CamelyonError(f"several slides share the name {dupes[0]!r}; their heatmaps would overwrite each other")
-    return unique
-
-
 def heatmap_job(job: HeatmapJob) -> dict:
     """Worker: compute, save and draw one slide's heatmap; returns a summary row."""
     from camelyon.heatmap import compute_heatmap, heatmap_png_path, plot_heatmap
@@ -111,7 +88,7 @@ def run(args) -> int:
     model = load_tile_model(args.model, architecture=None)  # fail early on a bad model file
     if args.stride is not None and args.stride > model.tile_size:
         raise CamelyonError(f"--stride {args.stride} is larger than the model's tile size {model.tile_size}")
-    slides = find_slide_files(args.slides)
+    slides = find_slides(args.slides)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     workers = default_workers() if args.workers is None else max(1, args.workers)
