@@ -50,7 +50,9 @@ __all__ = [
     "Annotation",
     "AnnotationSet",
     "read_asap",
+    "read_annotations",
     "write_asap",
+    "write_geojson",
     "rasterize",
     "largest_diameter_mm",
     "clip_polygon",
@@ -62,9 +64,9 @@ AREA_KINDS = ("Polygon", "Spline", "Rectangle")
 #: Annotation types that mark points.
 POINT_KINDS = ("Dot", "PointSet")
 #: Group names (compared case-insensitively) whose areas are tumour.
-TUMOUR_GROUPS = frozenset({"_0", "_1", "tumor", "tumour", "metastases", "metastasis"})
+TUMOUR_GROUPS = frozenset({"_0", "_1", "tumor", "tumour", "metastases", "metastasis", "carcinoma"})
 #: Group names (compared case-insensitively) whose areas are cut out of the tumour.
-EXCLUSION_GROUPS = frozenset({"_2", "exclusion", "non-tumor", "non-tumour"})
+EXCLUSION_GROUPS = frozenset({"_2", "exclusion", "non-tumor", "non-tumour", "normal", "ignore", "ignore*"})
 
 _DEFAULT_GROUP_COLOURS = {"metastases": "#FF0000", "_0": "#FF0000", "_1": "#FF0000", "_2": "#00FF00"}
 
@@ -410,6 +412,46 @@ def read_asap(path: str | os.PathLike) -> AnnotationSet:
     if not handler._seen_root:
         raise AnnotationError(f"{path}: empty annotation file, expected ASAP XML")
     return AnnotationSet(handler.annotations, handler.groups, str(path))
+
+
+def read_annotations(path: str | os.PathLike) -> AnnotationSet:
+    """Read lesion annotations from ASAP XML or QuPath GeoJSON, told apart by content (any suffix).
+
+    Parameters
+    ----------
+    path : path-like
+        An ASAP ``.xml`` or a QuPath ``.geojson`` / ``.json`` export.
+
+    Returns
+    -------
+    AnnotationSet
+        The same structure whichever the format (see :mod:`camelyon.annotations_geojson` for how
+        QuPath class names map to tumour and exclusion).
+
+    Raises
+    ------
+    AnnotationError
+        Missing, unreadable or malformed file (file and line named).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: annotation file not found") from None
+    except OSError as exc:
+        raise AnnotationError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from None
+    from camelyon.annotations_geojson import looks_like_geojson, read_geojson
+
+    if looks_like_geojson(data):
+        return read_geojson(path, data)
+    return read_asap(path)
+
+
+def write_geojson(annotations: Iterable[Annotation], path: str | os.PathLike) -> Path:
+    """Write annotations as QuPath GeoJSON (see :func:`camelyon.annotations_geojson.write_geojson`)."""
+    from camelyon.annotations_geojson import write_geojson as _write
+
+    return _write(annotations, path)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Metrics: agreement with scikit-learn on random inputs, the Mann-Whitney identity, known values, errors."""
+"""Metrics: agreement with scikit-learn on random inputs, known values, errors."""
 
 import numpy as np
 import pytest
@@ -75,20 +75,15 @@ def test_kappa_known_values():
 
 # ----------------------------------------------------------------------------- ROC / AUC (G10)
 
-def mann_whitney_auc(y, s):
-    """P(score of a random positive > score of a random negative), ties count 1/2."""
-    pos, neg = s[y == 1], s[y == 0]
-    diff = pos[:, None] - neg[None, :]
-    return (np.sum(diff > 0) + 0.5 * np.sum(diff == 0)) / (len(pos) * len(neg))
-
-
 @pytest.mark.exercise("G10")
 @given(scored())
-def test_auc_equals_scikit_learn_and_mann_whitney(data):
+def test_auc_equals_scikit_learn(data):
+    # the Mann-Whitney identity (AUC = P(positive scores above negative)) is the G10 notebook's exercise:
+    # its check against a pairwise reference is a hidden test (tests/hidden/test_hidden_references.py)
     y, s = data
     ours = M.roc_auc_score(y, s)
     assert ours == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
-    assert ours == pytest.approx(mann_whitney_auc(y, s), abs=1e-12)
+    assert 0.0 <= ours <= 1.0
 
 
 @pytest.mark.exercise("G10")

@@ -178,7 +178,8 @@ def make_tree(root: Path) -> Path:
         "tests/test_other_hidden.py": "# teaching: hidden\ndef test_x():\n    assert True\n",
         "probes.py": PROBES,
         "data/blob.bin": "",
-        ".git/config": "[core]\n",
+        ".gitignore": "__pycache__/\nruns/\n",
+        "grading.toml": "[G01]\npoints = 10\n",
         "toypkg/__pycache__/ops.cpython-311.pyc": "compiled",
         "runs/demo/out.txt": "run output",
     }
@@ -191,7 +192,18 @@ def make_tree(root: Path) -> Path:
     (root / "notebooks/toy.ipynb").write_text(json.dumps(_notebook(NB_CELLS)))
     (root / "notebooks/_src").mkdir()
     (root / "notebooks/_src/toy.py").write_text(f"# %%\ndef twice(v):\n    {B} (G01)\n    return v + v\n    {E}\n")
+    git_commit(root, "toy solution edition")
     return root
+
+
+def git_commit(root: Path, message: str) -> None:
+    """``git add -A`` and commit in ``root`` (a repository is created on first use)."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
+    if not (root / ".git").exists():
+        subprocess.run(["git", "init", "-q", str(root)], check=True, env=env)
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(root), "commit", "-q", "--no-verify", "-m", message], check=True, env=env)
 
 
 @pytest.fixture
@@ -284,8 +296,8 @@ def test_release_writes_the_student_edition(edition):
     assert "doubled_value_of_x" not in ops and "SOLUTION" not in ops
     assert "    x = np.asarray(x, dtype=np.float64)\n" in ops  # code outside the regions is kept
     compile(ops, "ops.py", "exec")
-    # left out: VCS, caches, run outputs, hidden tests
-    for rel in (".git", "toypkg/__pycache__", "runs", "tests/hidden", "tests/test_other_hidden.py", "notebooks/_src"):
+    # left out: VCS, caches, run outputs, hidden tests, grading weights
+    for rel in (".git", "toypkg/__pycache__", "runs", "tests/hidden", "tests/test_other_hidden.py", "notebooks/_src", "grading.toml"):
         assert not (edition / rel).exists(), rel
     assert (edition / "data/blob.bin").read_bytes() == bytes(range(256))
     assert (edition / "tests/test_ops.py").exists() and (edition / "tests/conftest.py").exists()
@@ -375,14 +387,75 @@ def test_release_refuses_bad_trees_and_targets(tree, tmp_path):
     ops = tree / "toypkg/ops.py"
     ops.write_text(OPS + f"\n\ndef broken():\n    {B} (G03)\n    return 1\n")
     with pytest.raises(ReleaseError, match=r"toypkg/ops\.py:\d+: BEGIN SOLUTION \(G03\) is never closed"):
-        release(tree, tmp_path / "other")
+        release(tree, tmp_path / "other", allow_dirty=True)
     assert not (tmp_path / "other").exists()
     assert not list(tmp_path.glob(".other.tmp-*"))
 
     ops.write_text(OPS + f"\n\ndef partial(x):\n    {B} (G03)\n    if x:\n    {E}\n        return 1\n")
     with pytest.raises(ReleaseError, match=r"toypkg/ops\.py:\d+: the student version does not compile"):
-        release(tree, tmp_path / "other")
+        release(tree, tmp_path / "other", allow_dirty=True)
     assert not (tmp_path / "other").exists()
+
+
+def test_release_ships_tracked_files_only_and_refuses_uncommitted_changes(tree, tmp_path):
+    (tree / "notes_of_the_instructor.txt").write_text("untracked: " + "doubled_value_of_x = x * 2.0\n")
+    (tree / "toypkg/ops.py").write_text(OPS.replace("return doubled_value_of_x", "return doubled_value_of_x + 0"))
+    with pytest.raises(ReleaseError, match=r"1 tracked file modified but not committed \(toypkg/ops\.py\).*--allow-dirty"):
+        release(tree, tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    report = release(tree, tmp_path / "s", allow_dirty=True)
+    assert not (tmp_path / "s/notes_of_the_instructor.txt").exists()  # untracked: never shipped
+    assert not (tmp_path / "s/runs").exists()
+    assert report.untracked == 1 and "1 untracked files of the working tree left out" in report.summary()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.py").write_text("x = 1\n")
+    with pytest.raises(ReleaseError, match="not a git work tree"):
+        release(plain, tmp_path / "p")
+
+
+def test_release_after_grading_ships_no_graded_solutions(tree, tmp_path):
+    """The instructor's round trip: release, a student solves, grade with the report inside the tree, release again."""
+    from minicnn.teaching.__main__ import grade_out
+
+    edition = tree / "student_edition"  # where ``make student`` writes it
+    release(tree, edition)
+    ops = edition / "toypkg/ops.py"
+    ops.write_text(ops.read_text().replace(
+        '    raise NotImplementedError("G01: implement double in toypkg/ops.py: Twice x, element-wise.")',
+        "    return x + x",
+    ))  # fmt: skip
+    with pytest.raises(ReleaseError, match="inside the solution edition"):
+        grade_out(tree / "grades", tree, edition)
+    with pytest.raises(ReleaseError, match="inside the student's edition"):
+        grade_out(tmp_path / "student_copy" / "grades", tree, tmp_path / "student_copy")
+    assert grade_out(None, tree, edition) == tree.parent / "grades" / "student_edition"
+    # a report written into the tree anyway (by hand, an older version): it is not tracked, so it never ships
+    (tree / "grades/work/toypkg").mkdir(parents=True)
+    (tree / "grades/work/toypkg/ops.py").write_text(ops.read_text())
+    (tree / "grades/grade.json").write_text('{"total_score": 50}')
+    (tree / "grades/probe_outputs.txt").write_text("doubled_value_of_x = x * 2.0\nreturn doubled_value_of_x\n")
+    report = release(tree, tree / "student_edition", force=True)
+    shipped = sorted(p.relative_to(report.out).as_posix() for p in report.out.rglob("*") if p.is_file())
+    assert not [p for p in shipped if p.startswith(("grades/", "student_edition/"))], shipped
+    assert "return x + x" not in (report.out / "toypkg/ops.py").read_text()
+
+
+def test_token_leak_scan_finds_a_reference_in_a_test_whatever_the_layout(tree, tmp_path):
+    (tree / "tests/test_reference.py").write_text(
+        "def _double_reference(x):\n"
+        "    doubled_value_of_x = x \\\n"
+        "        * 2.0   # the same, laid out differently\n"
+        "    return doubled_value_of_x\n"
+    )
+    (tree / "docs.md").write_text("Write\n\n    doubled_value_of_x = x * 2.0\n    return doubled_value_of_x\n")
+    git_commit(tree, "a reference implementation in a test")
+    with pytest.raises(ReleaseError) as info:
+        release(tree, tmp_path / "s")
+    message = str(info.value)
+    assert "tests/test_reference.py: solution code of toypkg/ops.py::double leaked" in message
+    assert "docs.md: solution code of toypkg/ops.py::double leaked" in message
+    assert not (tmp_path / "s").exists()
 
 
 def test_release_inside_the_source_tree_skips_itself(tree):

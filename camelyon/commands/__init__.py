@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "classify",
     "stage",
     "evaluate",
+    "evaluate16",
     "pipeline",
     "demo",
 ]

@@ -3,9 +3,11 @@
 The student edition is the same tree with every solution region replaced, at the same indentation, by
 ``raise NotImplementedError("<id>: implement <function> in <file>: <hint>")`` (a constant string, so it
 also compiles inside Numba functions), the notebooks cleared the same way and stripped of their outputs,
-and the hidden tests left out. Everything else is copied byte for byte, except version control, virtual
-environments, run outputs and caches (``__pycache__`` would carry compiled solutions, ``*.nbi``/``*.nbc``
-Numba's).
+and the hidden tests left out. Only files tracked by git ship (``git ls-files``): run outputs, grading
+reports, caches and anything else lying in the working tree stay behind, whatever their name. A tracked
+file modified but not committed stops the release (``allow_dirty`` overrides it), so that what ships is
+what the history holds. Everything else is copied byte for byte, plus what the release writes itself
+(``EXERCISES.md``, the student ``README.md``).
 
 Hidden tests are test files that students do not get (the instructor grades with them): every file below
 a ``tests/hidden/`` folder and every file containing the line ``# teaching: hidden``. Notebook sources
@@ -13,7 +15,9 @@ a ``tests/hidden/`` folder and every file containing the line ``# teaching: hidd
 authoring format and are left out too: students work in the notebooks.
 
 After writing, :func:`scan_for_leaks` reads the whole output back and fails the release when any
-solution line, marker, hidden test, compiled cache or notebook output is found in it.
+solution line, marker, hidden test, compiled cache or notebook output is found in it, or when two
+consecutive statements of a region appear in any shipped file, tests and Markdown included, whatever the
+layout (token streams, :mod:`minicnn.teaching.leaks`).
 """
 
 # teaching: no-regions
@@ -23,11 +27,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minicnn.teaching import leaks as token_leaks
 from minicnn.teaching.regions import (
+    EXCLUDED_DIRS,
     EXCLUDED_SUFFIXES,
     HIDDEN_PRAGMA,
     NO_REGIONS_PRAGMA,
@@ -57,6 +64,7 @@ class ReleaseReport:
     regions: list[Region] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    untracked: int = 0
 
     def summary(self) -> str:
         """A few lines for the terminal."""
@@ -66,6 +74,10 @@ class ReleaseReport:
             f"  {self.files} files, {len(self.regions)} solution regions in {len(by_ex)} exercises, "
             f"{len(self.hidden)} hidden test files and {len(self.sources)} notebook sources left out; leak scan passed",
         ]
+        if self.untracked:
+            lines.append(
+                f"  {self.untracked} untracked files of the working tree left out (only files git tracks ship)"
+            )
         for ex_id, regs in by_ex.items():
             files = sorted({r.path for r in regs})
             lines.append(f"  {ex_id}: {len(regs)} regions in {len(files)} files ({', '.join(files)})")
@@ -101,7 +113,9 @@ def _magic_free(source: str) -> str:
     lines = []
     for line in source.splitlines():
         stripped = line.lstrip()
-        lines.append(line[: len(line) - len(stripped)] + "#" + stripped if stripped.startswith(("!", "%")) else line)
+        lines.append(
+            line[: len(line) - len(stripped)] + "#" + stripped if stripped.startswith(("!", "%")) else line
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -134,8 +148,15 @@ def student_notebook(nb: dict, rel: str) -> tuple[dict, list[Region]]:
     return nb, regions
 
 
+#: Instructor-only files at the root of the solution edition (grading weights and groups).
+INSTRUCTOR_FILES = frozenset({"grading.toml"})
+
+
 def is_hidden_test(rel: str, path: Path) -> bool:
-    """True for files students must not get: below ``tests/hidden/`` or carrying ``# teaching: hidden``."""
+    """True for files students must not get: below ``tests/hidden/``, carrying ``# teaching: hidden``, or
+    one of :data:`INSTRUCTOR_FILES`."""
+    if rel in INSTRUCTOR_FILES:
+        return True
     parts = rel.split("/")
     for i in range(len(parts) - 1):
         if parts[i] == "hidden" and i > 0 and parts[i - 1] == "tests":
@@ -189,9 +210,74 @@ def exercises_markdown(regions: list[Region]) -> str:
     return "\n".join(lines)
 
 
-def _build(source: Path, tmp: Path, skip: Path | None) -> ReleaseReport:
+def _git(source: Path, *args: str) -> str:
+    try:
+        proc = subprocess.run(["git", "-C", str(source), *args], capture_output=True, text=True, timeout=120)
+    except FileNotFoundError as exc:
+        raise ReleaseError("git is not installed: the release ships the files git tracks") from exc
+    if proc.returncode != 0:
+        raise ReleaseError(
+            f"{source} is not a git work tree ({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'git failed'}); "
+            "the release ships only the files git tracks: run `git init && git add -A && git commit` first"
+        )
+    return proc.stdout
+
+
+def tracked_files(source: Path) -> list[tuple[Path, str]]:
+    """The files git tracks below ``source`` (that exist), as (absolute path, relative POSIX path), sorted.
+
+    Excluded folders (virtual environments, caches, ``runs``) and compiled files are left out even when
+    tracked. Raises ReleaseError when ``source`` is not inside a git work tree.
+    """
+    source = Path(source)
+    names = _git(source, "ls-files", "-z", "--cached", "--full-name", "--", ".").split("\0")
+    top = Path(_git(source, "rev-parse", "--show-toplevel").strip()).resolve()
+    files = []
+    for name in names:
+        if not name:
+            continue
+        path = top / name
+        try:
+            rel = path.relative_to(source.resolve()).as_posix()
+        except ValueError:
+            continue
+        parts = rel.split("/")
+        if any(p in EXCLUDED_DIRS or p.endswith(EXCLUDED_SUFFIXES) for p in parts[:-1]):
+            continue
+        if parts[-1].endswith(EXCLUDED_SUFFIXES) or not path.is_file() or path.is_symlink():
+            continue
+        files.append((path, rel))
+    return sorted(files, key=lambda item: item[1])
+
+
+def modified_files(source: Path) -> list[str]:
+    """Tracked files below ``source`` whose working copy differs from the last commit (staged or not)."""
+    out = _git(Path(source), "status", "--porcelain=v1", "-z", "--untracked-files=no", "--", ".")
+    names = []
+    entries = out.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        names.append(entry[3:])
+        if entry[0] in "RC":  # a rename carries the old name in the next field
+            i += 1
+    return sorted(names)
+
+
+def untracked_count(source: Path) -> int:
+    """How many files below ``source`` git does not track and does not ignore: they do not ship."""
+    out = _git(Path(source), "ls-files", "-z", "--others", "--exclude-standard", "--", ".")
+    return len([n for n in out.split("\0") if n])
+
+
+def _build(
+    source: Path, tmp: Path, skip: Path | None, files: list[tuple[Path, str]] | None = None
+) -> ReleaseReport:
     report = ReleaseReport(out=tmp)
-    for path, rel in iter_source_files(source):
+    for path, rel in files if files is not None else iter_source_files(source):
         if skip is not None and (path == skip or skip in path.parents):
             continue
         if is_hidden_test(rel, path):
@@ -221,10 +307,17 @@ def _build(source: Path, tmp: Path, skip: Path | None) -> ReleaseReport:
     return report
 
 
-def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[str]) -> list[str]:
+def scan_for_leaks(
+    source: Path,
+    out: Path,
+    regions: list[Region],
+    hidden: list[str],
+    files: list[tuple[Path, str]] | None = None,
+) -> list[str]:
     """Everything of the solution that the written student edition still contains.
 
-    ``hidden`` lists the files left out on purpose (hidden tests, notebook sources).
+    ``hidden`` lists the files left out on purpose (hidden tests, notebook sources); ``files`` the files
+    of the source that were released (default: every file below ``source``).
 
     Checks that no released file holds a line of a solution region (unless the same line is also part
     of the released, non-solution text, e.g. ``return out``), that no ``.py``/``.ipynb`` holds a marker
@@ -255,9 +348,19 @@ def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[
 
     # Lines the student edition legitimately contains: the released non-solution text of the source.
     allowed: set[str] = set()
-    for path, rel in iter_source_files(source):
+    library_streams: list[list[str]] = []
+    for path, rel in files if files is not None else iter_source_files(source):
         if rel in hidden:
             continue
+        if rel.endswith(".py") and not rel.startswith("tests/"):
+            text = _read_text(path)
+            if text is not None:
+                try:
+                    library_streams.append(
+                        token_leaks.token_stream(student_python(text, rel)[0], python=True)
+                    )
+                except (MarkerError, ReleaseError):
+                    pass
         if rel.endswith(".ipynb"):
             try:
                 nb = read_notebook(path)
@@ -277,6 +380,7 @@ def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[
             if number not in skip:
                 allowed.add(line.strip())
     secret = {line: loc for line, loc in solution.items() if line not in allowed}
+    windows = token_leaks.solution_windows(regions, library_streams)
 
     hidden_set = set(hidden)
     for path in sorted(out.rglob("*")):
@@ -287,12 +391,15 @@ def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[
             leaks.append(f"{rel}: compiled cache file in the student edition")
             continue
         if rel in hidden_set:
-            leaks.append(f"{rel}: file left out on purpose (hidden test, notebook source) is in the student edition")
+            leaks.append(
+                f"{rel}: file left out on purpose (hidden test, notebook source) is in the student edition"
+            )
             continue
         text = _read_text(path)
         if text is None:
             continue
         markers: list[str] = []
+        streams: list[tuple[str, list[str]]] = []
         if rel.endswith(".ipynb"):
             nb = json.loads(text)
             lines = []
@@ -302,10 +409,19 @@ def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[
                 source = cell_source(cell)
                 lines.extend(source.splitlines())
                 markers += [f"{rel}:cell {index}:line {n}" for n in marker_lines(source)]
+                streams.append(
+                    (f"{rel}:cell {index}", token_leaks.token_stream(source, cell.get("cell_type") == "code"))
+                )
         else:
             lines = text.splitlines()
             if rel.endswith(".py") and not has_pragma(text, NO_REGIONS_PRAGMA):
                 markers = [f"{rel}:{n}" for n in marker_lines(text)]
+            streams.append((rel, token_leaks.token_stream(text, rel.endswith(".py"))))
+        for where, stream in streams:
+            for w in token_leaks.find_windows(stream, windows):
+                leaks.append(
+                    f"{where}: solution code of {w.location} leaked (two statements from {w.first_statement!r})"
+                )
         for where in markers:
             leaks.append(f"{where}: solution marker left in the student edition")
         for number, line in enumerate(lines, start=1):
@@ -315,28 +431,32 @@ def scan_for_leaks(source: Path, out: Path, regions: list[Region], hidden: list[
     return leaks
 
 
-def release(source: Path, out: Path, force: bool = False) -> ReleaseReport:
+def release(source: Path, out: Path, force: bool = False, allow_dirty: bool = False) -> ReleaseReport:
     """Write the student edition of ``source`` to ``out``.
 
-    The edition is built in a temporary folder next to ``out``, checked (every modified module and
-    notebook cell compiles, the leak scan finds nothing) and only then renamed to ``out``: a failed
-    release leaves nothing behind.
+    Only the files git tracks ship (plus what the release writes: ``EXERCISES.md`` and the student
+    ``README.md``). The edition is built in a temporary folder next to ``out``, checked (every modified
+    module and notebook cell compiles, the leak scan finds nothing) and only then renamed to ``out``: a
+    failed release leaves nothing behind.
 
     Parameters
     ----------
     source : path
-        The solution edition (repository root).
+        The solution edition (a git work tree, usually the repository root).
     out : path
         Folder to create. It must not exist (or be empty) unless ``force`` is set, and must not be
         ``source`` or contain it.
     force : bool
         Replace an existing ``out``.
+    allow_dirty : bool
+        Release the working copies of tracked files that are modified but not committed (by default
+        such files stop the release: commit them first).
 
     Raises
     ------
     ReleaseError
-        Bad markers (the message names file:line), a module that does not compile after replacement,
-        a leak, or a bad ``out``.
+        Not a git work tree, uncommitted changes, bad markers (the message names file:line), a module that
+        does not compile after replacement, a leak, or a bad ``out``.
     """
     source = Path(source).resolve()
     out = Path(out).resolve()
@@ -346,14 +466,24 @@ def release(source: Path, out: Path, force: bool = False) -> ReleaseReport:
         raise ReleaseError(f"output folder {out} must not be the source tree or contain it")
     if out.exists() and any(out.iterdir()) and not force:
         raise ReleaseError(f"output folder {out} exists and is not empty (use --force to replace it)")
+    files = tracked_files(source)
+    if not allow_dirty:
+        dirty = modified_files(source)
+        if dirty:
+            shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+            raise ReleaseError(
+                f"{len(dirty)} tracked file{'s' if len(dirty) != 1 else ''} modified but not committed ({shown}): "
+                "commit them so that the release matches the history, or pass --allow-dirty"
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         try:
-            report = _build(source, tmp, skip=out if source in out.parents else None)
+            report = _build(source, tmp, skip=out if source in out.parents else None, files=files)
         except MarkerError as exc:
             raise ReleaseError(str(exc)) from exc
-        leaks = scan_for_leaks(source, tmp, report.regions, report.hidden + report.sources)
+        report.untracked = untracked_count(source)
+        leaks = scan_for_leaks(source, tmp, report.regions, report.hidden + report.sources, files=files)
         if leaks:
             shown = "\n  ".join(leaks[:20])
             more = f"\n  ... and {len(leaks) - 20} more" if len(leaks) > 20 else ""
