@@ -18,7 +18,8 @@ from pathlib import Path
 
 from camelyon.errors import CamelyonError
 
-__all__ = ["SLIDE_FORMATS", "SLIDE_SUFFIXES", "DiscoveryError", "find_slides", "is_slide_file", "slide_stem"]
+__all__ = ["SLIDE_FORMATS", "SLIDE_SUFFIXES", "DiscoveryError", "find_slides", "is_slide_file", "slide_files",
+           "slide_stem"]
 
 #: Whole-slide file suffixes that OpenSlide opens, with the scanner formats they stand for.
 SLIDE_FORMATS: dict[str, str] = {
@@ -62,6 +63,16 @@ def slide_stem(name: str | os.PathLike) -> str:
     return name
 
 
+def slide_files(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """The :func:`is_slide_file` files in ``folder`` (and below it when ``recursive``), sorted by name.
+
+    No error for a folder without slides (an empty list); :func:`find_slides` is the checked search.
+    """
+    folder = Path(folder)
+    found = folder.rglob("*") if recursive else folder.glob("*")
+    return sorted((p for p in found if is_slide_file(p) and p.is_file()), key=lambda p: (p.name, str(p)))
+
+
 def _suffix_list() -> str:
     return ", ".join(SLIDE_SUFFIXES)
 
@@ -95,7 +106,7 @@ def find_slides(inputs: str | os.PathLike | Iterable[str | os.PathLike], *, keep
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            hits = [q for q in p.rglob("*") if is_slide_file(q) and q.is_file()]
+            hits = slide_files(p)
             if not hits:
                 raise DiscoveryError(f"{p}: no slide files ({_suffix_list()}) in this folder")
             for q in hits:
