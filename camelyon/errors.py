@@ -20,3 +20,7 @@ class AnnotationError(CamelyonError):
 
 class DatasetError(CamelyonError):
     """A tile store is missing, incompatible or damaged."""
+
+
+class TrainingError(CamelyonError):
+    """Tile-CNN training cannot start or continue (no tiles, a checkpoint of other settings, a diverging loss)."""
