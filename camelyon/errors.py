@@ -24,3 +24,7 @@ class DatasetError(CamelyonError):
 
 class TrainingError(CamelyonError):
     """Tile-CNN training cannot start or continue (no tiles, a checkpoint of other settings, a diverging loss)."""
+
+
+class ClassifierError(CamelyonError):
+    """A feature table or slide-classifier file that cannot be used (labels, columns, a mismatched pair)."""

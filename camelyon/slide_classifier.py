@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from camelyon.errors import CamelyonError
+from camelyon.errors import CamelyonError, ClassifierError
 from camelyon.messages import count_noun
 from camelyon.staging import SLIDE_LABELS, normalize_slide_label
 from minicnn.io import atomic_paths
 
 __all__ = ["SlideClassifier", "grouped_folds", "cross_validate", "CrossValidationResult", "KINDS",
-           "apply_itc_threshold"]
+           "apply_itc_threshold", "ClassifierFit", "fit_slide_classifier"]
 
 #: Kinds of classifier: a single decision tree or a random forest.
 KINDS = ("tree", "forest")
@@ -434,3 +434,75 @@ def cross_validate(X, y: Sequence[str], groups: Sequence[str], *, n_splits: int 
         m = y == lab
         class_acc[lab] = float((pred[m] == lab).mean()) if m.any() else None
     return CrossValidationResult(pred, proba, fold, float((pred == y).mean()), class_acc)
+
+
+@dataclass
+class ClassifierFit:
+    """A slide classifier fitted on every slide, with its grouped cross-validation.
+
+    Attributes
+    ----------
+    classifier : SlideClassifier
+        Fitted on all the slides given.
+    cv : CrossValidationResult or None
+        Out-of-fold predictions (None when cross-validation was off or there was one patient).
+    """
+
+    classifier: SlideClassifier
+    cv: CrossValidationResult | None
+
+    def summary(self, top: int = 8) -> dict:
+        """JSON-able: ``cv_accuracy``, ``cv_class_accuracy``, ``n_folds`` (when cross-validated) and the
+        ``top`` most important features as ``[name, importance]``."""
+        names = self.classifier.feature_names_
+        ranked = sorted(zip(names, self.classifier.feature_importances_.tolist(), strict=True), key=lambda t: -t[1])
+        info: dict = {"top_features": [list(t) for t in ranked[:top]]}
+        if self.cv is not None:
+            info.update(cv_accuracy=self.cv.accuracy, cv_class_accuracy=self.cv.class_accuracy,
+                        n_folds=int(self.cv.fold.max()) + 1)
+        return info
+
+
+def fit_slide_classifier(slides: Sequence[str], X, labels: Sequence[str], feature_names: Sequence[str], *,
+                         cv_folds: int = 5, strata=None, seed: int = 0, source: str = "features",
+                         **params) -> ClassifierFit:
+    """Cross-validate (folds grouped by patient) and fit the slide classifier: the one fitting path.
+
+    Used by ``camelyon classify --fit`` and the pipeline's classify step.
+
+    Parameters
+    ----------
+    slides : sequence of str, shape (n_slides,)
+        Slide file names (their patient comes from :func:`camelyon.staging.patient_of`).
+    X : array-like of shape (n_slides, n_features)
+    labels : sequence of str, shape (n_slides,)
+        Reference slide labels (any case).
+    feature_names : sequence of str
+    cv_folds : int
+        Folds of the cross-validation; 0 (or a single patient) skips it.
+    strata : sequence, optional
+        Per-slide stratum that balances the folds (e.g. the patient's pN stage).
+    seed : int
+        Seed of the folds (and the classifier's ``random_state`` unless ``params`` sets it).
+    source : str
+        Where the rows come from, for error messages (e.g. the feature CSV's path).
+    **params
+        :class:`SlideClassifier` parameters (kind, n_estimators, max_depth, class_weight, itc_threshold...).
+    """
+    from camelyon.staging import patient_of
+
+    if len(slides) != len(labels):
+        raise ClassifierError(f"{source}: {len(labels)} labels for {len(slides)} slides")
+    for slide, label in zip(slides, labels, strict=True):
+        try:
+            normalize_slide_label(label)
+        except CamelyonError as exc:
+            raise ClassifierError(f"{source}: slide {slide}: {exc}") from None
+    params.setdefault("random_state", seed)
+    groups = [patient_of(s) for s in slides]
+    cv = None
+    if cv_folds and len(set(groups)) >= 2:
+        cv = cross_validate(X, labels, groups, n_splits=cv_folds, strata=strata, seed=seed,
+                            feature_names=feature_names, **params)
+    clf = SlideClassifier(**params).fit(X, labels, feature_names=feature_names)
+    return ClassifierFit(clf, cv)
