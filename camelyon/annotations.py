@@ -194,10 +194,6 @@ class AnnotationSet:
         """Every Dot / PointSet annotation."""
         return self._subset(lambda a: not a.is_area)
 
-    def in_group(self, group: str) -> AnnotationSet:
-        """Annotations whose group equals ``group`` (case-insensitive)."""
-        return self._subset(lambda a: a.group.lower() == group.lower())
-
     @property
     def bounds(self) -> tuple[float, float, float, float] | None:
         """(x_min, y_min, x_max, y_max) over all annotations in level-0 px, or None when empty."""

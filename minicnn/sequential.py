@@ -36,14 +36,7 @@ def _json_array(obj) -> np.ndarray:
 def _layer_buffers(layer) -> dict[str, np.ndarray]:
     """Non-trained arrays a layer keeps between calls (BatchNorm running statistics)."""
     buffers = getattr(layer, "buffers", None)
-    if isinstance(buffers, dict):
-        return buffers
-    found = {}
-    for name in ("running_mean", "running_var"):
-        value = getattr(layer, name, None)
-        if isinstance(value, np.ndarray):
-            found[name] = value
-    return found
+    return buffers if isinstance(buffers, dict) else {}
 
 
 def _describe(cfg: dict) -> str:
