@@ -39,7 +39,7 @@ import numpy as np
 from defusedxml.common import DefusedXmlException
 from defusedxml.sax import parseString as _safe_parse_string
 
-from camelyon.errors import AnnotationError
+from camelyon.errors import AnnotationError, AnnotationParameterError
 from minicnn.io import atomic_write
 
 __all__ = [
@@ -620,7 +620,7 @@ def rasterize(
         excluded area.
     """
     if downsample <= 0:
-        raise ValueError(f"downsample must be > 0, got {downsample}")
+        raise AnnotationParameterError(f"downsample must be > 0, got {downsample}")
     aset = annotations if isinstance(annotations, AnnotationSet) else AnnotationSet(list(annotations))
     include = aset.tumour() if include is None else include
     exclude = aset.exclusions() if exclude is None else exclude

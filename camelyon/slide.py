@@ -22,7 +22,7 @@ import numpy as np
 import openslide
 
 from camelyon.discovery import SLIDE_SUFFIXES
-from camelyon.errors import SlideError
+from camelyon.errors import SlideError, SlideParameterError
 
 __all__ = ["Slide", "composite_on_white", "SLIDE_SUFFIXES"]
 
@@ -218,7 +218,7 @@ class Slide:
         target is finer than level 0.
         """
         if not um_per_px > 0:
-            raise ValueError(f"um_per_px must be > 0, got {um_per_px}")
+            raise SlideParameterError(f"um_per_px must be > 0, got {um_per_px}")
         best = 0
         for level in range(self.level_count):
             if self.mpp_at_level(level) <= um_per_px * (1.0 + tolerance):
@@ -320,7 +320,7 @@ class Slide:
         ndarray of shape (H, W, 3), uint8
         """
         if max_size <= 0:
-            raise ValueError(f"max_size must be > 0, got {max_size}")
+            raise SlideParameterError(f"max_size must be > 0, got {max_size}")
         img = self.osr.get_thumbnail((int(max_size), int(max_size)))
         arr = np.asarray(img)
         if arr.ndim == 3 and arr.shape[2] == 4:

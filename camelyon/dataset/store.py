@@ -43,7 +43,7 @@ import h5py
 import numpy as np
 
 import camelyon
-from camelyon.errors import DatasetError
+from camelyon.errors import DatasetError, DatasetParameterError
 from minicnn.io import AtomicFiles, atomic_path
 
 __all__ = [
@@ -220,7 +220,7 @@ class PartWriter:
         """
         raw = np.ascontiguousarray(tile, dtype=np.uint8).tobytes()
         if len(raw) != self._chunk_bytes:
-            raise ValueError(f"tile {i} has {len(raw)} bytes, expected {self._chunk_bytes} ({self.tiles.shape[1:]})")
+            raise DatasetParameterError(f"tile {i} has {len(raw)} bytes, expected {self._chunk_bytes} ({self.tiles.shape[1:]})")
         data, mask = self._encode(raw)
         self.tiles.id.write_direct_chunk((i, 0, 0, 0), data, mask)
 
