@@ -60,3 +60,7 @@ class StainError(CamelyonError, ValueError):
 
 class AugmentError(CamelyonError, ValueError):
     """Augmentation got bad images, settings or a bad random generator."""
+
+
+class ViewerError(CamelyonError, ValueError):
+    """The slide viewer was asked for a level or tile that does not exist."""

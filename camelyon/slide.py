@@ -65,6 +65,10 @@ def composite_on_white(rgba: np.ndarray, out: np.ndarray | None = None) -> np.nd
     return out
 
 
+#: Plausible level-0 resolutions in um/px: from beyond any scanner (0.01) to a low-power overview (100).
+MPP_RANGE = (0.01, 100)
+
+
 def _mpp_from_properties(props) -> tuple[float, float] | None:
     """Level-0 (x, y) um/px from OpenSlide properties, or None when the file does not say."""
     try:
@@ -125,8 +129,9 @@ class Slide:
             raise SlideError(f"{self.path}: OpenSlide cannot read this file ({exc})") from None
         if mpp is not None:
             mx, my = (mpp, mpp) if np.isscalar(mpp) else mpp
-            if not (float(mx) > 0 and float(my) > 0):
-                raise SlideError(f"{self.path}: mpp override must be > 0 um/px, got {mpp}")
+            if not (MPP_RANGE[0] <= float(mx) <= MPP_RANGE[1] and MPP_RANGE[0] <= float(my) <= MPP_RANGE[1]):
+                raise SlideError(f"{self.path}: mpp override must be between {MPP_RANGE[0]} and {MPP_RANGE[1]} "
+                                 f"um/px, got {mpp}")
             self._mpp = (float(mx), float(my))
         else:
             self._mpp = _mpp_from_properties(self._osr.properties)
@@ -202,6 +207,11 @@ class Slide:
             raise SlideError(
                 f"{self.path}: the slide does not say how many um one pixel covers "
                 "(no openslide.mpp-x/mpp-y, no TIFF resolution); give it with --mpp (e.g. --mpp 0.243)"
+            )
+        if not all(MPP_RANGE[0] <= v <= MPP_RANGE[1] for v in self._mpp):
+            raise SlideError(
+                f"{self.path}: the slide claims {self._mpp[0]:.4g} x {self._mpp[1]:.4g} um/px, outside "
+                f"{MPP_RANGE[0]}-{MPP_RANGE[1]} um/px; give the right level-0 resolution with --mpp (e.g. --mpp 0.243)"
             )
         return self._mpp
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from camelyon.csv_cells import escape_cell, unescape_cell
 from camelyon.discovery import slide_stem
 from camelyon.errors import CamelyonError
 from minicnn.io import atomic_write
@@ -181,7 +182,7 @@ def read_stage_csv(path: str | os.PathLike) -> StageTable:
             continue
         if len(cells) != 2:
             raise CamelyonError(f"{path}:{line_no}: expected 2 columns 'patient,stage', got {len(cells)}: {row}")
-        name, value = cells
+        name, value = unescape_cell(cells[0]), cells[1]
         if name == "":
             raise CamelyonError(f"{path}:{line_no}: empty patient/slide name")
         if name.lower().endswith(".zip"):
@@ -236,12 +237,12 @@ def write_stage_csv(path: str | os.PathLike, patients: Mapping[str, str],
         written = set()
         for pid in sorted(patients):
             key = pid[:-4] if pid.lower().endswith(".zip") else pid
-            w.writerow([f"{key}.zip", normalize_stage(patients[pid])])
+            w.writerow([escape_cell(f"{key}.zip"), normalize_stage(patients[pid])])
             for s in sorted(by_patient.get(key, [])):
-                w.writerow([s, normalize_slide_label(slides[s])])
+                w.writerow([escape_cell(s), normalize_slide_label(slides[s])])
                 written.add(s)
         for s in sorted(set(slides) - written):  # slides of patients without a stage row
-            w.writerow([s, normalize_slide_label(slides[s])])
+            w.writerow([escape_cell(s), normalize_slide_label(slides[s])])
 
     return atomic_write(path, write_rows, mode="w", newline="")
 

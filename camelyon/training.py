@@ -70,6 +70,7 @@ class TileArrays:
     Attributes
     ----------
     tiles : ndarray of shape (N, T, T, 3), uint8
+        Or an object read on demand by index arrays (:class:`camelyon.dataset.pcam.PCamTiles`).
     labels : ndarray of shape (N,), int (1 = tumour)
     patients : ndarray of shape (N,), str, optional
         Patient of each tile (for splits).
@@ -82,7 +83,8 @@ class TileArrays:
     centers: np.ndarray | None = None
 
     def __post_init__(self):
-        self.tiles = np.asarray(self.tiles)
+        if not hasattr(self.tiles, "read_into"):  # PCamTiles: indexed batch by batch, never loaded whole
+            self.tiles = np.asarray(self.tiles)
         self.labels = np.asarray(self.labels).astype(np.int64).reshape(-1)
         if self.tiles.ndim != 4 or self.tiles.shape[-1] != 3 or self.tiles.dtype != np.uint8:
             raise TrainingError(f"tiles must be uint8 of shape (N, T, T, 3), got {self.tiles.dtype} "
@@ -300,9 +302,8 @@ def _resume_state(ckpt: Path | None, resume: bool, settings: dict, n_train: int,
     try:
         info = checkpoint_info(ckpt)
     except ValueError as exc:
-        raise TrainingError(f"cannot resume from {ckpt}: {exc}. Checkpoints of camelyon before the one "
-                            f"training loop (minicnn.training.Trainer) cannot be resumed; delete the file to "
-                            f"start the training again") from exc
+        raise TrainingError(f"cannot resume from {ckpt}: {exc}; delete it to start afresh (checkpoints written "
+                            f"before camelyon trained through minicnn.training.Trainer cannot be resumed)") from None
     state = info["metadata"]
     if state.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"{ckpt} is a minicnn checkpoint but not of a camelyon tile-CNN run; delete it to "
@@ -312,6 +313,9 @@ def _resume_state(ckpt: Path | None, resume: bool, settings: dict, n_train: int,
                             f"rerun with the same options or delete it")
     if state.get("n_train") != n_train or state.get("tile_size") != tile:
         raise TrainingError(f"checkpoint {ckpt} was written for other training data; delete it to start afresh")
+    if info["epoch"] > settings["epochs"]:
+        raise TrainingError(f"checkpoint {ckpt} is damaged: it says epoch {info['epoch']}, for a run of "
+                            f"{settings['epochs']} epochs; delete it to start afresh")
     return state, info["epoch"]
 
 

@@ -48,6 +48,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from minicnn.io import save_npz
+from minicnn.npz_files import open_npz
 from minicnn.sequential import Sequential
 
 __all__ = [
@@ -713,7 +714,7 @@ class Trainer:
         path = Path(path)
         with _open_checkpoint(path) as data:
             files = set(data.files)
-            info = json.loads(str(data["__trainer__"]))
+            info = _trainer_state(path, data)
             self.model.check_architecture(json.loads(str(data["__architecture__"])), source=str(path))
             if info["optimizer"] != type(self.optimizer).__name__:
                 raise ValueError(f"{path}: the checkpoint was saved with a {info['optimizer']} optimizer, "
@@ -743,24 +744,32 @@ class Trainer:
 
 def _open_checkpoint(path: Path):
     """The open ``.npz`` of a checkpoint written by :meth:`Trainer.save_checkpoint`, or a clear error."""
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise ValueError(f"{path}: not a minicnn checkpoint (.npz without pickled objects): {e}") from None
+    data = open_npz(path, "checkpoint")  # missing, empty, truncated, not .npz: named in the message
     files = set(data.files)
+    fmt = str(data["__format__"]) if "__format__" in files else None
     if "__trainer__" not in files or "__architecture__" not in files:
-        fmt = str(data["__format__"]) if "__format__" in files else None
         data.close()
         written_by = f" (its format is {fmt!r})" if fmt and not fmt.isdigit() else ""
         raise ValueError(f"{path}: not a minicnn checkpoint{written_by}: it was not written by "
                          f"Trainer.save_checkpoint, so training cannot resume from it")
-    if int(data["__format__"]) > CHECKPOINT_FORMAT:
+    if fmt is None or not fmt.isdigit() or int(fmt) > CHECKPOINT_FORMAT:
         data.close()
-        raise ValueError(f"{path}: checkpoint format {int(data['__format__'])} is newer than this minicnn "
-                         f"(reads format {CHECKPOINT_FORMAT}); update minicnn")
+        raise ValueError(f"{path}: checkpoint format {fmt!r} is not one this minicnn reads (format "
+                         f"{CHECKPOINT_FORMAT}); update minicnn or delete the checkpoint")
     return data
+
+
+def _trainer_state(path: Path, data) -> dict:
+    """The ``__trainer__`` record of an open checkpoint, checked: epoch a whole number >= 0 matching its history."""
+    try:
+        info = json.loads(str(data["__trainer__"]))
+        epoch, history = info["epoch"], info["history"]
+        done = len(history.get("epoch", [])) if isinstance(history, dict) else -1
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: damaged checkpoint (its trainer record cannot be read: {exc})") from None
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0 or done != epoch:
+        raise ValueError(f"{path}: damaged checkpoint: it says epoch {epoch!r} with {max(done, 0)} epochs of history")
+    return info
 
 
 def checkpoint_info(path) -> dict:
@@ -771,6 +780,9 @@ def checkpoint_info(path) -> dict:
     """
     path = Path(path)
     with _open_checkpoint(path) as data:
-        info = json.loads(str(data["__trainer__"]))
-        metadata = json.loads(str(data["__metadata__"])) if "__metadata__" in data.files else {}
+        info = _trainer_state(path, data)
+        try:
+            metadata = json.loads(str(data["__metadata__"])) if "__metadata__" in data.files else {}
+        except ValueError as exc:
+            raise ValueError(f"{path}: damaged checkpoint (its metadata is not JSON: {exc})") from None
     return {"epoch": int(info["epoch"]), "history": info["history"], "metadata": metadata}

@@ -101,7 +101,8 @@ def test_checkpoint_of_the_old_training_loop_is_a_clear_error(tmp_path):
     np.savez(checkpoint_path(out), __format__=np.array("camelyon-tile-training-checkpoint"),
              __state__=np.array("{}"))  # what camelyon wrote before the one training loop
     cfg = TrainingConfig(epochs=2, batch_size=8, steps_per_epoch=1)
-    with pytest.raises(CamelyonError, match="before the one training loop.*delete the file"):
+    with pytest.raises(CamelyonError, match="m.checkpoint.npz.*delete it to start afresh.*before camelyon trained "
+                                            "through minicnn.training.Trainer"):
         train_tile_model(data, None, cfg, out, um_per_px=1.0, progress=False, resume=True)
 
 
@@ -140,7 +141,7 @@ def test_model_file_for_another_architecture_is_a_clear_error(tmp_path):
     with pytest.raises(CamelyonError, match="not a camelyon tile model"):
         load_tile_model(tmp_path / "plain.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
-    with pytest.raises(CamelyonError, match="not a model file"):
+    with pytest.raises(CamelyonError, match="not a minicnn model file"):
         load_tile_model(tmp_path / "junk.npz")
     with pytest.raises(CamelyonError, match="not found"):
         load_tile_model(tmp_path / "missing.npz")

@@ -11,6 +11,7 @@ COMMAND_MODULES = [
     "tiles",
     "train",
     "heatmap",
+    "detect",
     "features",
     "classify",
     "stage",
@@ -18,5 +19,6 @@ COMMAND_MODULES = [
     "evaluate16",
     "pipeline",
     "demo",
+    "view",
 ]
 

@@ -22,7 +22,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from camelyon.evaluation import evaluate
+    from camelyon.outputs import refuse_inputs_as_output
 
+    if args.json:  # before any work: the result never replaces the reference or the submission
+        refuse_inputs_as_output(args.json, [args.reference, args.submission], option="--json")
     result = evaluate(args.reference, args.submission)
     print(result.summary())
     if args.json:
