@@ -236,11 +236,11 @@ class SlideClassifier:
             meta = json.loads(side.read_text())
             params = meta["params"]
             clf = cls(**params)
+            clf.estimator_ = load_model(path)  # a damaged file is named by its structure check first
             expected = meta.get("model_sha256")
             if expected is not None and expected != _sha256(path):
-                raise CamelyonError(f"{path} and {side} do not belong together (the model file's SHA-256 is not "
-                                    f"the one its sidecar records); save the slide classifier again")
-            clf.estimator_ = load_model(path)
+                raise ClassifierError(f"{path} and {side} do not belong together (the model file's SHA-256 is not "
+                                      f"the one its sidecar records); save the slide classifier again")
         except CamelyonError:
             raise
         except (ValueError, KeyError, TypeError, OSError) as exc:
