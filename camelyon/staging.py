@@ -121,6 +121,15 @@ def patient_of(slide: str) -> str:
     return m.group("patient") if m else stem
 
 
+def _slide_identity(name: str) -> str:
+    """A slide name without its file extension, which may differ in case (``a.TIF`` is ``a.tif``)."""
+    lower = name.lower()
+    for ext in (".tiff", ".tif", ".svs", ".ndpi", ".mrxs", ".npz"):
+        if lower.endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
 @dataclass
 class StageTable:
     """The contents of a CAMELYON17 ``patient,stage`` CSV.
@@ -174,6 +183,7 @@ def read_stage_csv(path: str | os.PathLike) -> StageTable:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CamelyonError(f"cannot read stage CSV {path}: {exc}") from exc
+    seen_slides: dict[str, str] = {}  # slide identity (name without extension) -> the row's name
     for line_no, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row]
         if not cells or all(c == "" for c in cells):
@@ -206,6 +216,15 @@ def read_stage_csv(path: str | os.PathLike) -> StageTable:
             raise CamelyonError(
                 f"{path}:{line_no}: duplicated row {name!r} (already on line {table.lines[key]})"
             )
+        same = _slide_identity(key) if target is table.slides else None
+        if same is not None and same in seen_slides:
+            first = seen_slides[same]
+            raise CamelyonError(
+                f"{path}:{line_no}: {name!r} is the same slide as {first!r} on line {table.lines[first]} (file "
+                "extensions differ only in case or are left out); keep one row per slide"
+            )
+        if same is not None:
+            seen_slides[same] = key
         target[key] = parsed
         table.lines[key] = line_no
     return table

@@ -39,6 +39,12 @@ def _layer_buffers(layer) -> dict[str, np.ndarray]:
     return buffers if isinstance(buffers, dict) else {}
 
 
+def _reuse_outputs(layer, reuse: bool) -> None:
+    """Tell a minicnn layer whether it may write its outputs into its own arrays (others are left alone)."""
+    if hasattr(layer, "reuse_outputs"):
+        layer.reuse_outputs = reuse
+
+
 def _describe(cfg: dict) -> str:
     args = ", ".join(f"{k}={v!r}" for k, v in cfg.items() if k != "type")
     return f"{cfg.get('type', '?')}({args})"
@@ -148,21 +154,37 @@ class Sequential:
 
     # ------------------------------------------------------------------ running
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Run every layer's forward pass in order. ``x``: (N, ...) -> raw outputs (N, ...)."""
-        for layer in self.layers:
+        """Run every layer's forward pass in order. ``x``: (N, ...) -> raw outputs (N, ...).
+
+        The layers inside the network write their outputs into their own arrays (``reuse_outputs``),
+        which only the next layer reads; the array returned here is never one of them, so the caller
+        may keep it across calls.
+        """
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            _reuse_outputs(layer, i < last)
             x = layer.forward(x)
-        return x
+        return self._caller_owned(x)
 
     __call__ = forward
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Run every layer's backward pass in reverse order; fills each layer's ``grads``.
 
-        Returns the gradient with respect to the input of the first layer.
+        Returns the gradient with respect to the input of the first layer (an array the caller may keep).
         """
-        for layer in reversed(self.layers):
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            _reuse_outputs(layer, i > 0)
             dout = layer.backward(dout)
-        return dout
+        return self._caller_owned(dout)
+
+    def _caller_owned(self, arr):
+        """`arr`, or a copy when it is (a view of) a layer's own reused array (e.g. behind a Flatten)."""
+        if isinstance(arr, np.ndarray) and any(callable(getattr(layer, "owns", None)) and layer.owns(arr)
+                                               for layer in self.layers):
+            return arr.copy()
+        return arr
 
     def train(self) -> Sequential:
         """Training mode (dropout active, BatchNorm uses batch statistics). Returns self."""

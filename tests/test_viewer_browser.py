@@ -323,3 +323,44 @@ def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.open(SLIDE)
     assert not panel.is_displayed()
     assert page.js("return camelyonViewer.state.info.width") == 2048
+
+
+def test_embedded_view_as_show_makes_it(page):
+    """The page as camelyon.viewer.show frames it: no slide list, that slide, those overlays on."""
+    from urllib.parse import urlsplit
+
+    back = page.d.current_url
+    origin = "{0.scheme}://{0.netloc}/".format(urlsplit(back))
+    try:
+        page.d.get(f"{origin}?embed=1&slide={EMPTY}&overlays=annotations,tissue")
+        page.wait_idle()
+        assert not page.d.find_element("id", "sidebar").is_displayed()
+        assert page.js("return camelyonViewer.state.current") == EMPTY
+        assert page.js("return [camelyonViewer.state.overlays.tissue, camelyonViewer.state.overlays.heatmap]") == [
+            True, False]
+        assert page.js("return camelyonViewer.state.data.tissue.outlines.length") >= 1
+    finally:
+        page.d.get(back)
+        page.wait_idle()
+
+
+def test_tiles_that_cannot_be_decoded_show_the_error(page, tmp_path):
+    """OpenSlide's fixture whose header opens but whose tiles do not decode (from openslide-python's sdist)."""
+    import shutil
+
+    from real_slides import fetch_real_slides
+
+    from camelyon.viewer import Catalog, ViewerServer
+
+    shutil.copy(fetch_real_slides()["unreadable.svs"], tmp_path / "unreadable.svs")
+    server = ViewerServer(Catalog.from_folders(tmp_path), port=0).start()
+    back = page.d.current_url
+    try:
+        page.d.get(server.url)
+        page.wait_idle()
+        panel = page.d.find_element("id", "error-panel")
+        assert panel.is_displayed() and "cannot be read" in panel.text and "unreadable" in panel.text
+    finally:
+        page.d.get(back)
+        page.wait_idle()
+        server.stop()

@@ -101,3 +101,13 @@ def test_stage_and_feature_csvs_hold_no_live_formula_and_read_back_the_names(tmp
     back_slides, back_names, X, labels = read_features_csv(fpath)
     assert back_slides == list(slides) and back_names == names and labels == ["=a", "-b", "c"]
     assert X[0, 1] == -2.0
+
+
+@pytest.mark.parametrize("other", ["patient_000_node_0.TIF", "patient_000_node_0", "patient_000_node_0.tiff"])
+def test_stage_counts_a_slide_once_whatever_the_case_of_its_extension(tmp_path, capsys, other):
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"patient,stage\npatient_000_node_0.tif,macro\n{other},macro\npatient_000_node_1.tif,itc\n")
+    assert main(["stage", str(labels), "--out", str(tmp_path / "out.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"{labels}:3: '{other}' is the same slide as 'patient_000_node_0.tif' on line 2" in err
+    assert not (tmp_path / "out.csv").exists()

@@ -99,3 +99,24 @@ def test_sigterm_of_a_command_is_handled_like_ctrl_c(tmp_path, monkeypatch, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("camelyon stage: terminated (SIGTERM);")
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored for the rest of the process
+
+
+def test_sigterm_of_synth_removes_its_scratch_files_and_exits_143(tmp_path):
+    """``camelyon synth`` of a big slide, terminated while painting: no scratch or temporary file is left."""
+    out = tmp_path / "cohort"
+    proc = subprocess.Popen([sys.executable, "-m", "camelyon.cli", "synth", str(out), "--patients", "1",
+                             "--size", "16384", "--workers", "2", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.rglob(".*raw-*")):  # painting has started: scratch files exist
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"synth did not start painting: {proc.communicate()}")
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM); run the same command again to resume." in err
+    time.sleep(0.5)  # workers unwind after the parent
+    left = [p.name for p in out.rglob("*") if p.name.startswith(".")]
+    assert left == [], f"left behind: {left}"

@@ -105,7 +105,11 @@
     t = { img: new Image(), loaded: false, failed: false };
     state.pending += 1;
     t.img.onload = () => { if (gen === state.generation) { t.loaded = true; state.pending -= 1; redraw(); } };
-    t.img.onerror = () => { if (gen === state.generation) { t.failed = true; state.pending -= 1; redraw(); } };
+    t.img.onerror = () => {
+      if (gen !== state.generation) return;
+      t.failed = true; state.pending -= 1; redraw();
+      if (!state.tileError) tileError(t.img.src, gen);
+    };
     t.img.src = `/slide/${encodeURIComponent(state.current)}_files/${level}/${col}_${row}.jpeg`;
     tiles.set(key, t);
     if (tiles.size > MAX_TILES) {
@@ -115,6 +119,15 @@
       }
     }
     return t;
+  }
+
+  async function tileError(url, gen) {
+    state.tileError = true;
+    const body = await getJSON(url);
+    if (gen !== state.generation) return;
+    const p = $("error-panel");
+    p.textContent = `Some tiles of ${state.info.file} cannot be read: ${body.error || "unknown error"}`;
+    p.hidden = false;
   }
 
   function drawTiles(dpr) {
@@ -450,7 +463,7 @@
     const gen = state.generation;
     state.current = name;
     state.info = null; state.data = {}; state.heatmapCanvas = null; state.heatmapImage = null;
-    state.ruler.a = state.ruler.b = null; state.pending = 0;
+    state.ruler.a = state.ruler.b = null; state.pending = 0; state.tileError = false;
     tiles.clear();
     text($("measure"), ""); setMessage("");
     $("error-panel").hidden = true;
