@@ -123,11 +123,7 @@ def patient_of(slide: str) -> str:
 
 def _slide_identity(name: str) -> str:
     """A slide name without its file extension, which may differ in case (``a.TIF`` is ``a.tif``)."""
-    lower = name.lower()
-    for ext in (".tiff", ".tif", ".svs", ".ndpi", ".mrxs", ".npz"):
-        if lower.endswith(ext):
-            return name[: -len(ext)]
-    return name
+    return slide_stem(name)
 
 
 @dataclass
