@@ -315,6 +315,31 @@ def test_pointer_position_and_scale_bar(page):
     assert page.text("zoom") == "1.00 \u00b5m/px on screen"
 
 
+def test_keys_zoom_in_steps_and_the_overview_map_moves_the_view(page):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    page.open(SLIDE)
+    page.only()
+    page.centre_on(500, 400, 0.5)
+    page.d.find_element("id", "view").send_keys("+")  # an animated zoom about the centre
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["s"] == pytest.approx(0.75, rel=1e-6)
+    w, h = page.canvas()[2:]
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(500, abs=0.5)
+    # the overview map (upper right) shows the whole slide: a click there centres the view on that point
+    left, top = page.canvas()[:2]
+    k = min(150 / 2048, 150 / 1536)
+    bx = w - 2048 * k - 10
+    actions = ActionBuilder(page.d)
+    actions.pointer_action.move_to_location(int(left + bx + 1500 * k), int(top + 10 + 1000 * k)).click()
+    actions.perform()
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(1500, abs=1 / k) and v["y0"] + h / 2 / v["s"] == pytest.approx(
+        1000, abs=1 / k)
+
+
 def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.d.find_element("css selector", f"#slides tr[data-name='{BROKEN}']").click()
     page.wait_idle()
