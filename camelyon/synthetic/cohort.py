@@ -54,6 +54,7 @@ from camelyon.synthetic.pyramid_writer import TILE, write_pyramid
 from camelyon.synthetic.scanners import center_mpp, center_scanner, scanned_stain
 from camelyon.synthetic.stains import slide_stain
 from camelyon.synthetic.tissue_layout import make_sections
+from minicnn.io import atomic_write
 
 #: Nodes (slides) per patient, as in CAMELYON17.
 NODES_PER_PATIENT = 5
@@ -386,10 +387,7 @@ def cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix, difficulty=
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: fh.write(text), mode="w", newline="")
 
 
 def _prepare_root(root: Path, config: dict, overwrite: bool) -> None:
