@@ -29,11 +29,9 @@ alternating runs, so that "before" and "after" see the same load.
 """
 
 import argparse
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -68,6 +66,8 @@ import importlib  # noqa: E402
 
 import numpy as np  # noqa: E402
 from torch_peer import torch_network  # noqa: E402
+
+from minicnn.io import write_json  # noqa: E402
 
 
 def layer_flops(layer, in_shape):
@@ -393,13 +393,7 @@ def main():
     for name, rows in profiles.items():
         print(f"[{name}]")
         print_profile(rows)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cnn.", suffix=".json", dir=out.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
 
 

@@ -16,7 +16,6 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -25,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from minicnn.io import write_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -89,13 +90,7 @@ def main(argv=None):
               "tile_cnn_first_step": step, "warm_runs": args.warm, "load_average_before": list(load),
               "load_average_after": list(os.getloadavg()), "cpu_count": os.cpu_count(),
               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".startup.", suffix=".json", dir=out.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(name, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
 
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import openslide
 
-from camelyon.errors import SlideError
+from camelyon.discovery import SLIDE_SUFFIXES
+from camelyon.errors import SlideError, SlideParameterError
 
 __all__ = ["Slide", "composite_on_white", "SLIDE_SUFFIXES"]
 
-#: File suffixes that OpenSlide opens and that a folder scan picks up.
-SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide")
+# SLIDE_SUFFIXES (the suffixes OpenSlide opens) is camelyon.discovery's table, re-exported here.
 
 
 def _fully_opaque(rgba: np.ndarray) -> bool:
@@ -231,7 +231,7 @@ class Slide:
         target is finer than level 0.
         """
         if not um_per_px > 0:
-            raise ValueError(f"um_per_px must be > 0, got {um_per_px}")
+            raise SlideParameterError(f"um_per_px must be > 0, got {um_per_px}")
         best = 0
         for level in range(self.level_count):
             if self.mpp_at_level(level) <= um_per_px * (1.0 + tolerance):
@@ -333,7 +333,7 @@ class Slide:
         ndarray of shape (H, W, 3), uint8
         """
         if max_size <= 0:
-            raise ValueError(f"max_size must be > 0, got {max_size}")
+            raise SlideParameterError(f"max_size must be > 0, got {max_size}")
         w0, h0 = self.dimensions
         level = self.osr.get_best_level_for_downsample(max(w0, h0) / float(max_size))
         lw, lh = self.level_dimensions[level]

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from camelyon.errors import CamelyonError
+from minicnn.io import atomic_path
 
 __all__ = [
     "FP_RATES",
@@ -257,7 +258,6 @@ def slide_auc(is_tumour, probability, n_bootstrap: int = 2000, confidence: float
 
 def plot_froc(fp_per_slide, sensitivity, path, score: float | None = None, title: str = "") -> str:
     """Save the FROC curve (FP per slide, log scale from 1/8 to 8 and beyond, against sensitivity)."""
-    import os
     from pathlib import Path
 
     import matplotlib
@@ -293,9 +293,9 @@ def plot_froc(fp_per_slide, sensitivity, path, score: float | None = None, title
     ax.set_title(heading, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
     return str(path)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
+from minicnn.io import atomic_path
 
 
 def register(subparsers) -> None:
@@ -96,11 +96,11 @@ def save_overview_png(slide, path, annotations=None, max_size: int = 2048, tissu
     ax.set_title(f"{slide.path.name}: {w0} x {h0} px{tissue_note}", fontsize=10)
     ax.set_axis_off()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 
