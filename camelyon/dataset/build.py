@@ -146,7 +146,7 @@ def tile_slide(job: SlideJob) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Slide(job.path, mpp=job.mpp) as slide:
-            mpp = float(np.mean(slide.mpp))  # SlideError with the --mpp hint when unknown
+            mpp = float(np.mean(slide.check_mpp()))  # SlideError with the --mpp hint: unknown or implausible
             annotations = read_annotations(job.annotation) if job.annotation else None
             geo = grid.geometry(slide)
             with warnings.catch_warnings():
