@@ -315,6 +315,53 @@ def test_pointer_position_and_scale_bar(page):
     assert page.text("zoom") == "1.00 \u00b5m/px on screen"
 
 
+def test_keys_zoom_in_steps_and_the_overview_map_moves_the_view(page):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    page.open(SLIDE)
+    page.only()
+    page.centre_on(500, 400, 0.5)
+    page.d.find_element("id", "view").send_keys("+")  # an animated zoom about the centre
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["s"] == pytest.approx(0.75, rel=1e-6)
+    w, h = page.canvas()[2:]
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(500, abs=0.5)
+    # the overview map (upper right) shows the whole slide: a click there centres the view on that point
+    left, top = page.canvas()[:2]
+    k = min(150 / 2048, 150 / 1536)
+    bx = w - 2048 * k - 10
+    actions = ActionBuilder(page.d)
+    actions.pointer_action.move_to_location(int(left + bx + 1500 * k), int(top + 10 + 1000 * k)).click()
+    actions.perform()
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(1500, abs=1 / k) and v["y0"] + h / 2 / v["s"] == pytest.approx(
+        1000, abs=1 / k)
+
+
+def test_two_fingers_pinch_zoom_about_their_midpoint(page):
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    page.open(SLIDE)
+    page.centre_on(1000, 800, 0.3)
+    left, top, w, h = page.canvas()
+    cx, cy = int(left + w / 2), int(top + h / 2)
+    actions = ActionBuilder(page.d)
+    fingers = [actions.add_pointer_input(interaction.POINTER_TOUCH, f"finger{i}") for i in (1, 2)]
+    for finger, sign in zip(fingers, (-1, 1), strict=True):
+        finger.create_pointer_move(x=cx + sign * 50, y=cy, origin="viewport")
+        finger.create_pointer_down()
+        finger.create_pointer_move(x=cx + sign * 100, y=cy, origin="viewport", duration=250)
+        finger.create_pointer_up(0)
+    actions.perform()
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["s"] == pytest.approx(0.6, rel=0.03)  # fingers 100 -> 200 px apart: twice the zoom
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(1000, abs=5)  # about the point between them
+
+
 def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.d.find_element("css selector", f"#slides tr[data-name='{BROKEN}']").click()
     page.wait_idle()
@@ -323,6 +370,25 @@ def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.open(SLIDE)
     assert not panel.is_displayed()
     assert page.js("return camelyonViewer.state.info.width") == 2048
+
+
+def test_embedded_view_as_show_makes_it(page):
+    """The page as camelyon.viewer.show frames it: no slide list, that slide, those overlays on."""
+    from urllib.parse import urlsplit
+
+    back = page.d.current_url
+    origin = "{0.scheme}://{0.netloc}/".format(urlsplit(back))
+    try:
+        page.d.get(f"{origin}?embed=1&slide={EMPTY}&overlays=annotations,tissue")
+        page.wait_idle()
+        assert not page.d.find_element("id", "sidebar").is_displayed()
+        assert page.js("return camelyonViewer.state.current") == EMPTY
+        assert page.js("return [camelyonViewer.state.overlays.tissue, camelyonViewer.state.overlays.heatmap]") == [
+            True, False]
+        assert page.js("return camelyonViewer.state.data.tissue.outlines.length") >= 1
+    finally:
+        page.d.get(back)
+        page.wait_idle()
 
 
 def test_tiles_that_cannot_be_decoded_show_the_error(page, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from camelyon.errors import CamelyonError
@@ -96,11 +95,12 @@ def save_overview_png(slide, path, annotations=None, max_size: int = 2048, tissu
     ax.set_title(f"{slide.path.name}: {w0} x {h0} px{tissue_note}", fontsize=10)
     ax.set_axis_off()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    from camelyon.figures import save_figure
+
+    try:
+        save_figure(fig, path)  # atomically, in the format of the suffix
+    finally:
+        plt.close(fig)
     return path
 
 
