@@ -6,7 +6,6 @@ from pathlib import Path
 
 from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
-from minicnn.io import atomic_path
 
 
 def register(subparsers) -> None:
@@ -96,9 +95,10 @@ def save_overview_png(slide, path, annotations=None, max_size: int = 2048, tissu
     ax.set_title(f"{slide.path.name}: {w0} x {h0} px{tissue_note}", fontsize=10)
     ax.set_axis_off()
     fig.tight_layout()
+    from camelyon.figures import save_figure
+
     try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+        save_figure(fig, path)  # atomically, in the format of the suffix
     finally:
         plt.close(fig)
     return path
