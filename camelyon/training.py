@@ -271,6 +271,15 @@ class BalancedTileBatches:
         return self.steps * self.batch_size
 
     def batches(self, rng: np.random.Generator):
+        if hasattr(self.tiles, "read_into"):
+            # tiles read from a file (PatchCamelyon): the epoch's indices are drawn first, in this thread, and the
+            # tiles are read two batches ahead on a background thread while the network trains
+            from camelyon.dataset.reader import prefetch_iter
+
+            order = list(balanced_batches(self.labels, self.batch_size, self.steps, rng))
+            reads = ((self.tiles[idx], self.labels[idx].astype(np.float32)[:, None]) for idx in order)
+            yield from prefetch_iter(reads, depth=2)
+            return
         for idx in balanced_batches(self.labels, self.batch_size, self.steps, rng):
             yield self.tiles[idx], self.labels[idx].astype(np.float32)[:, None]
 
