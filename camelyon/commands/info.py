@@ -33,7 +33,7 @@ def describe(slide) -> str:
     w, h = slide.dimensions
     lines = [f"{slide.path}", f"  vendor      {slide.vendor}", f"  dimensions  {w} x {h} px (level 0)"]
     if slide.has_mpp:
-        mx, my = slide.mpp
+        mx, my = slide.check_mpp()  # an implausible resolution is refused in one line (use --mpp)
         lines.append(f"  um/px       {mx:.4g} x {my:.4g} (level 0); {w * mx / 1000:.2f} x {h * my / 1000:.2f} mm")
     else:
         lines.append("  um/px       unknown (give it with --mpp)")
