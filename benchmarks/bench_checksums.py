@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 from camelyon.dataset import TileStore  # noqa: E402
 from camelyon.dataset.store import PartWriter, SlideRecord, assemble_store  # noqa: E402
 
-N_TILES = 3000
+N_TILES = 2000
 BATCH = 64
-BATCHES = 150
+BATCHES = 60
 REPEATS = 5
 
 

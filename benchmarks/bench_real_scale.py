@@ -16,7 +16,9 @@ cores (one process, and two workers at the speed-ups measured in docs/cluster.md
 Usage::
 
     .venv/bin/python benchmarks/bench_real_scale.py                        # full size (long: an hour or more)
-    .venv/bin/python benchmarks/bench_real_scale.py --scales 0.125 0.25    # 12,500 x 25,000 and 25,000 x 50,000
+    .venv/bin/python benchmarks/bench_real_scale.py --scales 0.2 0.3    # 20,000 x 40,000 and 30,000 x 60,000 px
+
+Sides under 3.5 mm are refused by the synthetic painter (room for a macro-metastasis).
 """
 
 import argparse

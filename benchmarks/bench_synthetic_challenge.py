@@ -51,12 +51,13 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from benchmarks.bench_synthetic import logistic_regression, roc_auc  # noqa: E402
+from minicnn.io import write_json  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "synthetic_challenge.json"
 IMG = ROOT / "docs" / "img"
 #: Seeds never used while developing the preset (the calibration's own).
-TRAIN_SEED = 20261207
-TEST_SEED = 70212026
+TRAIN_SEED = 41122026
+TEST_SEED = 51122026
 TILE_UM = 64.0
 #: Kinds a normal tile can be centred on, in order of priority (the most specific first).
 SPECIFIC = ("germinal_centre", "sinus_histiocytosis", "high_endothelial_venule", "vessel", "trabecula",
@@ -550,7 +551,7 @@ def main() -> None:
     p.add_argument("--patients", type=int, default=30)
     p.add_argument("--normalize", default="none", help="stain normalisation of the tile CNN (none, reinhard, macenko)")
     p.add_argument("--resolutions", default="4,1", help="um/px of the tile CNN runs")
-    p.add_argument("--pipeline-seed", type=int, default=31337)
+    p.add_argument("--pipeline-seed", type=int, default=8080)
     p.add_argument("--difficulties", default="challenge,easy", help="cohorts of the 'pipeline' part")
     p.add_argument("--pipeline-mpp", type=float, default=1.0,
                    help="nominal um/px of the pipeline cohort (the pipeline reads tiles at 4 um/px)")
@@ -586,10 +587,7 @@ def main() -> None:
     out = Path(args.out)
     merged = json.loads(out.read_text()) if out.exists() else {}
     merged.update(results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(merged, indent=1) + "\n")
-    os.replace(tmp, out)
+    write_json(out, merged, indent=1)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ from camelyon import __version__
 from camelyon.commands import COMMAND_MODULES
 from camelyon.errors import CamelyonError
 
+# minicnn (imported before build_parser loads the command modules and their Numba kernels) makes sure
+# Numba has a writable cache folder
+from minicnn.compilation import announce_compilation
+
 #: What to do after Ctrl-C, per command. These commands keep what they finished and skip it when
 #: run again with the same arguments.
 RESUMED_BY_RERUN = ("synth", "tiles", "heatmap", "pipeline", "demo")
@@ -48,9 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
-            if exc.name == modname:  # command not written yet
-                continue
+            if exc.name == modname:  # a misspelled name in COMMAND_MODULES must not hide a command
+                raise ImportError(f"camelyon.commands.COMMAND_MODULES lists {name!r}, but there is no module "
+                                  f"{modname}") from exc
             raise
+        if not callable(getattr(module, "register", None)):
+            raise ImportError(f"{modname} has no register(subparsers) function")
         module.register(sub)
     return parser
 
@@ -130,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    # the first run after an install compiles the Numba kernels: say so instead of appearing to hang
+    announce_compilation(prefix="camelyon")
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)

@@ -253,3 +253,20 @@ def test_mask_scaled_to_the_slide_resolution_matches_the_official_one():
     assert half.downsample == 16 and half.labels.shape == official.labels.shape
     assert np.array_equal(half.labels, official.labels) and half.itc == official.itc
     assert half.region_at(320, 320) == official.region_at(640, 640) == 1
+
+
+def test_qupath_geojson_annotations_give_the_same_score(c16, tmp_path, capsys):
+    import shutil
+
+    from camelyon.annotations import read_annotations, write_geojson
+
+    root = tmp_path / "c16gj"
+    shutil.copytree(c16 / "testing", root / "testing")
+    (root / "lesion_annotations").mkdir()
+    write_geojson(read_annotations(c16 / "lesion_annotations" / "test_001.xml"),
+                  root / "lesion_annotations" / "test_001.geojson")
+    assert main(["evaluate16", str(root), "--detections", str(c16 / "detections")]) == 0
+    assert "FROC 0.8333" in capsys.readouterr().out
+    assert main(["info", str(root / "testing" / "images" / "test_001.tif"), "--annotations",
+                 str(root / "lesion_annotations")]) == 0
+    assert "(3 tumour areas, 0 exclusions)" in capsys.readouterr().out

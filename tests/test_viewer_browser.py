@@ -33,6 +33,21 @@ from wsi_factory import TISSUE, TUMOUR
 
 pytestmark = pytest.mark.xdist_group("viewer")
 
+
+def _missing_browser() -> str | None:
+    """Why no browser can be driven here, or None."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[dev]')"
+    if not any(shutil.which(b) for b in ("chromium", "chromium-browser")) or not shutil.which("chromedriver"):
+        return "no chromium/chromedriver (apt-get install chromium chromium-driver; .ci/run does)"
+    return None
+
+
+if _missing_browser():  # one line for the whole file, not one per test
+    pytest.skip(f"viewer browser tests: {_missing_browser()}", allow_module_level=True)
+
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--force-device-scale-factor=1", "--window-size=1400,900",
@@ -41,15 +56,11 @@ OVERLAYS = ("annotations", "tissue", "grid", "heatmap", "lesions", "detections")
 
 
 def _browser():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("viewer browser tests: selenium is not installed (pip install -e '.[dev]')")
-    binary = next((shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b)), None)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = next(shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b))
     driver = shutil.which("chromedriver")
-    if not binary or not driver:
-        pytest.skip("viewer browser tests: no chromium/chromedriver (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in CHROMIUM_FLAGS:
@@ -315,6 +326,53 @@ def test_pointer_position_and_scale_bar(page):
     assert page.text("zoom") == "1.00 \u00b5m/px on screen"
 
 
+def test_keys_zoom_in_steps_and_the_overview_map_moves_the_view(page):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    page.open(SLIDE)
+    page.only()
+    page.centre_on(500, 400, 0.5)
+    page.d.find_element("id", "view").send_keys("+")  # an animated zoom about the centre
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["s"] == pytest.approx(0.75, rel=1e-6)
+    w, h = page.canvas()[2:]
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(500, abs=0.5)
+    # the overview map (upper right) shows the whole slide: a click there centres the view on that point
+    left, top = page.canvas()[:2]
+    k = min(150 / 2048, 150 / 1536)
+    bx = w - 2048 * k - 10
+    actions = ActionBuilder(page.d)
+    actions.pointer_action.move_to_location(int(left + bx + 1500 * k), int(top + 10 + 1000 * k)).click()
+    actions.perform()
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(1500, abs=1 / k) and v["y0"] + h / 2 / v["s"] == pytest.approx(
+        1000, abs=1 / k)
+
+
+def test_two_fingers_pinch_zoom_about_their_midpoint(page):
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    page.open(SLIDE)
+    page.centre_on(1000, 800, 0.3)
+    left, top, w, h = page.canvas()
+    cx, cy = int(left + w / 2), int(top + h / 2)
+    actions = ActionBuilder(page.d)
+    fingers = [actions.add_pointer_input(interaction.POINTER_TOUCH, f"finger{i}") for i in (1, 2)]
+    for finger, sign in zip(fingers, (-1, 1), strict=True):
+        finger.create_pointer_move(x=cx + sign * 50, y=cy, origin="viewport")
+        finger.create_pointer_down()
+        finger.create_pointer_move(x=cx + sign * 100, y=cy, origin="viewport", duration=250)
+        finger.create_pointer_up(0)
+    actions.perform()
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["s"] == pytest.approx(0.6, rel=0.03)  # fingers 100 -> 200 px apart: twice the zoom
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(1000, abs=5)  # about the point between them
+
+
 def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.d.find_element("css selector", f"#slides tr[data-name='{BROKEN}']").click()
     page.wait_idle()
@@ -323,6 +381,25 @@ def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.open(SLIDE)
     assert not panel.is_displayed()
     assert page.js("return camelyonViewer.state.info.width") == 2048
+
+
+def test_embedded_view_as_show_makes_it(page):
+    """The page as camelyon.viewer.show frames it: no slide list, that slide, those overlays on."""
+    from urllib.parse import urlsplit
+
+    back = page.d.current_url
+    origin = "{0.scheme}://{0.netloc}/".format(urlsplit(back))
+    try:
+        page.d.get(f"{origin}?embed=1&slide={EMPTY}&overlays=annotations,tissue")
+        page.wait_idle()
+        assert not page.d.find_element("id", "sidebar").is_displayed()
+        assert page.js("return camelyonViewer.state.current") == EMPTY
+        assert page.js("return [camelyonViewer.state.overlays.tissue, camelyonViewer.state.overlays.heatmap]") == [
+            True, False]
+        assert page.js("return camelyonViewer.state.data.tissue.outlines.length") >= 1
+    finally:
+        page.d.get(back)
+        page.wait_idle()
 
 
 def test_tiles_that_cannot_be_decoded_show_the_error(page, tmp_path):

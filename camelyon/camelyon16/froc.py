@@ -257,7 +257,6 @@ def slide_auc(is_tumour, probability, n_bootstrap: int = 2000, confidence: float
 
 def plot_froc(fp_per_slide, sensitivity, path, score: float | None = None, title: str = "") -> str:
     """Save the FROC curve (FP per slide, log scale from 1/8 to 8 and beyond, against sensitivity)."""
-    import os
     from pathlib import Path
 
     import matplotlib
@@ -270,11 +269,18 @@ def plot_froc(fp_per_slide, sensitivity, path, score: float | None = None, title
     se = np.asarray(sensitivity, dtype=np.float64)
     _, at = froc_score(fp, se)
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
-    order = np.argsort(fp, kind="stable")
-    ax.step(np.maximum(fp[order], 1e-3), se[order], where="post", color="C0", lw=1.8, label="FROC curve")
+    x_lo, x_hi = 1 / 16, max(16.0, float(fp.max()) * 1.2 if fp.size else 16.0)
+    order = np.lexsort((se, fp))
+    # beyond its last point the curve stays flat (as numpy.interp reads it)
+    xs = np.append(fp[order], x_hi)
+    ys = np.append(se[order], se[order][-1] if se.size else 0.0)
+    # piecewise linear between the points, as the score reads it (numpy.interp); drawn finely for the log axis
+    grid = np.geomspace(x_lo, x_hi, 400)
+    fine = np.interp(grid, xs, ys)
+    ax.plot(grid, fine, color="C0", lw=1.8, label="FROC curve")
     ax.plot(list(at), list(at.values()), "o", color="C3", label="sensitivity at 1/4 ... 8 FP/slide")
     ax.set_xscale("log", base=2)
-    ax.set_xlim(1 / 16, max(16.0, float(fp.max()) * 1.2 if fp.size else 16.0))
+    ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(0, 1.02)
     ax.set_xticks([1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8, 16], ["1/8", "1/4", "1/2", "1", "2", "4", "8", "16"])
     ax.set_xlabel("mean false positives per slide")
@@ -286,9 +292,10 @@ def plot_froc(fp_per_slide, sensitivity, path, score: float | None = None, title
     ax.set_title(heading, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    from camelyon.figures import save_figure
+
+    try:
+        save_figure(fig, path)  # atomically, in the format of the suffix
+    finally:
+        plt.close(fig)
     return str(path)

@@ -43,11 +43,9 @@ ROLES = ("normal", "tumour", "test")
 
 def list_slides(folder: Path, recursive: bool = True) -> list[Path]:
     """Slide files in ``folder`` (below it when ``recursive``), sorted by name; hidden and partial files skipped."""
-    from camelyon.slide import SLIDE_SUFFIXES
+    from camelyon.discovery import slide_files
 
-    pattern = folder.rglob("*") if recursive else folder.glob("*")
-    return sorted((p for p in pattern if p.suffix.lower() in SLIDE_SUFFIXES and p.is_file()
-                   and not p.name.startswith(".") and ".tmp" not in p.name), key=lambda p: p.name)
+    return slide_files(folder, recursive=recursive)
 
 
 @dataclass
@@ -165,14 +163,19 @@ def _annotation_dirs(root: Path) -> list[Path]:
 
 
 def _annotation_files(dirs: list[Path]) -> dict[str, Path]:
+    """Slide key -> annotation file; the first folder wins, and in a folder ASAP XML before GeoJSON (as
+    :func:`camelyon.dataset.build.find_annotation`)."""
     out: dict[str, Path] = {}
+    rank = {suffix: i for i, suffix in enumerate(ANNOTATION_SUFFIXES)}
     for d in dirs:
-        for f in sorted(d.iterdir()):
-            if f.is_file() and f.suffix.lower() in ANNOTATION_SUFFIXES and not f.name.startswith("."):
-                key = slide_key(f.name)
-                if key.endswith("_mask"):
-                    continue
-                out.setdefault(key, f)  # XML first (sorted: .geojson < .json < .xml? keep the first dir's)
+        found: dict[str, Path] = {}
+        files = [f for f in d.iterdir() if f.is_file() and f.suffix.lower() in rank and not f.name.startswith(".")]
+        for f in sorted(files, key=lambda f: (rank[f.suffix.lower()], f.name)):
+            key = slide_key(f.name)
+            if not key.endswith("_mask"):
+                found.setdefault(key, f)
+        for key, f in found.items():
+            out.setdefault(key, f)
     return out
 
 
@@ -207,7 +210,7 @@ def detect_layout(root: str | os.PathLike) -> Layout:
         return Layout("camelyon16", root, dict(sorted(slides.items())), roles, _annotation_files(dirs), dirs, reference)
     slides_list = list_slides(root)
     if not slides_list:
-        from camelyon.slide import SLIDE_SUFFIXES
+        from camelyon.discovery import SLIDE_SUFFIXES
 
         raise CamelyonError(f"no slide files ({', '.join(SLIDE_SUFFIXES)}) under {root}")
     slides = {p.stem: p for p in slides_list}

@@ -70,3 +70,35 @@ def test_synth_checks_free_disk_space_before_painting(small_disk, capsys):
     assert main(["synth", str(out), "--patients", "1", "--size", "20000", "--quiet", "--workers", "1"]) == 2
     _one_line_error(capsys, "need about", "GB are free; use a smaller --size")
     assert not any(p.is_file() and p.suffix != ".json" for p in out.rglob("*"))
+
+
+def test_info_png_of_a_float_tiff_is_one_line(tmp_path, capsys):
+    import numpy as np
+    import tifffile
+
+    path = tmp_path / "float.tif"
+    tifffile.imwrite(path, np.random.default_rng(0).random((256, 256, 3)).astype(np.float32), tile=(128, 128),
+                     photometric="rgb")
+    assert main(["info", str(path), "--png", str(tmp_path / "f.png")]) == 2
+    _one_line_error(capsys, f"{path}: OpenSlide cannot decode this slide's pixels", "expected 8-bit RGB(A)")
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_info_png_of_a_huge_slide_without_pyramid_is_refused_before_decoding(tmp_path, capsys):
+    """A 100,000 x 100,000 px single-level TIFF (30 MB of compressed zeros): no 37 GiB allocation."""
+    import zlib
+
+    import numpy as np
+    import tifffile
+
+    path, tile, side = tmp_path / "huge.tif", 512, 100_000
+    encoded = zlib.compress(np.zeros((tile, tile, 3), np.uint8).tobytes(), 6)
+    n = (-(-side // tile)) ** 2
+    with tifffile.TiffWriter(path, bigtiff=True) as tif:
+        tif.write((encoded for _ in range(n)), shape=(side, side, 3), dtype=np.uint8, tile=(tile, tile),
+                  photometric="rgb", compression="zlib", resolution=(20000, 20000), resolutionunit="CENTIMETER")
+    t0 = time.perf_counter()
+    assert main(["info", str(path), "--png", str(tmp_path / "h.png")]) == 2
+    assert time.perf_counter() - t0 < 30
+    _one_line_error(capsys, f"{path}: the smallest stored level usable for a 2048 px thumbnail is 100000 x 100000 px",
+                    "convert it to a pyramidal tiled TIFF")

@@ -87,6 +87,17 @@
     state.view = { s, x0: x - sx / s, y0: y - sy / s };
     redraw();
   }
+  /** Zoom by `factor` about a screen point in a few frames (buttons, keys, double click). */
+  function animateZoom(factor, sx, sy, ms = 160) {
+    const t0 = performance.now(), start = state.view.s;
+    state.animating = true;
+    const step = (t) => {
+      const k = Math.min(1, (t - t0) / ms), eased = 1 - Math.pow(1 - k, 3);
+      zoomAt(start * Math.pow(factor, eased) / state.view.s, sx, sy);
+      if (k < 1) requestAnimationFrame(step); else state.animating = false;
+    };
+    requestAnimationFrame(step);
+  }
   function visibleBox() {
     const v = state.view, { w, h } = size();
     return [v.x0, v.y0, v.x0 + w / v.s, v.y0 + h / v.s];
@@ -346,6 +357,35 @@
     text($("zoom"), `${umPerPx.toFixed(umPerPx < 10 ? 2 : 0)} \u00b5m/px on screen`);
   }
 
+  /** The whole slide in the upper right corner (its one-tile Deep Zoom level) with the view's outline. */
+  function minimapBox() {
+    const info = state.info, { w } = size(), side = 150;
+    const k = Math.min(side / info.width, side / info.height);
+    return { x: w - info.width * k - 10, y: 10, w: info.width * k, h: info.height * k, k };
+  }
+  function drawMinimap() {
+    const info = state.info, L = info.dz_levels, T = info.tile_size;
+    let base = 0;
+    for (let k = 0; k < L; k++) if (info.dz_dimensions[k][0] <= T && info.dz_dimensions[k][1] <= T) base = k;
+    const t = tile(base, 0, 0, true), b = minimapBox(), v = state.view, { w, h } = size();
+    if (!t || !t.loaded || state.view.s <= b.k * 1.5) return; // nothing to show when the whole slide is in view
+    ctx.save();
+    ctx.fillStyle = "rgba(255,255,255,0.9)"; ctx.fillRect(b.x - 3, b.y - 3, b.w + 6, b.h + 6);
+    ctx.drawImage(t.img, b.x, b.y, b.w, b.h);
+    ctx.strokeStyle = "rgb(0,120,255)"; ctx.lineWidth = 1.5;
+    ctx.strokeRect(b.x + v.x0 * b.k, b.y + v.y0 * b.k, Math.max(2, w / v.s * b.k), Math.max(2, h / v.s * b.k));
+    ctx.restore();
+  }
+  function minimapJump(sx, sy) {
+    if (!state.info || state.info.error) return false;
+    const b = minimapBox(), { w, h } = size();
+    if (state.view.s <= b.k * 1.5 || sx < b.x || sy < b.y || sx > b.x + b.w || sy > b.y + b.h) return false;
+    const x = (sx - b.x) / b.k, y = (sy - b.y) / b.k;
+    state.view.x0 = x - w / 2 / state.view.s; state.view.y0 = y - h / 2 / state.view.s;
+    redraw();
+    return true;
+  }
+
   // ------------------------------------------------------------------------------------------
   // Frame
   // ------------------------------------------------------------------------------------------
@@ -366,6 +406,7 @@
         ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
         drawRuler();
         drawScaleBar();
+        drawMinimap();
       }
     }
     requestAnimationFrame(frame);
@@ -532,10 +573,21 @@
   }
 
   let drag = null;
+  const touches = new Map(); // pointerId -> [x, y] of the fingers on the canvas (pinch zoom)
+  function pinch() {
+    const [a, b] = [...touches.values()];
+    return { d: Math.hypot(b[0] - a[0], b[1] - a[1]), mid: [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2] };
+  }
+  let lastPinch = null;
   canvas.addEventListener("pointerdown", (e) => {
     view.focus();
     if (!state.info || state.info.error) return;
     const p = [e.offsetX, e.offsetY];
+    if (e.pointerType === "touch") {
+      touches.set(e.pointerId, p);
+      if (touches.size === 2) { drag = null; state.ruler.drawing = false; lastPinch = pinch(); return; }
+    }
+    if (!state.ruler.on && minimapJump(...p)) return;
     canvas.setPointerCapture(e.pointerId);
     if (state.ruler.on) {
       state.ruler.a = toLevel0(...p); state.ruler.b = state.ruler.a.slice(); state.ruler.drawing = true;
@@ -553,20 +605,33 @@
       text($("pos"), `x ${x.toFixed(0)}  y ${y.toFixed(0)} px` +
         (m ? `  \u00b7  ${(x * m[0]).toFixed(1)}, ${(y * m[1]).toFixed(1)} \u00b5m` : ""));
     }
+    if (touches.has(e.pointerId)) touches.set(e.pointerId, p);
+    if (touches.size === 2 && lastPinch) {
+      const now = pinch();
+      if (lastPinch.d > 0) zoomAt(now.d / lastPinch.d, lastPinch.mid[0], lastPinch.mid[1]);  // the point under the old midpoint ...
+      // ... follows the fingers to the new one
+      pan(now.mid[0] - lastPinch.mid[0], now.mid[1] - lastPinch.mid[1]);
+      lastPinch = now;
+      return;
+    }
     if (state.ruler.drawing) { state.ruler.b = toLevel0(...p); showMeasure(); redraw(); }
     else if (drag) { pan(p[0] - drag[0], p[1] - drag[1]); drag = p; }
   });
   const release = (e) => {
+    touches.delete(e.pointerId);
+    if (touches.size < 2) lastPinch = null;
     if (state.ruler.drawing) { state.ruler.b = toLevel0(e.offsetX, e.offsetY); state.ruler.drawing = false; showMeasure(); redraw(); }
     drag = null;
   };
   canvas.addEventListener("pointerup", release);
-  canvas.addEventListener("pointercancel", () => { drag = null; state.ruler.drawing = false; });
+  canvas.addEventListener("pointercancel", (e) => {
+    touches.delete(e.pointerId); lastPinch = null; drag = null; state.ruler.drawing = false;
+  });
   canvas.addEventListener("wheel", (e) => {
     e.preventDefault();
     zoomAt(Math.pow(1.2, -e.deltaY / 100), e.offsetX, e.offsetY);
   }, { passive: false });
-  canvas.addEventListener("dblclick", (e) => zoomAt(2, e.offsetX, e.offsetY));
+  canvas.addEventListener("dblclick", (e) => animateZoom(2, e.offsetX, e.offsetY));
   window.addEventListener("resize", redraw);
 
   document.addEventListener("keydown", (e) => {
@@ -580,8 +645,8 @@
     switch (e.key) {
       case "j": step(1); break;
       case "k": step(-1); break;
-      case "+": case "=": zoomAt(1.5, w / 2, h / 2); break;
-      case "-": case "_": zoomAt(1 / 1.5, w / 2, h / 2); break;
+      case "+": case "=": animateZoom(1.5, w / 2, h / 2); break;
+      case "-": case "_": animateZoom(1 / 1.5, w / 2, h / 2); break;
       case "ArrowLeft": pan(w / 5, 0); break;
       case "ArrowRight": pan(-w / 5, 0); break;
       case "ArrowUp": pan(0, h / 5); break;
@@ -607,8 +672,8 @@
   $("threshold").addEventListener("change", () => setThreshold(+$("threshold").value));
   $("cmap").addEventListener("change", () => { state.cmap = $("cmap").value; colourHeatmap(); });
   $("ruler").addEventListener("click", () => setRuler(!state.ruler.on));
-  $("zoom-in").addEventListener("click", () => zoomAt(1.5, size().w / 2, size().h / 2));
-  $("zoom-out").addEventListener("click", () => zoomAt(1 / 1.5, size().w / 2, size().h / 2));
+  $("zoom-in").addEventListener("click", () => animateZoom(1.5, size().w / 2, size().h / 2));
+  $("zoom-out").addEventListener("click", () => animateZoom(1 / 1.5, size().w / 2, size().h / 2));
   $("home").addEventListener("click", home);
   $("filter").addEventListener("input", renderList);
   $("feature-column").addEventListener("change", () => {
@@ -667,7 +732,7 @@
     setColourMap(name) { $("cmap").value = name; state.cmap = name; colourHeatmap(); },
     /** True when the page has nothing left to load for the current view and has drawn it. */
     idle() {
-      if (!state.started || state.fetches > 0 || state.pending > 0 || dirty) return false;
+      if (!state.started || state.fetches > 0 || state.pending > 0 || dirty || state.animating) return false;
       return Object.values(state.data).every((v) => v !== "loading");
     },
   };
