@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failures reported, 2 usage/input error)."""
+    """Run the command line; returns the exit status (0 ok, 1 failures reported, 2 usage/input error,
+    3 stopped at an exercise the student has not written yet)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
@@ -62,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     except CamelyonError as exc:
         print(f"camelyon {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except NotImplementedError as exc:  # student edition: an exercise this command needs is not written yet
+        from minicnn.teaching.progress import unwritten_in
+
+        found = unwritten_in(exc)
+        if found is None:
+            raise
+        print(f"camelyon {args.command}: stopped at an exercise not written yet: {found.line()}; write it "
+              "(EXERCISES.md says where), then run the command again", file=sys.stderr)  # fmt: skip
+        return 3
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early: not an error
         import os
 

@@ -505,6 +505,7 @@ def _step_heatmaps(run: _Run, ctx: _Context) -> None:
         for res in map_slides(_heatmap_job, jobs, workers=cfg.workers, scheduler=cfg.scheduler,
                               desc="heatmaps", progress=cfg.progress):
             if not res.ok:
+                res.raise_if_unwritten()
                 failed.append(f"{Path(res.item[0]).name}: {res.error}")
         if failed:
             raise CamelyonError("heatmaps failed for " + "; ".join(failed))

@@ -136,6 +136,7 @@ def run(args) -> int:
         if res.ok:
             rows.append(res.value)
         else:
+            res.raise_if_unwritten()
             failed.append((Path(res.item.slide).name, res.error))
             print(f"  {Path(res.item.slide).name}: FAILED: {res.error}")
     if rows:
