@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G01 · Dense layer, activations and gradient checking
 #
+# **Prerequisites:** none: G01 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - write the forward and backward pass of a dense (fully connected) layer and of four activations;
 # - derive each backward pass with the chain rule, in matrix form;
@@ -18,6 +20,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G01")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -156,6 +162,8 @@ for layer in (Dense(5, 3, rng=1), ReLU(), LeakyReLU(0.05), Sigmoid(), Tanh()):
 # %% [markdown]
 # ## Self-check
 # Runs the tests marked `G01` (`pytest -m G01`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G01")

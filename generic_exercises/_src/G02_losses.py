@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G02 · Losses and numerical stability
 #
+# **Prerequisites:** none: G02 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - write softmax cross-entropy, binary cross-entropy and mean squared error as a `forward` / `backward` pair;
 # - see why `exp` overflows and how the *log-sum-exp* trick and `softplus` avoid it;
@@ -16,6 +18,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G02")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -180,6 +186,8 @@ for name, loss, y in (
 # %% [markdown]
 # ## Self-check
 # Runs the tests marked `G02` (`pytest -m G02`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G02")

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G03 · Convolution: naive loops, im2col, and the fast kernel
 #
+# **Prerequisites:** none: G03 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - compute a 2-D convolution (cross-correlation) with padding and stride, and its output size;
 # - derive its backward pass: the gradient of a convolution is again a convolution;
@@ -17,6 +19,10 @@ import time
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G03")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -196,6 +202,8 @@ plt.show()
 #
 # ## Self-check
 # Runs the tests marked `G03` (`pytest -m G03`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G03")

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G04 · Pooling
 #
+# **Prerequisites:** none: G04 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - write max pooling and average pooling (forward and backward) and global average pooling;
 # - understand where the gradient of a max goes, and what happens with ties;
@@ -19,6 +21,10 @@ import time
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G04")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -160,6 +166,8 @@ for k in (1, 2, 4, 8):
 # %% [markdown]
 # ## Self-check
 # Runs the tests marked `G04` (`pytest -m G04`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G04")

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G06 · Training a CNN end to end
 #
+# **Prerequisites:** G06 needs G01 (dense layer and activations), G02 (losses), G03 (convolution), G04 (pooling), G05 (optimizers). The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - follow the shapes through a CNN, layer by layer, and count its parameters;
 # - write the training step (forward, loss, backward, update) and the epoch loop over shuffled minibatches;
@@ -18,6 +20,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G06")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -208,6 +214,8 @@ plt.show()
 # %% [markdown]
 # ## Self-check
 # Runs the quick tests marked `G06` (`pytest -m "G06 and not slow"`) in a fresh Python process;
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 # `self_check("G06", slow=True)` also trains the digits CNN to 97 % (a few minutes).
 
 # %%

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G08 · Decision trees
 #
+# **Prerequisites:** none: G08 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - measure the impurity of a node (Gini, entropy) and the impurity decrease of a split;
 # - find the best axis-aligned split by trying every threshold, then grow a tree greedily and recursively;
@@ -16,6 +18,10 @@ import time
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G08")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -182,6 +188,8 @@ for splitter in ("naive", "fast"):
 # %% [markdown]
 # ## Self-check
 # Runs the quick tests marked `G08` (`pytest -m "G08 and not slow"`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G08")
