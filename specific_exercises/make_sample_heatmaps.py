@@ -85,6 +85,7 @@ def checkpoint_texts(folder: Path) -> dict[str, str]:
     import io
 
     import course_data
+
     from camelyon.features import feature_names
 
     heatmaps = course_data.load_heatmaps(folder)
