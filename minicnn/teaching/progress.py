@@ -216,10 +216,14 @@ def _install_ipython_handler(exercise: str, root: Path) -> None:
         return
 
     def handler(self, etype, value, tb, tb_offset=None):
+        # IPython does not show what a custom handler returns: show it here (the cell still fails)
         found = unwritten_in(value)
         if found is None:
-            return self.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
-        return [f"{etype.__name__}: {stop_line(found, exercise, root)}"]
+            stb = self.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+        else:
+            stb = [f"{etype.__name__}: {stop_line(found, exercise, root)}"]
+        self._showtraceback(etype, value, stb)
+        return stb
 
     import builtins
 
