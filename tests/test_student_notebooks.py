@@ -92,3 +92,42 @@ def test_blank_edition_notebook_stops_only_at_its_own_exercises(blank_edition, r
         assert f"{exercise} needs {found.exercise}: {found.where}; write it" in shown, shown[-2000:]
     assert "Traceback" not in shown and "File \"" not in shown, f"{rel}: a traceback instead of one line:\n{shown}"
     print(f"{rel}: {seconds:.1f} s, stops at {found.exercise} ({found.where})")
+
+
+def test_blank_edition_gets_the_students_readme_and_checkpoints(blank_edition):
+    readme = (blank_edition / "README.md").read_text(encoding="utf-8")
+    for wanted in ("make install-dev", "jupyter lab", "python -m pytest -m G03", "Save the notebook first",
+                   "Which exercise needs which", "Starting mid-way", "G08  decision trees", "graph LR", "make demo"):
+        assert wanted in readme, wanted
+    for instructor_only in ("minicnn.teaching grade", "minicnn.teaching release", "make student", "PyTorch",
+                            "benchmarks/", "BEGIN SOLUTION"):
+        assert instructor_only not in readme, instructor_only
+    exercises = (blank_edition / "EXERCISES.md").read_text(encoding="utf-8")
+    assert "- S08 needs G08, G09, G10" in exercises and "sample slide labels" in exercises
+    samples = blank_edition / "specific_exercises" / "sample_heatmaps"
+    for name in ("features.csv", "slide_predictions.csv", "stage_labels.csv", "thumbnails.npz"):
+        assert (samples / name).is_file(), name
+    assert not (blank_edition / "tests" / "hidden").exists() and not (blank_edition / "grading.toml").exists()
+
+
+def test_shipped_checkpoints_are_what_the_reference_computes():
+    """features.csv and slide_predictions.csv next to the sample heatmaps are current (rewrite them with
+    ``python specific_exercises/make_sample_heatmaps.py --checkpoints``)."""
+    import importlib.util
+    import sys
+
+    from minicnn.teaching.release import check
+
+    if not check(REPO):
+        pytest.skip("the student edition cannot recompute the checkpoints before its exercises are written")
+    folder = REPO / "specific_exercises"
+    sys.path[:0] = [str(folder)]
+    try:
+        spec = importlib.util.spec_from_file_location("make_sample_heatmaps", folder / "make_sample_heatmaps.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        texts = module.checkpoint_texts(folder / "sample_heatmaps")
+    finally:
+        sys.path.remove(str(folder))
+    for name, text in texts.items():
+        assert (folder / "sample_heatmaps" / name).read_text(encoding="utf-8") == text, f"{name} is out of date"

@@ -43,8 +43,8 @@ PREREQUISITES: dict[str, tuple[str, ...]] = {
     "S02": (),
     "S03": (),
     "S04": ("G07",),
-    "S05": ("G01", "G02", "G03", "G04", "G05", "G06", "G10"),
-    "S06": ("G01", "G02", "G03", "G04", "G05", "G06"),
+    "S05": ("G01", "G02", "G03", "G04", "G05", "G06", "G07", "G10"),
+    "S06": ("G01", "G02", "G03", "G04", "G05", "G06", "G07"),
     "S07": (),
     "S08": ("G08", "G09", "G10"),
     "S09": ("G10",),
@@ -53,9 +53,9 @@ PREREQUISITES: dict[str, tuple[str, ...]] = {
 #: What a notebook falls back on when a prerequisite is not written (shipped checkpoint data), or where to
 #: start instead.
 ALTERNATIVES: dict[str, str] = {
-    "S04": "or skip the stain part: S05 onwards does not need G07",
-    "S05": "or start at S07, which begins from the sample heatmaps",
-    "S06": "or start at S07, which begins from the sample heatmaps",
+    "S04": "S01-S03 and S07-S09 do not need G07",
+    "S05": "start at S07 instead: it begins from the sample heatmaps",
+    "S06": "start at S07 instead: it begins from the sample heatmaps",
     "S08": "S08 reads the sample features when S07 is not written; start at S09 for staging from the sample slide labels",
     "S09": "S09 reads the sample features and the sample slide labels when S07, G08 or G09 are not written",
 }

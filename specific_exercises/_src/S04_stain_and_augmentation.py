@@ -1,7 +1,7 @@
 # %% [markdown]
 # # S04 · Colour normalization, augmentation and the centre effect
 #
-# **Prerequisites:** S04 needs G07 (augmentation and stain maths). Not written yet? Or skip the stain part: S05 onwards does not need G07. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+# **Prerequisites:** S04 needs G07 (augmentation and stain maths). Not written yet? S01-S03 and S07-S09 do not need G07. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
 #
 # **Learning goals**
 # - see the *centre effect*: tiles from different hospitals differ in colour more than tumour differs from normal;

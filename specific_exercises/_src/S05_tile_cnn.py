@@ -1,7 +1,7 @@
 # %% [markdown]
 # # S05 · Training the tile CNN with minicnn
 #
-# **Prerequisites:** S05 needs G01 (dense layer and activations), G02 (losses), G03 (convolution), G04 (pooling), G05 (optimizers), G06 (training, batch norm, dropout), G10 (metrics). Not written yet? Or start at S07, which begins from the sample heatmaps. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+# **Prerequisites:** S05 needs G01 (dense layer and activations), G02 (losses), G03 (convolution), G04 (pooling), G05 (optimizers), G06 (training, batch norm, dropout), G07 (augmentation and stain maths), G10 (metrics). Not written yet? Start at S07 instead: it begins from the sample heatmaps. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
 #
 # **Learning goals**
 # - turn stored tiles into network input (NCHW float32, standardized) and split them **by patient**;

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # S06 · Heatmaps: the tile CNN over whole slides
 #
-# **Prerequisites:** S06 needs G01 (dense layer and activations), G02 (losses), G03 (convolution), G04 (pooling), G05 (optimizers), G06 (training, batch norm, dropout). Not written yet? Or start at S07, which begins from the sample heatmaps. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+# **Prerequisites:** S06 needs G01 (dense layer and activations), G02 (losses), G03 (convolution), G04 (pooling), G05 (optimizers), G06 (training, batch norm, dropout), G07 (augmentation and stain maths). Not written yet? Start at S07 instead: it begins from the sample heatmaps. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
 #
 # **Learning goals**
 # - slide the tile CNN over every tissue tile of a slide and assemble a tumour-probability **heatmap**;
