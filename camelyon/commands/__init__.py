@@ -18,5 +18,6 @@ COMMAND_MODULES = [
     "evaluate16",
     "pipeline",
     "demo",
+    "view",
 ]
 

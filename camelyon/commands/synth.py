@@ -27,6 +27,10 @@ def register(subparsers) -> None:
                         "multiples of 512 (default 6 x 4 mm at the chosen um/px)")
     p.add_argument("--demo", action="store_true",
                    help=f"the demo preset: {DEMO_MPP} um/px (10x) and {DEMO_SIZE[0]}x{DEMO_SIZE[1]} px slides")
+    p.add_argument("--difficulty", choices=("easy", "challenge"), default="easy",
+                   help="easy (default, the demo's cohort) or challenge: look-alikes, isolated tumour cells, "
+                        "lesions near the size thresholds, artefacts and per-centre scanners (--mpp is then "
+                        "nominal: 0.25 gives each centre its scanner's real resolution, 0.226-0.2527 um/px)")
     p.add_argument("--stage-mix", default=None,
                    help="fractions of patients per stage, e.g. 'pN0=0.3,pN0(i+)=0.1,pN1mi=0.2,pN1=0.25,pN2=0.15'")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: every core; 1: none)")
@@ -76,12 +80,15 @@ def run(args) -> int:
         stage_mix=parse_stage_mix(args.stage_mix),
         overwrite=args.overwrite,
         scheduler=args.scheduler,
+        difficulty=args.difficulty,
     )
     n = len(summary.slides)
     kept = n - summary.painted
     w, h = summary.plans[0].width, summary.plans[0].height
+    at = f"{w} x {h} px at {mpp} um/px" if args.difficulty == "easy" else \
+        f"{args.difficulty}, nominal {mpp} um/px, " + "/".join(sorted({f"{p.mpp:.4g}" for p in summary.plans})) + " um/px by centre"
     print(
-        f"{n} slides ({w} x {h} px at {mpp} um/px) in {summary.root}: {summary.painted} painted"
+        f"{n} slides ({at}) in {summary.root}: {summary.painted} painted"
         + (f", {kept} kept from an earlier run" if kept else "")
         + f"; {summary.bytes / 1e6:.1f} MB in {summary.seconds:.1f} s"
     )

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camelyon.annotations import Annotation, write_asap
+from camelyon.annotations import Annotation, largest_diameter_mm, write_asap
 from camelyon.errors import CamelyonError
 from camelyon.executor import map_slides, runs_in_process
 from camelyon.messages import count_noun
@@ -39,8 +39,19 @@ from camelyon.synthetic.lesions import (
     place_lesions,
     stage_counts,
 )
+from camelyon.synthetic.challenge_painter import ChallengePainter
+from camelyon.synthetic.challenge_plan import (
+    CHALLENGE_RANGES_MM,
+    ChallengeExtras,
+    polygon_area,
+    place_challenge_lesions,
+    plan_artefacts,
+    plan_lookalikes,
+    sinus_cores,
+)
 from camelyon.synthetic.painter import Painter, SlidePlan
 from camelyon.synthetic.pyramid_writer import TILE, write_pyramid
+from camelyon.synthetic.scanners import center_mpp, center_scanner, scanned_stain
 from camelyon.synthetic.stains import slide_stain
 from camelyon.synthetic.tissue_layout import make_sections
 
@@ -53,6 +64,10 @@ DEFAULT_SIZE_MM = (6.0, 4.0)
 DEMO_MPP = 1.0
 DEMO_SIZE = (6144, 4096)
 CONFIG_NAME = "synth_config.json"
+#: Presets: ``easy`` (the demo's: clear morphology, no look-alikes) and ``challenge`` (see docs/synthetic.md).
+DIFFICULTIES = ("easy", "challenge")
+#: Folder of the look-alike and artefact outlines of a challenge cohort (ASAP XML, one group per kind).
+LOOKALIKE_DIR = "lookalike_annotations"
 #: Smallest slide side in mm: room for a macro-metastasis (> 2 mm) inside a capsule.
 MIN_SIDE_MM = 3.5
 
@@ -141,11 +156,16 @@ def plan_patients(n_patients: int, n_centers: int = 5, seed: int = 0, stage_mix=
 
 
 def plan_slide(seed: int, patient: int, node: int, center: int, label: str, mpp: float,
-               size: tuple[int, int]) -> SlidePlan:
+               size: tuple[int, int], difficulty: str = "easy") -> SlidePlan:
     """Lay out one slide: staining, sections and lesions (cheap: no pixels are painted).
 
     ``size`` is rounded up to multiples of 512 px (see :func:`normalize_size`). The label is re-measured from the lesion polygons (``plan.label``) and equals ``label``.
+    With ``difficulty="challenge"`` see :func:`plan_challenge_slide` (``mpp`` and ``size`` are
+    then nominal: each centre's scanner has its own level-0 resolution).
     """
+    check_difficulty(difficulty)
+    if difficulty == "challenge":
+        return plan_challenge_slide(seed, patient, node, center, label, mpp, size)
     ss = slide_seed(seed, patient, node)
     rng = np.random.default_rng(ss)
     hash_seed = int(ss.generate_state(1, np.uint64)[0])
@@ -186,9 +206,69 @@ def plan_slide(seed: int, patient: int, node: int, center: int, label: str, mpp:
     return plan
 
 
+def plan_challenge_slide(seed: int, patient: int, node: int, center: int, label: str, nominal_mpp: float,
+                         size) -> SlidePlan:
+    """Lay out one slide of the challenge preset (see :mod:`camelyon.synthetic.challenge_plan`).
+
+    The slide is painted at its centre's scanner resolution
+    (:func:`camelyon.synthetic.scanners.center_mpp`); ``size`` (px at ``nominal_mpp``) keeps its
+    physical size, rounded up to multiples of 512 px at that resolution.
+    """
+    ss = np.random.SeedSequence([int(seed), 1717, int(patient), int(node)])
+    rng = np.random.default_rng(ss)
+    hash_seed = int(ss.generate_state(1, np.uint64)[0])
+    nominal = normalize_size(size, nominal_mpp)
+    mpp = center_mpp(center, nominal_mpp)
+    width, height = (int(np.ceil(v * nominal_mpp / mpp / TILE)) * TILE for v in nominal)
+    stain = scanned_stain(slide_stain(center, rng), center_scanner(center))
+    n_sections = int(rng.choice([1, 2, 2, 3]))
+    need_room = {"macro": CHALLENGE_RANGES_MM["macro"][0] * 1.03, "micro": 0.3}.get(label, 0.0)
+    need_um = need_room * 1000 * 0.56 + 25.0
+    for n in range(n_sections, 0, -1):
+        try:
+            sections = make_sections(rng, width, height, mpp, n, need_um if n == 1 else 0.0)
+        except CamelyonError:
+            if n == 1:
+                raise
+            continue
+        room_mm = 2 * sections[0].inner_radius_min() * mpp / 1000.0 / 1.12
+        if room_mm >= need_room:
+            break
+    cores, sinus_px = sinus_cores(sections, rng, mpp)
+    lesions = place_challenge_lesions(label, sections, rng, mpp, max(room_mm, 0.0), sinus_px)
+    features = plan_lookalikes(sections, rng, mpp, cores) + plan_artefacts(width, height, sections, rng, mpp)
+    inks = [(0.9, 0.15, 0.75), (0.95, 0.7, 0.1), (0.9, 0.9, 0.9)]  # green, blue, black marker
+    extras = ChallengeExtras(
+        sinus_cores=cores,
+        file_angle=float(rng.uniform(0, np.pi)),
+        ink_od=inks[int(rng.integers(len(inks)))],
+        uneven=float(rng.uniform(0.02, 0.08)),
+        stitch_phase_um=float(rng.uniform(0, 1000)),
+    )
+    plan = SlidePlan(name=slide_name(patient, node), width=width, height=height, mpp=float(mpp), seed=hash_seed,
+                     center=center, stain=stain, sections=sections, lesions=lesions, fat_fraction=0.0,
+                     difficulty="challenge", features=features, extras=extras)
+    if plan.label != label:  # pragma: no cover - place_challenge_lesions checks every label
+        raise AssertionError(f"{plan.name}: planned {label}, measured {plan.label}")
+    return plan
+
+
+def check_difficulty(difficulty: str) -> None:
+    """CamelyonError unless ``difficulty`` is one of :data:`DIFFICULTIES`."""
+    if difficulty not in DIFFICULTIES:
+        raise CamelyonError(f"difficulty {difficulty!r}: expected one of {', '.join(DIFFICULTIES)}")
+
+
+def make_painter(plan: SlidePlan) -> Painter:
+    """The painter of a plan: :class:`Painter` (easy) or :class:`ChallengePainter` (challenge)."""
+    if plan.difficulty == "challenge":
+        return ChallengePainter(plan)
+    return Painter(plan)
+
+
 def render_slide(plan: SlidePlan, path: str | os.PathLike, progress=None) -> int:
     """Paint ``plan`` into a pyramidal TIFF at ``path`` (atomically); returns the file size in bytes."""
-    painter = Painter(plan)
+    painter = make_painter(plan)
 
     def paint(x, y, w, h, out):
         return painter.paint(x, y, w, h, out)
@@ -278,10 +358,12 @@ class CohortSummary:
     peak_rss_mb: float = 0.0
 
 
-def cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix) -> dict:
-    """The settings that decide a cohort (stored as ``synth_config.json``)."""
+def cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix, difficulty="easy") -> dict:
+    """The settings that decide a cohort (stored as ``synth_config.json``; the easy preset's has no
+    ``difficulty`` key, as before the challenge preset existed)."""
     mix = dict(DEFAULT_STAGE_MIX if stage_mix is None else stage_mix)
-    return {
+    extra = {} if difficulty == "easy" else {"difficulty": difficulty}
+    return extra | {
         "generator": "camelyon.synthetic",
         "format": 1,
         "n_patients": int(n_patients),
@@ -327,7 +409,8 @@ def _prepare_root(root: Path, config: dict, overwrite: bool) -> None:
 def _clear_cohort(root: Path) -> None:
     """Remove what a cohort consists of (only those entries: other files are left alone)."""
     for entry in root.iterdir():
-        if entry.is_dir() and (entry.name.startswith("center_") or entry.name == "lesion_annotations"):
+        if entry.is_dir() and (entry.name.startswith("center_") or entry.name in ("lesion_annotations",
+                                                                                   LOOKALIKE_DIR)):
             shutil.rmtree(entry)
         elif entry.name in (CONFIG_NAME, "stage_labels.csv", "ground_truth.csv"):
             entry.unlink()
@@ -346,6 +429,7 @@ def generate_cohort(
     stage_mix: dict[str, float] | None = None,
     overwrite: bool = False,
     scheduler: str | None = None,
+    difficulty: str = "easy",
 ) -> CohortSummary:
     """Generate (or finish) a synthetic CAMELYON17-style cohort in ``out``.
 
@@ -374,6 +458,11 @@ def generate_cohort(
         Replace a different cohort in ``out``.
     scheduler : str, optional
         Dask scheduler address (see :func:`camelyon.executor.map_slides`).
+    difficulty : {"easy", "challenge"}
+        ``"easy"`` (default): the demo's cohort, unchanged. ``"challenge"``: look-alikes, small
+        disease as it comes, artefacts and per-centre scanners (``mpp`` and ``size`` are then
+        nominal: at ``mpp=0.25`` every centre has its scanner's real level-0 resolution); writes a
+        ``kind`` column in ``ground_truth.csv`` and ``lookalike_annotations/``.
 
     Returns
     -------
@@ -392,9 +481,10 @@ def generate_cohort(
     if not (np.isfinite(mpp) and 0.05 <= float(mpp) <= 20.0):
         raise CamelyonError(f"mpp must be a resolution in um/px between 0.05 and 20, got {mpp}")
     mpp = float(mpp)
+    check_difficulty(difficulty)
     size = normalize_size(size, mpp)
     root = Path(out)
-    config = cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix)
+    config = cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix, difficulty)
     _prepare_root(root, config, overwrite)
 
     patients = plan_patients(int(n_patients), int(n_centers), int(seed), stage_mix)
@@ -405,7 +495,7 @@ def generate_cohort(
         folder = root / f"center_{pat.center}"
         folder.mkdir(exist_ok=True)
         for node, label in enumerate(pat.labels):
-            plan = plan_slide(seed, pat.patient, node, pat.center, label, mpp, size)
+            plan = plan_slide(seed, pat.patient, node, pat.center, label, mpp, size, difficulty)
             path = folder / f"{plan.name}.tif"
             plans.append(plan)
             paths.append(path)
@@ -447,7 +537,7 @@ def generate_cohort(
 
 def _remove_stale_temporaries(root: Path) -> None:
     """Delete half-written files that an interrupted run left behind (hidden ``.*.tmp-*`` / ``.raw-*``)."""
-    for folder in list(root.glob("center_*")) + [root / "lesion_annotations", root]:
+    for folder in list(root.glob("center_*")) + [root / "lesion_annotations", root / LOOKALIKE_DIR, root]:
         if not folder.is_dir():
             continue
         for p in folder.iterdir():
@@ -479,13 +569,35 @@ def write_tables(root: Path, patients: list[PatientPlan], plans: list[SlidePlan]
         for n, label in zip(names, measured, strict=False):
             w.writerow([f"{n}.tif", label])
     _atomic_text(root / "stage_labels.csv", buf.getvalue())
+    challenge = any(p.difficulty == "challenge" for p in plans)
+    if challenge:
+        _write_lookalike_xmls(root / LOOKALIKE_DIR, plans)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["slide", "center", "lesion", "x", "y", "largest_diameter_mm", "area_mm2", "cells", "lesion_label",
-                "slide_label"])
+    header = ["slide", "center", "lesion", "x", "y", "largest_diameter_mm", "area_mm2", "cells", "lesion_label",
+              "slide_label"]
+    w.writerow(header + (["kind", "site", "mpp"] if challenge else []))
     for plan in plans:
         for i, les in enumerate(plan.lesions):
             cx, cy = les.center
-            w.writerow([f"{plan.name}.tif", plan.center, i, f"{cx:.1f}", f"{cy:.1f}", f"{les.diameter_mm:.4f}",
-                        f"{les.area_mm2:.5f}", les.cells, les.label, plan.label])
+            row = [f"{plan.name}.tif", plan.center, i, f"{cx:.1f}", f"{cy:.1f}", f"{les.diameter_mm:.4f}",
+                   f"{les.area_mm2:.5f}", les.cells, les.label, plan.label]
+            w.writerow(row + ([les.kind, les.site, f"{plan.mpp:.4f}"] if challenge else []))
+        if challenge:
+            for f in plan.features:
+                cx, cy = f.center
+                area = polygon_area(f.coordinates) * (plan.mpp / 1000.0) ** 2
+                w.writerow([f"{plan.name}.tif", plan.center, "", f"{cx:.1f}", f"{cy:.1f}",
+                            f"{largest_diameter_mm(f.coordinates, plan.mpp):.4f}", f"{area:.5f}", "", "",
+                            plan.label, f.kind, "", f"{plan.mpp:.4f}"])
     _atomic_text(root / "ground_truth.csv", buf.getvalue())
+
+
+def _write_lookalike_xmls(folder: Path, plans: list[SlidePlan]) -> None:
+    """ASAP XML of every look-alike and artefact polygon, one group per kind (challenge preset)."""
+    folder.mkdir(exist_ok=True)
+    for plan in plans:
+        anns = [Annotation(f"{f.kind} {i}", f.kind, "Polygon", f.coordinates, "#64C8FA")
+                for i, f in enumerate(plan.features)]
+        groups = {f.kind: "#64C8FA" for f in plan.features}
+        write_asap(folder / f"{plan.name}.xml", anns, groups)

@@ -47,6 +47,13 @@ class Lesion:
         Approximate number of tumour cells (area / cell area).
     section : int
         Index of the tissue section holding it.
+    kind : str
+        Challenge preset only: ``ductal_carcinoma``, ``lobular_carcinoma``, ``itc_single_cells`` or
+        ``itc_cluster`` (empty in the easy preset).
+    site : str
+        Challenge preset only: ``parenchyma`` or ``subcapsular_sinus``.
+    cells_xy : ndarray (N, 3) float64 or None
+        Challenge ITC only: level-0 centre and seed key of every tumour cell.
     """
 
     coordinates: np.ndarray
@@ -54,6 +61,9 @@ class Lesion:
     area_mm2: float
     cells: int
     section: int
+    kind: str = ""
+    site: str = ""
+    cells_xy: np.ndarray | None = None
 
     @property
     def center(self) -> tuple[float, float]:

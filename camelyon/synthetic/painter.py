@@ -69,6 +69,13 @@ class SlidePlan:
         Largest first; empty for a negative slide.
     fat_fraction : float
         How much of the parenchyma is replaced by fat islands (0..1).
+    difficulty : {"easy", "challenge"}
+        The preset; ``"challenge"`` plans are painted by
+        :class:`camelyon.synthetic.challenge_painter.ChallengePainter`.
+    features : list of camelyon.synthetic.challenge_plan.Feature
+        Challenge preset: look-alike and artefact regions (empty in the easy preset).
+    extras : camelyon.synthetic.challenge_plan.ChallengeExtras or None
+        Challenge preset: slide-wide settings (sinus, lobular files, pen ink, light).
     """
 
     name: str
@@ -81,6 +88,9 @@ class SlidePlan:
     sections: list[Section]
     lesions: list[Lesion] = field(default_factory=list)
     fat_fraction: float = 0.15
+    difficulty: str = "easy"
+    features: list = field(default_factory=list)
+    extras: object = None
 
     @property
     def largest_diameter_mm(self) -> float:
