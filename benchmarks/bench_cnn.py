@@ -6,6 +6,11 @@ average pooling, one dense logit) on 3 x 96 x 96 tiles. Measured:
 - training step, batch 64: forward + BCE-with-logits + backward + one SGD step (ms),
 - inference, batch 256: forward in evaluation mode (images/s).
 
+The roofline: the same run also measures the machine's float32 matrix-product rate (``numpy.matmul``
+and ``torch.matmul`` of two 1024 x 1024 matrices, the best of the two medians) and reports each
+library's step as a fraction of it, and minicnn's time per layer and per direction (forward, backward)
+as GFLOP/s and as a fraction of that rate.
+
 Both libraries get the same weights and inputs, 2 threads (``NUMBA_NUM_THREADS``, OpenBLAS and
 ``torch.set_num_threads``), float32. The runs alternate between the two libraries so that load
 from other processes hits both alike; the figures are medians after warm-up. The first
@@ -16,6 +21,11 @@ Usage::
 
     .venv/bin/python benchmarks/bench_cnn.py            # prints a table, writes benchmarks/results/cnn.json
     .venv/bin/python benchmarks/bench_cnn.py --runs 9 --threads 2
+    .venv/bin/python benchmarks/compare_revisions.py --base main   # this checkout against main, same run
+
+``--base-from DIR`` adds a third library, ``minicnn-base``: the package ``minicnn_base`` in DIR (another
+revision of minicnn with its imports renamed; ``compare_revisions.py`` prepares it), timed in the same
+alternating runs, so that "before" and "after" see the same load.
 """
 
 import argparse
@@ -38,6 +48,9 @@ def _parse_args(argv=None):
     p.add_argument("--size", type=int, default=96, help="tile side (px)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "cnn.json"))
     p.add_argument("--no-torch", action="store_true", help="minicnn only (no ratios)")
+    p.add_argument("--matmul-size", type=int, default=1024, help="side of the square float32 matrices")
+    p.add_argument("--base-from", default=None,
+                   help="folder holding a package minicnn_base (another revision) to time as 'minicnn-base'")
     p.add_argument("--first-input-grad", action="store_true",
                    help="minicnn computes the first layer's input gradient too (PyTorch never does)")
     return p.parse_args(argv)
@@ -48,14 +61,25 @@ ARGS = _parse_args()
 for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(ARGS.threads)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if ARGS.base_from:
+    sys.path.insert(1, str(Path(ARGS.base_from).resolve()))
+
+import importlib  # noqa: E402
 
 import numpy as np  # noqa: E402
 from torch_peer import torch_network  # noqa: E402
 
-from minicnn.layers import Conv2D, Dense  # noqa: E402
-from minicnn.losses import BCEWithLogits  # noqa: E402
-from minicnn.models import tile_cnn  # noqa: E402
-from minicnn.optim import SGD  # noqa: E402
+
+def layer_flops(layer, in_shape):
+    """Forward FLOPs (2 per multiply-add) of one layer for one sample of shape `in_shape` (0 if none)."""
+    out_shape = layer.output_shape(in_shape)
+    kind = type(layer).__name__
+    if kind == "Conv2D":
+        k = layer.kernel_size
+        return 2.0 * out_shape[0] * out_shape[1] * out_shape[2] * layer.in_channels * k * k, out_shape
+    if kind == "Dense":
+        return 2.0 * layer.in_features * layer.out_features, out_shape
+    return 0.0, out_shape
 
 
 def conv_flops(model, input_shape):
@@ -72,18 +96,10 @@ def conv_flops(model, input_shape):
     forward = 0.0
     first = None
     for layer in model.layers:
-        out_shape = layer.output_shape(shape)
-        if isinstance(layer, Conv2D):
-            k = layer.kernel_size
-            f = 2.0 * out_shape[0] * out_shape[1] * out_shape[2] * layer.in_channels * k * k
-        elif isinstance(layer, Dense):
-            f = 2.0 * layer.in_features * layer.out_features
-        else:
-            f = 0.0
+        f, shape = layer_flops(layer, shape)
         if first is None and f:
             first = f
         forward += f
-        shape = out_shape
     return forward, first or 0.0
 
 
@@ -96,6 +112,114 @@ def median_ms(times):
     return float(np.median(times) * 1e3)
 
 
+def matmul_rates(size, torch, reps=3):
+    """One timing each of ``reps`` float32 products ``a @ b`` (size x size), numpy then torch: GFLOP/s."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((size, size)).astype(np.float32)
+    b = rng.standard_normal((size, size)).astype(np.float32)
+    out = np.empty_like(a)
+    flop = 2.0 * size ** 3
+    rates = {}
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        np.matmul(a, b, out=out)
+    rates["numpy"] = flop * reps / (time.perf_counter() - t0) / 1e9
+    if torch is not None:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        tout = torch.from_numpy(out)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            torch.matmul(ta, tb, out=tout)
+        rates["torch"] = flop * reps / (time.perf_counter() - t0) / 1e9
+    return rates
+
+
+class LayerTimer:
+    """Wraps every layer's forward and backward of a minicnn model to time them (seconds, appended per call)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.times = {(i, d): [] for i in range(len(model.layers)) for d in ("forward", "backward")}
+        self._saved = []
+        for i, layer in enumerate(model.layers):
+            self._saved.append((layer, layer.forward, layer.backward))
+            layer.forward = self._timed(layer.forward, (i, "forward"))
+            layer.backward = self._timed(layer.backward, (i, "backward"))
+
+    def _timed(self, fn, key):
+        def run(x):
+            t0 = time.perf_counter()
+            out = fn(x)
+            self.times[key].append(time.perf_counter() - t0)
+            return out
+        return run
+
+    def remove(self):
+        for layer, fwd, bwd in self._saved:
+            layer.forward, layer.backward = fwd, bwd
+
+
+def layer_profile(model, step, runs, batch, input_shape, rate):
+    """minicnn's time per layer and direction over `runs` training steps, with GFLOP/s and fraction of `rate`."""
+    timer = LayerTimer(model)
+    try:
+        for _ in range(runs):
+            step()
+    finally:
+        timer.remove()
+    rows = []
+    shape = tuple(input_shape)
+    for i, layer in enumerate(model.layers):
+        fwd_flops, shape = layer_flops(layer, shape)
+        for direction in ("forward", "backward"):
+            flop = batch * fwd_flops
+            if direction == "backward":
+                needs_dx = getattr(layer, "input_grad", True) and i > 0
+                flop = batch * fwd_flops * (2 if needs_dx else 1)
+            ms = median_ms(timer.times[(i, direction)])
+            row = {"layer": i, "name": layer.describe(), "direction": direction, "ms": ms, "gflop": flop / 1e9}
+            if flop:
+                row["gflops_per_s"] = flop / 1e9 / (ms / 1e3)
+                row["fraction_of_matmul"] = row["gflops_per_s"] / rate
+            rows.append(row)
+    return rows
+
+
+def print_profile(rows):
+    print("minicnn per layer (training step, median ms; GFLOP/s and fraction of the matmul rate)")
+    print(f"{'layer':<30}{'forward ms':>11}{'GFLOP/s':>9}{'frac':>6}{'backward ms':>13}{'GFLOP/s':>9}{'frac':>6}")
+    by_layer = {}
+    for r in rows:
+        by_layer.setdefault((r["layer"], r["name"]), {})[r["direction"]] = r
+    for (i, name), d in by_layer.items():
+        cells = []
+        for direction in ("forward", "backward"):
+            r = d[direction]
+            rate = f"{r['gflops_per_s']:>9.1f}{r['fraction_of_matmul']:>6.2f}" if "gflops_per_s" in r else " " * 15
+            cells.append(f"{r['ms']:>{11 if direction == 'forward' else 13}.1f}{rate}")
+        print(f"{f'{i:>2} {name}':<30}{cells[0]}{cells[1]}")
+
+
+def minicnn_steps(package, args, x_train, y_train, x_infer):
+    """The tile CNN of `package` (minicnn or a renamed copy) with its training step and inference functions."""
+    tile_cnn = importlib.import_module(f"{package}.models").tile_cnn
+    loss = importlib.import_module(f"{package}.losses").BCEWithLogits()
+    model = tile_cnn(rng=0)
+    model.layers[0].input_grad = bool(args.first_input_grad)
+    opt = importlib.import_module(f"{package}.optim").SGD(model.parameters(), lr=1e-3)
+
+    def train():
+        scores = model.forward(x_train)
+        loss.forward(scores, y_train)
+        model.backward(loss.backward())
+        opt.step()
+
+    def infer():
+        return model.forward(x_infer)
+
+    return model, (train, infer)
+
+
 def main():
     args = ARGS
     if args.runs < 5:
@@ -106,21 +230,20 @@ def main():
     y_train = (rng.random((args.train_batch, 1)) < 0.5).astype(np.float32)
     x_infer = rng.standard_normal((args.infer_batch, 3, size, size)).astype(np.float32)
 
-    model = tile_cnn(rng=0)
-    model.layers[0].input_grad = bool(args.first_input_grad)
-    loss = BCEWithLogits()
-    opt = SGD(model.parameters(), lr=1e-3)
-
-    def mini_train():
-        scores = model.forward(x_train)
-        loss.forward(scores, y_train)
-        model.backward(loss.backward())
-        opt.step()
-
-    def mini_infer():
-        return model.forward(x_infer)
-
-    steps = {"minicnn": (mini_train, mini_infer)}
+    models = {}
+    steps = {}
+    for name, package in (("minicnn", "minicnn"), ("minicnn-base", "minicnn_base")):
+        if name == "minicnn-base" and not args.base_from:
+            continue
+        models[name], steps[name] = minicnn_steps(package, args, x_train, y_train, x_infer)
+    model = models["minicnn"]
+    if "minicnn-base" in models:  # same function before any training step
+        for m in models.values():
+            m.eval()
+        base_diff = float(np.abs(models["minicnn-base"].forward(x_train[:8]) - model.forward(x_train[:8])).max())
+        for m in models.values():
+            m.train()
+        print(f"same weights: max |minicnn - minicnn-base| logit difference = {base_diff:.2e}")
     torch = None
     if not args.no_torch:
         import torch
@@ -154,20 +277,35 @@ def main():
 
         steps["pytorch"] = (torch_train, torch_infer)
 
+    load_before = os.getloadavg()[0]
     times = {name: {"train": [], "infer": []} for name in steps}
+    matmul = {"numpy": [], "torch": []}
     for kind, index in (("train", 0), ("infer", 1)):
         for fns in steps.values():
             if kind == "infer":
-                model.eval()
+                for m in models.values():
+                    m.eval()
                 if torch is not None:
                     tmodel.eval()
             for _ in range(args.warmup):
                 fns[index]()
+        matmul_rates(args.matmul_size, torch, reps=1)  # warm-up
         for _ in range(args.runs):
+            for lib, rate in matmul_rates(args.matmul_size, torch).items():
+                matmul[lib].append(rate)
             for name, fns in steps.items():  # alternate libraries run by run
                 t0 = time.perf_counter()
                 fns[index]()
                 times[name][kind].append(time.perf_counter() - t0)
+    matmul = {lib: rates for lib, rates in matmul.items() if rates}
+    matmul_medians = {lib: float(np.median(r)) for lib, r in matmul.items()}
+    rate = max(matmul_medians.values())
+
+    profiles = {}
+    for name, m in models.items():
+        m.train()
+        profiles[name] = layer_profile(m, steps[name][0], args.runs, args.train_batch, (3, size, size), rate)
+    profile = profiles["minicnn"]
 
     fwd_flops, first_flops = conv_flops(model, (3, size, size))
     # useful work: forward, weight gradients, input gradients except the first layer's
@@ -183,20 +321,38 @@ def main():
         "warmup": args.warmup,
         "dtype": "float32",
         "minicnn_first_layer_input_grad": bool(args.first_input_grad),
+        "minicnn_source": str(Path(sys.modules["minicnn"].__file__).resolve().parent),
+        "minicnn_base_source": str(Path(sys.modules["minicnn_base"].__file__).resolve().parent)
+        if "minicnn_base" in sys.modules else None,
         "train_gflop": train_flops / 1e9,
         "infer_gflop": infer_flops / 1e9,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "numpy": np.__version__},
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "load_average_1min": os.getloadavg()[0],
+        "load_average_1min": load_before,
+        "load_average_1min_after": os.getloadavg()[0],
+        "matmul": {
+            "size": args.matmul_size,
+            "gflops_per_s": matmul_medians,
+            "gflops_per_s_all": matmul,
+            "rate_gflops_per_s": rate,
+            "rate_is": "the higher of the libraries' medians",
+        },
         "libraries": {},
+        "minicnn_layers": profile,
     }
+    if "minicnn-base" in profiles:
+        result["minicnn_base_layers"] = profiles["minicnn-base"]
     if torch is not None:
         result["machine"]["torch"] = torch.__version__
         result["max_logit_difference"] = max_diff
     print(f"tile_cnn, input 3x{size}x{size}, {args.threads} threads, median of {args.runs} runs "
-          f"(load average before: {os.getloadavg()[0]:.1f})")
-    print(f"{'library':<10}{'train ms':>10}{'GFLOP/s':>9}{'infer img/s':>13}{'GFLOP/s':>9}")
+          f"(load average before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f})")
+    print("float32 matmul {0}x{0}: ".format(args.matmul_size)
+          + ", ".join(f"{lib} {r:.1f} GFLOP/s" for lib, r in matmul_medians.items())
+          + f" -> rate {rate:.1f} GFLOP/s")
+    print(f"{'library':<10}{'train ms':>10}{'GFLOP/s':>9}{'of matmul':>11}{'infer img/s':>13}{'GFLOP/s':>9}"
+          f"{'of matmul':>11}")
     for name in steps:
         t_train = median_ms(times[name]["train"])
         t_infer = median_ms(times[name]["infer"])
@@ -210,15 +366,26 @@ def main():
             "infer_images_per_s": ips,
             "infer_gflops_per_s": infer_flops / 1e9 / (t_infer / 1e3),
         }
+        entry["train_fraction_of_matmul"] = entry["train_gflops_per_s"] / rate
+        entry["infer_fraction_of_matmul"] = entry["infer_gflops_per_s"] / rate
         result["libraries"][name] = entry
-        print(f"{name:<10}{t_train:>10.1f}{entry['train_gflops_per_s']:>9.1f}{ips:>13.0f}"
-              f"{entry['infer_gflops_per_s']:>9.1f}")
+        print(f"{name:<10}{t_train:>10.1f}{entry['train_gflops_per_s']:>9.1f}{entry['train_fraction_of_matmul']:>11.2f}"
+              f"{ips:>13.0f}{entry['infer_gflops_per_s']:>9.1f}{entry['infer_fraction_of_matmul']:>11.2f}")
     if torch is not None:
         m, t = result["libraries"]["minicnn"], result["libraries"]["pytorch"]
         result["ratio_train_time_minicnn_over_pytorch"] = m["train_step_ms"] / t["train_step_ms"]
         result["ratio_infer_time_minicnn_over_pytorch"] = t["infer_images_per_s"] / m["infer_images_per_s"]
         print(f"ratio minicnn/PyTorch: training-step time {result['ratio_train_time_minicnn_over_pytorch']:.2f}, "
               f"inference time {result['ratio_infer_time_minicnn_over_pytorch']:.2f} (target <= 1.5)")
+    if "minicnn-base" in models:
+        m, b = result["libraries"]["minicnn"], result["libraries"]["minicnn-base"]
+        result["ratio_train_time_minicnn_over_base"] = m["train_step_ms"] / b["train_step_ms"]
+        result["ratio_infer_time_minicnn_over_base"] = m["infer_batch_ms"] / b["infer_batch_ms"]
+        print(f"ratio minicnn/minicnn-base: training-step time {result['ratio_train_time_minicnn_over_base']:.3f}, "
+              f"inference time {result['ratio_infer_time_minicnn_over_base']:.3f}")
+    for name, rows in profiles.items():
+        print(f"[{name}]")
+        print_profile(rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".cnn.", suffix=".json", dir=out.parent)

@@ -113,8 +113,8 @@ def direct(slides: dict, requests, threads: int, encode: bool) -> list[float]:
     import openslide
     from openslide.deepzoom import DeepZoomGenerator
 
-    gens = {s: DeepZoomGenerator(openslide.OpenSlide(str(p)), tile_size=254, overlap=1, limit_bounds=False)
-            for s, p in slides.items()}
+    handles = {s: openslide.OpenSlide(str(p)) for s, p in slides.items()}
+    gens = {s: DeepZoomGenerator(h, tile_size=254, overlap=1, limit_bounds=False) for s, h in handles.items()}
     lat: list[float] = []
     lock = threading.Lock()
 
@@ -134,8 +134,8 @@ def direct(slides: dict, requests, threads: int, encode: bool) -> list[float]:
         t.start()
     for t in ts:
         t.join()
-    for g in gens.values():
-        g._osr.close()
+    for h in handles.values():
+        h.close()
     return lat
 
 
@@ -189,8 +189,11 @@ def main(argv=None) -> int:
         "runs": runs, "machine": {"cores": os.cpu_count(), "load_average": os.getloadavg(),
                                   "python": platform.python_version()},
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)  # never a half-written results file
     print(f"\n{'':22s}{'p50 ms':>9s}{'p95 ms':>9s}")
     for k, v in med.items():
         print(f"{k:22s}{v['p50_ms']:9.1f}{v['p95_ms']:9.1f}")

@@ -25,6 +25,8 @@ BENCHMARKS = {
     "heatmap": ["bench_heatmap.py"],
     "executor": ["bench_executor.py"],
     "stain": ["stain_ablation.py"],
+    "pcam": ["bench_pcam.py"],
+    "viewer": ["bench_viewer.py"],
 }
 
 

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -83,15 +86,96 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class WorkerStopped(BaseException):
+    """Raised inside a worker's task when the worker is told to stop (SIGTERM, SIGINT, parent gone).
+
+    A BaseException, so that ``except Exception`` in a task does not swallow it: the task unwinds
+    (its ``finally`` blocks and context managers remove temporary files) and the worker exits.
+    """
+
+
+#: Seconds between two checks, in a worker, that the process that started the pool is alive
+#: (only on systems without pidfd_open, which tells at once).
+PARENT_POLL_SECONDS = 0.5
+#: After the parent is gone, how long a worker's task may take to unwind before the worker exits anyway.
+STOP_GRACE_SECONDS = 5.0
+#: Exit status of a worker that was stopped (128 + SIGTERM, as a shell reports it).
+STOPPED_STATUS = 128 + signal.SIGTERM
+
+_in_task = False  # in a worker: whether a task is running (a stop then unwinds it first)
+
+
+def _stop_worker(signum=None, frame=None) -> None:
+    """Signal handler of a worker: unwind the running task (temporary files go), or exit now when idle."""
+    if _in_task:
+        raise WorkerStopped(signum)
+    os._exit(STOPPED_STATUS)
+
+
+def _parent_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a killed process waiting to be reaped, a zombie, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # pragma: no cover - no /proc: fall back on kill(pid, 0)
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+
+def _wait_for_exit(pid: int) -> None:
+    """Return when process ``pid`` has ended (even by kill -9, and before it is reaped)."""
+    try:
+        fd = os.pidfd_open(pid)  # Linux >= 5.3: readable once the process has ended
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        import select
+
+        select.select([fd], [], [])
+        os.close(fd)
+        return
+    while _parent_alive(pid):  # pragma: no cover - older kernels
+        time.sleep(PARENT_POLL_SECONDS)
+
+
+def _watch_parent(pid: int) -> None:
+    """Thread of a worker: when the process that started the pool dies (even by kill -9), stop."""
+    _wait_for_exit(pid)
+    # to the main thread itself: a process-wide signal may land on this thread and leave a
+    # sleeping or reading main thread undisturbed until its call returns
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+    time.sleep(STOP_GRACE_SECONDS)
+    os._exit(STOPPED_STATUS)  # the task did not unwind in time (e.g. stuck in compiled code)
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Initializer of every local worker process: exit with the parent, stop cleanly on SIGTERM/SIGINT."""
+    signal.signal(signal.SIGTERM, _stop_worker)
+    signal.signal(signal.SIGINT, _stop_worker)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="watch-parent", daemon=True).start()
+
+
 def _call(fn: Callable, item: Any) -> tuple[Any, str | None, type | None]:
     """Run ``fn(item)`` in a worker; never raises, so one bad slide cannot break the pool.
 
-    Returns (value, ``"Type: message"`` or None, exception class or None).
+    Returns (value, ``"Type: message"`` or None, exception class or None). A worker told to stop
+    (:class:`WorkerStopped`) unwinds the task and exits instead.
     """
+    global _in_task
+    _in_task = True
     try:
         return fn(item), None, None
+    except WorkerStopped:
+        os._exit(STOPPED_STATUS)  # the task has unwound: its temporary files are gone
     except Exception as exc:  # noqa: BLE001 - reported to the parent
         return None, _describe(exc), type(exc)
+    finally:
+        _in_task = False
 
 
 def _retry(error: str | None, error_type: type | None, attempt: int, retries: int) -> bool:
@@ -183,7 +267,8 @@ def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
     # Numba threads), but start faster than with spawn.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
-    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(os.getpid(),))
     finished = 0
     try:
         pending = {pool.submit(_call, fn, item): (item, 1) for item in items}
@@ -214,10 +299,22 @@ def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
         pool.shutdown(wait=True, cancel_futures=True)
         raise CamelyonError(_worker_died_message(method, n_workers, len(items) - finished, len(items))) from exc
     except BaseException:
-        # Ctrl-C, or the caller stopped iterating: drop queued items instead of running them all.
+        # Ctrl-C, SIGTERM, or the caller stopped iterating: drop queued items, stop the running
+        # ones (each unwinds and removes its temporary files), and wait for the workers to exit.
+        _stop_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Send SIGTERM to the pool's worker processes (they unwind their task and exit)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            if proc.is_alive():
+                os.kill(proc.pid, signal.SIGTERM)
+        except (OSError, ValueError):  # already gone
+            pass
 
 
 def _worker_died_message(method: str, n_workers: int, unfinished: int, total: int) -> str:
@@ -246,10 +343,14 @@ def _map_dask(fn, items, scheduler, retries, bar) -> Iterator[TaskResult]:
     if isinstance(scheduler, Client):
         client = scheduler
     else:
+        if not isinstance(scheduler, str) or "://" not in scheduler and ":" not in scheduler:
+            raise CamelyonError(f"--scheduler {scheduler!r}: expected a Dask scheduler address such as "
+                                "tcp://host:8786")
         try:
-            client = Client(scheduler)
-        except OSError as exc:
-            raise CamelyonError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
+            client = Client(scheduler, timeout="10s")
+        except (OSError, ValueError, TypeError) as exc:
+            raise CamelyonError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc}); check "
+                                "the address (tcp://host:8786) and that the scheduler runs") from None
     try:
         futures = {}
         run_id = uuid.uuid4().hex[:8]

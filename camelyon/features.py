@@ -38,6 +38,7 @@ import numpy as np
 from skimage.measure import label as label_objects
 from skimage.measure import regionprops
 
+from camelyon.csv_cells import escape_cell, unescape_cell
 from camelyon.errors import CamelyonError
 from camelyon.heatmap import Heatmap
 
@@ -310,9 +311,10 @@ def write_features_csv(path: str | os.PathLike, slides: Sequence[str], names: Se
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["slide"] + (["label"] if labels is not None else []) + list(names))
+        w.writerow(["slide"] + (["label"] if labels is not None else []) + [escape_cell(n) for n in names])
         for i, slide in enumerate(slides):
-            w.writerow([slide] + ([labels[i]] if labels is not None else []) + [repr(float(v)) for v in X[i]])
+            w.writerow([escape_cell(slide)] + ([escape_cell(labels[i])] if labels is not None else [])
+                       + [repr(float(v)) for v in X[i]])
     os.replace(tmp, path)
     return path
 
@@ -336,29 +338,35 @@ def read_features_csv(path: str | os.PathLike) -> tuple[list[str], list[str], np
     path = Path(path)
     if not path.is_file():
         raise CamelyonError(f"feature table not found: {path}")
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if not header or header[0] != "slide":
-            raise CamelyonError(f"{path}:1: expected a header starting with 'slide', got {header}")
-        has_label = len(header) > 1 and header[1] == "label"
-        first = 2 if has_label else 1
-        names = header[first:]
-        slides, labels, rows = [], [], []
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise CamelyonError(f"{path}:{line_no}: expected {len(header)} columns, got {len(row)}")
-            try:
-                values = [float(v) for v in row[first:]]
-            except ValueError as exc:
-                raise CamelyonError(f"{path}:{line_no}: {exc}") from None
-            if not all(math.isfinite(v) for v in values):
-                raise CamelyonError(f"{path}:{line_no}: feature values must be finite numbers")
-            slides.append(row[0])
-            if has_label:
-                labels.append(row[1])
-            rows.append(values)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return _read_features(path, csv.reader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CamelyonError(f"{path}: not a readable feature table (UTF-8 CSV): {exc}") from None
+
+
+def _read_features(path: Path, reader) -> tuple[list[str], list[str], np.ndarray, list[str] | None]:
+    header = next(reader, None)
+    if not header or header[0] != "slide":
+        raise CamelyonError(f"{path}:1: expected a header starting with 'slide', got {header}")
+    has_label = len(header) > 1 and header[1] == "label"
+    first = 2 if has_label else 1
+    names = [unescape_cell(n) for n in header[first:]]
+    slides, labels, rows = [], [], []
+    for line_no, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise CamelyonError(f"{path}:{line_no}: expected {len(header)} columns, got {len(row)}")
+        try:
+            values = [float(v) for v in row[first:]]
+        except ValueError as exc:
+            raise CamelyonError(f"{path}:{line_no}: {exc}") from None
+        if not all(math.isfinite(v) for v in values):
+            raise CamelyonError(f"{path}:{line_no}: feature values must be finite numbers")
+        slides.append(unescape_cell(row[0]))
+        if has_label:
+            labels.append(unescape_cell(row[1]))
+        rows.append(values)
     X = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
     return slides, names, X, (labels if has_label else None)

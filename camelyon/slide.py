@@ -65,6 +65,13 @@ def composite_on_white(rgba: np.ndarray, out: np.ndarray | None = None) -> np.nd
     return out
 
 
+#: Largest level, in px, that :meth:`Slide.thumbnail` lets OpenSlide decode whole (256 MiB of RGBA).
+THUMBNAIL_MAX_PIXELS = 64_000_000
+
+#: Plausible level-0 resolutions in um/px: from beyond any scanner (0.01) to a low-power overview (100).
+MPP_RANGE = (0.01, 100)
+
+
 def _mpp_from_properties(props) -> tuple[float, float] | None:
     """Level-0 (x, y) um/px from OpenSlide properties, or None when the file does not say."""
     try:
@@ -125,8 +132,9 @@ class Slide:
             raise SlideError(f"{self.path}: OpenSlide cannot read this file ({exc})") from None
         if mpp is not None:
             mx, my = (mpp, mpp) if np.isscalar(mpp) else mpp
-            if not (float(mx) > 0 and float(my) > 0):
-                raise SlideError(f"{self.path}: mpp override must be > 0 um/px, got {mpp}")
+            if not (MPP_RANGE[0] <= float(mx) <= MPP_RANGE[1] and MPP_RANGE[0] <= float(my) <= MPP_RANGE[1]):
+                raise SlideError(f"{self.path}: mpp override must be between {MPP_RANGE[0]} and {MPP_RANGE[1]} "
+                                 f"um/px, got {mpp}")
             self._mpp = (float(mx), float(my))
         else:
             self._mpp = _mpp_from_properties(self._osr.properties)
@@ -203,6 +211,11 @@ class Slide:
                 f"{self.path}: the slide does not say how many um one pixel covers "
                 "(no openslide.mpp-x/mpp-y, no TIFF resolution); give it with --mpp (e.g. --mpp 0.243)"
             )
+        if not all(MPP_RANGE[0] <= v <= MPP_RANGE[1] for v in self._mpp):
+            raise SlideError(
+                f"{self.path}: the slide claims {self._mpp[0]:.4g} x {self._mpp[1]:.4g} um/px, outside "
+                f"{MPP_RANGE[0]}-{MPP_RANGE[1]} um/px; give the right level-0 resolution with --mpp (e.g. --mpp 0.243)"
+            )
         return self._mpp
 
     def mpp_at_level(self, level: int) -> float:
@@ -264,7 +277,7 @@ class Slide:
         except openslide.OpenSlideError as exc:
             raise SlideError(
                 f"{self.path}: reading {w}x{h} px at level {level}, level-0 ({location[0]}, {location[1]}) "
-                f"failed: {exc}"
+                f"failed: {exc} (OpenSlide reads 8-bit RGB(A) slides only)"
             ) from None
         return composite_on_white(np.asarray(img), out=out)
 
@@ -321,7 +334,20 @@ class Slide:
         """
         if max_size <= 0:
             raise ValueError(f"max_size must be > 0, got {max_size}")
-        img = self.osr.get_thumbnail((int(max_size), int(max_size)))
+        w0, h0 = self.dimensions
+        level = self.osr.get_best_level_for_downsample(max(w0, h0) / float(max_size))
+        lw, lh = self.level_dimensions[level]
+        if lw * lh > THUMBNAIL_MAX_PIXELS:  # OpenSlide would decode that whole level into memory
+            raise SlideError(
+                f"{self.path}: the smallest stored level usable for a {max_size} px thumbnail is {lw} x {lh} px "
+                f"({lw * lh * 4 / 2**30:.1f} GiB to decode); the file has no pyramid of smaller levels: convert it "
+                "to a pyramidal tiled TIFF (e.g. vips tiffsave IN OUT.tif --tile --pyramid --compression jpeg)"
+            )
+        try:
+            img = self.osr.get_thumbnail((int(max_size), int(max_size)))
+        except openslide.OpenSlideError as exc:
+            raise SlideError(f"{self.path}: OpenSlide cannot decode this slide's pixels ({exc}); expected 8-bit "
+                             "RGB(A) tiles") from None
         arr = np.asarray(img)
         if arr.ndim == 3 and arr.shape[2] == 4:
             return composite_on_white(arr)

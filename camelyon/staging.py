@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from camelyon.csv_cells import escape_cell, unescape_cell
 from camelyon.errors import CamelyonError
 
 #: Slide labels, from least to most severe.
@@ -122,6 +123,15 @@ def patient_of(slide: str) -> str:
     return m.group("patient") if m else stem
 
 
+def _slide_identity(name: str) -> str:
+    """A slide name without its file extension, which may differ in case (``a.TIF`` is ``a.tif``)."""
+    lower = name.lower()
+    for ext in (".tiff", ".tif", ".svs", ".ndpi", ".mrxs", ".npz"):
+        if lower.endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
 @dataclass
 class StageTable:
     """The contents of a CAMELYON17 ``patient,stage`` CSV.
@@ -175,6 +185,7 @@ def read_stage_csv(path: str | os.PathLike) -> StageTable:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CamelyonError(f"cannot read stage CSV {path}: {exc}") from exc
+    seen_slides: dict[str, str] = {}  # slide identity (name without extension) -> the row's name
     for line_no, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row]
         if not cells or all(c == "" for c in cells):
@@ -183,7 +194,7 @@ def read_stage_csv(path: str | os.PathLike) -> StageTable:
             continue
         if len(cells) != 2:
             raise CamelyonError(f"{path}:{line_no}: expected 2 columns 'patient,stage', got {len(cells)}: {row}")
-        name, value = cells
+        name, value = unescape_cell(cells[0]), cells[1]
         if name == "":
             raise CamelyonError(f"{path}:{line_no}: empty patient/slide name")
         if name.lower().endswith(".zip"):
@@ -207,6 +218,15 @@ def read_stage_csv(path: str | os.PathLike) -> StageTable:
             raise CamelyonError(
                 f"{path}:{line_no}: duplicated row {name!r} (already on line {table.lines[key]})"
             )
+        same = _slide_identity(key) if target is table.slides else None
+        if same is not None and same in seen_slides:
+            first = seen_slides[same]
+            raise CamelyonError(
+                f"{path}:{line_no}: {name!r} is the same slide as {first!r} on line {table.lines[first]} (file "
+                "extensions differ only in case or are left out); keep one row per slide"
+            )
+        if same is not None:
+            seen_slides[same] = key
         target[key] = parsed
         table.lines[key] = line_no
     return table
@@ -240,12 +260,12 @@ def write_stage_csv(path: str | os.PathLike, patients: Mapping[str, str],
         written = set()
         for pid in sorted(patients):
             key = pid[:-4] if pid.lower().endswith(".zip") else pid
-            w.writerow([f"{key}.zip", normalize_stage(patients[pid])])
+            w.writerow([escape_cell(f"{key}.zip"), normalize_stage(patients[pid])])
             for s in sorted(by_patient.get(key, [])):
-                w.writerow([s, normalize_slide_label(slides[s])])
+                w.writerow([escape_cell(s), normalize_slide_label(slides[s])])
                 written.add(s)
         for s in sorted(set(slides) - written):  # slides of patients without a stage row
-            w.writerow([s, normalize_slide_label(slides[s])])
+            w.writerow([escape_cell(s), normalize_slide_label(slides[s])])
     os.replace(tmp, path)
     return path
 

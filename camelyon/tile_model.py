@@ -236,8 +236,9 @@ def load_tile_model(path, architecture: str | None = "tile_cnn") -> TileModel:
         raise CamelyonError(f"model file not found: {path}")
     try:
         network = Sequential.load(path)
-    except (ValueError, OSError, KeyError, json.JSONDecodeError) as exc:
-        raise CamelyonError(f"{path} is not a model file written by minicnn: {exc}") from exc
+    except (ValueError, OSError, KeyError, EOFError, json.JSONDecodeError) as exc:
+        text = str(exc)
+        raise CamelyonError(text if str(path) in text else f"{path} is not a usable tile model: {text}") from None
     meta = network.metadata or {}
     if meta.get("format") != MODEL_FORMAT:
         raise CamelyonError(f"{path} is a minicnn model but not a camelyon tile model (its metadata has no "

@@ -31,6 +31,7 @@ import numpy as np
 
 from camelyon.annotations import AnnotationSet, rasterize
 from camelyon.errors import CamelyonError
+from camelyon.slide import MPP_RANGE
 from camelyon.tissue import TissueMask, slide_tissue_mask
 
 __all__ = [
@@ -60,6 +61,10 @@ TILE_DTYPE = np.dtype(
         ("label", np.int8),
     ]
 )
+
+
+#: Largest tile side in px (a 4096 px tile is 48 MiB of RGB; CNN tiles are 96-512 px).
+MAX_TILE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -202,16 +207,19 @@ class TileGrid:
     tissue_um_per_px: float = 8.0
 
     def __post_init__(self):
-        if int(self.tile_size) < 1:
-            raise CamelyonError(f"tile size must be >= 1 px, got {self.tile_size}")
-        if self.stride is not None and int(self.stride) < 1:
-            raise CamelyonError(f"stride must be >= 1 px, got {self.stride}")
+        if not 1 <= int(self.tile_size) <= MAX_TILE_SIZE:
+            raise CamelyonError(f"tile size must be between 1 and {MAX_TILE_SIZE} px, got {self.tile_size}")
+        if self.stride is not None and not 1 <= int(self.stride) <= MAX_TILE_SIZE:
+            raise CamelyonError(f"stride must be between 1 and {MAX_TILE_SIZE} px, got {self.stride}")
         if self.level is not None and self.um_per_px is not None:
             raise CamelyonError("give either a level or a target um/px, not both")
         if self.level is not None and int(self.level) < 0:
             raise CamelyonError(f"level must be >= 0, got {self.level}")
-        if self.um_per_px is not None and not self.um_per_px > 0:
-            raise CamelyonError(f"target um/px must be > 0, got {self.um_per_px}")
+        lo, hi = MPP_RANGE
+        if self.um_per_px is not None and not lo <= self.um_per_px <= hi:
+            raise CamelyonError(f"target um/px must be between {lo} and {hi} (e.g. 1.0 for 10x), got {self.um_per_px}")
+        if not lo <= self.tissue_um_per_px <= hi:
+            raise CamelyonError(f"tissue_um_per_px must be between {lo} and {hi}, got {self.tissue_um_per_px}")
         if not 0.0 <= self.min_tissue <= 1.0:
             raise CamelyonError(f"min_tissue must be in [0, 1], got {self.min_tissue}")
         if not 0.0 <= self.tumour_threshold < 1.0:

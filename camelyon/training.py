@@ -30,6 +30,7 @@ import os
 import tempfile
 import time
 import warnings
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
 from camelyon.stain import NORMALIZATION_METHODS, make_normalizer, normalizer_from_dict
 from camelyon.tile_model import TileModel
+from minicnn.npz_files import describe_npz_error
 
 __all__ = [
     "TileArrays",
@@ -65,6 +67,7 @@ class TileArrays:
     Attributes
     ----------
     tiles : ndarray of shape (N, T, T, 3), uint8
+        Or an object read on demand by index arrays (:class:`camelyon.dataset.pcam.PCamTiles`).
     labels : ndarray of shape (N,), int (1 = tumour)
     patients : ndarray of shape (N,), str, optional
         Patient of each tile (for splits).
@@ -77,7 +80,8 @@ class TileArrays:
     centers: np.ndarray | None = None
 
     def __post_init__(self):
-        self.tiles = np.asarray(self.tiles)
+        if not hasattr(self.tiles, "read_into"):  # PCamTiles: indexed batch by batch, never loaded whole
+            self.tiles = np.asarray(self.tiles)
         self.labels = np.asarray(self.labels).astype(np.int64).reshape(-1)
         if self.tiles.ndim != 4 or self.tiles.shape[-1] != 3 or self.tiles.dtype != np.uint8:
             raise CamelyonError(f"tiles must be uint8 of shape (N, T, T, 3), got {self.tiles.dtype} "
@@ -284,9 +288,20 @@ def _load_checkpoint(path: Path) -> tuple[dict, dict]:
                 raise CamelyonError(f"{path} is not a tile-training checkpoint")
             state = json.loads(str(z["__state__"]))
             arrays = {k: z[k] for k in z.files if not k.startswith("__")}
-    except (OSError, ValueError, KeyError) as exc:
-        raise CamelyonError(f"cannot read checkpoint {path}: {exc}; delete it to start afresh") from exc
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise CamelyonError(f"cannot read checkpoint {path} (truncated or damaged: {describe_npz_error(exc)}); "
+                            "delete it to start afresh") from None
     return state, arrays
+
+
+def _check_checkpoint_epoch(path: Path, state: dict, epochs: int) -> None:
+    """Refuse a checkpoint whose epoch is not a whole number in [0, epochs] matching its history."""
+    epoch = state.get("epoch")
+    history = state.get("history")
+    done = len(history.get("epoch", [])) if isinstance(history, dict) else -1
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= epochs or done != epoch:
+        raise CamelyonError(f"checkpoint {path} is damaged: it says epoch {epoch!r} with {max(done, 0)} epochs of "
+                            f"history, for a run of {epochs} epochs; delete it to start afresh")
 
 
 def _section(arrays: dict, prefix: str) -> dict:
@@ -354,6 +369,7 @@ def train_tile_model(
                                 f"rerun with the same options or delete it")
         if state.get("n_train") != len(train) or state.get("tile_size") != tile:
             raise CamelyonError(f"checkpoint {ckpt} was written for other training data; delete it to start afresh")
+        _check_checkpoint_epoch(ckpt, state, config.epochs)
 
     # colour normalization target and input standardization (from the training tiles)
     if state is not None:

@@ -6,6 +6,10 @@ version (readable loops) and a fast version with the same signature.
 
 __version__ = "0.1.0"
 
-from minicnn.sequential import Sequential
+from minicnn.numba_cache import ensure_writable_cache
+
+ensure_writable_cache()  # before any kernel is compiled: a read-only install without a home still runs
+
+from minicnn.sequential import Sequential  # noqa: E402
 
 __all__ = ["Sequential", "__version__"]

@@ -88,6 +88,12 @@ def _layer_buffers(layer) -> dict[str, np.ndarray]:
     return found
 
 
+def _reuse_outputs(layer, reuse: bool) -> None:
+    """Tell a minicnn layer whether it may write its outputs into its own arrays (others are left alone)."""
+    if hasattr(layer, "reuse_outputs"):
+        layer.reuse_outputs = reuse
+
+
 def _describe(cfg: dict) -> str:
     args = ", ".join(f"{k}={v!r}" for k, v in cfg.items() if k != "type")
     return f"{cfg.get('type', '?')}({args})"
@@ -101,13 +107,10 @@ def _short_name(layer) -> str:
 
 
 def _open_model_file(path):
+    from minicnn.npz_files import open_npz
+
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model file not found: {path}")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise ValueError(f"{path}: not a minicnn model file (.npz without pickled objects): {e}") from None
+    data = open_npz(path, "minicnn model file")
     if not hasattr(data, "files") or _ARCH_KEY not in data.files:
         raise ValueError(f"{path}: not a minicnn model file (no '{_ARCH_KEY}' entry); "
                          f"was it written by Sequential.save or Trainer.save_checkpoint?")
@@ -200,21 +203,37 @@ class Sequential:
 
     # ------------------------------------------------------------------ running
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Run every layer's forward pass in order. ``x``: (N, ...) -> raw outputs (N, ...)."""
-        for layer in self.layers:
+        """Run every layer's forward pass in order. ``x``: (N, ...) -> raw outputs (N, ...).
+
+        The layers inside the network write their outputs into their own arrays (``reuse_outputs``),
+        which only the next layer reads; the array returned here is never one of them, so the caller
+        may keep it across calls.
+        """
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            _reuse_outputs(layer, i < last)
             x = layer.forward(x)
-        return x
+        return self._caller_owned(x)
 
     __call__ = forward
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Run every layer's backward pass in reverse order; fills each layer's ``grads``.
 
-        Returns the gradient with respect to the input of the first layer.
+        Returns the gradient with respect to the input of the first layer (an array the caller may keep).
         """
-        for layer in reversed(self.layers):
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            _reuse_outputs(layer, i > 0)
             dout = layer.backward(dout)
-        return dout
+        return self._caller_owned(dout)
+
+    def _caller_owned(self, arr):
+        """`arr`, or a copy when it is (a view of) a layer's own reused array (e.g. behind a Flatten)."""
+        if isinstance(arr, np.ndarray) and any(callable(getattr(layer, "owns", None)) and layer.owns(arr)
+                                               for layer in self.layers):
+            return arr.copy()
+        return arr
 
     def train(self) -> Sequential:
         """Training mode (dropout active, BatchNorm uses batch statistics). Returns self."""
@@ -469,16 +488,24 @@ class Sequential:
         weights in the file. To load weights into a model you already have (and keep the optimizer built on
         it), use :meth:`load_weights`; ``model.load(path)`` on a model raises a ``TypeError`` saying so.
         """
+        from minicnn.npz_files import NPZ_READ_ERRORS, describe_npz_error
+
         with _open_model_file(path) as data:
-            arch = json.loads(str(data[_ARCH_KEY]))
-            model = cls.from_config(arch, rng=0)
-            named = model.named_parameters()
-            if named and named[0][0] in data.files:
-                file_dtype = data[named[0][0]].dtype
-                if np.issubdtype(file_dtype, np.floating):
-                    model.astype(file_dtype)  # a new model: no optimizer holds its arrays yet
-            model.load_state_dict(_weight_entries(data), source=str(path))
-            model.metadata = json.loads(str(data[_META_KEY])) if _META_KEY in data.files else {}
+            try:
+                arch = json.loads(str(data[_ARCH_KEY]))
+                _check_sizes_against_weights(arch, data, path)  # before any allocation
+                model = cls.from_config(arch, rng=0)
+                named = model.named_parameters()
+                if named and named[0][0] in data.files:
+                    file_dtype = data[named[0][0]].dtype
+                    if np.issubdtype(file_dtype, np.floating):
+                        model.astype(file_dtype)  # a new model: no optimizer holds its arrays yet
+                model.load_state_dict(_weight_entries(data), source=str(path))
+                model.metadata = json.loads(str(data[_META_KEY])) if _META_KEY in data.files else {}
+            except ValueError:
+                raise  # already names the file or the entry
+            except NPZ_READ_ERRORS as exc:
+                raise ValueError(f"{path}: damaged model file ({describe_npz_error(exc)})") from None
         return model
 
     def load_weights(self, path) -> Sequential:
@@ -513,6 +540,53 @@ class Sequential:
         if len(theirs) != len(mine):
             raise ValueError(f"{source}: architecture mismatch: the file has {len(theirs)} layers, "
                              f"this model has {len(mine)}")
+
+
+#: Layer arguments that set a weight array's size; their product (kernel_size squared) bounds the
+#: number of weights the layer allocates from below.
+_SIZE_ARGUMENTS = ("in_features", "out_features", "in_channels", "out_channels", "num_features")
+
+
+def _check_sizes_against_weights(arch, data, path) -> None:
+    """Refuse an architecture whose layers would allocate more weights than the file holds.
+
+    A crafted or damaged ``__architecture__`` could ask for ``Dense(10**6, 10**5)`` and make
+    :meth:`Sequential.load` allocate hundreds of GiB before finding that the file's weights do not
+    fit. Here each layer's size arguments are multiplied out and compared with the number of
+    weights stored for that layer (read from the file's index, without loading them).
+    """
+    if not isinstance(arch, dict) or not isinstance(arch.get("layers"), list):
+        return  # from_config explains what is wrong
+    stored: dict[int, int] = {}
+    for name in data.files:
+        head = name.split("/", 1)[0]
+        if head.isdigit():
+            stored[int(head)] = stored.get(int(head), 0) + _stored_size(data, name)
+    for i, cfg in enumerate(arch["layers"]):
+        if not isinstance(cfg, dict) or not any(k in cfg for k in _SIZE_ARGUMENTS):
+            continue
+        need = 1
+        for k in (*_SIZE_ARGUMENTS, "kernel_size", "kernel_size"):
+            v = cfg.get(k)
+            if k in cfg and isinstance(v, int) and not isinstance(v, bool) and v > 0:
+                need *= v
+        if need > stored.get(i, 0):
+            raise ValueError(f"{path}: layer {i} ({cfg.get('type')}) needs at least {need:,} weights but the file "
+                             f"holds {stored.get(i, 0):,} for it; the architecture does not match the weights "
+                             "(damaged or crafted file)")
+
+
+def _stored_size(data, name: str) -> int:
+    """Number of elements of entry ``name`` of an open ``.npz`` file, from its header only."""
+    try:
+        with data.zip.open(name + ".npy") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, _ = read_header(f)
+    except Exception:  # noqa: BLE001 - unreadable entry: counts as nothing stored
+        return 0
+    return int(np.prod(shape, dtype=np.int64)) if shape else 1
 
 
 def _weight_entries(data) -> dict[str, np.ndarray]:

@@ -42,13 +42,27 @@ from tqdm.auto import tqdm
 
 from minicnn.sequential import Sequential, save_npz_atomic
 
-__all__ = ["Trainer", "History", "EarlyStopping", "NonFiniteLossError", "accuracy", "minibatch_indices"]
+__all__ = ["Trainer", "History", "EarlyStopping", "NonFiniteLossError", "DivergenceError", "accuracy",
+           "minibatch_indices"]
 
 CHECKPOINT_FORMAT = 1
 
 
 class NonFiniteLossError(ValueError):
     """The loss became NaN or infinite: training stops before the bad gradient reaches the weights."""
+
+
+class DivergenceError(NonFiniteLossError):
+    """The loss or the weights grow without bound (still finite): training stops before they overflow."""
+
+
+#: Training stops when a batch loss is above DIVERGED_LOSS_MIN and above DIVERGENCE_FACTOR times the
+#: lowest batch loss seen so far (a loss 1000x its best has left any useful region).
+DIVERGENCE_FACTOR = 1e3
+DIVERGED_LOSS_MIN = 100.0
+#: ... or when a weight's magnitude exceeds WEIGHT_LIMIT (checked every WEIGHT_CHECK_EVERY batches).
+WEIGHT_LIMIT = 1e8
+WEIGHT_CHECK_EVERY = 20
 
 
 def accuracy(y_true: np.ndarray, scores: np.ndarray) -> float:
@@ -264,14 +278,36 @@ class Trainer:
 
     # ------------------------------------------------------------ one batch
     def check_finite(self, loss: float) -> None:
-        """Raise :class:`NonFiniteLossError` if ``loss`` is NaN or infinite (before any weight changes)."""
+        """Raise :class:`NonFiniteLossError` if ``loss`` is NaN or infinite (before any weight changes).
+
+        Also raises :class:`DivergenceError` (a NonFiniteLossError) when training diverges while
+        still finite: the loss is above :data:`DIVERGED_LOSS_MIN` and :data:`DIVERGENCE_FACTOR` times
+        the lowest loss so far, or a weight is larger than :data:`WEIGHT_LIMIT` in magnitude
+        (checked every :data:`WEIGHT_CHECK_EVERY` batches).
+        """
+        where = f"at epoch {self.epoch + 1}, batch {self.batch}"
+        causes = (f"Usual causes: a learning rate too high for this model (now {getattr(self.optimizer, 'lr', '?')}), "
+                  "inputs containing NaN/inf, or inputs that are not normalised.")
         if not math.isfinite(loss):
             raise NonFiniteLossError(
-                f"training stopped: the {type(self.loss).__name__} loss is {loss} at epoch {self.epoch + 1}, "
-                f"batch {self.batch}. The weights were not updated with this batch. Usual causes: a learning "
-                f"rate too high for this model (now {getattr(self.optimizer, 'lr', '?')}), inputs containing "
-                f"NaN/inf, or inputs that are not normalised."
+                f"training stopped: the {type(self.loss).__name__} loss is {loss} {where}. The weights were not "
+                f"updated with this batch. {causes}"
             )
+        best = getattr(self, "_best_loss", math.inf)
+        if loss > DIVERGED_LOSS_MIN and loss > DIVERGENCE_FACTOR * best:
+            raise DivergenceError(
+                f"training stopped: it diverges, the {type(self.loss).__name__} loss is {loss:.4g} {where}, "
+                f"more than {DIVERGENCE_FACTOR:g} times its lowest value so far ({best:.4g}). {causes}"
+            )
+        self._best_loss = min(best, float(loss))
+        self._checks = getattr(self, "_checks", 0) + 1
+        if self._checks % WEIGHT_CHECK_EVERY == 0:
+            largest = max((float(np.abs(p).max()) for p, _ in self.model.parameters() if p.size), default=0.0)
+            if not largest <= WEIGHT_LIMIT:
+                raise DivergenceError(
+                    f"training stopped: it diverges, a weight has magnitude {largest:.3g} {where} (limit "
+                    f"{WEIGHT_LIMIT:g}). {causes}"
+                )
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One minibatch of gradient descent: forward, loss, backward, optimizer step.

@@ -44,6 +44,16 @@ COHORT_SETTINGS = {
     "mpp": 2.0,
     "stage_mix": {"pN0": 0.25, "pN1mi": 0.25, "pN1": 0.25, "pN2": 0.25},
 }
+#: A small cohort of the challenge preset (look-alikes, isolated tumour cells, artefacts, per-centre scanners;
+#: see docs/synthetic.md): one patient, five slides, for the hard-negative task of S06.
+CHALLENGE_SETTINGS = {
+    "n_patients": 2,
+    "n_centers": 2,
+    "seed": 29,
+    "mpp": 2.0,
+    "stage_mix": {"pN1": 1.0},
+    "difficulty": "challenge",
+}
 #: Tiles of the notebooks: 32 px at 4 um/px (128 um, a coarse 2.5x-like view that keeps the CNN cheap).
 TILE_SIZE = 32
 TILE_UM_PER_PX = 4.0
@@ -97,6 +107,27 @@ def cohort_dir(data_dir=None, progress: bool = False) -> Path:
         tmp.write_text(json.dumps(COHORT_SETTINGS))
         os.replace(tmp, done)
         print(f"cohort ready in {time.perf_counter() - t0:.0f} s", flush=True)
+    return out
+
+
+def challenge_cohort_dir(progress: bool = False) -> Path:
+    """The notebooks' challenge-preset cohort in ``runs/notebook_challenge`` (created once, ~10 s)."""
+    out = RUNS / "notebook_challenge"
+    done = out / ".complete.json"
+    if done.exists() and json.loads(done.read_text()) == CHALLENGE_SETTINGS:
+        return out
+    from camelyon.synthetic import generate_cohort
+
+    with file_lock(RUNS / ".notebook_challenge.lock"):
+        if done.exists() and json.loads(done.read_text()) == CHALLENGE_SETTINGS:
+            return out
+        s = CHALLENGE_SETTINGS
+        generate_cohort(out, s["n_patients"], n_centers=s["n_centers"], seed=s["seed"], mpp=s["mpp"],
+                        stage_mix=s["stage_mix"], workers=2, progress=progress, overwrite=done.exists(),
+                        difficulty=s["difficulty"])
+        tmp = done.with_name(done.name + ".tmp")
+        tmp.write_text(json.dumps(CHALLENGE_SETTINGS))
+        os.replace(tmp, done)
     return out
 
 

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 import tifffile
+from c16_factory import ITC, LESION1, LESION2, make_c16_layout
 from sklearn.metrics import roc_auc_score
-from wsi_factory import SlideSpec, write_lesion_xml, write_slide
+from wsi_factory import SlideSpec
 
 from camelyon.camelyon16.evaluation_mask import (
     EvaluationMask,
@@ -164,25 +165,9 @@ def test_slide_auc_and_bootstrap_interval():
 # end to end: a CAMELYON16-layout folder, the command line
 # ------------------------------------------------------------------------------------------------
 
-LESION1 = [(320, 320), (1600, 320), (1600, 960), (320, 960)]
-LESION2 = [(320, 1400), (1600, 1400), (1600, 1800), (320, 1800)]
-ITC = [(2600, 400), (2700, 400), (2700, 500), (2600, 500)]
-
-
 @pytest.fixture(scope="module")
 def c16(tmp_path_factory):
-    root = tmp_path_factory.mktemp("c16")
-    images = root / "testing" / "images"
-    images.mkdir(parents=True)
-    ann = root / "lesion_annotations"
-    ann.mkdir()
-    spec = SlideSpec(width=3072, height=2048, tissue=[(100, 100, 2900, 1900)], lesions=[LESION1, LESION2, ITC])
-    write_slide(images / "test_001.tif", spec, mpp=0.243, min_size=512)
-    write_lesion_xml(ann / "test_001.xml", spec, tumour_group="_0")
-    for name in ("test_002", "test_003"):
-        write_slide(images / f"{name}.tif", SlideSpec(width=512, height=512, tissue=[(64, 64, 448, 448)]),
-                    mpp=0.243, min_size=512)
-    (root / "testing" / "reference.csv").write_text("Test_001,Tumor,Macro,Field\ntest_002,Normal\nTEST_003,normal\n")
+    root = make_c16_layout(tmp_path_factory.mktemp("c16"))
     det = root / "detections"
     det.mkdir()
     (det / "Test_001.csv").write_text("probability,X,Y\n0.9,640,640\n0.3,1200,800\n0.4,800,1600\n"
@@ -252,3 +237,36 @@ def test_evaluate16_errors_name_the_problem(c16, tmp_path):
     probs.write_text("test_001,0.5\n")
     assert main(["evaluate16", str(c16), "--detections", str(c16 / "detections"), "--probabilities",
                  str(probs)]) == 2
+
+
+def test_mask_scaled_to_the_slide_resolution_matches_the_official_one():
+    # the same tissue scanned at 0.486 um/px (half the pixels) gives the same lesions and ITC regions
+    from camelyon.annotations import Annotation, AnnotationSet
+
+    polys = [LESION1, LESION2, ITC]
+    official = mask_from_annotations(
+        AnnotationSet([Annotation(f"a{i}", "_0", "Polygon", np.array(p, float)) for i, p in enumerate(polys)]),
+        (3072, 2048))
+    half = mask_from_annotations(
+        AnnotationSet([Annotation(f"a{i}", "_0", "Polygon", np.array(p, float) / 2) for i, p in enumerate(polys)]),
+        (1536, 1024), slide_um_per_px=0.486)
+    assert half.downsample == 16 and half.labels.shape == official.labels.shape
+    assert np.array_equal(half.labels, official.labels) and half.itc == official.itc
+    assert half.region_at(320, 320) == official.region_at(640, 640) == 1
+
+
+def test_qupath_geojson_annotations_give_the_same_score(c16, tmp_path, capsys):
+    import shutil
+
+    from camelyon.annotations import read_annotations, write_geojson
+
+    root = tmp_path / "c16gj"
+    shutil.copytree(c16 / "testing", root / "testing")
+    (root / "lesion_annotations").mkdir()
+    write_geojson(read_annotations(c16 / "lesion_annotations" / "test_001.xml"),
+                  root / "lesion_annotations" / "test_001.geojson")
+    assert main(["evaluate16", str(root), "--detections", str(c16 / "detections")]) == 0
+    assert "FROC 0.8333" in capsys.readouterr().out
+    assert main(["info", str(root / "testing" / "images" / "test_001.tif"), "--annotations",
+                 str(root / "lesion_annotations")]) == 0
+    assert "(3 tumour areas, 0 exclusions)" in capsys.readouterr().out

@@ -123,7 +123,7 @@ def test_tiles_warns_when_the_tile_is_larger_than_a_slide(cohort, tmp_path, caps
     ("--workers", "-2", "workers must be a whole number >= 1"),
     ("--seed", "-1", "seed must be a whole number >= 0"),
     ("--mpp", "0", "mpp must be"),
-    ("--tile-size", "0", "tile size must be >= 1"),
+    ("--tile-size", "0", "tile size must be between 1 and 4096 px"),
 ])
 def test_tiles_bad_parameters_write_nothing(cohort, tmp_path, capsys, option, value, words):
     slides, _ = cohort

@@ -234,8 +234,9 @@ def test_parameter_mismatch_and_overwrite(cohort, tmp_path):
     with TileStore(out) as s:
         assert s.tile_size == 32
     (tmp_path / "junk.h5").write_text("junk")
-    with pytest.raises(DatasetError, match="not a readable HDF5"):
-        build_tile_store(slides, tmp_path / "junk.h5", grid=GRID, workers=1, progress=False)
+    with pytest.raises(CamelyonError, match="is a file of another kind, not a camelyon tile store"):
+        build_tile_store(slides, tmp_path / "junk.h5", grid=GRID, workers=1, progress=False, overwrite=True)
+    assert (tmp_path / "junk.h5").read_text() == "junk"  # --overwrite replaces a tile store only
     (tmp_path / "empty").mkdir()
     with pytest.raises(CamelyonError, match="no slide files"):
         build_tile_store(tmp_path / "empty", tmp_path / "x.h5", workers=1, progress=False)

@@ -316,20 +316,35 @@ def test_recycled_outputs_never_overwrite_arrays_still_held(make):
     assert len({id(d) for d in dxs}) == 4  # all still held, so all distinct
 
 
-def test_workspace_recycles_released_arrays():
+def test_workspace_scratch_and_output_arrays():
     from minicnn.functional import Workspace
 
-    ws = Workspace()
-    a = ws.recycled("out", (3, 4), np.float32)
-    b = ws.recycled("out", (3, 4), np.float32)
-    assert a is not b
-    a_id = id(a)
-    del a
-    c = ws.recycled("out", (3, 4), np.float32)
-    assert id(c) == a_id  # the released array comes back
-    view = c[1:]
-    del c
-    assert ws.recycled("out", (3, 4), np.float32) is not view.base  # a view keeps its base in use
+    ws = Workspace(keep=2)
+    a = ws.scratch("cols", (3, 4), np.float32)
+    assert ws.scratch("cols", (3, 4), np.float32) is a  # scratch: reused by the next call
+    assert ws.scratch("cols", (3, 4), np.float64) is not a
+    assert ws.scratch("cols", (3, 4), np.float32) is a  # two shapes kept per name
+    ws.scratch("cols", (5,), np.float32)  # a third pushes out the least recently used (float64)
+    assert ws.scratch("cols", (3, 4), np.float32) is a
+    # outputs: new arrays, unless the owner declares that it reuses them
+    held = ws.output("out", (3, 4), np.float32)
+    assert ws.output("out", (3, 4), np.float32) is not held
+    assert not ws.owns(held)
+    ws.reuse_outputs = True
+    own = ws.output("out", (3, 4), np.float32)
+    assert ws.output("out", (3, 4), np.float32) is own
+    assert own is not a  # outputs and scratch arrays never share a name
+    assert ws.owns(own[1:]) and ws.owns(own.reshape(-1)) and not ws.owns(held) and not ws.owns(3.0)
     assert ws.nbytes() > 0
     ws.clear()
     assert ws.nbytes() == 0
+
+
+def test_no_reference_counting_in_buffers():
+    """Buffer reuse is decided by the owner, never by CPython's reference counts (issue 19)."""
+    from pathlib import Path
+
+    import minicnn.functional as F
+
+    source = (Path(F.__file__).parent / "_buffers.py").read_text()
+    assert "getrefcount" not in source

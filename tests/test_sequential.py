@@ -51,6 +51,65 @@ def test_forward_backward_chain_the_layers():
     np.testing.assert_array_equal(dx, a.backward(b.backward(c.backward(dout))))
 
 
+class _Record(ReLU):
+    """A ReLU that remembers the arrays it was given (to see which arrays the network reuses)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inputs, self.douts = [], []
+
+    def forward(self, x):
+        self.inputs.append(x)
+        return super().forward(x)
+
+    def backward(self, dout):
+        self.douts.append(dout)
+        return super().backward(dout)
+
+
+def _conv_net(tail, seed=3):
+    rng = np.random.default_rng(seed)
+    return [Conv2D(2, 3, 3, padding=1, rng=rng), ReLU(), _Record(), MaxPool2D(2), Conv2D(3, 4, 3, padding=1, rng=rng),
+            ReLU(), *tail]
+
+
+@pytest.mark.parametrize("tail", [[Flatten()], [Flatten(), Dense(4 * 3 * 3, 2, rng=0)]], ids=["flatten", "dense"])
+def test_layers_inside_reuse_their_arrays_and_the_caller_keeps_its_own(tail):
+    """Explicit buffers: inside a network each layer writes into its own arrays, but what the network returns
+    (output, input gradient) is never one of them, even as a view behind a Flatten."""
+    layers = _conv_net(tail)
+    model = Sequential(*layers)
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((3, 2, 6, 6)).astype(np.float32) for _ in range(3)]
+    outs, dxs = [], []
+    for x in xs:
+        outs.append(model.forward(x))
+        dxs.append(model.backward(np.ones_like(outs[-1])))
+    record = layers[2]
+    assert record.inputs[0] is record.inputs[1] is record.inputs[2]  # the ReLU before it reuses its output
+    assert record.douts[0] is record.douts[1]  # and the MaxPool after it its input gradient
+    # the same results as the layers used one by one (each returning new arrays)
+    for x, out, dx in zip(xs, outs, dxs, strict=True):
+        y = x
+        for layer in layers:
+            layer.reuse_outputs = False
+            y = layer.forward(y)
+        np.testing.assert_array_equal(out, y)
+        d = np.ones_like(y)
+        for layer in reversed(layers):
+            d = layer.backward(d)
+        np.testing.assert_array_equal(dx, d)
+        assert not any(layer.owns(out) or layer.owns(dx) for layer in layers)
+
+
+def test_a_layer_used_alone_returns_new_arrays():
+    layer = Conv2D(2, 3, 3, padding=1, rng=0)
+    x = np.ones((2, 2, 5, 5), dtype=np.float32)
+    a, b = layer.forward(x), layer.forward(x)
+    assert a is not b and not layer.owns(a)
+    assert not layer.reuse_outputs
+
+
 def test_backward_matches_finite_differences_float64():
     rng = np.random.default_rng(1)
     model = Sequential(Dense(3, 4, rng=rng), Tanh(), Dense(4, 2, rng=rng)).astype(np.float64)

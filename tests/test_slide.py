@@ -99,7 +99,7 @@ def test_missing_mpp_needs_override(tmp_path):
     with Slide(p, mpp=0.243) as s:
         assert s.mpp == (0.243, 0.243)
         assert s.mpp_at_level(1) == pytest.approx(0.486)
-    with pytest.raises(SlideError, match="must be > 0"):
+    with pytest.raises(SlideError, match="must be between 0.01 and 100 um/px"):
         Slide(p, mpp=-1)
 
 

@@ -112,7 +112,7 @@ def test_model_file_for_another_architecture_is_a_clear_error(tmp_path):
     with pytest.raises(CamelyonError, match="not a camelyon tile model"):
         load_tile_model(tmp_path / "plain.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
-    with pytest.raises(CamelyonError, match="not a model file"):
+    with pytest.raises(CamelyonError, match="not a minicnn model file"):
         load_tile_model(tmp_path / "junk.npz")
     with pytest.raises(CamelyonError, match="not found"):
         load_tile_model(tmp_path / "missing.npz")

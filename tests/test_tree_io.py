@@ -75,7 +75,7 @@ def test_save_load_errors(tmp_path, data):
     with pytest.raises(ValueError, match="does not exist"):
         load_model(tmp_path / "missing.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="not a readable .npz"):
+    with pytest.raises(ValueError, match="not a tree model file"):
         load_model(tmp_path / "junk.npz")
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match="not a minicnn tree model"):

@@ -21,6 +21,7 @@ from viewer_data import (
     CELL,
     DETECTIONS,
     EMPTY,
+    EXCLUSION,
     HOT_CELL,
     LESION,
     LESION_DIAMETER_MM,
@@ -239,6 +240,31 @@ def test_each_overlay_toggles_and_lands_where_it_should(page, overlay):
         assert near(half, 0.5 * np.array(lut[255]) + 0.5 * window(off, *hot).mean(0), 15)
 
 
+def test_exclusion_outline_is_blue_and_the_lesion_threshold_is_set_on_the_page(page):
+    page.open(EMPTY)  # its annotations are a QuPath GeoJSON exclusion area
+    page.only("annotations")
+    (x0, y0), (x1, _) = EXCLUSION[0], EXCLUSION[1]
+    page.centre_on((x0 + x1) / 2, y0, 1.0)
+    blue = [p for p in window(page.shot(), *page.screen((x0 + x1) / 2, y0), 3) if p[2] > 180 and p[0] < 90]
+    assert blue, "no blue exclusion outline where the GeoJSON says"
+
+    page.open(SLIDE)
+    page.only("lesions")
+    assert len(page.js("return camelyonViewer.state.data.lesions.lesions")) == 1  # the hot cell at >= 0.5
+    box = page.d.find_element("id", "threshold")
+    box.clear()
+    box.send_keys("0.05\n")
+    page.js("document.getElementById('threshold').dispatchEvent(new Event('change'))")
+    time.sleep(0.1)
+    page.wait_idle()
+    lesions = page.js("return camelyonViewer.state.data.lesions")
+    assert lesions["threshold"] == 0.05 and len(lesions["lesions"]) == 1
+    xy = np.array(lesions["lesions"][0]["coordinates"])  # now every tissue cell: the tissue box
+    assert (xy.min(0) == TISSUE_BOX[:2]).all() and (xy.max(0) == TISSUE_BOX[2:]).all()
+    page.js("camelyonViewer.setThreshold(0.5)")
+    page.wait_idle()
+
+
 def test_ruler_gives_the_lesion_diameter_and_its_class(page):
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
@@ -289,6 +315,31 @@ def test_pointer_position_and_scale_bar(page):
     assert page.text("zoom") == "1.00 \u00b5m/px on screen"
 
 
+def test_keys_zoom_in_steps_and_the_overview_map_moves_the_view(page):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    page.open(SLIDE)
+    page.only()
+    page.centre_on(500, 400, 0.5)
+    page.d.find_element("id", "view").send_keys("+")  # an animated zoom about the centre
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["s"] == pytest.approx(0.75, rel=1e-6)
+    w, h = page.canvas()[2:]
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(500, abs=0.5)
+    # the overview map (upper right) shows the whole slide: a click there centres the view on that point
+    left, top = page.canvas()[:2]
+    k = min(150 / 2048, 150 / 1536)
+    bx = w - 2048 * k - 10
+    actions = ActionBuilder(page.d)
+    actions.pointer_action.move_to_location(int(left + bx + 1500 * k), int(top + 10 + 1000 * k)).click()
+    actions.perform()
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(1500, abs=1 / k) and v["y0"] + h / 2 / v["s"] == pytest.approx(
+        1000, abs=1 / k)
+
+
 def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.d.find_element("css selector", f"#slides tr[data-name='{BROKEN}']").click()
     page.wait_idle()
@@ -297,3 +348,44 @@ def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.open(SLIDE)
     assert not panel.is_displayed()
     assert page.js("return camelyonViewer.state.info.width") == 2048
+
+
+def test_embedded_view_as_show_makes_it(page):
+    """The page as camelyon.viewer.show frames it: no slide list, that slide, those overlays on."""
+    from urllib.parse import urlsplit
+
+    back = page.d.current_url
+    origin = "{0.scheme}://{0.netloc}/".format(urlsplit(back))
+    try:
+        page.d.get(f"{origin}?embed=1&slide={EMPTY}&overlays=annotations,tissue")
+        page.wait_idle()
+        assert not page.d.find_element("id", "sidebar").is_displayed()
+        assert page.js("return camelyonViewer.state.current") == EMPTY
+        assert page.js("return [camelyonViewer.state.overlays.tissue, camelyonViewer.state.overlays.heatmap]") == [
+            True, False]
+        assert page.js("return camelyonViewer.state.data.tissue.outlines.length") >= 1
+    finally:
+        page.d.get(back)
+        page.wait_idle()
+
+
+def test_tiles_that_cannot_be_decoded_show_the_error(page, tmp_path):
+    """OpenSlide's fixture whose header opens but whose tiles do not decode (from openslide-python's sdist)."""
+    import shutil
+
+    from real_slides import fetch_real_slides
+
+    from camelyon.viewer import Catalog, ViewerServer
+
+    shutil.copy(fetch_real_slides()["unreadable.svs"], tmp_path / "unreadable.svs")
+    server = ViewerServer(Catalog.from_folders(tmp_path), port=0).start()
+    back = page.d.current_url
+    try:
+        page.d.get(server.url)
+        page.wait_idle()
+        panel = page.d.find_element("id", "error-panel")
+        assert panel.is_displayed() and "cannot be read" in panel.text and "unreadable" in panel.text
+    finally:
+        page.d.get(back)
+        page.wait_idle()
+        server.stop()

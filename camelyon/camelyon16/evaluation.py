@@ -132,7 +132,7 @@ def _detection_files(folder: Path) -> dict[str, Path]:
 
 def evaluate16(data_dir, detections: str | os.PathLike | None = None, probabilities=None, reference=None,
                masks=None, n_bootstrap: int = 2000, confidence: float = 0.95, seed: int = 0,
-               log=None) -> Evaluation16:
+               log=None, slide_mpp: bool = False) -> Evaluation16:
     """Score CAMELYON16 lesion detections (FROC) and slide probabilities (AUC).
 
     Parameters
@@ -152,6 +152,9 @@ def evaluate16(data_dir, detections: str | os.PathLike | None = None, probabilit
         Bootstrap of the AUC interval.
     log : callable, optional
         Receives progress lines (the layout found).
+    slide_mpp : bool
+        Not official: scale the evaluation mask to each slide's own level-0 um/px instead of the
+        0.243 um/px the challenge assumed (see :func:`mask_from_annotations`); for synthetic slides.
 
     Returns
     -------
@@ -201,7 +204,9 @@ def evaluate16(data_dir, detections: str | os.PathLike | None = None, probabilit
                             f"{', '.join(map(str, layout.annotation_dirs)) or 'lesion_annotations/ (none found)'}"
                             + (f" nor a mask in {masks_dir}" if masks_dir else "")
                             + ": its lesions are unknown")
-                    mask = mask_from_annotations(read_annotations(ann), _dimensions(path), str(ann))
+                    dims, mpp = _dimensions(path)
+                    mask = mask_from_annotations(read_annotations(ann), dims, str(ann),
+                                                 slide_um_per_px=mpp if slide_mpp else None)
             det_file = files.get(slide_key(stem))
             if det_file is None:
                 result.missing_detections.append(stem)
@@ -233,8 +238,8 @@ def evaluate16(data_dir, detections: str | os.PathLike | None = None, probabilit
     return result
 
 
-def _dimensions(path: Path) -> tuple[int, int]:
+def _dimensions(path: Path) -> tuple[tuple[int, int], float | None]:
     from camelyon.slide import Slide
 
     with Slide(path) as slide:
-        return slide.dimensions
+        return slide.dimensions, (float(np.mean(slide.mpp)) if slide.has_mpp else None)

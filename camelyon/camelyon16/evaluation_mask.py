@@ -143,12 +143,16 @@ class EvaluationMask:
         Where the mask came from (annotation or mask file).
     level : int
         Pyramid level of ``labels`` (5).
+    downsample : float or None
+        Level-0 px per mask px when it is not ``2**level`` (masks scaled to a slide's own
+        resolution, see :func:`mask_from_annotations`).
     """
 
     labels: np.ndarray
     itc: frozenset
     source: str = ""
     level: int = EVALUATION_LEVEL
+    downsample: float | None = None
 
     @property
     def n_regions(self) -> int:
@@ -167,22 +171,25 @@ class EvaluationMask:
         CamelyonError
             The point lies outside the mask (outside the slide).
         """
-        ds = 2**self.level
-        r, c = int(y) // ds, int(x) // ds
+        ds = 2**self.level if self.downsample is None else self.downsample
+        r, c = int(int(y) // ds), int(int(x) // ds)
         h, w = self.labels.shape
         if x < 0 or y < 0 or r >= h or c >= w:
             raise CamelyonError(
-                f"({x:g}, {y:g}) lies outside the slide ({w * ds} x {h * ds} level-0 px at most)"
+                f"({x:g}, {y:g}) lies outside the slide ({w * ds:g} x {h * ds:g} level-0 px at most)"
             )
         return int(self.labels[r, c])
 
 
-def _finish(tumour: np.ndarray, source: str) -> EvaluationMask:
-    labels = label_evaluation_mask(tumour)
-    return EvaluationMask(labels, itc_regions(labels), source)
+def _finish(tumour: np.ndarray, source: str, downsample: float | None = None,
+            level0_um_per_px: float = LEVEL0_UM_PER_PX) -> EvaluationMask:
+    mask_um = level0_um_per_px * (2**EVALUATION_LEVEL if downsample is None else downsample)
+    labels = label_evaluation_mask(tumour, GROWTH_UM / (mask_um * 2))
+    return EvaluationMask(labels, itc_regions(labels, ITC_AXIS_UM / mask_um), source, downsample=downsample)
 
 
-def mask_from_annotations(annotations, level0_dimensions: tuple[int, int], source: str = "") -> EvaluationMask:
+def mask_from_annotations(annotations, level0_dimensions: tuple[int, int], source: str = "",
+                          slide_um_per_px: float | None = None) -> EvaluationMask:
     """Evaluation mask of a slide from its lesion annotations.
 
     Parameters
@@ -193,13 +200,27 @@ def mask_from_annotations(annotations, level0_dimensions: tuple[int, int], sourc
         Slide width and height in level-0 px; the mask is ``ceil(h / 32) x ceil(w / 32)``.
     source : str
         Name of the annotation file, for messages.
+    slide_um_per_px : float, optional
+        Not official. None (default): level 0 is taken as 0.243 um/px and the mask is level 5, as
+        the challenge did for every slide. Given: the slide's own level-0 resolution; the mask then
+        has the official mask resolution (0.243 x 32 = 7.776 um/px) with an integer downsample
+        ``max(1, round(7.776 / slide_um_per_px))`` and the 75 um / 275 um rules are applied in um at
+        that resolution (for synthetic slides at 0.5-4 um/px, where the official constants would
+        call every lesion ITC).
     """
     from camelyon.annotations import rasterize
 
     w, h = (int(v) for v in level0_dimensions)
-    ds = 2**EVALUATION_LEVEL
+    source = source or str(getattr(annotations, "path", "") or "")
+    if slide_um_per_px is None:
+        ds = 2**EVALUATION_LEVEL
+        tumour = rasterize(annotations, (-(-h // ds), -(-w // ds)), ds)
+        return _finish(tumour, source)
+    if not slide_um_per_px > 0:
+        raise CamelyonError(f"{source}: slide resolution must be > 0 um/px, got {slide_um_per_px}")
+    ds = max(1, int(round(LEVEL0_UM_PER_PX * 2**EVALUATION_LEVEL / slide_um_per_px)))
     tumour = rasterize(annotations, (-(-h // ds), -(-w // ds)), ds)
-    return _finish(tumour, source or str(getattr(annotations, "path", "") or ""))
+    return _finish(tumour, source, downsample=float(ds), level0_um_per_px=slide_um_per_px)
 
 
 def mask_from_tiff(path: str | os.PathLike) -> EvaluationMask:

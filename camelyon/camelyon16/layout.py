@@ -216,3 +216,43 @@ def detect_layout(root: str | os.PathLike) -> Layout:
         return Layout("camelyon17", root, slides, {}, _annotation_files(dirs), dirs,
                       stage if stage.is_file() else None)
     return Layout("slides", root, slides, {}, _annotation_files(dirs), dirs, None)
+
+
+def expand_inputs(inputs, roles: tuple[str, ...], purpose: str, log=print) -> list:
+    """Slide inputs of a step command, with every folder's layout announced.
+
+    A folder holding a CAMELYON16 layout is replaced by its slides of the given ``roles`` (e.g.
+    the training slides for ``camelyon tiles``, the test slides for ``camelyon heatmap``); other
+    folders and files are kept as they are.
+
+    Parameters
+    ----------
+    inputs : iterable of str or Path
+    roles : tuple of str
+        ``"normal"``, ``"tumour"``, ``"test"``.
+    purpose : str
+        What the step does with them, for the message (``"tiling"``).
+    log : callable
+        Receives one line per folder.
+    """
+    out: list = []
+    for item in inputs:
+        p = Path(item)
+        if not p.is_dir():
+            out.append(item)
+            continue
+        try:
+            layout = detect_layout(p)
+        except CamelyonError:
+            out.append(item)  # the step reports an empty folder in its own words
+            continue
+        if layout.kind == "camelyon16":
+            chosen = layout.with_role(*roles)
+            if chosen:
+                what = " and ".join({"normal": "normal", "tumour": "tumour", "test": "test"}[r] for r in roles)
+                log(f"{layout.describe()}; {purpose} its {count_noun(len(chosen), what + ' slide')}")
+                out += list(chosen.values())
+                continue
+        log(layout.describe())
+        out.append(item)
+    return out

@@ -11,6 +11,7 @@ COMMAND_MODULES = [
     "tiles",
     "train",
     "heatmap",
+    "detect",
     "features",
     "classify",
     "stage",

@@ -24,14 +24,20 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from camelyon.evaluation import evaluate
+    from camelyon.outputs import refuse_inputs_as_output
 
+    if args.json:  # before any work: the result never replaces the reference or the submission
+        refuse_inputs_as_output(args.json, [args.reference, args.submission], option="--json")
     result = evaluate(args.reference, args.submission)
     print(result.summary())
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(result.to_dict(), indent=2))
-        os.replace(tmp, path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(result.to_dict(), indent=2))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         print(f"wrote {path}")
     return 0

@@ -29,6 +29,9 @@ def register(subparsers) -> None:
                         "(default: testing/reference.csv, the training folders, else: has an annotation)")
     p.add_argument("--masks", default=None, metavar="DIR",
                    help="evaluation-mask TIFFs (<stem>_mask.tif) to use instead of the annotations")
+    p.add_argument("--slide-mpp", action="store_true",
+                   help="not official: scale the evaluation mask to each slide's own um/px instead of the 0.243 "
+                        "um/px the challenge assumed (for synthetic slides at other resolutions)")
     p.add_argument("--json", default=None, metavar="OUT", help="write froc, sensitivities, auc, auc_ci, per-slide counts")
     p.add_argument("--plot", default=None, metavar="PNG", help="save the FROC curve here")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples of the AUC interval (default 2000)")
@@ -45,7 +48,7 @@ def run(args) -> int:
     if args.bootstrap < 10:
         raise CamelyonError(f"--bootstrap must be at least 10, got {args.bootstrap}")
     result = evaluate16(args.data_dir, args.detections, args.probabilities, args.reference, args.masks,
-                        n_bootstrap=args.bootstrap, seed=args.seed, log=print)
+                        n_bootstrap=args.bootstrap, seed=args.seed, log=print, slide_mpp=args.slide_mpp)
     if result.missing_detections:
         shown = ", ".join(result.missing_detections[:5]) + (" ..." if len(result.missing_detections) > 5 else "")
         print(f"note: {count_noun(len(result.missing_detections), 'slide')} without a detections CSV "

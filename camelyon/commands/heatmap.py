@@ -107,10 +107,18 @@ def run(args) -> int:
         raise CamelyonError(f"--batch-size must be >= 1, got {args.batch_size}")
     if not 0.0 <= args.min_tissue <= 1.0:
         raise CamelyonError(f"--min-tissue must be in [0, 1], got {args.min_tissue}")
+    from camelyon.outputs import OutputError, file_kind, refuse_inputs_as_output
+
+    refuse_inputs_as_output(args.out, [*args.slides, args.model], option="--out")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise OutputError(f"--out {args.out} exists and is {file_kind(args.out)}, not a folder of heatmaps: choose "
+                          "another --out (the file was not touched)")
     model = load_tile_model(args.model, architecture=None)  # fail early on a bad model file
     if args.stride is not None and args.stride > model.tile_size:
         raise CamelyonError(f"--stride {args.stride} is larger than the model's tile size {model.tile_size}")
-    slides = find_slide_files(args.slides)
+    from camelyon.camelyon16.layout import expand_inputs
+
+    slides = find_slide_files(expand_inputs(args.slides, ("test",), "mapping"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     workers = default_workers() if args.workers is None else max(1, args.workers)
@@ -153,12 +161,15 @@ def run(args) -> int:
 
 def _append_summary(path: Path, rows: list[dict]) -> None:
     """Merge rows into the per-slide summary CSV (one row per slide, the newest wins), atomically."""
+    from camelyon.csv_cells import escape_cell, unescape_cell
+
     fields = ["slide", "tiles", "max_probability", "seconds", "heatmap"]
     merged: dict[str, dict] = {}
     if path.is_file():
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
                 if row.get("slide"):
+                    row["slide"] = unescape_cell(row["slide"])
                     merged[row["slide"]] = row
     for r in rows:
         merged[r["slide"]] = r
@@ -167,5 +178,5 @@ def _append_summary(path: Path, rows: list[dict]) -> None:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for name in sorted(merged):
-            w.writerow(merged[name])
+            w.writerow({**merged[name], "slide": escape_cell(name)})
     os.replace(tmp, path)

@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("slide", metavar="SLIDE", help="slide file (pyramidal TIFF, SVS, NDPI, ...)")
     p.add_argument("--png", default=None, help="save a thumbnail with tissue and annotation outlines here")
     p.add_argument("--annotations", default=None,
-                   help="ASAP XML of the slide, or a folder holding SLIDE_STEM.xml")
+                   help="annotations of the slide (ASAP XML or QuPath GeoJSON), or a folder holding "
+                        "SLIDE_STEM.xml / .geojson / .json")
     p.add_argument("--mpp", type=float, default=None,
                    help="level-0 um/px for slides whose file does not say it (e.g. 0.243)")
     p.add_argument("--max-size", type=int, default=2048, help="longer side of the thumbnail in px (default 2048)")
@@ -104,7 +105,7 @@ def save_overview_png(slide, path, annotations=None, max_size: int = 2048, tissu
 
 
 def run(args) -> int:
-    from camelyon.annotations import read_asap
+    from camelyon.annotations import read_annotations
     from camelyon.slide import Slide
 
     with Slide(args.slide, mpp=args.mpp) as slide:
@@ -113,13 +114,14 @@ def run(args) -> int:
         if args.annotations:
             ann = Path(args.annotations)
             if ann.is_dir():
-                ann = ann / f"{slide.name}.xml"
+                found = [ann / f"{slide.name}{s}" for s in (".xml", ".geojson", ".json")]
+                ann = next((f for f in found if f.is_file()), found[0])
             if ann.is_file() or not Path(args.annotations).is_dir():
-                annotations = read_asap(ann).clipped(*slide.dimensions)
+                annotations = read_annotations(ann).clipped(*slide.dimensions)
                 print(f"  annotations {len(annotations)} in {ann} "
                       f"({count_noun(len(annotations.tumour()), 'tumour area')}, {count_noun(len(annotations.exclusions()), 'exclusion')})")
             else:
-                print(f"  annotations none ({slide.name}.xml is not in {args.annotations})")
+                print(f"  annotations none (no {slide.name}.xml, .geojson or .json in {args.annotations})")
         if args.png:
             if args.max_size < 16:
                 raise CamelyonError(f"--max-size must be at least 16 px, got {args.max_size}")

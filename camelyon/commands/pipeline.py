@@ -46,7 +46,10 @@ def register(subparsers) -> None:
         "pipeline",
         help="whole pipeline: tiles, tile CNN, heatmaps, features, slide labels, pN stages, kappa, report",
         description="Run every step on a CAMELYON17-style cohort (center_*/patient_*_node_*.tif, "
-                    "lesion_annotations/, stage_labels.csv). Steps whose outputs are up to date are skipped, "
+                    "lesion_annotations/, stage_labels.csv), or, when DATA_DIR has the CAMELYON16 layout "
+                    "(training/normal, training/tumor, testing/images, lesion_annotations, testing/reference.csv), "
+                    "the CAMELYON16 tasks: slide probabilities (image,probability CSV), lesion detections "
+                    "(probability,X,Y per slide), slide AUC and FROC. The layout found is printed. Steps whose outputs are up to date are skipped, "
                     "so running the same command again resumes an interrupted run. Writes RUN_DIR/report.html "
                     "and RUN_DIR/run_summary.json.",
     )
@@ -57,8 +60,21 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from camelyon.camelyon16.layout import detect_layout
     from camelyon.pipeline import run_pipeline
 
+    layout = detect_layout(args.data_dir)
+    if layout.kind == "camelyon16":
+        from camelyon.camelyon16.pipeline import run_pipeline16
+
+        print(f"{layout.describe()}: running the CAMELYON16 tasks (slide probability, lesion detections)")
+        summary = run_pipeline16(args.data_dir, args.out, config_from_args(args), layout=layout)
+        if summary.get("froc") is not None:
+            lo, hi = summary["auc_ci"]
+            print(f"FROC {summary['froc']:.4f}, slide AUC {summary['auc']:.4f} ({lo:.3f}-{hi:.3f}) on "
+                  f"{summary['n_test_slides']} test slides; {summary['slide_probabilities']}, {summary['detections']}/")
+        return 0
+    print(layout.describe())
     summary = run_pipeline(args.data_dir, args.out, config_from_args(args))
     print(f"kappa {summary['kappa']:.4f} on {summary['n_test_patients']} held-out patients; "
           f"report: {summary['report']}")

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="SLIDES_OR_DIR", help="slide files and/or folders of slides")
     p.add_argument("--annotations", default=None,
-                   help="folder of ASAP XML files named SLIDE_STEM.xml (default: SLIDES_DIR/lesion_annotations, "
+                   help="folder of ASAP XML (SLIDE_STEM.xml) or QuPath GeoJSON (SLIDE_STEM.geojson) files (default: SLIDES_DIR/lesion_annotations, "
                         "else SLIDES_DIR/../lesion_annotations as in CAMELYON16/17, when it exists)")
     p.add_argument("--out", required=True, help="tile store to write (.h5)")
     res = p.add_mutually_exclusive_group()
@@ -64,9 +64,13 @@ def run(args) -> int:
             f"{', '.join(missing)}: {'slide file or folder' if len(missing) == 1 else 'slide files or folders'} "
             f"not found; nothing was tiled (fix or leave out {'this path' if len(missing) == 1 else 'these paths'})"
         )
+    from camelyon.camelyon16.layout import expand_inputs
+
+    given = list(args.inputs)
+    args.inputs = expand_inputs(args.inputs, ("normal", "tumour"), "tiling")
     annotations = args.annotations
     if annotations is None:
-        folders = find_annotation_folders(args.inputs)
+        folders = find_annotation_folders(given)
         if len(folders) == 1:
             annotations = folders[0]
         elif folders:
@@ -102,6 +106,10 @@ def run(args) -> int:
     for name, messages in sorted(report.warnings.items()):
         for m in messages:
             print(f"warning: {name}: {m}")
+    if report.changed:
+        print(f"recomputed {count_noun(len(report.changed), 'slide')} whose input changed since the earlier run:")
+        for name, what in sorted(report.changed.items()):
+            print(f"  {name}: {what}")
     from camelyon.dataset import TileStore
 
     with TileStore(report.path) as store:
@@ -148,7 +156,8 @@ def find_annotation_folders(inputs) -> list[Path]:
     for item in inputs:
         p = Path(item)
         slide_dir = p if p.is_dir() else p.parent
-        for candidate in (slide_dir / "lesion_annotations", slide_dir.parent / "lesion_annotations"):
+        for candidate in (slide_dir / "lesion_annotations", slide_dir.parent / "lesion_annotations",
+                          slide_dir / "training" / "lesion_annotations"):
             if candidate.is_dir():
                 found.setdefault(candidate.resolve(), candidate)
                 break
@@ -156,9 +165,11 @@ def find_annotation_folders(inputs) -> list[Path]:
 
 
 def _merge_annotation_folders(folders: list[Path]) -> dict[str, Path]:
-    """Slide stem -> XML file over several folders (the first folder that has a stem wins)."""
+    """Slide stem -> annotation file (ASAP XML, else QuPath GeoJSON) over several folders (the first
+    folder that has a stem wins)."""
     merged: dict[str, Path] = {}
     for folder in folders:
-        for xml in sorted(folder.glob("*.xml")):
-            merged.setdefault(xml.stem, xml)
+        for suffix in (".xml", ".geojson", ".json"):
+            for f in sorted(folder.glob(f"*{suffix}")):
+                merged.setdefault(f.stem, f)
     return merged

@@ -20,7 +20,13 @@ def register(subparsers) -> None:
                     "to continue an interrupted run. Writes OUT (.npz: architecture, weights, normalization "
                     "target, tile geometry), OUT_STEM.training.png and OUT_STEM.history.json.",
     )
-    p.add_argument("store", metavar="TILES.h5", help="tile store written by 'camelyon tiles'")
+    p.add_argument("store", metavar="TILES.h5", nargs="?", default=None,
+                   help="tile store written by 'camelyon tiles' (or give --pcam DIR)")
+    p.add_argument("--pcam", default=None, metavar="DIR",
+                   help="train on PatchCamelyon instead: DIR holds camelyonpatch_level_2_split_{train,valid,test}_{x,y}.h5; "
+                        "validates on valid and prints 'test accuracy' and 'test AUC' on test")
+    p.add_argument("--max-tiles", type=int, default=None,
+                   help="with --pcam: use a random subset of at most N tiles of each split (seeded)")
     p.add_argument("--out", required=True, help="model file to write (.npz)")
     p.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
     p.add_argument("--batch-size", type=int, default=64, help="tiles per minibatch, half tumour (default 64)")
@@ -42,6 +48,10 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from camelyon.training import TrainingConfig, checkpoint_path, train_from_store
 
+    if (args.store is None) == (args.pcam is None):
+        raise CamelyonError("give either a tile store TILES.h5 or --pcam DIR (not both)")
+    if args.max_tiles is not None and args.pcam is None:
+        raise CamelyonError("--max-tiles goes with --pcam")
     out = Path(args.out)
     if out.suffix != ".npz":
         raise CamelyonError(f"--out must end in .npz, got {out}")
@@ -53,6 +63,8 @@ def run(args) -> int:
     config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
                             lr=args.lr, normalize=args.normalize, augment=args.augment,
                             val_fraction=args.val_fraction, seed=args.seed)
+    if args.pcam is not None:
+        return _run_pcam(args, out, config)
     with warnings.catch_warnings():
         # a warning (e.g. no validation patients) is one line on stderr, not a source location and code line
         warnings.showwarning = _show_warning
@@ -63,6 +75,23 @@ def run(args) -> int:
         line += f", validation loss {h['val_loss'][-1]:.4f}, validation AUC {h['val_auc'][-1]:.4f}"
     print(line)
     print(f"training curves: {result.curve_path}")
+    return 0
+
+
+def _run_pcam(args, out, config) -> int:
+    from camelyon.pcam_training import train_on_pcam
+
+    if args.normalize != "none":
+        raise CamelyonError("--normalize is not available with --pcam (PCam tiles are read batch by batch)")
+    r = train_on_pcam(args.pcam, out, config, max_tiles=args.max_tiles, progress=not args.quiet, resume=args.resume)
+    h = r.history
+    speed = sorted(h["tiles_per_s"])[len(h["tiles_per_s"]) // 2]
+    print(f"wrote {r.model_path} after {count_noun(h['epoch'][-1], 'epoch')} on {r.n_train} PCam training tiles: "
+          f"training loss {h['loss'][-1]:.4f}, validation AUC {h['val_auc'][-1]:.4f} ({r.n_val} tiles), "
+          f"{speed:.0f} training tiles/s (median epoch)")
+    print(f"test accuracy {r.test_accuracy:.4f}")
+    print(f"test AUC {r.test_auc:.4f}")
+    print(f"  on {r.n_test} test tiles in {r.test_seconds:.1f} s ({r.n_test / max(r.test_seconds, 1e-9):.0f} tiles/s)")
     return 0
 
 

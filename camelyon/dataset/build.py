@@ -23,8 +23,9 @@ Examples
 
 from __future__ import annotations
 
+import errno
 import json
-import math
+import os
 import re
 import shutil
 import warnings
@@ -37,7 +38,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from camelyon.annotations import read_asap
+from camelyon.annotations import read_annotations
 from camelyon.dataset.store import (
     FORMAT,
     PartWriter,
@@ -48,7 +49,9 @@ from camelyon.dataset.store import (
 )
 from camelyon.errors import CamelyonError, DatasetError, SlideError
 from camelyon.executor import map_slides
-from camelyon.slide import SLIDE_SUFFIXES, Slide
+from camelyon.fingerprints import changes, fingerprint
+from camelyon.outputs import OutputLock, refuse_foreign_output, refuse_inputs_as_output
+from camelyon.slide import MPP_RANGE, SLIDE_SUFFIXES, Slide
 from camelyon.tiling import TileGrid, TileReader
 from camelyon.tissue import slide_tissue_mask
 
@@ -116,14 +119,18 @@ def find_slides(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def find_annotation(slide_path: Path, annotations: str | Path | dict | None) -> Path | None:
-    """The ASAP XML of a slide: ``<annotations>/<slide stem>.xml`` (or a dict entry), if it exists."""
+    """The annotation file of a slide: ``<annotations>/<slide stem>.xml`` (ASAP), else ``.geojson`` or
+    ``.json`` (QuPath), or a dict entry; None when there is none."""
     if annotations is None:
         return None
     if isinstance(annotations, dict):
         p = annotations.get(slide_path.stem)
         return Path(p) if p is not None else None
-    p = Path(annotations) / f"{slide_path.stem}.xml"
-    return p if p.exists() else None
+    for suffix in (".xml", ".geojson", ".json"):
+        p = Path(annotations) / f"{slide_path.stem}{suffix}"
+        if p.exists():
+            return p
+    return None
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,7 @@ class SlideJob:
     seed: int = 0
     compression: str | None = "lzf"
     compression_level: int | None = None
+    fingerprint: dict | None = None
 
 
 def _negatives_rng(seed: int, name: str) -> np.random.Generator:
@@ -163,7 +171,7 @@ def tile_slide(job: SlideJob) -> dict:
         warnings.simplefilter("always")
         with Slide(job.path, mpp=job.mpp) as slide:
             mpp = float(np.mean(slide.mpp))  # SlideError with the --mpp hint when unknown
-            annotations = read_asap(job.annotation) if job.annotation else None
+            annotations = read_annotations(job.annotation) if job.annotation else None
             geo = grid.geometry(slide)
             with warnings.catch_warnings():
                 if geo.rows == 0 or geo.cols == 0:
@@ -193,6 +201,7 @@ def tile_slide(job: SlideJob) -> dict:
                 annotated=annotations is not None,
                 tissue_fraction=tissue.fraction,
                 um_per_px=float(geo.um_per_px),
+                fingerprint=job.fingerprint,
             )
             reader = TileReader(slide, geo)
             with PartWriter(Path(job.part), len(table), grid.tile_size, job.compression,
@@ -218,6 +227,8 @@ class BuildReport:
         Slides taken from an earlier (interrupted or smaller) run.
     failed : list of (str, str)
         (slide path, error message) of slides that could not be tiled.
+    changed : dict
+        Slide name -> what changed since an earlier run (slide file, annotation): recomputed.
     warnings : dict
         Slide name -> warnings (clipped annotations, no tissue, ...).
     n_tiles : int
@@ -228,6 +239,7 @@ class BuildReport:
     tiled: list = field(default_factory=list)
     reused: list = field(default_factory=list)
     failed: list = field(default_factory=list)
+    changed: dict = field(default_factory=dict)
     warnings: dict = field(default_factory=dict)
     n_tiles: int = 0
 
@@ -326,12 +338,48 @@ def build_tile_store(
     params_json = json.dumps(params, sort_keys=True)
     parts_dir = out.with_name(out.name + ".parts")
 
-    slide_paths = find_slides([slides] if isinstance(slides, (str, Path)) else slides)
+    inputs = [slides] if isinstance(slides, (str, Path)) else list(slides)
+    slide_paths = find_slides(inputs)
     names = [p.stem for p in slide_paths]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise CamelyonError(f"several slides share the name {dupes[0]!r}; slide names must be unique")
+    # outputs are never inputs, and --overwrite replaces a tile store only
+    refuse_inputs_as_output(out, [*inputs, *slide_paths] + (
+        [annotations] if isinstance(annotations, (str, Path)) else []), option="--out")
+    refuse_foreign_output(out, is_own_kind=_is_tile_store(out), own_kind="a camelyon tile store")
+    with OutputLock(out, command="tiles"):
+        return _build_locked(out, slide_paths, names, parts_dir, grid, annotations, params, params_json,
+                             max_negatives_per_slide, seed, mpp, workers, scheduler, compression,
+                             compression_level, overwrite, keep_parts, progress, on_slide_done)
 
+
+def _is_tile_store(path: Path) -> bool:
+    """Whether ``path`` is an HDF5 file with the tile-store format mark (False when it does not exist)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == FORMAT
+    except Exception:  # noqa: BLE001 - missing, not HDF5, damaged: not a store we may replace
+        return False
+
+
+def _display(path: Path | str) -> str:
+    """A path printable on any terminal: bytes that are not UTF-8 shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _valid_utf8(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _build_locked(out, slide_paths, names, parts_dir, grid, annotations, params, params_json,
+                  max_negatives_per_slide, seed, mpp, workers, scheduler, compression, compression_level,
+                  overwrite, keep_parts, progress, on_slide_done) -> BuildReport:
+    """The build itself, run while holding the store's lock."""
     if overwrite:
         if out.exists():
             out.unlink()
@@ -353,13 +401,17 @@ def build_tile_store(
                 existing = {r.name: r for r in read_slide_records(f)}
         except OSError as exc:
             raise DatasetError(f"{out}: exists but is not a readable HDF5 file ({exc}); use --overwrite") from None
+        except KeyError as exc:
+            raise DatasetError(f"{out}: damaged tile store (no {exc.args[0]!r}); rebuild it with --overwrite") from None
 
     # finished part files of an interrupted run
     parts_dir.mkdir(exist_ok=True)
+    requested = set(names)
     done_parts: dict[str, tuple[SlideRecord, Path]] = {}
     for p in parts_dir.glob("*.h5"):
         info = read_part_info(p)
-        if info is not None and info[1] == params_json:
+        # parts of slides not requested this time (e.g. a slide left out of the rerun) are ignored
+        if info is not None and info[1] == params_json and info[0].name in requested:
             done_parts[info[0].name] = (info[0], p)
     for stale in [*parts_dir.glob(".*.tmp"), *out.parent.glob(f".{out.name}.*.tmp")]:
         stale.unlink(missing_ok=True)  # left by a process killed while writing
@@ -367,18 +419,29 @@ def build_tile_store(
     report = BuildReport(out)
     jobs = []
     for path, name in zip(slide_paths, names, strict=True):
-        if name in existing or name in done_parts:
-            report.reused.append(name)
+        if not _valid_utf8(path):
+            report.failed.append((_display(path), "the file name is not valid UTF-8 text (a byte such as \\xff); "
+                                  "rename the file (the store keeps slide names as UTF-8)"))
             continue
-        patient, centre = parse_slide_name(path)
         ann = find_annotation(path, annotations)
+        current = fingerprint(path, ann)
+        earlier = existing.get(name) or (done_parts[name][0] if name in done_parts else None)
+        if earlier is not None:
+            changed = changes(earlier.fingerprint, current)
+            if changed is None:
+                report.reused.append(name)
+                continue
+            report.changed[name] = changed  # recomputed; the old tiles are dropped even if this fails
+            existing.pop(name, None)
+            done_parts.pop(name, None)
+        patient, centre = parse_slide_name(path)
         jobs.append(
             SlideJob(
                 path=str(path), name=name, patient=patient, centre=centre,
                 annotation=str(ann) if ann else None, part=str(parts_dir / f"{name}.h5"),
                 grid=grid.to_dict(), params_json=params_json, mpp=mpp,
                 max_negatives=max_negatives_per_slide, seed=seed,
-                compression=compression, compression_level=compression_level,
+                compression=compression, compression_level=compression_level, fingerprint=current,
             )
         )
 
@@ -387,6 +450,7 @@ def build_tile_store(
         job = result.item
         if result.error is not None:
             result.raise_if_unwritten()  # an exercise not written yet (student edition) is not a bad slide
+            _raise_if_disk_problem(result.error, parts_dir)
             report.failed.append((job.path, _strip_type(result.error)))
             continue
         rec = SlideRecord(**result.value)
@@ -421,6 +485,18 @@ def build_tile_store(
     return report
 
 
+#: Worker errors that are the disk's fault, not the slide's: the build stops (finished slides are kept).
+_DISK_ERRORS = {"No space left on device": errno.ENOSPC, "Disk quota exceeded": errno.EDQUOT,
+                "Read-only file system": errno.EROFS}
+
+
+def _raise_if_disk_problem(error: str, folder: Path) -> None:
+    """Raise OSError when a worker failed because the output disk is full or read-only."""
+    for text, code in _DISK_ERRORS.items():
+        if text in error:
+            raise OSError(code, text, str(folder))
+
+
 def _check_parameters(workers, seed, mpp, max_negatives, compression, compression_level) -> None:
     """Raise a :class:`CamelyonError` naming the first bad build parameter and what it should be."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
@@ -428,8 +504,9 @@ def _check_parameters(workers, seed, mpp, max_negatives, compression, compressio
         raise CamelyonError(f"workers must be a whole number >= 1 (1: tile in this process), got {workers!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise CamelyonError(f"seed must be a whole number >= 0, got {seed!r}")
-    if mpp is not None and not (isinstance(mpp, (int, float, np.number)) and 0 < mpp < math.inf):
-        raise CamelyonError(f"mpp must be a level-0 resolution > 0 um/px (e.g. 0.243), got {mpp!r}")
+    if mpp is not None and not (isinstance(mpp, (int, float, np.number)) and MPP_RANGE[0] <= mpp <= MPP_RANGE[1]):
+        raise CamelyonError(f"mpp must be a level-0 resolution between {MPP_RANGE[0]} and {MPP_RANGE[1]} um/px "
+                            f"(e.g. 0.243), got {mpp!r}")
     if max_negatives is not None and (not isinstance(max_negatives, (int, np.integer)) or max_negatives < 0):
         raise DatasetError(f"max_negatives_per_slide must be >= 0, got {max_negatives}")
     if compression not in (None, "lzf", "gzip", "none"):

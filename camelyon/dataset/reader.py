@@ -33,7 +33,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from camelyon.dataset.store import FORMAT, FORMAT_VERSION, read_slide_records
+from camelyon.dataset.store import CHECKSUM_COLUMN, FORMAT, FORMAT_VERSION, read_slide_records, tile_checksum
 from camelyon.errors import DatasetError
 from camelyon.executor import default_workers
 
@@ -56,6 +56,10 @@ class TileStore:
     threads : int, optional
         Threads that decompress the tiles of a batch (default: up to 4, one per core). Batches
         smaller than :data:`THREADED_BATCH_MIN_BYTES` are decoded in the calling thread.
+    verify : bool
+        Check each tile's stored bytes against its CRC-32 before decoding it (default True;
+        stores written before checksums are read unchecked). A damaged tile raises a
+        :class:`DatasetError` naming the file, the tile index and its slide.
 
     Raises
     ------
@@ -77,8 +81,9 @@ class TileStore:
     tissue_fraction, tumour_fraction : ndarray of shape (N,), float32
     """
 
-    def __init__(self, path: str | Path, threads: int | None = None):
+    def __init__(self, path: str | Path, threads: int | None = None, verify: bool = True):
         self.path = Path(path)
+        self.verify = bool(verify)
         self.threads = min(4, default_workers()) if threads is None else max(1, int(threads))
         self._pool = None
         if not self.path.exists():
@@ -97,6 +102,22 @@ class TileStore:
                 f"{self.path}: store format {f.attrs['format_version']} is newer than this software "
                 f"reads ({FORMAT_VERSION}); update camelyon"
             )
+        try:
+            self._read_columns(f)
+        except KeyError as exc:
+            self._f.close()
+            name = exc.args[0] if exc.args else "?"
+            raise DatasetError(f"{self.path}: damaged tile store ({name} is missing); rebuild it with "
+                               "camelyon tiles ... --overwrite") from None
+        self._chunk_bytes = int(np.prod(self._tiles.shape[1:]))
+        self._decode = _chunk_decoder(self._tiles)
+        self._map = None
+        self._chunks = None
+        if self._decode is not None:
+            self._open_chunk_map()
+
+    def _read_columns(self, f: h5py.File) -> None:
+        """Read the per-tile columns and the slide table (KeyError when one is missing)."""
         self._tiles = f["tiles"]
         self.labels = f["labels"][()]
         self.coords = f["coords"][()]
@@ -108,12 +129,10 @@ class TileStore:
         self._patient_index = f["patient"][()]
         self.slide_records = read_slide_records(f)
         self._slide_names = np.array([r.name for r in self.slide_records], dtype=object)
-        self._chunk_bytes = int(np.prod(self._tiles.shape[1:]))
-        self._decode = _chunk_decoder(self._tiles)
-        self._map = None
-        self._chunks = None
-        if self._decode is not None:
-            self._open_chunk_map()
+        # per-tile checksums of the stored chunk bytes (stores written before them have none)
+        self._crc = f[CHECKSUM_COLUMN][()] if CHECKSUM_COLUMN in f else None
+        if self._crc is not None and self._crc.shape != self.labels.shape:
+            raise KeyError(f"{CHECKSUM_COLUMN} of the right length")
 
     def _open_chunk_map(self) -> None:
         """Index every tile chunk's place in the file and map the file, if HDF5 can tell us."""
@@ -272,7 +291,9 @@ class TileStore:
         self._tiles.read_direct(dest, source_sel=np.s_[i], dest_sel=np.s_[...])
 
     def _decode_into(self, i: int, data, mask: int, dest: np.ndarray) -> None:
-        """Decompress tile ``i``'s chunk bytes ``data`` (HDF5 filter ``mask``) into ``dest``."""
+        """Check and decompress tile ``i``'s chunk bytes ``data`` (HDF5 filter ``mask``) into ``dest``."""
+        if self.verify and self._crc is not None and tile_checksum(data) != self._crc[i]:
+            raise DatasetError(self._damaged(i))
         flat = dest.reshape(-1)
         if mask & 1 or self._decode is _stored_as_is:  # mask bit 0: the filter was skipped (stored as is)
             got = data
@@ -285,6 +306,37 @@ class TileStore:
                 raise DatasetError(f"{self.path}: tile {i} cannot be decompressed ({exc})") from None
         if len(got) != self._chunk_bytes:
             raise DatasetError(f"{self.path}: tile {i} holds {len(got)} bytes, expected {self._chunk_bytes}")
+
+    def _damaged(self, i: int) -> str:
+        slide = self._slide_names[self.slide_index[i]] if len(self._slide_names) else "?"
+        return (f"{self.path}: tile {i} (slide {slide}) is damaged: its stored bytes do not match their checksum; "
+                "rebuild the store (camelyon tiles ... --overwrite) or copy it again")
+
+    def verify_checksums(self) -> list[int]:
+        """Indices of the tiles whose stored bytes do not match their checksum (reads every chunk once).
+
+        Returns
+        -------
+        list of int
+            Empty when every tile is intact.
+
+        Raises
+        ------
+        DatasetError
+            The store has no checksums (written before they existed).
+        """
+        if self._crc is None:
+            raise DatasetError(f"{self.path}: this store was written without tile checksums; rebuild it to get them")
+        bad = []
+        for i in range(len(self)):
+            if self._chunks is not None and self._chunks[0][i] >= 0:
+                start = self._chunks[0][i]
+                data = self._view[start : start + self._chunks[1][i]]
+            else:
+                _, data = self._tiles.id.read_direct_chunk((i, 0, 0, 0))
+            if tile_checksum(data) != self._crc[i]:
+                bad.append(i)
+        return bad
 
     def iter_batches(
         self,

@@ -396,3 +396,60 @@ def to_rgb_challenge(out, hem, eos, dark, ink, thick, hfield, light, stitch, m, 
                 elif v > 255.0:
                     v = 255.0
                 out[r, c, ch] = np.uint8(v + 0.5)
+
+
+@njit(cache=True, nogil=True)
+def tumour_architecture(cls, px, py, seed, salt, want, spacing, septum_px, lumen_prob, lumen_min, lumen_max,
+                        stroma_class, lumen_class):
+    """Split ductal carcinoma (class ``want``) into nests with stromal septa and glandular lumens.
+
+    A Voronoi pattern of nests (sites on a jittered lattice ``spacing`` px apart, from position
+    hashes): pixels within ``septum_px`` of a nest border become ``stroma_class``; in a nest whose
+    site draws below ``lumen_prob``, pixels within a radius in ``[lumen_min, lumen_max)`` px of
+    the site become ``lumen_class``. Only pixels of class ``want`` change.
+    """
+    h, w = cls.shape
+    gx0 = int(math.floor(px / spacing)) - 1
+    gy0 = int(math.floor(py / spacing)) - 1
+    nx = int(math.floor((px + w) / spacing)) - gx0 + 2
+    ny = int(math.floor((py + h) / spacing)) - gy0 + 2
+    fx = np.empty((ny, nx), dtype=np.float64)
+    fy = np.empty((ny, nx), dtype=np.float64)
+    lr = np.empty((ny, nx), dtype=np.float64)
+    for j in range(ny):
+        for i in range(nx):
+            s = hash2(seed, gx0 + i, gy0 + j, salt)
+            fx[j, i] = (gx0 + i + 0.1 + 0.8 * to_unit(s)) * spacing
+            s = next_hash(s)
+            fy[j, i] = (gy0 + j + 0.1 + 0.8 * to_unit(s)) * spacing
+            s = next_hash(s)
+            has = to_unit(s) < lumen_prob
+            s = next_hash(s)
+            lr[j, i] = lumen_min + (lumen_max - lumen_min) * to_unit(s) if has else -1.0
+    inv = 1.0 / spacing
+    for r in range(h):
+        y = py + r + 0.5
+        jy = int(math.floor(y * inv)) - gy0
+        for c in range(w):
+            if cls[r, c] != want:
+                continue
+            x = px + c + 0.5
+            jx = int(math.floor(x * inv)) - gx0
+            d1 = 1e30
+            d2 = 1e30
+            best = 0.0
+            for j in range(jy - 1, jy + 2):
+                for i in range(jx - 1, jx + 2):
+                    ddx = x - fx[j, i]
+                    ddy = y - fy[j, i]
+                    dd = ddx * ddx + ddy * ddy
+                    if dd < d1:
+                        d2 = d1
+                        d1 = dd
+                        best = lr[j, i]
+                    elif dd < d2:
+                        d2 = dd
+            if math.sqrt(d2) - math.sqrt(d1) < septum_px:
+                cls[r, c] = stroma_class
+            elif best > 0.0 and d1 < best * best:
+                cls[r, c] = lumen_class

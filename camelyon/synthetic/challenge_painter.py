@@ -31,15 +31,16 @@ from camelyon.synthetic.tissue_layout import fill_polygon, shrink_radially
 
 # tissue classes beyond those of the easy preset
 SINUS, GERMINAL, HISTIO, LUMEN, WALL, HEV, TRABECULA, NECROSIS, LOBULAR = 6, 7, 8, 9, 10, 11, 12, 13, 14
-N_CLASSES = 15
+T_STROMA, T_LUMEN = 15, 16  # septa and glandular lumens inside ductal carcinoma
+N_CLASSES = 17
 #: Stroma / cytoplasm (hematoxylin, eosin) per class.
 _TABLE = {
     PERINODAL_FAT: (0.0, 0.0), CAPSULE: (0.10, 0.85), PARENCHYMA: (0.10, 0.34), FAT: (0.0, 0.0),
     TUMOUR: (0.14, 0.40), SINUS: (0.05, 0.20), GERMINAL: (0.09, 0.30), HISTIO: (0.10, 0.42),
     LUMEN: (0.0, 0.04), WALL: (0.08, 0.80), HEV: (0.12, 0.45), TRABECULA: (0.10, 0.85),
-    NECROSIS: (0.22, 0.80), LOBULAR: (0.10, 0.34),
+    NECROSIS: (0.22, 0.80), LOBULAR: (0.10, 0.34), T_STROMA: (0.08, 0.75), T_LUMEN: (0.0, 0.03),
 }
-_FIBROUS = (CAPSULE, WALL, TRABECULA)
+_FIBROUS = (CAPSULE, WALL, TRABECULA, T_STROMA)
 #: Look-alike kinds painted as a class (in this order), and their class.
 _FEATURE_CLASS = {"fat_island": FAT, "germinal_centre": GERMINAL, "sinus_histiocytosis": HISTIO,
                   "trabecula": TRABECULA, "vessel": WALL, "high_endothelial_venule": HEV, "necrosis": NECROSIS}
@@ -48,11 +49,15 @@ _LESION_CLASS = {"ductal_carcinoma": TUMOUR, "lobular_carcinoma": LOBULAR}
 _FOLD, _OOF, _PEN, _BUBBLE, _BUBBLE_IN, _DUST, _CRACK = 1, 2, 4, 8, 16, 32, 64
 _ARTEFACT_BIT = {"fold": _FOLD, "out_of_focus": _OOF, "pen_mark": _PEN, "air_bubble": _BUBBLE, "dust": _DUST,
                  "coverslip_crack": _CRACK}
+#: Ductal carcinoma nests: Voronoi spacing, septum width, chance and radius range of a lumen (um).
+NEST_UM, SEPTUM_UM, LUMEN_PROB, LUMEN_UM = 60.0, 7.0, 0.55, (6.0, 20.0)
+#: Ductal tumour nuclei: hematoxylin of the nucleoplasm (the easy preset's 0.36 is paler).
+DUCTAL_INTERIOR = 0.5
 #: Out-of-focus blur (um, standard deviation).
 OOF_BLUR_UM = 2.2
 # salts (distinct from the easy painter's)
 (_S_LYMPH, _S_HISTIO, _S_FIBRO, _S_TUMOUR, _S_FAT, _S_CB, _S_TBM, _S_SH, _S_ENDO, _S_RBC, _S_WALL, _S_DEBRIS,
- _S_FILES, _S_ITC, _S_DENS, _S_THICK, _S_HF, _S_NOISE, _S_CHROM, _S_FIBRE, _S_LIGHT, _S_INK) = range(100, 122)
+ _S_FILES, _S_ITC, _S_DENS, _S_THICK, _S_HF, _S_NOISE, _S_CHROM, _S_FIBRE, _S_LIGHT, _S_INK, _S_NEST) = range(100, 123)
 
 
 def _shrunk(poly: np.ndarray, by_px: float) -> np.ndarray:
@@ -189,6 +194,9 @@ class ChallengePainter(Painter):
     def _paint_tissue(self, px, py, seed, um) -> None:
         cls, hem, eos = self.cls, self.hem, self.eos
         fibre, dens, ones, chrom = self.tmp, self.density, self.ones, self.chromatin
+        # ductal carcinoma grows in nests (40-90 um) parted by stromal septa, some with a glandular lumen
+        cc.tumour_architecture(cls, px, py, seed, _S_NEST, TUMOUR, NEST_UM * um, SEPTUM_UM * um, LUMEN_PROB,
+                               LUMEN_UM[0] * um, LUMEN_UM[1] * um, T_STROMA, T_LUMEN)
         value_noise(seed, _S_FIBRE, px, py, max(2, int(round(4.0 * um))), fibre)
         cc.class_stain(cls, hem, eos, fibre, self.table_h, self.table_e, self.fibrous)
         cells.paint_fat(hem, eos, cls, px, py, seed, _S_FAT, 60.0 * um, 3.0 * um, 0.8, 0.08)
@@ -198,13 +206,14 @@ class ChallengePainter(Painter):
         value_noise(seed, _S_CHROM, px, py, max(1, int(round(1.6 * um))), chrom)
         lymph = 7.2 * um
         for want, prob, field in ((PARENCHYMA, 0.97, dens), (SINUS, 0.25, ones), (GERMINAL, 0.40, ones),
-                                  (LOBULAR, 0.80, dens), (HEV, 0.25, ones), (HISTIO, 0.12, ones)):
+                                  (LOBULAR, 0.80, dens), (HEV, 0.25, ones), (HISTIO, 0.12, ones),
+                                  (T_STROMA, 0.15, ones)):
             cells.splat_nuclei(hem, cls, want, px, py, seed, _S_LYMPH, lymph, 0.9, prob, field,
                                2.7 * um, 3.4 * um, 0.8, 1.0, 1.45, 0.0)
         for want, prob in ((PARENCHYMA, 0.18), (SINUS, 0.35)):
             cells.splat_nuclei(hem, cls, want, px, py, seed, _S_HISTIO, 26.0 * um, 0.8, prob, ones,
                                4.5 * um, 6.0 * um, 0.55, 0.8, 0.75, 0.0)
-        for want in (CAPSULE, TRABECULA):
+        for want in (CAPSULE, TRABECULA, T_STROMA):
             cells.splat_nuclei(hem, cls, want, px, py, seed, _S_FIBRO, 16.0 * um, 0.8, 0.6, ones,
                                4.0 * um, 6.5 * um, 0.18, 0.35, 1.1, 0.0)
         cells.splat_nuclei(hem, cls, WALL, px, py, seed, _S_WALL, 10.0 * um, 0.8, 0.5, ones,
@@ -224,7 +233,7 @@ class ChallengePainter(Painter):
                            0.6, 0.08, 0.28, 0.30, 0.5 * um, chrom, 0.35)
         # ductal carcinoma, lobular carcinoma in single files, isolated tumour cells
         cc.splat_vesicular(hem, cls, TUMOUR, px, py, seed, _S_TUMOUR, 13.0 * um, 0.55, 0.97, 5.0 * um, 7.8 * um,
-                           0.7, 0.12, 0.36, 0.5, 0.9 * um, chrom, 0.75)
+                           0.7, 0.12, DUCTAL_INTERIOR, 0.5, 0.9 * um, chrom, 0.75)
         cc.splat_files(hem, eos, cls, LOBULAR, px, py, seed, _S_FILES, self.plan.extras.file_angle, 9.0 * um,
                        20.0 * um, 0.3, 0.85, 3.0 * um, 4.0 * um, 0.9, 0.4, 5.5 * um, 0.45)
         if len(self.itc):

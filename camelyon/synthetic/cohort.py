@@ -29,7 +29,7 @@ import numpy as np
 
 from camelyon.annotations import Annotation, largest_diameter_mm, write_asap
 from camelyon.errors import CamelyonError
-from camelyon.executor import map_slides, runs_in_process
+from camelyon.executor import default_workers, map_slides, runs_in_process
 from camelyon.messages import count_noun
 from camelyon.staging import STAGES
 from camelyon.synthetic.lesions import (
@@ -70,6 +70,12 @@ DIFFICULTIES = ("easy", "challenge")
 LOOKALIKE_DIR = "lookalike_annotations"
 #: Smallest slide side in mm: room for a macro-metastasis (> 2 mm) inside a capsule.
 MIN_SIDE_MM = 3.5
+#: Largest slide side in px: above the largest CAMELYON slides (about 220,000 px wide).
+MAX_SIDE_PX = 250_000
+#: Bytes of the finished JPEG TIFF per level-0 px (measured 0.19-0.23, docs/synthetic.md), rounded up.
+OUTPUT_BYTES_PER_PX = 0.25
+#: Bytes of raw scratch per level-0 px while a slide is painted (levels 1.. as raw RGB: 3/4 + 3/16 + ...).
+SCRATCH_BYTES_PER_PX = 1.0
 
 
 def slide_name(patient: int, node: int) -> str:
@@ -116,6 +122,9 @@ def normalize_size(size, mpp: float) -> tuple[int, int]:
             if len(size) != 2:
                 raise CamelyonError(f"size {size!r}: expected (width, height) in px")
             w, h = (int(v) for v in size)
+        if not (0 < w <= MAX_SIDE_PX and 0 < h <= MAX_SIDE_PX):
+            raise CamelyonError(f"--size {w} x {h} px: each side must be between 1 and {MAX_SIDE_PX:,} px "
+                                "(the largest CAMELYON slides are about 220,000 px wide)")
         w = max(TILE, int(np.ceil(w / TILE)) * TILE)
         h = max(TILE, int(np.ceil(h / TILE)) * TILE)
     if min(w, h) * mpp / 1000.0 < MIN_SIDE_MM:
@@ -478,6 +487,8 @@ def generate_cohort(
         raise CamelyonError(f"n_patients must be at least 1, got {n_patients}")
     if int(n_centers) < 1:
         raise CamelyonError(f"n_centers must be at least 1, got {n_centers}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise CamelyonError(f"seed must be a whole number >= 0, got {seed!r}")
     if not (np.isfinite(mpp) and 0.05 <= float(mpp) <= 20.0):
         raise CamelyonError(f"mpp must be a resolution in um/px between 0.05 and 20, got {mpp}")
     mpp = float(mpp)
@@ -506,6 +517,7 @@ def generate_cohort(
     if progress and runs_in_process(len(jobs), workers=workers, scheduler=scheduler):
         jobs = [(plan, path, True) for plan, path in jobs]
     _remove_stale_temporaries(root)
+    check_disk_space(root, size, len(jobs), workers, scheduler)
 
     failures = []
     cpu = 0.0
@@ -533,6 +545,27 @@ def generate_cohort(
         cpu_seconds=cpu,
         peak_rss_mb=peak,
     )
+
+
+def check_disk_space(root: Path, size: tuple[int, int], n_slides: int, workers, scheduler=None) -> None:
+    """Raise CamelyonError before painting when the slides and their scratch files would not fit on disk.
+
+    The estimate: :data:`OUTPUT_BYTES_PER_PX` per level-0 px for every slide still to paint, plus
+    :data:`SCRATCH_BYTES_PER_PX` for each slide painted at the same time (one per worker).
+    """
+    if n_slides == 0:
+        return
+    px = size[0] * size[1]
+    at_once = n_slides if scheduler is not None else min(n_slides, default_workers() if workers is None
+                                                          else max(1, int(workers)))
+    need = n_slides * px * OUTPUT_BYTES_PER_PX + at_once * px * SCRATCH_BYTES_PER_PX
+    free = shutil.disk_usage(root).free
+    if need > free:
+        raise CamelyonError(
+            f"{root}: {n_slides} slides of {size[0]} x {size[1]} px need about {need / 1e9:.1f} GB on disk "
+            f"(slides and scratch files) but {free / 1e9:.1f} GB are free; use a smaller --size, fewer "
+            "--patients or --workers, or another folder"
+        )
 
 
 def _remove_stale_temporaries(root: Path) -> None:

@@ -14,7 +14,7 @@ Layouts understood (CAMELYON17 and CAMELYON16 style, real or synthetic)::
     DATA/stage_labels.csv                          reference slide labels and pN stages
     RUN/slide_predictions.csv, RUN/predictions.csv predicted slide labels and pN stages
     RUN/features.csv                               heatmap features of each slide
-    RUN/heatmaps/<stem>.npz                        tumour-probability heatmaps
+    RUN/heatmaps/<stem>.npz, RUN/<stem>.npz        tumour-probability heatmaps (pipeline, camelyon heatmap)
     RUN/tiles.h5                                   the tile store (tile grid with labels)
     RUN/**/<stem>.csv  probability,X,Y rows      detections (CAMELYON16 FROC submission, header optional)
     DATA/training/{normal,tumor}/, DATA/testing/images/, DATA/testing/reference.csv   CAMELYON16 labels
@@ -290,7 +290,7 @@ def _attach_run(by_stem: dict, run: Path, files, warnings: list) -> None:
             warnings.append(f"features not shown: {exc}")
     for p in files:
         e = by_stem.get(p.stem)
-        if p.suffix == ".npz" and e is not None and p.parent.name == "heatmaps":
+        if p.suffix == ".npz" and e is not None and (p.parent.name == "heatmaps" or p.parent == run):
             e.heatmap = p
         elif p.suffix.lower() == ".csv" and e is not None and _is_detection_csv(p):
             e.detections = p

@@ -9,15 +9,17 @@ which col2im folds back into ``dx``.
 
 Both passes go through the batch a few images at a time, so that the columns (9 times larger
 than the input for a 3x3 kernel) are used while still in the CPU cache instead of travelling to
-main memory and back. Scratch arrays come from a :class:`~minicnn.functional._buffers.Workspace`
-when one is passed (layers pass their own), so a training loop does not reallocate them.
+main memory and back. Work arrays come from a :class:`~minicnn.functional._buffers.Workspace`
+when one is passed (layers pass their own, which lives as long as the layer), so a training loop
+does not reallocate them; the output and the input gradient come from it too when its owner has
+declared ``reuse_outputs`` (inside a :class:`~minicnn.Sequential`), and are new arrays otherwise.
 Signatures match :mod:`minicnn.functional.conv_naive`; the extra keyword arguments are optional.
 """
 
 import numpy as np
 from numba import njit
 
-from ._buffers import fresh, scratch
+from ._buffers import output, scratch
 from ._checks import as_float, conv2d_geometry, match_dtype
 from ._parallel import map_tasks, split
 
@@ -150,7 +152,8 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     stride, padding : int
         Step (px) and zero padding on each side (px).
     workspace : Workspace, optional
-        Keeps the work buffers (and recycles output arrays nobody holds any more) between calls.
+        The caller's work arrays, kept between calls (``None``: allocate them for this call). The
+        cache refers to them: it is valid until the next forward call with the same workspace.
 
     Returns
     -------
@@ -168,7 +171,7 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     wb = np.empty((f, k + 1), dtype=x.dtype)  # [W | b]: the bias row of the columns is all ones
     wb[:, :k] = w.reshape(f, k)
     wb[:, k] = b
-    out = fresh(workspace, "out", (n, f, oh, ow), x.dtype)
+    out = output(workspace, "out", (n, f, oh, ow), x.dtype)
     out3 = out.reshape(n, f, q)
     step = _chunk(n, (k + 1) * q * x.itemsize)
 
@@ -213,7 +216,7 @@ def conv2d_backward_fast(dout, cache, need_dx=True):
     d3 = dout.reshape(n, f, q)
     step = _chunk(n, (k + 1) * q * x.itemsize)
     w_t = np.ascontiguousarray(w.reshape(f, k).T)
-    dx = fresh(workspace, "dx", x.shape, x.dtype) if need_dx else None
+    dx = output(workspace, "dx", x.shape, x.dtype) if need_dx else None
 
     def task(slot, s, e):
         chunk = scratch(workspace, f"cols{slot}", (step, k + 1, q), x.dtype)[: e - s]

@@ -9,7 +9,7 @@ pass is a single scatter.
 import numpy as np
 from numba import njit
 
-from ._buffers import fresh, scratch
+from ._buffers import output, scratch
 from ._checks import as_float, match_dtype, pool2d_geometry
 from ._parallel import map_tasks, split
 
@@ -141,7 +141,8 @@ def max_pool2d_forward_fast(x, kernel_size=2, stride=None, workspace=None):
     stride : int, optional
         Step between windows (px); defaults to `kernel_size`.
     workspace : Workspace, optional
-        Keeps the argmax index array between calls.
+        The caller's arrays, kept between calls: the argmax indices (the cache refers to them until
+        the next forward call with this workspace) and, when it reuses outputs, the output.
 
     Returns
     -------
@@ -153,7 +154,7 @@ def max_pool2d_forward_fast(x, kernel_size=2, stride=None, workspace=None):
     k, s, oh, ow = pool2d_geometry(x, kernel_size, stride, who)
     n, c, h, w = x.shape
     x = np.ascontiguousarray(x)
-    out = fresh(workspace, "out", (n, c, oh, ow), x.dtype)
+    out = output(workspace, "out", (n, c, oh, ow), x.dtype)
     argmax = scratch(workspace, "argmax", (n, c, oh, ow), np.int32)
     if k == 2 and s == 2:
         map_tasks(lambda i, a, e: _max_pool_forward_2x2(x[a:e], out[a:e], argmax[a:e]), _tasks(x.shape), x.size)
@@ -171,7 +172,7 @@ def max_pool2d_backward_fast(dout, cache):
     """
     shape, dtype, k, s, argmax, workspace = cache
     dout = _check_dout(dout, argmax.shape, dtype, "max_pool2d_backward_fast")
-    dx = fresh(workspace, "dx", shape, dtype)
+    dx = output(workspace, "dx", shape, dtype)
     map_tasks(lambda i, a, e: _max_pool_backward(dout[a:e], argmax[a:e], dx[a:e]), _tasks(shape), dx.size)
     return dx
 
@@ -179,7 +180,8 @@ def max_pool2d_backward_fast(dout, cache):
 def avg_pool2d_forward_fast(x, kernel_size=2, stride=None, workspace=None):
     """Mean over each window (Numba kernel). Same contract as the naive version.
 
-    `workspace` (optional) recycles output arrays between calls.
+    `workspace` (optional): the caller's :class:`~minicnn.functional._buffers.Workspace`, which
+    provides the output array when it reuses outputs.
 
     Returns
     -------
@@ -191,7 +193,7 @@ def avg_pool2d_forward_fast(x, kernel_size=2, stride=None, workspace=None):
     k, s, oh, ow = pool2d_geometry(x, kernel_size, stride, who)
     n, c = x.shape[:2]
     x = np.ascontiguousarray(x)
-    out = fresh(workspace, "out", (n, c, oh, ow), x.dtype)
+    out = output(workspace, "out", (n, c, oh, ow), x.dtype)
     map_tasks(lambda i, a, e: _avg_pool_forward(x[a:e], k, s, out[a:e]), _tasks(x.shape), x.size)
     return out, (x.shape, x.dtype, k, s, workspace)
 
@@ -207,6 +209,6 @@ def avg_pool2d_backward_fast(dout, cache):
     n, c, h, w = shape
     oh, ow = (h - k) // s + 1, (w - k) // s + 1
     dout = _check_dout(dout, (n, c, oh, ow), dtype, "avg_pool2d_backward_fast")
-    dx = fresh(workspace, "dx", shape, dtype)
+    dx = output(workspace, "dx", shape, dtype)
     map_tasks(lambda i, a, e: _avg_pool_backward(dout[a:e], k, s, dx[a:e]), _tasks(shape), dx.size)
     return dx

@@ -8,13 +8,14 @@ from .base import Layer
 class ReLU(Layer):
     """``max(x, 0)`` element-wise.
 
-    Output and input-gradient arrays are recycled between calls once nobody holds them any more
-    (large activations otherwise cost a fresh, page-faulting allocation every step).
+    Inside a :class:`~minicnn.Sequential` the output and input-gradient arrays are the layer's own,
+    reused from call to call (large activations otherwise cost a fresh, page-faulting allocation
+    every step); see :attr:`Layer.reuse_outputs`.
     """
 
     def forward(self, x):
         x = self._input(x)
-        buffer = self._workspace.recycled("out", x.shape, x.dtype)
+        buffer = self._workspace.output("out", x.shape, x.dtype)
         ### BEGIN SOLUTION (G01) call F.relu_forward(x, out=buffer) (buffer is reused); keep its cache in self._cache; out has x's shape
         out, self._cache = F.relu_forward(x, out=buffer)
         ### END SOLUTION
@@ -22,7 +23,7 @@ class ReLU(Layer):
 
     def backward(self, dout):
         cache = self._saved()
-        buffer = self._workspace.recycled("dx", cache.shape, cache.dtype)
+        buffer = self._workspace.output("dx", cache.shape, cache.dtype)
         ### BEGIN SOLUTION (G01) dx = F.relu_backward of dout with the saved cache, written into out=buffer; shape of the input
         dx = F.relu_backward(dout, cache, out=buffer)
         ### END SOLUTION

@@ -25,6 +25,12 @@ class Layer:
         Non-trained state saved with the model (BatchNorm running statistics).
     training : bool
         True in training mode (the default), False after :meth:`eval`.
+    reuse_outputs : bool
+        False (default): every call returns new output and input-gradient arrays, which the caller
+        may keep. True: the layer writes them into its own arrays, which its next call overwrites;
+        :class:`minicnn.Sequential` sets this for the layers inside a network, whose outputs only
+        the next layer reads. The layer's work arrays (a :class:`~minicnn.functional.Workspace`)
+        live as long as the layer.
     """
 
     def __init__(self):
@@ -56,6 +62,18 @@ class Layer:
         return f"{type(self).__name__}()"
 
     # ------------------------------------------------------------------ common
+    @property
+    def reuse_outputs(self):
+        return self._workspace.reuse_outputs
+
+    @reuse_outputs.setter
+    def reuse_outputs(self, value):
+        self._workspace.reuse_outputs = bool(value)
+
+    def owns(self, arr):
+        """True when `arr` may share memory with one of this layer's own arrays (see :attr:`reuse_outputs`)."""
+        return self._workspace.owns(arr)
+
     def __call__(self, x):
         return self.forward(x)
 

@@ -1,43 +1,80 @@
-"""Grade a student's edition against the reference (solution) edition.
+"""Grade a student's edition against the solution edition, one sandboxed exercise at a time.
 
-For each exercise (each id that has solution regions in the reference):
+For each exercise (each id with solution regions in the solution edition):
 
-1. **tests**: a work tree is assembled in ``OUT/work``: the student's tree with its ``tests/`` replaced by
-   the reference's (hidden tests included), so tests that read files next to them read the student's. The
-   tests marked with the exercise run in a subprocess, ``python -m pytest <test files that mention the id>
-   -m <id>``, with the work tree first on ``sys.path`` (working folder and ``PYTHONPATH``); the teaching
-   plugin's JSON report gives passed / failed / not implemented per test;
-2. **probes**: the functions of the exercise run on fixed random inputs in a subprocess over the student's
-   tree and in one over the reference, and their outputs are compared (``probes.py`` holds them).
+1. **tree**: a fresh copy of the solution edition with only the student's files of that exercise in it
+   (:mod:`minicnn.teaching.worktree`): the instructor's tests (visible and hidden), conftest and plugins
+   run, nothing the student added does;
+2. **import check**: the exercise's modules are imported one by one in a sandbox
+   (:mod:`minicnn.teaching.sandbox`); a module that hangs or crashes the interpreter is named, with the
+   file and line, and the exercise stops there (its checks all count as failed);
+3. **tests**: ``pytest -m <id>`` over the test files that mention the id, in the sandbox, with the grading
+   plugin (:mod:`minicnn.teaching.grading_plugin`): per-test timeout, delegation stubs, a record per test
+   written as it runs; a test that hangs is reported by name and the others are run again without it;
+4. **hidden probes** (``tests/hidden/probes.py``): the exercise's functions (notebook functions included)
+   on inputs drawn from the grading seed, in the sandbox; the outputs are compared here, in the grader's
+   process, with the solution edition's on the same inputs (``rtol`` 1e-7 for floats unless
+   ``grading.toml`` says otherwise).
 
-The score of an exercise is the mean of the fraction of tests passed and the fraction of probes that
-match (only the parts that exist). A student edition that does not even import still gets a report:
-the import error is recorded and every test counts as failed.
+All of it shares the exercise's wall limit; past it the sandbox's process group is killed and whatever did
+not run counts as failed. Skipped tests are not counted; an exercise whose every check was skipped is
+"not graded". Points per exercise and per group of checks come from ``grading.toml``
+(:mod:`minicnn.teaching.policy`).
 """
+
+# teaching: no-regions
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
+import secrets
 import shutil
-import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from minicnn.teaching.regions import EXCLUDED_DIRS, EXCLUDED_SUFFIXES
+from minicnn.teaching import sandbox
+from minicnn.teaching.policy import ExercisePolicy, Policy, load_policy
+from minicnn.teaching.regions import Region
 from minicnn.teaching.regions import exercises as group_regions
 from minicnn.teaching.release import ReleaseError, check
 from minicnn.teaching.selfcheck import exercise_test_files
+from minicnn.teaching.worktree import copy_reference, exercise_files, place_student_files
 
 #: Root of the reference edition this package belongs to (the repository).
 REFERENCE_ROOT = Path(__file__).resolve().parents[2]
-PROBES_FILE = Path(__file__).resolve().parent / "probes.py"
-RUNNER_FILE = Path(__file__).resolve().parent / "probe_runner.py"
+TEACHING = Path(__file__).resolve().parent
+RUNNER_FILE = TEACHING / "probe_runner.py"
+IMPORT_CHECK_FILE = TEACHING / "import_check.py"
+PROBES_RELATIVE = Path("tests/hidden/probes.py")
+IMPORT_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class Settings:
+    """How to grade (from ``grading.toml`` and the command line)."""
+
+    reference: Path
+    tests: Path | None
+    policy: Policy
+    seed: int
+    test_timeout: float
+    wall_limit: float
+    cpu_limit: int
+    memory_mb: int
+    python: str = sys.executable
+    keep_work: bool = False
+    probes_file: Path | None = None  # default: tests/hidden/probes.py of the graded tree
+
+    def limits(self) -> sandbox.Limits:
+        return sandbox.Limits(self.wall_limit, self.cpu_limit, self.memory_mb, network=False)
 
 
 @dataclass
@@ -45,115 +82,351 @@ class ExerciseGrade:
     """Result of one exercise."""
 
     exercise: str
+    points: float = 0.0
+    max_points: float = 0.0
+    score: float | None = 0.0  # percent of the graded points; None: not graded
+    status: str = ""
     functions: list[str] = field(default_factory=list)
     tests_total: int = 0
     tests_passed: int = 0
-    tests_not_implemented: int = 0
     tests_failed: int = 0
+    tests_skipped: int = 0
+    tests_not_implemented: int = 0
     probes_total: int = 0
     probes_matched: int = 0
-    score: float = 0.0
-    status: str = ""
+    groups: dict = field(default_factory=dict)
     tests: list[dict] = field(default_factory=list)
     probes: dict = field(default_factory=dict)
+    import_problems: dict = field(default_factory=dict)
+    delegation: str = ""
+    hung: list[str] = field(default_factory=list)
+    files: dict = field(default_factory=dict)
+    first_failure: dict | None = None
+    hint: str = ""
     seconds: float = 0.0
+    wall_limit_reached: bool = False
+    leftovers_killed: int = 0
 
 
-def _env(tree: Path) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(tree) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _env(tree: Path, extra: dict | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "MINICNN_GRADING", "COV_"))}
+    env["PYTHONPATH"] = str(tree)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.setdefault("MPLBACKEND", "Agg")
-    env.pop("PYTEST_ADDOPTS", None)
-    env.pop("PYTEST_XDIST_WORKER", None)
+    env["PYTHONNOUSERSITE"] = "1"
+    env["MPLBACKEND"] = "Agg"
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env.setdefault(name, "1")
+    env.update(extra or {})
     return env
 
 
-def _tail(text: str, n: int = 5) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return " | ".join(lines[-n:])
+def module_name(rel: str) -> str:
+    """``minicnn/functional/dense.py`` -> ``minicnn.functional.dense``."""
+    return rel[:-3].replace("/", ".").removesuffix(".__init__")
 
 
-def import_errors(tree: Path, modules: list[str], python: str, timeout: float) -> dict[str, str]:
-    """Modules of ``tree`` that fail to import, with the last lines of their error."""
-    errors = {}
-    code = (
-        "import importlib, json, sys, traceback\n"
-        "out = {}\n"
-        "for name in sys.argv[1:]:\n"
-        "    try:\n"
-        "        importlib.import_module(name)\n"
-        "    except BaseException as exc:\n"
-        "        out[name] = ''.join(traceback.format_exception_only(type(exc), exc)).strip()[-400:]\n"
-        "print(json.dumps(out))\n"
-    )
-    try:
-        proc = subprocess.run(
-            [python, "-c", code, *modules], cwd=tree, env=_env(tree), capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        return {name: f"import timed out after {timeout:.0f} s" for name in modules}
-    try:
-        errors = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        errors = {name: "interpreter crashed: " + _tail(proc.stderr) for name in modules}
-    return errors
+def is_package_module(root: Path, rel: str) -> bool:
+    """True for a ``.py`` file inside a package (every folder up to the root has ``__init__.py``)."""
+    if not rel.endswith(".py"):
+        return False
+    parts = rel.split("/")[:-1]
+    return bool(parts) and all((Path(root).joinpath(*parts[: i + 1]) / "__init__.py").exists() for i in range(len(parts)))
 
 
-def run_tests(tree: Path, tests: Path, exercise: str, report: Path, python: str, timeout: float) -> tuple[list[dict], str]:
-    """Run the tests of one exercise against ``tree``; returns (records, problem or "")."""
-    cmd = [
-        python, "-m", "pytest", *map(str, exercise_test_files(tests, exercise)), "-m", exercise, "-q", "-p", "no:cacheprovider",
-        "-p", "no:randomly", "--teaching-report", str(report), "-o", "addopts=", "-W", "ignore",
-    ]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, cwd=tree, env=_env(tree), capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return [], f"tests timed out after {timeout:.0f} s"
-    (report.parent / f"{exercise}.pytest.log").write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
-    if not report.exists():
-        return [], f"pytest could not run (exit {proc.returncode}): " + _tail(proc.stdout + "\n" + proc.stderr, 3)
-    return json.loads(report.read_text(encoding="utf-8"))["tests"], ""
+_FRAME_RE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
-def run_probes(tree: Path, exercise: str, prefix: Path, python: str, timeout: float, probes_file: Path):
-    """Outputs and status of the probes of one exercise over ``tree``."""
-    cmd = [python, str(RUNNER_FILE), str(probes_file), exercise, str(prefix)]
-    try:
-        proc = subprocess.run(cmd, cwd=prefix.parent, env=_env(tree), capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {}, {"*": f"error: probes timed out after {timeout:.0f} s"}
-    status_file = Path(str(prefix) + ".json")
-    if proc.returncode != 0 or not status_file.exists():
-        return {}, {"*": "error: " + _tail(proc.stderr, 3)}
-    status = json.loads(status_file.read_text(encoding="utf-8"))
-    with np.load(str(prefix) + ".npz", allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+def culprit(text: str, tree: Path) -> str | None:
+    """``path:line`` of the innermost frame of ``text`` (a traceback or faulthandler dump) in the graded tree.
+
+    faulthandler prints the most recent call first, tracebacks last: both orders are handled by taking
+    the frame nearest to the failure (``first`` for dumps, which start with "Thread"/"Current thread").
+    """
+    tree_s = str(tree) + os.sep
+    frames = []
+    for m in _FRAME_RE.finditer(text):
+        path = m.group("file")
+        if path.startswith(tree_s) and f"{os.sep}teaching{os.sep}" not in path:
+            frames.append(f"{os.path.relpath(path, tree)}:{m.group('line')}")
+    if not frames:
+        return None
+    dump = "most recent call first" in text or "Current thread" in text or "Thread 0x" in text
+    return frames[0] if dump else frames[-1]
+
+
+def _events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut by a kill
+    return out
+
+
+# --------------------------------------------------------------------------------------- import check
+
+
+def check_imports(work: Path, modules: list[str], settings: Settings, log: Path, deadline: float) -> tuple[dict, bool]:
+    """Import ``modules`` of ``work`` one by one in the sandbox.
+
+    Returns
+    -------
+    problems : dict
+        Module -> what went wrong (``hangs at import ...``, ``crashes ...``, the exception).
+    fatal : bool
+        True when a module hung or killed the interpreter (the exercise's other steps would do the same).
+    """
+    problems: dict[str, str] = {}
+    import_timeout = min(IMPORT_TIMEOUT_SECONDS, max(settings.test_timeout, 5.0))
+    todo = list(modules)
+    fatal = False
+    while todo:
+        out = log.with_suffix(".stdout")
+        out.unlink(missing_ok=True)
+        cmd = [settings.python, str(IMPORT_CHECK_FILE), str(import_timeout), *todo]
+        # stdout (the JSON steps) and stderr (dumps) both go to the log; the steps are read back from it
+        result = sandbox.run(cmd, work, _env(work), log, settings.limits(), deadline)
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        started, finished = None, set()
+        for line in text.splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                step = json.loads(line)
+            except ValueError:
+                continue
+            if "start" in step:
+                started = step["start"]
+            elif "ok" in step:
+                finished.add(step["ok"])
+            elif "error" in step:
+                finished.add(step["error"])
+                where = culprit(step["text"], work)
+                last = step["text"].strip().splitlines()[-1] if step["text"].strip() else "error"
+                problems[step["error"]] = f"import fails: {last}" + (f" (at {where})" if where else "")
+        if started is None or started in finished or result.returncode == 0:
+            break
+        where = culprit(text, work)
+        if result.timed_out:
+            problems[started] = f"import hangs: the exercise's wall limit passed while importing it (at {where or '?'})"
+        elif "Timeout (" in text:
+            problems[started] = f"import hangs: still running after {import_timeout:g} s (at {where or '?'})"
+        else:
+            problems[started] = f"import crashes the interpreter (exit code {result.returncode})" + (f" at {where}" if where else "")
+        fatal = True
+        todo = todo[todo.index(started) + 1 :] if started in todo else []
+        if result.timed_out or time.monotonic() >= deadline:
+            break
+    return problems, fatal
+
+
+# ---------------------------------------------------------------------------------------------- tests
+
+
+def _merge_test_events(events: list[dict], records: dict[str, dict]) -> tuple[list[str], str | None, bool]:
+    """Fold the plugin's events into ``records`` (nodeid -> record); returns (collected, running, finished)."""
+    collected: list[str] = []
+    running = None
+    finished = False
+    for ev in events:
+        if "collected" in ev:
+            collected = ev["collected"]
+        elif "start" in ev:
+            running = ev["start"]
+            records.setdefault(running, {"nodeid": running, "outcome": "passed"})
+        elif "session" in ev:
+            finished = True
+        elif ev.get("when") == "collect":
+            records.setdefault("collect:" + ev["nodeid"], {"nodeid": ev["nodeid"], "outcome": "error", "error": ev.get("error", "")[-1500:], "when": "collect"})
+        elif "nodeid" in ev:
+            rec = records.setdefault(ev["nodeid"], {"nodeid": ev["nodeid"], "outcome": "passed"})
+            if ev["outcome"] == "failed":
+                rec["outcome"] = "failed" if ev["when"] == "call" else "error"
+                for key in ("error", "timeout", "delegation", "not_implemented", "where"):
+                    if ev.get(key) and not rec.get(key):
+                        rec[key] = ev[key]
+                rec["when"] = ev["when"]
+            elif ev["outcome"] == "skipped" and rec["outcome"] == "passed":
+                rec["outcome"] = "skipped"
+                rec["reason"] = ev.get("reason", "")
+            if ev["when"] == "teardown" and running == ev["nodeid"]:
+                running = None
+    return collected, running, finished
+
+
+def run_tests(work: Path, ex_id: str, rules: list[dict], settings: Settings, logs: Path, deadline: float) -> tuple[list[dict], list[str], bool, int]:
+    """Run the exercise's tests; returns (records, hung test ids, wall limit reached, leftovers killed)."""
+    files = [str(p.relative_to(work)) for p in exercise_test_files(work / "tests", ex_id)]
+    events_file = logs / f"{ex_id}.events.jsonl"
+    log = logs / f"{ex_id}.pytest.log"
+    for path in (events_file, log):
+        path.unlink(missing_ok=True)
+    extra = {
+        "MINICNN_GRADING_EVENTS": str(events_file),
+        "MINICNN_GRADING_TEST_TIMEOUT": str(settings.test_timeout),
+        "MINICNN_GRADING_SEED": str(settings.seed),
+    }
+    if rules:
+        extra["MINICNN_GRADING_DELEGATION"] = json.dumps({"exercise": ex_id, "rules": rules})
+    records: dict[str, dict] = {}
+    hung: list[str] = []
+    done: set[str] = set()
+    leftovers = 0
+    wall = False
+    collected: list[str] = []
+    for _attempt in range(50):
+        cmd = [settings.python, "-m", "pytest", *files, "-m", ex_id, "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "-p", "minicnn.teaching.grading_plugin", "-o", "addopts=", "-W", "ignore", "--color=no", "-rN",
+               "--continue-on-collection-errors",
+               "--tb=short", *[f"--deselect={n}" for n in sorted(done)]]  # fmt: skip
+        start_len = len(_events(events_file))
+        result = sandbox.run(cmd, work, _env(work, extra), log, settings.limits(), deadline)
+        leftovers += result.leftovers_killed
+        events = _events(events_file)[start_len:]
+        new_collected, running, finished = _merge_test_events(events, records)
+        collected = collected or new_collected
+        done.update(n for n in records if not n.startswith("collect:"))
+        if finished or running is None:
+            if not finished and not events and not result.timed_out:
+                records["collect:pytest"] = {"nodeid": "pytest", "outcome": "error", "when": "collect",
+                                             "error": "pytest did not start: " + _tail(log)}  # fmt: skip
+            if result.timed_out:
+                wall = True
+            break
+        # a test was running when the process ended: it hung (per-test hard stop) or hit the wall limit
+        rec = records[running]
+        rec["outcome"] = "failed"
+        rec["timeout"] = True
+        rec["where"] = culprit(_tail(log, 60), work) or rec.get("where")
+        if result.timed_out:
+            rec["error"] = f"hung: still running when the exercise's wall limit ({settings.wall_limit:g} s) passed"
+            wall = True
+        elif result.returncode in (0, 1, 2, 3, 4, 5) or "Timeout" in _tail(log, 80):
+            rec["error"] = f"hung: still running {settings.test_timeout:g} s after it started (per-test timeout)"
+        else:
+            rec["error"] = f"the test process died (exit code {result.returncode})"
+        hung.append(running)
+        done.add(running)
+        if time.monotonic() >= deadline:
+            wall = True
+            break
+    why = "not run: the exercise's wall limit passed" if wall else "not run: pytest ended before it"
+    for nodeid in collected:
+        if nodeid not in records:
+            records[nodeid] = {"nodeid": nodeid, "outcome": "failed", "error": why, "not_run": True}
+    for rec in records.values():
+        if rec.get("timeout") and rec["nodeid"] not in hung:
+            hung.append(rec["nodeid"])
+    return list(records.values()), hung, wall, leftovers
+
+
+def _tail(path: Path, n: int = 5) -> str:
+    if not path.exists():
+        return ""
+    lines = [ln for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+# --------------------------------------------------------------------------------------------- probes
+
+
+def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadline: float, rules: list[dict]) -> tuple[dict, dict]:
+    """Outputs and status of the hidden probes of one exercise over ``tree`` (sandboxed).
+
+    Each probe has the per-test timeout; a probe that hangs or kills its process is reported (with the
+    file and line it was running) and the probes after it run in a new process.
+    """
+    probes_file = settings.probes_file or tree / PROBES_RELATIVE
+    if not probes_file.exists():
+        return {}, {}
+    extra = {"MINICNN_GRADING_DELEGATION": json.dumps({"exercise": ex_id, "rules": rules})} if rules else {}
+    extra["MINICNN_GRADING_TEST_TIMEOUT"] = str(settings.test_timeout)
+    log = Path(str(prefix) + ".log")
+    log.unlink(missing_ok=True)
+    arrays: dict = {}
+    status: dict = {}
+    todo: list[str] | None = None
+    for _attempt in range(20):
+        part = Path(f"{prefix}.part{_attempt}")
+        cmd = [settings.python, str(RUNNER_FILE), str(probes_file), ex_id, str(part), str(settings.seed)]
+        if todo is not None:
+            cmd.append(",".join(todo))
+        result = sandbox.run(cmd, tree, _env(tree, extra), log, settings.limits(), deadline)
+        status_file = Path(str(part) + ".json")
+        if not status_file.exists():
+            status = status or {"*": "error: the probes did not start: " + _tail(log, 3)}
+            break
+        new = json.loads(status_file.read_text(encoding="utf-8"))
+        if Path(str(part) + ".npz").exists():
+            with np.load(str(part) + ".npz", allow_pickle=False) as data:
+                arrays.update({k: data[k] for k in data.files})
+        running = [name for name, state in new.items() if state == "running"]
+        status.update({k: v for k, v in new.items() if v != "running" and not v.startswith("not run")})
+        if not running:
+            status.update({k: v for k, v in new.items() if k not in status})
+            break
+        where = culprit(_tail(log, 60), tree)
+        at = f" at {where}" if where else ""
+        if result.timed_out:
+            status[running[0]] = f"error: hung{at}: still running when the exercise's wall limit passed"
+        elif "Timeout (" in _tail(log, 80):
+            status[running[0]] = f"error: hung{at}: still running {settings.test_timeout:g} s after it started"
+        else:
+            status[running[0]] = f"error: the probe process died (exit code {result.returncode}){at}"
+        todo = [k for k, v in new.items() if v.startswith("not run")]
+        if not todo or result.timed_out or time.monotonic() >= deadline:
+            for k in todo:
+                status[k] = "not run: the exercise's wall limit passed"
+            break
     return arrays, status
 
 
-def outputs_match(student: np.ndarray, reference: np.ndarray) -> tuple[bool, str]:
-    """Compare one output: exact for integers and booleans, close (rtol 1e-3) for floats."""
+def _show(value) -> str:
+    """A value as Python prints it (``0.5``, not ``np.float64(0.5)``)."""
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
+def outputs_match(student: np.ndarray, reference: np.ndarray, rtol: float = 1e-7, atol: float = 1e-12) -> tuple[bool, str]:
+    """Compare one output: exact for integers, booleans and strings; floats to ``rtol`` (and ``atol`` times the
+    largest magnitude of the expected output). The message gives expected vs got at the first difference."""
     if student.shape != reference.shape:
-        return False, f"shape {student.shape} instead of {reference.shape}"
-    if reference.dtype.kind in "biuUS":
-        same = np.array_equal(student, reference)
-        return same, "" if same else f"{int(np.sum(student != reference))} values differ"
+        return False, f"shape {student.shape}, expected {reference.shape}"
+    if reference.dtype.kind in "biuUS" or student.dtype.kind in "US":
+        if reference.dtype.kind in "biu" and student.dtype.kind in "biuf":
+            same = np.array_equal(student.astype(np.float64), reference.astype(np.float64))
+        else:
+            same = np.array_equal(student, reference)
+        if same:
+            return True, ""
+        bad = np.argwhere(np.asarray(student != reference).reshape(reference.shape)) if reference.ndim else [()]
+        idx = tuple(int(i) for i in bad[0]) if len(bad) and reference.ndim else ()
+        return False, f"at {list(idx) if idx else 'the value'}: expected {_show(reference[idx])}, got {_show(student[idx])}"
+    if student.dtype.kind not in "biuf":
+        return False, f"dtype {student.dtype}, expected numbers"
     ref = reference.astype(np.float64)
     stu = student.astype(np.float64)
-    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
-    if not np.all(np.isfinite(stu) == np.isfinite(ref)):
-        return False, "non-finite values differ"
+    if not np.array_equal(np.isfinite(stu), np.isfinite(ref)) or not np.array_equal(np.isnan(stu), np.isnan(ref)):
+        return False, "non-finite values (nan/inf) at other places than expected"
     finite = np.isfinite(ref)
-    close = np.allclose(stu[finite], ref[finite], rtol=1e-3, atol=1e-5 * scale)
-    if close:
+    scale = float(np.max(np.abs(ref[finite]))) if finite.any() else 1.0
+    tol = rtol * np.abs(ref) + atol * max(scale, 1e-300)
+    bad = finite & (np.abs(stu - ref) > tol)
+    if not bad.any():
         return True, ""
-    err = float(np.max(np.abs(stu[finite] - ref[finite])))
-    return False, f"max abs difference {err:.3g}"
+    idx = tuple(int(i) for i in np.argwhere(bad)[0]) if ref.ndim else ()
+    rel = abs(stu[idx] - ref[idx]) / max(abs(ref[idx]), 1e-300)
+    return False, (f"at {list(idx) if idx else 'the value'}: expected {_show(ref[idx])}, got {_show(stu[idx])} "
+                   f"(relative error {rel:.2g}, tolerance rtol {rtol:g}); {int(bad.sum())} of {bad.size} values differ")  # fmt: skip
 
 
-def compare_probes(stu_arrays, stu_status, ref_arrays, ref_status) -> dict:
-    """Per probe: 'match', or why not ('not implemented', 'error: ...', 'mismatch: key ...')."""
+def compare_probes(stu_arrays, stu_status, ref_arrays, ref_status, rtol=1e-7, atol=1e-12) -> dict:
+    """Per probe: ``match``, or why not. Mismatches name the smallest output that differs first."""
     result = {}
     for name, ref_state in ref_status.items():
         if ref_state != "ok":
@@ -163,17 +436,236 @@ def compare_probes(stu_arrays, stu_status, ref_arrays, ref_status) -> dict:
         if state != "ok":
             result[name] = state
             continue
-        keys = [k for k in ref_arrays if k.startswith(name + "/")]
+        keys = sorted((k for k in ref_arrays if k.startswith(name + "/")), key=lambda k: (ref_arrays[k].size, k))
         problems = []
         for key in keys:
+            short = key.split("/", 1)[1]
             if key not in stu_arrays:
-                problems.append(f"{key.split('/', 1)[1]} missing")
+                problems.append(f"{short} missing")
                 continue
-            same, why = outputs_match(stu_arrays[key], ref_arrays[key])
+            same, why = outputs_match(stu_arrays[key], ref_arrays[key], rtol, atol)
             if not same:
-                problems.append(f"{key.split('/', 1)[1]}: {why}")
+                problems.append(f"{short}: {why}")
         result[name] = "match" if not problems else "mismatch: " + "; ".join(problems)
     return result
+
+
+class ReferenceProbes:
+    """Outputs of the probes over the solution edition, computed once per exercise and seed (thread-safe)."""
+
+    def __init__(self, settings: Settings, folder: Path):
+        self.settings = settings
+        self.folder = folder
+        self._cache: dict[str, tuple[dict, dict]] = {}
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def get(self, ex_id: str) -> tuple[dict, dict]:
+        with self._lock:
+            lock = self._locks.setdefault(ex_id, threading.Lock())
+        with lock:
+            if ex_id not in self._cache:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                ref = self.settings.reference
+                deadline = time.monotonic() + max(self.settings.wall_limit, 120.0)
+                self._cache[ex_id] = run_probes(ref, ex_id, self.folder / ex_id, self.settings, deadline, [])
+            return self._cache[ex_id]
+
+
+# -------------------------------------------------------------------------------------------- scoring
+
+
+def score_exercise(g: ExerciseGrade, pol: ExercisePolicy, delegation_policy: str) -> None:
+    """Fill ``points``, ``max_points``, ``score``, ``groups`` of ``g`` from its tests and probes."""
+    groups = {grp.name: {"points": grp.points, "passed": 0, "failed": 0, "skipped": 0, "earned": 0.0} for grp in pol.groups}
+    for rec in g.tests:
+        grp = pol.group_of_test(rec["nodeid"])
+        if grp is None:
+            continue
+        key = "passed" if rec["outcome"] == "passed" else "skipped" if rec["outcome"] == "skipped" else "failed"
+        groups[grp.name][key] += 1
+    for name, verdict in g.probes.items():
+        grp = pol.group_of_probe(name)
+        if grp is None:
+            continue
+        key = "passed" if verdict == "match" else "skipped" if verdict.startswith("skipped") else "failed"
+        groups[grp.name][key] += 1
+    earned = maximum = 0.0
+    for grp in pol.groups:
+        entry = groups[grp.name]
+        counted = entry["passed"] + entry["failed"]
+        if counted == 0:
+            entry["status"] = "not graded"
+            continue
+        fraction = entry["passed"] / counted
+        if grp.all_or_nothing:
+            fraction = float(fraction == 1.0)
+        entry["earned"] = round(grp.points * fraction, 4)
+        earned += entry["earned"]
+        maximum += grp.points
+    g.groups = groups
+    if maximum == 0:
+        g.score, g.points, g.max_points = None, 0.0, pol.points
+        return
+    g.max_points = pol.points
+    if g.delegation and delegation_policy == "zero":
+        g.score, g.points = 0.0, 0.0
+        return
+    g.score = round(100.0 * earned / maximum, 1)
+    g.points = round(pol.points * earned / maximum, 2)
+
+
+def _first_failure(g: ExerciseGrade) -> dict | None:
+    """The check to show first in the feedback: a delegation or hang, else the smallest differing probe
+    output, else the first failing test that is not merely "not implemented", else the first failure."""
+    if g.import_problems:
+        module, text = next(iter(g.import_problems.items()))
+        return {"check": f"import {module}", "detail": text}
+    failing = [r for r in g.tests if r["outcome"] in ("failed", "error")]
+    for rec in failing:
+        if rec.get("delegation"):
+            return {"check": rec["nodeid"], "detail": rec["delegation"]}
+    for rec in failing:
+        if rec.get("timeout"):
+            return {"check": rec["nodeid"], "detail": rec.get("error", "hung") + (f" (at {rec['where']})" if rec.get("where") else "")}
+    for name, verdict in g.probes.items():
+        if verdict.startswith("mismatch"):
+            return {"check": f"hidden check {name} (random inputs)", "detail": verdict[len("mismatch: "):].split("; ")[0]}
+    written = [r for r in failing if not r.get("not_implemented")]
+    for rec in written or failing:
+        return {"check": rec["nodeid"], "detail": (rec.get("error") or "failed")[:2500]}
+    for name, verdict in g.probes.items():
+        if verdict != "match" and not verdict.startswith("skipped"):
+            return {"check": f"hidden check {name}", "detail": verdict}
+    return None
+
+
+def _hint(regions: list[Region], failure: dict | None) -> str:
+    """The hint of the region the failure names (its function), else of the exercise's first region."""
+    if not regions:
+        return ""
+    text = json.dumps(failure or {})
+    for r in regions:
+        name = (r.function or "").split(".")[-1]
+        if name and name in text and r.hint:
+            return f"{r.location}: {r.hint}"
+    r = regions[0]
+    return f"{r.location}: {r.hint}" if r.hint else r.location
+
+
+def _status(g: ExerciseGrade) -> str:
+    if g.import_problems:
+        first = next(iter(g.import_problems.items()))
+        return f"does not import: {first[0]}: {first[1]}"
+    if g.delegation:
+        return f"gamed: {g.delegation}"
+    notes = []
+    if g.wall_limit_reached:
+        notes.append("wall limit reached")
+    if g.hung:
+        notes.append(f"{len(g.hung)} check{'s' if len(g.hung) > 1 else ''} hung ({g.hung[0]})")
+    if g.score is None:
+        notes.insert(0, "not graded: every check was skipped")
+    elif g.tests_not_implemented and g.tests_not_implemented == g.tests_failed and not g.probes_matched:
+        notes.insert(0, "not implemented")
+    elif g.score == 100.0:
+        notes.insert(0, "complete")
+    elif g.score == 0.0:
+        notes.insert(0, "failing")
+    else:
+        notes.insert(0, "partly correct")
+    return "; ".join(notes)
+
+
+# ------------------------------------------------------------------------------------------- grading
+
+
+def grade_exercise(student: Path, ex_id: str, regions: list[Region], settings: Settings, work_root: Path, logs: Path,
+                   references: ReferenceProbes) -> ExerciseGrade:  # fmt: skip
+    """Grade one exercise of one student (see the module docstring)."""
+    start = time.monotonic()
+    deadline = start + settings.wall_limit
+    pol = settings.policy.exercise(ex_id)
+    g = ExerciseGrade(exercise=ex_id, functions=sorted({r.location for r in regions}), max_points=pol.points)
+    files = exercise_files(regions)[ex_id]
+    work = work_root / f"tree-{ex_id}"
+    copy_reference(settings.reference, work, settings.tests, skip=[work_root, student])
+    g.files = place_student_files(student, settings.reference, work, files)
+    rules = [
+        {**rule.as_dict(), "guard": [str(work / p) if p.endswith(".py") else p for p in rule.guard]}
+        for rule in pol.delegation
+    ]
+    modules = [module_name(rel) for rel in files if is_package_module(work, rel)]
+    fatal = False
+    if modules:
+        g.import_problems, fatal = check_imports(work, modules, settings, logs / f"{ex_id}.import.log", deadline)
+    if fatal:
+        g.tests = [{"nodeid": f"import {m}", "outcome": "failed", "error": t} for m, t in g.import_problems.items()]
+        g.wall_limit_reached = time.monotonic() >= deadline
+    else:  # a module whose import raises: the tests that need it fail, and say why
+        g.tests, g.hung, g.wall_limit_reached, g.leftovers_killed = run_tests(work, ex_id, rules, settings, logs, deadline)
+        if time.monotonic() < deadline:
+            ref_arrays, ref_status = references.get(ex_id)
+            stu_arrays, stu_status = run_probes(work, ex_id, logs / f"{ex_id}-probes", settings, deadline, rules)
+            g.probes = compare_probes(stu_arrays, stu_status, ref_arrays, ref_status, pol.rtol, pol.atol)
+        else:
+            g.wall_limit_reached = True
+            g.probes = {name: "not run: the exercise's wall limit passed" for name in references.get(ex_id)[1]}
+    g.tests_total = sum(r["outcome"] != "skipped" for r in g.tests)
+    g.tests_passed = sum(r["outcome"] == "passed" for r in g.tests)
+    g.tests_skipped = sum(r["outcome"] == "skipped" for r in g.tests)
+    g.tests_failed = g.tests_total - g.tests_passed
+    g.tests_not_implemented = sum(bool(r.get("not_implemented")) for r in g.tests)
+    counted = {k: v for k, v in g.probes.items() if not v.startswith("skipped")}
+    g.probes_total = len(counted)
+    g.probes_matched = sum(v == "match" for v in counted.values())
+    delegations = [r["delegation"] for r in g.tests if r.get("delegation")]
+    delegations += [v[len("delegation: "):] for v in g.probes.values() if v.startswith("delegation: ")]
+    g.delegation = delegations[0] if delegations else ""
+    g.hung += [f"hidden check {k}" for k, v in g.probes.items() if v.startswith("error: hung")]
+    score_exercise(g, pol, settings.policy.delegation)
+    if fatal:
+        g.score, g.points = 0.0, 0.0
+    g.first_failure = _first_failure(g) if (g.score or 0.0) < 100.0 else None
+    g.hint = _hint(regions, g.first_failure) if g.first_failure else ""
+    g.status = _status(g)
+    g.seconds = round(time.monotonic() - start, 2)
+    if not settings.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    return g
+
+
+def make_settings(reference: Path = REFERENCE_ROOT, tests: Path | None = None, policy_file: Path | None = None,
+                  known: list[str] | None = None, seed: int | None = None, test_timeout: float | None = None,
+                  wall_limit: float | None = None, python: str = sys.executable, keep_work: bool = False,
+                  probes_file: Path | None = None) -> Settings:  # fmt: skip
+    """Settings from ``grading.toml`` of ``reference`` overridden by the given values."""
+    reference = Path(reference).resolve()
+    policy = load_policy(reference, known=known, path=policy_file)
+    return Settings(
+        reference=reference,
+        tests=Path(tests).resolve() if tests else None,
+        policy=policy,
+        seed=int(seed) if seed is not None else secrets.randbits(31),
+        test_timeout=float(test_timeout if test_timeout is not None else policy.test_timeout),
+        wall_limit=float(wall_limit if wall_limit is not None else policy.wall_limit),
+        cpu_limit=int(policy.cpu_limit),
+        memory_mb=int(policy.memory_mb),
+        python=python,
+        keep_work=keep_work,
+        probes_file=Path(probes_file).resolve() if probes_file else None,
+    )
+
+
+def select_exercises(reference: Path, only: list[str] | None) -> dict[str, list[Region]]:
+    """Exercise id -> regions of the solution edition (``only`` those ids; unknown ids are an error)."""
+    by_ex = group_regions(check(reference))
+    if only:
+        unknown = sorted(set(only) - set(by_ex))
+        if unknown:
+            raise ReleaseError(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(by_ex)}")
+        by_ex = {k: v for k, v in by_ex.items() if k in only}
+    return by_ex
 
 
 def grade(
@@ -181,13 +673,21 @@ def grade(
     out: Path,
     reference: Path = REFERENCE_ROOT,
     tests: Path | None = None,
-    probes_file: Path | None = None,
     only: list[str] | None = None,
     python: str = sys.executable,
-    timeout: float = 900.0,
+    timeout: float | None = None,
     progress: bool = True,
+    *,
+    settings: Settings | None = None,
+    test_timeout: float | None = None,
+    seed: int | None = None,
+    policy_file: Path | None = None,
+    probes_file: Path | None = None,
+    references: ReferenceProbes | None = None,
+    keep_work: bool = False,
+    exercises: dict[str, list[Region]] | None = None,
 ) -> dict:
-    """Grade ``student`` against ``reference``; writes ``grade.csv``, ``grade.json`` and logs to ``out``.
+    """Grade one student's edition; writes ``grade.json``, ``grade.csv``, ``feedback.md``/``.html`` and ``logs/``.
 
     Parameters
     ----------
@@ -196,144 +696,82 @@ def grade(
     out : path
         Folder for the reports (created).
     reference : path
-        The solution edition; its solution regions say which exercises exist and where.
+        The solution edition (its regions say which exercises exist and where; its tests grade).
     tests : path, optional
-        Tests to run (default ``reference/tests``, hidden tests included).
-    probes_file : path, optional
-        Probe definitions (default this package's ``probes.py``).
+        Tests to run instead of ``reference/tests``.
     only : list of str, optional
         Exercise ids to grade (default all).
-    timeout : float
-        Seconds allowed for the tests of one exercise and for its probes.
+    timeout : float, optional
+        Wall limit of one exercise in seconds (default ``grading.toml``'s ``wall_limit``, 300).
+    test_timeout : float, optional
+        Seconds per test (default ``grading.toml``'s ``test_timeout``, 60).
+    seed : int, optional
+        Seed of the hidden probes' inputs (default: drawn now; recorded in ``grade.json``).
+    probes_file : path, optional
+        Hidden probes (default ``tests/hidden/probes.py`` of the solution edition).
 
     Returns
     -------
     dict
         The content of ``grade.json``.
     """
-    student, out, reference = Path(student).resolve(), Path(out).resolve(), Path(reference).resolve()
-    tests = Path(tests).resolve() if tests else reference / "tests"
-    probes_file = Path(probes_file).resolve() if probes_file else PROBES_FILE
+    from minicnn.teaching.feedback import write_feedback
+
+    student, out = Path(student).resolve(), Path(out).resolve()
     if not student.is_dir():
         raise ReleaseError(f"student edition {student} is not a folder")
+    if settings is None:
+        by_ex_all = group_regions(check(Path(reference)))
+        settings = make_settings(reference, tests, policy_file, list(by_ex_all), seed, test_timeout, timeout, python,
+                                 keep_work, probes_file)  # fmt: skip
+    by_ex = exercises if exercises is not None else select_exercises(settings.reference, only)
     out.mkdir(parents=True, exist_ok=True)
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
-
-    by_ex = group_regions(check(reference))
-    if only:
-        unknown = sorted(set(only) - set(by_ex))
-        if unknown:
-            raise ReleaseError(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(by_ex)}")
-        by_ex = {k: v for k, v in by_ex.items() if k in only}
-
-    modules = sorted(
-        {module_name(r.path) for regs in by_ex.values() for r in regs if is_package_module(reference, r.path)}
-    )
-    work = out / "work"
-    assemble_work_tree(student, tests, work)
-    broken = import_errors(work, modules, python, timeout)
-
+    references = references or ReferenceProbes(settings, out / "reference-probes")
+    work_root = out / "work"
     grades: list[ExerciseGrade] = []
     for ex_id, regs in by_ex.items():
-        start = time.perf_counter()
-        g = ExerciseGrade(exercise=ex_id, functions=sorted({r.location for r in regs}))
-        records, problem = run_tests(work, work / "tests", ex_id, logs / f"{ex_id}.json", python, timeout)
-        g.tests = records
-        g.tests_total = len(records)
-        g.tests_passed = sum(r["outcome"] in ("passed", "skipped") for r in records)
-        g.tests_not_implemented = sum(bool(r.get("not_implemented")) for r in records)
-        g.tests_failed = g.tests_total - g.tests_passed
-        notes = [problem] if problem else []
-        ex_broken = sorted(
-            m for m in broken if any(module_name(r.path) == m for r in regs)
-        )
-        notes += [f"import {m} failed: {broken[m]}" for m in ex_broken]
-
-        ref_arrays, ref_status = run_probes(reference, ex_id, logs / f"{ex_id}-reference", python, timeout, probes_file)
-        stu_arrays, stu_status = run_probes(work, ex_id, logs / f"{ex_id}-student", python, timeout, probes_file)
-        g.probes = compare_probes(stu_arrays, stu_status, ref_arrays, ref_status)
-        counted = {k: v for k, v in g.probes.items() if not v.startswith("skipped")}
-        g.probes_total = len(counted)
-        g.probes_matched = sum(v == "match" for v in counted.values())
-
-        parts = []
-        if g.tests_total:
-            parts.append(g.tests_passed / g.tests_total)
-        if g.probes_total:
-            parts.append(g.probes_matched / g.probes_total)
-        g.score = round(100.0 * float(np.mean(parts)), 1) if parts else 0.0
-        if not g.tests_total and not problem:
-            notes.append("no tests carry this exercise's marker")
-        if g.tests_not_implemented and g.tests_not_implemented == g.tests_failed and not g.probes_matched:
-            notes.insert(0, "not implemented")
-        other = g.tests_failed - g.tests_not_implemented
-        if other and not problem:
-            notes.append(f"{other} test{'s' if other > 1 else ''} fail{'' if other > 1 else 's'} on a written function")
-        if notes:
-            g.status = "; ".join(notes)
-        else:
-            g.status = "complete" if g.score == 100.0 else ("failing" if g.score == 0.0 else "partly correct")
-        g.seconds = round(time.perf_counter() - start, 2)
+        g = grade_exercise(student, ex_id, regs, settings, work_root, logs, references)
         grades.append(g)
         if progress:
-            print(f"  graded {ex_id}: {g.score:5.1f}  ({g.seconds:.1f} s)", file=sys.stderr, flush=True)
-
-    total = round(float(np.mean([g.score for g in grades])), 1) if grades else 0.0
+            shown = "not graded" if g.score is None else f"{g.points:g}/{g.max_points:g}"
+            print(f"  graded {ex_id}: {shown}  ({g.seconds:.1f} s) {g.status}", file=sys.stderr, flush=True)
+    if not settings.keep_work:
+        shutil.rmtree(work_root, ignore_errors=True)
+    graded = [g for g in grades if g.score is not None]
+    total = round(sum(g.points for g in graded), 2)
+    maximum = round(sum(g.max_points for g in graded), 2)
     payload = {
         "student": str(student),
-        "reference": str(reference),
-        "total_score": total,
-        "import_errors": broken,
+        "reference": str(settings.reference),
+        "seed": settings.seed,
+        "policy": settings.policy.source,
+        "limits": {"test_timeout": settings.test_timeout, "wall_limit": settings.wall_limit,
+                   "cpu_limit": settings.cpu_limit, "memory_mb": settings.memory_mb,
+                   "network": sandbox.network_isolation()},  # fmt: skip
+        "total_points": total,
+        "max_points": maximum,
+        "total_score": round(100.0 * total / maximum, 1) if maximum else None,
+        "import_errors": {m: t for g in grades for m, t in g.import_problems.items()},
         "exercises": {g.exercise: asdict(g) for g in grades},
     }
     _atomic_write(out / "grade.json", json.dumps(payload, indent=1))
-    rows = [
-        "exercise,tests_passed,tests_total,tests_not_implemented,probes_matched,probes_total,score,status".split(",")
-    ]
+    rows = [["exercise", "points", "max_points", "score", "tests_passed", "tests_counted", "tests_skipped",
+             "probes_matched", "probes_counted", "status"]]  # fmt: skip
     for g in grades:
-        rows.append(
-            [g.exercise, g.tests_passed, g.tests_total, g.tests_not_implemented, g.probes_matched, g.probes_total,
-             f"{g.score:.1f}", g.status]
-        )  # fmt: skip
-    tmp = out / "grade.csv.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows(rows)
-    os.replace(tmp, out / "grade.csv")
+        rows.append([g.exercise, f"{g.points:g}", f"{g.max_points:g}", "" if g.score is None else f"{g.score:.1f}",
+                     g.tests_passed, g.tests_total, g.tests_skipped, g.probes_matched, g.probes_total, g.status])  # fmt: skip
+    _write_csv(out / "grade.csv", rows)
+    write_feedback(payload, out / "feedback")
     return payload
 
 
-def module_name(rel: str) -> str:
-    """``minicnn/functional/dense.py`` -> ``minicnn.functional.dense``."""
-    return rel[:-3].replace("/", ".").removesuffix(".__init__")
-
-
-def is_package_module(root: Path, rel: str) -> bool:
-    """True for a ``.py`` file inside a package (every folder up to the root has ``__init__.py``).
-
-    Notebook sources and scripts are not imported by the grader's import check.
-    """
-    if not rel.endswith(".py"):
-        return False
-    parts = rel.split("/")[:-1]
-    return bool(parts) and all((Path(root).joinpath(*parts[: i + 1]) / "__init__.py").exists() for i in range(len(parts)))
-
-
-def _ignore_for_copy(folder, names):
-    return [n for n in names if n in EXCLUDED_DIRS or n.endswith(EXCLUDED_SUFFIXES)]
-
-
-def assemble_work_tree(student: Path, tests: Path, work: Path) -> None:
-    """``work`` = the student's tree with its ``tests/`` replaced by the reference's (hidden ones included).
-
-    Tests that read files relative to their own folder (notebooks, data) then read the student's files.
-    """
-    if work.exists():
-        shutil.rmtree(work)
-    shutil.copytree(student, work, ignore=_ignore_for_copy)
-    if (work / "tests").exists():
-        shutil.rmtree(work / "tests")
-    shutil.copytree(tests, work / "tests", ignore=_ignore_for_copy)
+def _write_csv(path: Path, rows: list[list]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    os.replace(tmp, path)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -344,13 +782,15 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def format_table(payload: dict) -> str:
     """The score table printed by ``python -m minicnn.teaching grade``."""
-    head = f"{'exercise':<9} {'tests':>9} {'not impl':>8} {'probes':>7} {'score':>6}  status"
+    head = f"{'exercise':<9} {'points':>11} {'tests':>7} {'skip':>4} {'hidden':>7}  status"
     lines = [head, "-" * len(head)]
     for ex_id, g in payload["exercises"].items():
+        pts = "not graded" if g["score"] is None else f"{g['points']:g}/{g['max_points']:g}"
         tests = f"{g['tests_passed']}/{g['tests_total']}"
         probes = f"{g['probes_matched']}/{g['probes_total']}"
         status = g["status"] if len(g["status"]) < 70 else g["status"][:67] + "..."
-        lines.append(f"{ex_id:<9} {tests:>9} {g['tests_not_implemented']:>8} {probes:>7} {g['score']:>6.1f}  {status}")
+        lines.append(f"{ex_id:<9} {pts:>11} {tests:>7} {g['tests_skipped']:>4} {probes:>7}  {status}")
     lines.append("-" * len(head))
-    lines.append(f"{'total':<9} {'':>9} {'':>8} {'':>7} {payload['total_score']:>6.1f}")
+    score = "" if payload["total_score"] is None else f"  ({payload['total_score']:.1f} %)"
+    lines.append(f"{'total':<9} {payload['total_points']:g}/{payload['max_points']:g}{score}")
     return "\n".join(lines)

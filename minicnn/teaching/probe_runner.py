@@ -1,13 +1,17 @@
-"""Run the probes of one exercise and save their outputs (executed as a script by the grader).
+"""Run the hidden probes of one exercise and save their outputs (executed as a script by the grader).
 
-Usage: ``python probe_runner.py PROBES_FILE EXERCISE OUT_PREFIX``
+Usage: ``python probe_runner.py PROBES_FILE EXERCISE OUT_PREFIX SEED [NAME,NAME...]`` (only those probes)
 
-The probes file is loaded by path (so the instructor's probes are used whatever the student's tree
-holds); ``minicnn``/``camelyon`` are imported from ``PYTHONPATH`` (the tree being graded). Each probe is
-called with ``numpy.random.default_rng(seed)``, ``seed`` fixed per probe name, and returns a dict of
-arrays. Writes ``OUT_PREFIX.npz`` (keys ``<probe>/<name>``) and ``OUT_PREFIX.json`` (status per probe:
-``ok``, ``not implemented: ...`` or ``error: ...``).
+The probes file is loaded by path (the instructor's ``tests/hidden/probes.py``); ``minicnn``/``camelyon``
+are imported from ``PYTHONPATH`` (the tree being graded, also the working folder). Each probe is called
+with ``numpy.random.default_rng([SEED, crc32(probe name)])`` and returns a dict of arrays. While an
+exercise is graded the delegation rules of ``grading.toml`` apply (environment variable
+``MINICNN_GRADING_DELEGATION``, see :mod:`minicnn.teaching.delegation`). Writes ``OUT_PREFIX.npz`` (keys
+``<probe>/<name>``) and ``OUT_PREFIX.json`` (per probe: ``ok``, ``not implemented: ...``,
+``delegation: ...`` or ``error: ...``), after each probe, so a probe that hangs leaves the others' results.
 """
+
+# teaching: no-regions
 
 from __future__ import annotations
 
@@ -19,36 +23,73 @@ import traceback
 import zlib
 
 
-def probe_seed(name: str) -> int:
-    """Fixed seed of a probe (CRC32 of its name), the same in every process."""
-    return zlib.crc32(name.encode("utf-8"))
+def probe_seed(name: str, seed: int = 0) -> list[int]:
+    """Seed sequence of a probe: the grading seed and the CRC32 of its name."""
+    return [int(seed), zlib.crc32(name.encode("utf-8"))]
+
+
+def _write(prefix: str, arrays: dict, status: dict) -> None:
+    import numpy as np
+
+    np.savez(prefix + ".tmp.npz", **arrays)
+    os.replace(prefix + ".tmp.npz", prefix + ".npz")
+    with open(prefix + ".json.tmp", "w", encoding="utf-8") as fh:
+        json.dump(status, fh, indent=1)
+    os.replace(prefix + ".json.tmp", prefix + ".json")
 
 
 def main(argv: list[str]) -> int:
+    import faulthandler
+    import signal
+
     import numpy as np
 
-    probes_file, exercise, prefix = argv
+    faulthandler.enable(all_threads=True)
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    probes_file, exercise, prefix, seed = argv[:4]
+    wanted = set(argv[4].split(",")) if len(argv) > 4 else None
+    timeout = float(os.environ.get("MINICNN_GRADING_TEST_TIMEOUT", "0") or 0)
+    if os.environ.get("MINICNN_GRADING_NETWORK") == "socket guard":
+        from minicnn.teaching.grading_plugin import _block_network
+
+        _block_network()
     spec = importlib.util.spec_from_file_location("_teaching_probes", probes_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    probes = module.PROBES.get(exercise, [])
+    delegation = os.environ.get("MINICNN_GRADING_DELEGATION")
+    if delegation:
+        from minicnn.teaching.delegation import install_rules
+
+        rules = json.loads(delegation)
+        install_rules(rules["exercise"], rules["rules"])
+    from minicnn.teaching.delegation import DelegationError
+
+    probes = [p for p in module.PROBES.get(exercise, []) if wanted is None or p.__name__ in wanted]
     arrays: dict[str, np.ndarray] = {}
-    status: dict[str, str] = {}
+    status: dict[str, str] = {name: "not run (an earlier probe hung or crashed)" for name in (p.__name__ for p in probes)}
     for probe in probes:
         name = probe.__name__
+        status[name] = "running"
+        _write(prefix, arrays, status)
+        if timeout > 0:  # a probe that hangs: dump the stacks and end; the grader runs the others again
+            faulthandler.dump_traceback_later(timeout, exit=True)
         try:
-            result = probe(np.random.default_rng(probe_seed(name)))
+            result = probe(np.random.default_rng(probe_seed(name, int(seed))))
             for key, value in result.items():
                 arrays[f"{name}/{key}"] = np.asarray(value)
             status[name] = "ok"
         except NotImplementedError as exc:
             status[name] = f"not implemented: {str(exc)[:200]}"
-        except Exception as exc:  # noqa: BLE001 - any failure of student code is a result
-            last = traceback.extract_tb(exc.__traceback__)[-1]
-            status[name] = f"error: {type(exc).__name__}: {str(exc)[:200]} ({os.path.basename(last.filename)}:{last.lineno})"
-    np.savez(prefix + ".npz", **arrays)
-    with open(prefix + ".json", "w", encoding="utf-8") as fh:
-        json.dump(status, fh, indent=1)
+        except DelegationError as exc:
+            status[name] = f"delegation: {exc}"
+        except BaseException as exc:  # noqa: BLE001 - any failure of student code is a result
+            last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+            where = f" ({os.path.basename(last.filename)}:{last.lineno})" if last else ""
+            status[name] = f"error: {type(exc).__name__}: {str(exc)[:300]}{where}"
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+    _write(prefix, arrays, status)
     return 0
 
 

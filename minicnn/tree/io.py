@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from minicnn.npz_files import NPZ_READ_ERRORS, describe_npz_error, open_npz
 from minicnn.sequential import temporary_name
 
 from .forest import RandomForestClassifier
@@ -113,6 +114,63 @@ def save_model(path, estimator):
         raise
 
 
+def tree_structure_problem(arrays, n_features, n_classes):
+    """What is wrong with a tree's arrays read from a file, or None when they describe a valid tree.
+
+    A valid tree has 1-D arrays of one length ``n`` (``value`` of shape (n, n_classes)); every
+    split node's children are later nodes (pre-order numbering, which rules out cycles and
+    shared subtrees that would make prediction loop or read outside the arrays), each node but
+    the root has exactly one parent, split features are in ``[0, n_features)`` and thresholds are
+    not NaN. Checked in O(n) before the tree is used.
+
+    Parameters
+    ----------
+    arrays : dict of str -> ndarray
+        The arrays named in :data:`minicnn.tree.structure.ARRAY_NAMES`.
+    n_features, n_classes : int
+
+    Returns
+    -------
+    str or None
+    """
+    left = np.asarray(arrays["children_left"])
+    right = np.asarray(arrays["children_right"])
+    n = left.shape[0] if left.ndim == 1 else -1
+    if n < 1:
+        return f"children_left must be a non-empty 1-D array, got shape {left.shape}"
+    for name in ARRAY_NAMES:
+        a = np.asarray(arrays[name])
+        want = (n, n_classes) if name == "value" else (n,)
+        if a.shape != want:
+            return f"{name} has shape {a.shape}, expected {want}"
+        if a.dtype.kind not in "iuf" or (a.dtype.kind == "f" and name in ("children_left", "children_right", "feature")):
+            return f"{name} has dtype {a.dtype}, expected numbers"
+    leaf = left == -1
+    if not np.array_equal(leaf, right == -1):
+        bad = int(np.flatnonzero(leaf != (right == -1))[0])
+        return f"node {bad} has one child only"
+    nodes = np.arange(n)
+    split = ~leaf
+    for name, child in (("children_left", left), ("children_right", right)):
+        bad = split & ((child <= nodes) | (child >= n))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            return (f"node {k} has {name} {int(child[k])}; children must be later nodes below {n} "
+                    "(a cycle or an index out of range)")
+    parents = np.bincount(np.concatenate([left[split], right[split]]), minlength=n)
+    if parents[0] != 0 or (parents[1:] != 1).any():
+        k = int(np.flatnonzero(np.r_[parents[0] != 0, parents[1:] != 1])[0])
+        return f"node {k} has {int(parents[k])} parents, expected {0 if k == 0 else 1}"
+    feature = np.asarray(arrays["feature"])
+    bad = split & ((feature < 0) | (feature >= n_features))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        return f"node {k} splits on feature {int(feature[k])}, expected 0 to {n_features - 1}"
+    if np.isnan(np.asarray(arrays["threshold"], dtype=np.float64)[split]).any():
+        return "a split threshold is NaN"
+    return None
+
+
 def load_model(path):
     """Load an estimator saved by :func:`save_model`.
 
@@ -124,50 +182,60 @@ def load_model(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"model file {path} does not exist")
+    data = open_npz(path, "tree model file")
     try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable .npz model file: {exc}") from None
-    with data:
-        if "header" not in data.files:
-            raise ValueError(f"{path} is not a minicnn tree model (no header)")
-        header = json.loads(str(data["header"]))
-        if header.get("format") != FORMAT or header.get("kind") not in _KINDS:
-            raise ValueError(f"{path} is not a minicnn tree model (format {header.get('format')!r})")
-        if header["version"] > VERSION:
-            raise ValueError(f"{path} has format version {header['version']}; this minicnn reads up to {VERSION}")
-        classes = data["classes"]
-        n_features = int(header["n_features_in"])
-        trees = []
-        for i in range(int(header["n_trees"])):
-            try:
-                arrays = {name: data[f"tree_{i}/{name}"] for name in ARRAY_NAMES}
-            except KeyError as exc:
-                raise ValueError(f"{path} is damaged: missing {exc}") from None
-            tree = DecisionTreeClassifier()
-            tree.tree_ = Tree(**arrays)
-            tree.classes_ = classes
-            tree.n_classes_ = int(classes.shape[0])
-            tree.n_features_in_ = n_features
-            key = f"tree_{i}/feature_importances"
-            tree.feature_importances_ = (data[key] if key in data.files
-                                         else tree.tree_.compute_feature_importances(n_features))
-            trees.append(tree)
-        params = _params_from_json(header["params"])
-        estimator = _KINDS[header["kind"]](**params)
-        if header["kind"] == "DecisionTreeClassifier":
-            trees[0].set_params(**params)
-            estimator = trees[0]
-        else:
-            tree_params = estimator._tree_params()
-            for tree in trees:
-                tree.set_params(**tree_params)
-            estimator.estimators_ = trees
-            estimator.classes_ = classes
-            estimator.n_classes_ = int(classes.shape[0])
-            estimator.n_features_in_ = n_features
-            if "oob_score" in header:
-                estimator.oob_score_ = header["oob_score"]
-                estimator.oob_decision_function_ = data["oob_decision_function"]
-        estimator.feature_importances_ = data["feature_importances"]
+        with data:
+            return _read_model(path, data)
+    except ValueError:
+        raise  # names the file already
+    except (*NPZ_READ_ERRORS, TypeError) as exc:
+        raise ValueError(f"{path}: damaged tree model file ({describe_npz_error(exc)})") from None
+
+
+def _read_model(path, data):
+    """The estimator stored in an open tree-model file (see :func:`load_model`)."""
+    if "header" not in data.files:
+        raise ValueError(f"{path} is not a minicnn tree model (no header)")
+    header = json.loads(str(data["header"]))
+    if header.get("format") != FORMAT or header.get("kind") not in _KINDS:
+        raise ValueError(f"{path} is not a minicnn tree model (format {header.get('format')!r})")
+    if header["version"] > VERSION:
+        raise ValueError(f"{path} has format version {header['version']}; this minicnn reads up to {VERSION}")
+    classes = data["classes"]
+    n_features = int(header["n_features_in"])
+    trees = []
+    for i in range(int(header["n_trees"])):
+        try:
+            arrays = {name: data[f"tree_{i}/{name}"] for name in ARRAY_NAMES}
+        except KeyError as exc:
+            raise ValueError(f"{path} is damaged: missing {exc}") from None
+        problem = tree_structure_problem(arrays, n_features, int(classes.shape[0]))
+        if problem is not None:
+            raise ValueError(f"{path} is damaged or was not written by minicnn: tree {i}: {problem}")
+        tree = DecisionTreeClassifier()
+        tree.tree_ = Tree(**arrays)
+        tree.classes_ = classes
+        tree.n_classes_ = int(classes.shape[0])
+        tree.n_features_in_ = n_features
+        key = f"tree_{i}/feature_importances"
+        tree.feature_importances_ = (data[key] if key in data.files
+                                     else tree.tree_.compute_feature_importances(n_features))
+        trees.append(tree)
+    params = _params_from_json(header["params"])
+    estimator = _KINDS[header["kind"]](**params)
+    if header["kind"] == "DecisionTreeClassifier":
+        trees[0].set_params(**params)
+        estimator = trees[0]
+    else:
+        tree_params = estimator._tree_params()
+        for tree in trees:
+            tree.set_params(**tree_params)
+        estimator.estimators_ = trees
+        estimator.classes_ = classes
+        estimator.n_classes_ = int(classes.shape[0])
+        estimator.n_features_in_ = n_features
+        if "oob_score" in header:
+            estimator.oob_score_ = header["oob_score"]
+            estimator.oob_decision_function_ = data["oob_decision_function"]
+    estimator.feature_importances_ = data["feature_importances"]
     return estimator

@@ -198,6 +198,20 @@ with Slide(lesion_slide) as s:
 plt.show()
 
 # %% [markdown]
+# ## 5. Zoom in yourself
+#
+# `camelyon.viewer.show` opens the slide in the viewer of `camelyon view`, here in the notebook: scroll to zoom
+# from the whole node down to the cells, switch the outlines on and off (`a`), and measure the lesion with the
+# ruler (press `r`, then drag across it). The ruler gives the length in mm and the label that length would give;
+# it should agree with the diameter printed in section 3. (This needs the browser on the kernel's machine, as
+# in a local Jupyter; `camelyon view DATA_DIR` does the same for a whole folder.)
+
+# %%
+from camelyon.viewer import show
+
+show(lesion_slide, annotations=aset)
+
+# %% [markdown]
 # **Questions.** (1) Why does `read_region` take level-0 coordinates even when reading level 2? (2) A real
 # CAMELYON slide is 100 000 x 200 000 px at 0.243 um/px: how many MB is one 512 x 512 region, and how many of
 # them would tile level 0?

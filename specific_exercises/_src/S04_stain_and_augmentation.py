@@ -13,6 +13,10 @@
 # `camelyon.stain` and `camelyon.augment` (their maths is exercise G07).
 #
 # The self-check runs `pytest -m S04` (save the notebook first).
+#
+# **Preset.** Tiles come from the notebooks' cohort in the **easy** preset (`course_data.COHORT_SETTINGS`). The
+# **challenge** preset (`docs/synthetic.md`) has a centre with much weaker staining and per-centre scanners: point
+# `DATA_DIR` at a challenge cohort (`camelyon synth OUT --difficulty challenge --demo`) to normalise those.
 
 # %%
 DATA_DIR = None  # None: synthetic cohort (runs/notebook_cohort); or a CAMELYON17-style folder

@@ -13,6 +13,9 @@
 # `camelyon.heatmap.compute_heatmap` with the shared tile model from S05.
 #
 # The self-check runs `pytest -m S06` (save the notebook first).
+#
+# **Preset.** Sections 1-3 use the notebooks' cohort in the **easy** preset; section 4 (hard negatives) reads a
+# small **challenge**-preset cohort (`course_data.CHALLENGE_SETTINGS`, painted once in about ten seconds).
 
 # %%
 DATA_DIR = None   # None: synthetic cohort (runs/notebook_cohort); or a CAMELYON17-style folder
@@ -164,6 +167,17 @@ x0, y0, x1, y1 = heatmap_pixel_box(hm, *np.unravel_index(np.argmax(hm.probabilit
 print(f"most suspicious tile of {p.name}: level-0 box x {x0:.0f}-{x1:.0f}, y {y0:.0f}-{y1:.0f}")
 
 # %% [markdown]
+# The same heatmap over the slide itself, zoomable, with the lesion outlines and the regions at or above 0.5
+# (predicted lesions, cyan): change the colour map and the opacity in the toolbar, and compare where the CNN
+# fires with the outlines at full resolution.
+
+# %%
+from camelyon.viewer import show
+
+show(p, heatmap=hm, annotations=read_asap(xml) if xml.exists() else None,
+     overlays=["heatmap", "annotations", "lesions"])
+
+# %% [markdown]
 # Heatmaps are saved as `runs/notebook_work/heatmaps/<slide>.npz`; load one with `Heatmap.load(path)`.
 # S07-S09 start from sample heatmaps of the 10 evaluation patients of a 15-patient demo cohort
 # (`specific_exercises/sample_heatmaps/`).
@@ -171,6 +185,101 @@ print(f"most suspicious tile of {p.name}: level-0 box x {x0:.0f}-{x1:.0f}, y {y0
 # **Questions.** (1) Where are the false positives: at lesion borders, in dense normal tissue, at the tissue
 # edge? (2) What does a stride of half a tile change (cost, smoothness, the size of the smallest lesion you can
 # see)? (3) An ITC cluster is under 0.2 mm: how many heatmap pixels of 128 um is that?
+
+# %% [markdown]
+# ## 4. Task: hard negatives on the challenge preset
+#
+# Everything above used the notebooks' cohort in the **easy** preset of `camelyon.synthetic` (one carcinoma
+# type, no look-alikes, no artefacts). Real nodes hold tissue that *looks* like tumour at a glance: germinal
+# centres (large pale centroblasts), sheets of sinus histiocytes, venules with plump endothelium, necrosis.
+# The **challenge** preset (`difficulty="challenge"`, see `docs/synthetic.md`) paints them and names each region:
+# `ground_truth.csv` has a `kind` column and `lookalike_annotations/<slide>.xml` holds one ASAP group per kind.
+# Below, the shared model (trained on the easy cohort) reads a small challenge cohort (two patients,
+# ten slides at 2 um/px, painted once); each flagged normal tile is looked up in those outlines.
+#
+# **Task.** *Hard-negative mining* trains again on the normal tiles the model gets most wrong.
+# (a) `hard_negatives(prob, labels, k)` below returns the indices of the `k` normal tiles (label 0) with the
+# highest probability, most suspicious first: read it, then try other `k`. (b) Which kinds do the hard
+# negatives lie on?
+# (c) Train a fresh model on the S03 store **plus** the hard negatives of the first patient and compare the
+# flag rate of look-alike tiles, and the tumour tiles found, on the second patient's slides. Is one short run
+# enough to tell (try other seeds)? Which kinds would you add more of? Why does the shared model, trained on
+# the easy cohort, flag most of the challenge cohort's normal tissue?
+
+# %%
+from camelyon.synthetic.tissue_layout import points_in_polygon
+from camelyon.tiling import TileReader
+
+ch_root = course_data.challenge_cohort_dir()
+ch_slides = sorted(ch_root.glob("center_*/*.tif"))
+print(f"{len(ch_slides)} challenge slides in {ch_root}")
+
+
+def hard_negatives(prob, labels, k):
+    """Indices of the ``k`` normal tiles (``labels == 0``) with the highest ``prob``, highest first."""
+    normal = np.flatnonzero(labels == 0)
+    return normal[np.argsort(-prob[normal], kind="stable")[:k]]
+
+
+def tile_kinds(slide_path, tiles, extent):
+    """Look-alike or artefact kind under the centre of each tile ('' where none)."""
+    anns = read_asap(ch_root / "lookalike_annotations" / (slide_path.stem + ".xml"))
+    centres = np.stack([tiles["x"] + extent / 2, tiles["y"] + extent / 2], 1).astype(float)
+    kinds = np.full(len(tiles), "", dtype=object)
+    for a in anns:
+        if a.group in ("capsule", "perinodal_fat", "stitching_stripes", "uneven_background"):
+            continue
+        inside = points_in_polygon(centres, a.coordinates) & (kinds == "")
+        kinds[inside] = a.group
+    return kinds
+
+
+def challenge_tiles(model, paths):
+    """Tiles, labels, probabilities and kinds of the challenge slides ``paths`` (at the model's um/px)."""
+    grid = TileGrid(tile_size=model.tile_size, um_per_px=model.um_per_px, min_tissue=0.5)
+    out = {"tiles": [], "labels": [], "prob": [], "kind": []}
+    for p in paths:
+        xml = ch_root / "lesion_annotations" / (p.stem + ".xml")
+        with Slide(p) as s:
+            table = grid.tiles(s, read_asap(xml) if xml.exists() else None)
+            geo = grid.geometry(s)
+            reader = TileReader(s, geo)
+            imgs = np.stack([reader.read(x, y).copy() for x, y in zip(table["x"], table["y"])])
+            ext = geo.extent_level0
+        out["tiles"].append(imgs)
+        out["labels"].append(table["label"])
+        out["prob"].append(model.predict_proba(imgs).reshape(-1))
+        out["kind"].append(tile_kinds(p, table, ext))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+first = challenge_tiles(model, [p for p in ch_slides if "patient_000" in p.name])
+hard = hard_negatives(first["prob"], first["labels"], 200)
+print("flagged normal tiles (p > 0.5):", int(((first["prob"] > 0.5) & (first["labels"] == 0)).sum()),
+      "of", int((first["labels"] == 0).sum()))
+kinds, counts = np.unique(first["kind"][hard], return_counts=True)
+print("the 200 hardest negatives lie on:", {k or "plain tissue": int(c) for k, c in zip(kinds, counts)})
+
+# %%
+from camelyon.training import TileArrays, TrainingConfig, load_store_tiles, train_tile_model
+
+store_tiles, _ = load_store_tiles(course_data.tile_store(DATA_DIR), progress=False)
+config = TrainingConfig(epochs=2, steps_per_epoch=20, batch_size=32, lr=3e-3, augment=True, seed=0,
+                        val_fraction=0.0)
+second = challenge_tiles(model, [p for p in ch_slides if "patient_001" in p.name])
+look = (second["labels"] == 0) & (second["kind"] != "")
+tumour = second["labels"] == 1
+rates = {}
+for name, extra in (("store only", 0), ("store + hard negatives", len(hard))):
+    tiles = np.concatenate([store_tiles.tiles, first["tiles"][hard][:extra]])
+    labels = np.concatenate([store_tiles.labels, np.zeros(extra, dtype=np.int64)])
+    fresh = train_tile_model(TileArrays(tiles, labels), None, config, um_per_px=model.um_per_px,
+                             progress=False).model
+    p2 = fresh.predict_proba(second["tiles"]).reshape(-1)
+    rates[name] = float(np.mean(p2[look] > 0.5)) if look.any() else float("nan")
+    found = f"{np.mean(p2[tumour] > 0.5):.1%}" if tumour.any() else "-"
+    print(f"{name:24s}: patient 1's look-alike tiles flagged {rates[name]:.1%} (of {int(look.sum())}), "
+          f"tumour tiles found {found} (of {int(tumour.sum())})")
 
 # %% [markdown]
 # ## Self-check

@@ -26,6 +26,9 @@
 # ```
 # or set `HEATMAP_DIR` to a folder of your own heatmaps (e.g. `runs/demo/run/heatmaps` after `make demo`, or the
 # output of `camelyon heatmap`) with a `stage_labels.csv` in it or set `DATA_DIR` to the cohort it belongs to.
+#
+# **Preset.** The sample heatmaps come from the **easy**-preset demo cohort; `docs/synthetic.md` (calibration) shows
+# what the same pipeline does on a **challenge**-preset cohort.
 
 # %%
 HEATMAP_DIR = None  # None: the sample heatmaps; or a folder of <slide>.npz heatmaps

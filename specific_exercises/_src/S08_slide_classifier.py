@@ -16,6 +16,8 @@
 #
 # Like S07, this notebook starts from the sample heatmaps (`specific_exercises/sample_heatmaps/`) unless
 # `HEATMAP_DIR` says otherwise.
+#
+# **Preset.** The sample heatmaps come from the **easy**-preset demo cohort (see S07).
 
 # %%
 HEATMAP_DIR = None  # None: the sample heatmaps; or a folder of <slide>.npz heatmaps

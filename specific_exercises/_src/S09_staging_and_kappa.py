@@ -15,6 +15,9 @@
 #
 # The self-check runs `pytest -m S09` (save the notebook first). Like S07, the notebook starts from the sample
 # heatmaps unless `HEATMAP_DIR` says otherwise.
+#
+# **Preset.** The sample heatmaps come from the **easy**-preset demo cohort; `docs/synthetic.md` reports the
+# kappa of the same pipeline on a 30-patient **challenge** cohort.
 
 # %%
 HEATMAP_DIR = None  # None: the sample heatmaps; or a folder of <slide>.npz heatmaps

@@ -29,7 +29,7 @@
     sortKey: "name", sortDir: 1, featureColumn: "",
     view: { x0: 0, y0: 0, s: 1 },
     overlays: {}, data: {}, heatmapCanvas: null, heatmapImage: null,
-    cmap: "inferno", opacity: 0.5,
+    cmap: "inferno", opacity: 0.5, threshold: 0.5,
     ruler: { on: false, a: null, b: null, drawing: false },
     pointer: null, pending: 0, fetches: 0, generation: 0, error: null,
   };
@@ -87,6 +87,21 @@
     state.view = { s, x0: x - sx / s, y0: y - sy / s };
     redraw();
   }
+  /** Zoom by `factor` about a screen point in a few frames (buttons, keys, double click). */
+  function animateZoom(factor, sx, sy, ms = 160) {
+    const t0 = performance.now(), start = state.view.s;
+    state.animating = true;
+    const step = (t) => {
+      const k = Math.min(1, (t - t0) / ms), eased = 1 - Math.pow(1 - k, 3);
+      zoomAt(start * Math.pow(factor, eased) / state.view.s, sx, sy);
+      if (k < 1) requestAnimationFrame(step); else state.animating = false;
+    };
+    requestAnimationFrame(step);
+  }
+  function visibleBox() {
+    const v = state.view, { w, h } = size();
+    return [v.x0, v.y0, v.x0 + w / v.s, v.y0 + h / v.s];
+  }
   function pan(dx, dy) { state.view.x0 -= dx / state.view.s; state.view.y0 -= dy / state.view.s; redraw(); }
 
   // ------------------------------------------------------------------------------------------
@@ -101,7 +116,11 @@
     t = { img: new Image(), loaded: false, failed: false };
     state.pending += 1;
     t.img.onload = () => { if (gen === state.generation) { t.loaded = true; state.pending -= 1; redraw(); } };
-    t.img.onerror = () => { if (gen === state.generation) { t.failed = true; state.pending -= 1; redraw(); } };
+    t.img.onerror = () => {
+      if (gen !== state.generation) return;
+      t.failed = true; state.pending -= 1; redraw();
+      if (!state.tileError) tileError(t.img.src, gen);
+    };
     t.img.src = `/slide/${encodeURIComponent(state.current)}_files/${level}/${col}_${row}.jpeg`;
     tiles.set(key, t);
     if (tiles.size > MAX_TILES) {
@@ -111,6 +130,15 @@
       }
     }
     return t;
+  }
+
+  async function tileError(url, gen) {
+    state.tileError = true;
+    const body = await getJSON(url);
+    if (gen !== state.generation) return;
+    const p = $("error-panel");
+    p.textContent = `Some tiles of ${state.info.file} cannot be read: ${body.error || "unknown error"}`;
+    p.hidden = false;
   }
 
   function drawTiles(dpr) {
@@ -151,7 +179,8 @@
     if (state.data[name] !== undefined || !state.info || state.info.error) return;
     if (!(state.info.overlays || {})[name]) { state.data[name] = null; return; }
     state.data[name] = "loading";
-    const body = await getJSON(`/slide/${encodeURIComponent(stem)}/${name}.json`);
+    const query = name === "lesions" ? `?threshold=${state.threshold}` : "";
+    const body = await getJSON(`/slide/${encodeURIComponent(stem)}/${name}.json${query}`);
     if (gen !== state.generation) return;
     if (body.error) { state.data[name] = null; setMessage(`${name}: ${body.error}`); return; }
     state.data[name] = body;
@@ -233,9 +262,11 @@
     }
     if (state.overlays.grid && d.grid && d.grid.tiles) {
       const e = d.grid.extent, showText = e * s > 36;
-      ctx.lineWidth = 1 / s;
+      ctx.lineWidth = 1.5 / s;
       ctx.font = `${11 / s}px sans-serif`;
+      const [vx0, vy0, vx1, vy1] = visibleBox();
       for (const [x, y, lab, frac] of d.grid.tiles) {
+        if (x > vx1 || y > vy1 || x + e < vx0 || y + e < vy0) continue;
         ctx.strokeStyle = lab ? COLOURS.gridTumour : COLOURS.gridNormal;
         ctx.strokeRect(x, y, e, e);
         if (showText) {
@@ -268,7 +299,9 @@
     if (state.overlays.detections && d.detections && d.detections.points) {
       ctx.lineWidth = 2 / s; ctx.font = `${11 / s}px sans-serif`;
       const r = 6 / s, showText = s > 0.05;
+      const [vx0, vy0, vx1, vy1] = visibleBox();
       for (const [x, y, p] of d.detections.points) {
+        if (x + r < vx0 || x - r > vx1 || y + r < vy0 || y - r > vy1) continue;
         ctx.strokeStyle = `rgb(255,${Math.round(220 * (1 - p))},0)`;
         ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.stroke();
         if (showText) { ctx.fillStyle = ctx.strokeStyle; ctx.fillText(p.toFixed(2), x + r * 1.3, y + r); }
@@ -324,6 +357,35 @@
     text($("zoom"), `${umPerPx.toFixed(umPerPx < 10 ? 2 : 0)} \u00b5m/px on screen`);
   }
 
+  /** The whole slide in the upper right corner (its one-tile Deep Zoom level) with the view's outline. */
+  function minimapBox() {
+    const info = state.info, { w } = size(), side = 150;
+    const k = Math.min(side / info.width, side / info.height);
+    return { x: w - info.width * k - 10, y: 10, w: info.width * k, h: info.height * k, k };
+  }
+  function drawMinimap() {
+    const info = state.info, L = info.dz_levels, T = info.tile_size;
+    let base = 0;
+    for (let k = 0; k < L; k++) if (info.dz_dimensions[k][0] <= T && info.dz_dimensions[k][1] <= T) base = k;
+    const t = tile(base, 0, 0, true), b = minimapBox(), v = state.view, { w, h } = size();
+    if (!t || !t.loaded || state.view.s <= b.k * 1.5) return; // nothing to show when the whole slide is in view
+    ctx.save();
+    ctx.fillStyle = "rgba(255,255,255,0.9)"; ctx.fillRect(b.x - 3, b.y - 3, b.w + 6, b.h + 6);
+    ctx.drawImage(t.img, b.x, b.y, b.w, b.h);
+    ctx.strokeStyle = "rgb(0,120,255)"; ctx.lineWidth = 1.5;
+    ctx.strokeRect(b.x + v.x0 * b.k, b.y + v.y0 * b.k, Math.max(2, w / v.s * b.k), Math.max(2, h / v.s * b.k));
+    ctx.restore();
+  }
+  function minimapJump(sx, sy) {
+    if (!state.info || state.info.error) return false;
+    const b = minimapBox(), { w, h } = size();
+    if (state.view.s <= b.k * 1.5 || sx < b.x || sy < b.y || sx > b.x + b.w || sy > b.y + b.h) return false;
+    const x = (sx - b.x) / b.k, y = (sy - b.y) / b.k;
+    state.view.x0 = x - w / 2 / state.view.s; state.view.y0 = y - h / 2 / state.view.s;
+    redraw();
+    return true;
+  }
+
   // ------------------------------------------------------------------------------------------
   // Frame
   // ------------------------------------------------------------------------------------------
@@ -344,6 +406,7 @@
         ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
         drawRuler();
         drawScaleBar();
+        drawMinimap();
       }
     }
     requestAnimationFrame(frame);
@@ -441,7 +504,7 @@
     const gen = state.generation;
     state.current = name;
     state.info = null; state.data = {}; state.heatmapCanvas = null; state.heatmapImage = null;
-    state.ruler.a = state.ruler.b = null; state.pending = 0;
+    state.ruler.a = state.ruler.b = null; state.pending = 0; state.tileError = false;
     tiles.clear();
     text($("measure"), ""); setMessage("");
     $("error-panel").hidden = true;
@@ -474,6 +537,15 @@
     redraw();
   }
 
+  function setThreshold(t) {
+    if (!(t >= 0 && t <= 1)) return;
+    state.threshold = t;
+    $("threshold").value = t;
+    delete state.data.lesions;
+    if (state.overlays.lesions) loadOverlay("lesions");
+    redraw();
+  }
+
   function setOverlay(name, on) {
     state.overlays[name] = on;
     $(`ov-${name}`).checked = on;
@@ -492,8 +564,12 @@
   }
 
   function showMeasure() {
-    const len = rulerLength();
-    text($("measure"), len ? `ruler ${len.mm.toFixed(3)} mm (${len.px.toFixed(0)} px) \u2192 ${len.label}` : "");
+    const len = rulerLength(), r = state.ruler;
+    if (len) text($("measure"), `ruler ${len.mm.toFixed(3)} mm (${len.px.toFixed(0)} px) \u2192 ${len.label}`);
+    else if (r.a && r.b) {
+      const px = Math.hypot(r.b[0] - r.a[0], r.b[1] - r.a[1]);
+      text($("measure"), `ruler ${px.toFixed(0)} px (the slide does not record its \u00b5m/px: start with --mpp)`);
+    } else text($("measure"), "");
   }
 
   let drag = null;
@@ -501,6 +577,7 @@
     view.focus();
     if (!state.info || state.info.error) return;
     const p = [e.offsetX, e.offsetY];
+    if (!state.ruler.on && minimapJump(...p)) return;
     canvas.setPointerCapture(e.pointerId);
     if (state.ruler.on) {
       state.ruler.a = toLevel0(...p); state.ruler.b = state.ruler.a.slice(); state.ruler.drawing = true;
@@ -531,7 +608,7 @@
     e.preventDefault();
     zoomAt(Math.pow(1.2, -e.deltaY / 100), e.offsetX, e.offsetY);
   }, { passive: false });
-  canvas.addEventListener("dblclick", (e) => zoomAt(2, e.offsetX, e.offsetY));
+  canvas.addEventListener("dblclick", (e) => animateZoom(2, e.offsetX, e.offsetY));
   window.addEventListener("resize", redraw);
 
   document.addEventListener("keydown", (e) => {
@@ -545,8 +622,8 @@
     switch (e.key) {
       case "j": step(1); break;
       case "k": step(-1); break;
-      case "+": case "=": zoomAt(1.5, w / 2, h / 2); break;
-      case "-": case "_": zoomAt(1 / 1.5, w / 2, h / 2); break;
+      case "+": case "=": animateZoom(1.5, w / 2, h / 2); break;
+      case "-": case "_": animateZoom(1 / 1.5, w / 2, h / 2); break;
       case "ArrowLeft": pan(w / 5, 0); break;
       case "ArrowRight": pan(-w / 5, 0); break;
       case "ArrowUp": pan(0, h / 5); break;
@@ -569,10 +646,11 @@
     box.addEventListener("change", () => setOverlay(n, box.checked));
   }
   $("opacity").addEventListener("input", () => { state.opacity = $("opacity").value / 100; redraw(); });
+  $("threshold").addEventListener("change", () => setThreshold(+$("threshold").value));
   $("cmap").addEventListener("change", () => { state.cmap = $("cmap").value; colourHeatmap(); });
   $("ruler").addEventListener("click", () => setRuler(!state.ruler.on));
-  $("zoom-in").addEventListener("click", () => zoomAt(1.5, size().w / 2, size().h / 2));
-  $("zoom-out").addEventListener("click", () => zoomAt(1 / 1.5, size().w / 2, size().h / 2));
+  $("zoom-in").addEventListener("click", () => animateZoom(1.5, size().w / 2, size().h / 2));
+  $("zoom-out").addEventListener("click", () => animateZoom(1 / 1.5, size().w / 2, size().h / 2));
   $("home").addEventListener("click", home);
   $("filter").addEventListener("input", renderList);
   $("feature-column").addEventListener("change", () => {
@@ -627,10 +705,11 @@
     getView() { return { ...state.view }; },
     toScreen, toLevel0, home, rulerLength,
     setOpacity(p) { $("opacity").value = Math.round(p * 100); state.opacity = p; redraw(); },
+    setThreshold,
     setColourMap(name) { $("cmap").value = name; state.cmap = name; colourHeatmap(); },
     /** True when the page has nothing left to load for the current view and has drawn it. */
     idle() {
-      if (!state.started || state.fetches > 0 || state.pending > 0 || dirty) return false;
+      if (!state.started || state.fetches > 0 || state.pending > 0 || dirty || state.animating) return false;
       return Object.values(state.data).every((v) => v !== "loading");
     },
   };

@@ -1,14 +1,26 @@
-"""Probes: the exercises' functions on fixed random inputs, compared by the grader with the reference.
+"""Hidden probes: the exercises' functions on random inputs, compared by the grader with the reference.
 
-``PROBES`` maps an exercise id to functions ``probe(rng) -> dict of arrays``. The grader calls each
-probe with the same seeded ``numpy.random.Generator`` over the student's tree and over the reference
-tree (in separate processes) and compares the outputs (floats to ``rtol=1e-3``, integers exactly).
-Probes set every parameter explicitly from ``rng``, so that a different (but valid) initialisation
-order does not count as a mistake, and they import inside the function, so that one exercise that
-does not import does not stop the others. A probe that fails on the reference is skipped (reported).
+``PROBES`` maps an exercise id to functions ``probe(rng) -> dict of arrays``. The grader (``python -m
+minicnn.teaching grade``) calls each probe in a sandboxed process over the exercise's tree (the student's
+files of that exercise on top of the solution edition) and once over the solution edition, with the same
+``numpy.random.Generator``: its seed mixes the probe's name with the grading seed (``grade --seed``, drawn
+at grading time when not given, recorded in ``grade.json``), so the inputs are not known in advance. The
+grader compares the outputs in its own process (floats to ``rtol`` 1e-7 of ``grading.toml`` unless an
+exercise says otherwise, integers, booleans and strings exactly).
+
+Probes set every parameter explicitly from ``rng``, so that a different (but valid) initialisation order
+does not count as a mistake, and they import inside the function, so that an exercise that does not
+import does not stop the others. A probe that fails on the reference is skipped (reported). Probes named
+``notebook_*`` check the functions students write inside the notebooks (read from the saved notebook of the
+tree being graded). This file is hidden: it is not in the student edition.
 """
 
+import json
+from pathlib import Path
+
 import numpy as np
+
+TREE = Path.cwd()  # the grader runs probes with the graded tree as working folder
 
 # ----------------------------------------------------------------------------------------------- G01
 
@@ -26,10 +38,11 @@ def probe_activations(rng):
     from minicnn import functional as F
 
     x = rng.standard_normal((6, 5)) * 3
+    alpha = float(rng.uniform(0.01, 0.3))
     result = {}
     for name, fwd, bwd in (
         ("relu", F.relu_forward, F.relu_backward),
-        ("leaky", lambda v: F.leaky_relu_forward(v, 0.1), F.leaky_relu_backward),
+        ("leaky", lambda v: F.leaky_relu_forward(v, alpha), F.leaky_relu_backward),
         ("sigmoid", F.sigmoid_forward, F.sigmoid_backward),
         ("tanh", F.tanh_forward, F.tanh_backward),
     ):
@@ -299,15 +312,211 @@ def probe_metrics(rng):
     }
 
 
+
+# ------------------------------------------------------------------------------------ notebook functions
+
+
+def _generic(exercise, name, **overrides):
+    from minicnn.teaching.notebooks import find_notebook, notebook_function
+
+    return notebook_function(find_notebook(TREE / "generic_exercises", exercise), name, overrides)
+
+
+def _specific(exercise, name):
+    paths = sorted((TREE / "specific_exercises").glob(f"{exercise}_*.ipynb"))
+    nb = json.loads(paths[0].read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if cell["cell_type"] == "code" and f"def {name}(" in source:
+            namespace = {"__name__": f"{exercise}_notebook"}
+            exec(compile(source, f"{paths[0].name}::{name}", "exec"), namespace)
+            return namespace[name]
+    raise LookupError(f"{paths[0].name} has no cell defining {name}()")
+
+
+def notebook_g01_centred_difference(rng):
+    f = _generic("G01", "centred_difference")
+    x = rng.uniform(-3, 3, 7)
+    a, b = rng.uniform(0.5, 2.0, 2)
+    return {"sin": f(np.sin, x, 1e-4), "poly": f(lambda v: a * v**3 - b * v, x, float(rng.uniform(0.01, 0.2)))}
+
+
+def notebook_g02_logsumexp(rng):
+    f = _generic("G02", "logsumexp")
+    return {"small": f(rng.standard_normal((2, 3))), "big": f(rng.standard_normal((6, 5)) * 300)}
+
+
+def notebook_g03_im2col_numpy(rng):
+    f = _generic("G03", "im2col_numpy")
+    out = {}
+    for i in range(3):
+        n, c = (int(v) for v in rng.integers(1, 4, 2))
+        h, w = (int(v) for v in rng.integers(3, 8, 2))
+        kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+        stride, padding = int(rng.integers(1, 3)), int(rng.integers(0, 2))
+        if (h + 2 * padding - kh) < 0 or (w + 2 * padding - kw) < 0:
+            kh, kw = 1, 1
+        out[f"case{i}"] = f(rng.standard_normal((n, c, h, w)), kh, kw, stride, padding)
+    return out
+
+
+def notebook_g04_max_pool_2x2_reshape(rng):
+    f = _generic("G04", "max_pool_2x2_reshape")
+    n, c, h, w = (int(v) for v in rng.integers(1, 4, 4))
+    return {"out": f(rng.standard_normal((n, c, 2 * h, 2 * w)))}
+
+
+def notebook_g05_rosenbrock_grad(rng):
+    f = _generic("G05", "rosenbrock_grad")
+    return {f"p{i}": np.asarray(f(rng.uniform(-2, 2, 2)), dtype=np.float64) for i in range(4)}
+
+
+def notebook_g06_build_shapes_cnn(rng):
+    f = _generic("G06", "build_shapes_cnn")
+    model = f(np.random.default_rng(int(rng.integers(0, 2**31))))
+    x = rng.standard_normal((3, 1, 16, 16)).astype(np.float32)
+    return {"n_params": np.array(model.num_parameters()), "out": model.forward(x).astype(np.float64)}
+
+
+def notebook_g07_compose_he(rng):
+    f = _generic("G07", "compose_he")
+    stains = rng.uniform(0.05, 1.0, (2, 3))
+    stains /= np.linalg.norm(stains, axis=1, keepdims=True)
+    h, e = rng.uniform(0, 1.5, (4, 5)), rng.uniform(0, 1.0, (4, 5))
+    return {"out": f(h, e, stains, io=float(rng.uniform(200, 255)))}
+
+
+def _gini_formula(counts):
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    return 0.0 if total == 0 else 1.0 - float(np.sum((counts / total) ** 2))
+
+
+def notebook_g08_best_threshold_1d(rng):
+    f = _generic("G08", "best_threshold_1d", gini=_gini_formula)
+    out = {}
+    for i in range(3):
+        x = np.round(rng.standard_normal(int(rng.integers(5, 30))), 1)
+        y = (x + rng.standard_normal(len(x)) > 0).astype(np.int64)
+        threshold, decrease = f(x, y)
+        out[f"decrease{i}"] = np.array(decrease, dtype=np.float64)
+    return out
+
+
+def notebook_g09_bias_variance(rng):
+    f = _generic("G09", "bias_variance")
+    bias2, variance = f(rng.uniform(size=(int(rng.integers(2, 9)), 20)), rng.uniform(size=20))
+    return {"bias2": np.array(bias2), "variance": np.array(variance)}
+
+
+def notebook_g10_auc_by_pairs(rng):
+    f = _generic("G10", "auc_by_pairs")
+    y = rng.integers(0, 2, 40)
+    y[:2] = [0, 1]
+    return {"auc": np.array(f(y, np.round(y * 0.7 + rng.standard_normal(40), 1)))}
+
+
+def notebook_s01(rng):
+    centred, thumb = _specific("S01", "centred_location"), _specific("S01", "to_thumbnail")
+    xy = rng.uniform(0, 5000, (5, 2))
+    loc = centred(tuple(float(v) for v in rng.uniform(500, 9000, 2)), tuple(int(v) for v in rng.integers(16, 512, 2)), float(rng.choice([1.0, 2.0, 4.0])))
+    return {"centred": np.array(loc), "thumb": thumb(xy, float(rng.uniform(2, 64))), "thumb2": thumb(xy, (4.0, 8.0))}
+
+
+def notebook_s02(rng):
+    grid, summary = _specific("S02", "grid_image"), _specific("S02", "tile_table_summary")
+    from camelyon.tiling import TILE_DTYPE
+
+    shape = (int(rng.integers(3, 7)), int(rng.integers(3, 7)))
+    n = 5
+    flat = rng.choice(shape[0] * shape[1], n, replace=False)
+    img = grid(flat // shape[1], flat % shape[1], rng.uniform(size=n), shape)
+    table = np.zeros(12, dtype=TILE_DTYPE)
+    table["label"], table["tissue_fraction"] = rng.integers(0, 2, 12), rng.uniform(size=12)
+    s = summary(table)
+    return {"grid": img, "summary": np.array([s[k] for k in ("n_tiles", "n_tumour", "tumour_share", "mean_tissue_fraction")], dtype=np.float64)}
+
+
+def notebook_s03(rng):
+    f = _specific("S03", "random_batches")
+    n, size = int(rng.integers(5, 40)), int(rng.integers(2, 9))
+    batches = f(n, size, np.random.default_rng(int(rng.integers(0, 2**31))))
+    return {"sizes": np.array([len(b) for b in batches]), "sorted": np.sort(np.concatenate(batches))}
+
+
+def notebook_s04(rng):
+    f = _specific("S04", "mean_od_per_centre")
+    tiles = rng.integers(0, 256, size=(6, 5, 5, 3), dtype=np.uint8)
+    centres = rng.integers(0, 3, 6)
+    got = f(tiles, centres)
+    return {"centres": np.array(sorted(got)), "od": np.array([got[c] for c in sorted(got)], dtype=np.float64)}
+
+
+def notebook_s05(rng):
+    f = _specific("S05", "balanced_batch_indices")
+    labels = (rng.uniform(size=60) < 0.2).astype(np.int64)
+    labels[:2] = [0, 1]
+    size = int(rng.integers(2, 20))
+    idx = f(labels, size, np.random.default_rng(int(rng.integers(0, 2**31))))
+    return {"n": np.array(len(idx)), "tumour": np.array(int(labels[idx].sum()))}
+
+
+def notebook_s06(rng):
+    from camelyon.heatmap import Heatmap
+
+    box, extent = _specific("S06", "heatmap_pixel_box"), _specific("S06", "overlay_extent")
+    shape = (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
+    stride, down = int(rng.choice([16, 32])), float(rng.choice([1.0, 2.0, 4.0]))
+    hm = Heatmap(np.zeros(shape, np.float32), np.ones(shape, bool), "s.tif", 1, 32, stride, stride * down * 0.5,
+                 (int(rng.integers(0, 200)), int(rng.integers(0, 200))), down)
+    r, c = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
+    return {"box": np.array(box(hm, r, c), dtype=np.float64), "extent": np.array(extent(hm, float(rng.choice([1.0, 8.0]))), dtype=np.float64)}
+
+
+def notebook_s07(rng):
+    from camelyon.heatmap import Heatmap
+
+    f = _specific("S07", "tumour_burden")
+    prob = rng.random((7, 6)).astype(np.float32) ** 2
+    tissue = prob > 0.05
+    prob[~tissue] = 0
+    got = f(Heatmap(prob, tissue, "s.tif", 0, 32, 32, float(rng.uniform(100, 300))), float(rng.uniform(0.3, 0.7)))
+    return {"area": np.array(got["area_mm2"], dtype=np.float64), "ratio": np.array(got["tissue_ratio"], dtype=np.float64)}
+
+
+def notebook_s08(rng):
+    f = _specific("S08", "patient_folds")
+    patients = np.array([f"p{int(p)}" for p in rng.integers(0, 9, 30)])
+    k = int(rng.integers(2, 4))
+    return {"folds": np.asarray(f(patients, k, seed=int(rng.integers(0, 1000)))).astype(np.int64)}
+
+
+def notebook_s09(rng):
+    f = _specific("S09", "stages_for_patients")
+    kinds = ["negative", "itc", "micro", "macro"]
+    labels = {f"patient_{p:03d}_node_{n}.tif": kinds[int(rng.integers(0, 4))] for p in range(6) for n in range(5)}
+    got = f(labels)
+    return {"patients": np.array(sorted(got)), "stages": np.array([got[p] for p in sorted(got)])}
+
+
 PROBES = {
-    "G01": [probe_dense, probe_activations, probe_dense_layer],
-    "G02": [probe_losses, probe_losses_extreme],
-    "G03": [probe_conv_naive, probe_conv_layer],
-    "G04": [probe_pooling_naive, probe_pooling_layers],
-    "G05": [probe_sgd, probe_adam],
-    "G06": [probe_batchnorm_dropout, probe_train_step],
-    "G07": [probe_flip_rotate, probe_reinhard],
-    "G08": [probe_criteria, probe_naive_tree],
-    "G09": [probe_bootstrap, probe_forest],
-    "G10": [probe_metrics],
+    "G01": [probe_dense, probe_activations, probe_dense_layer, notebook_g01_centred_difference],
+    "G02": [probe_losses, probe_losses_extreme, notebook_g02_logsumexp],
+    "G03": [probe_conv_naive, probe_conv_layer, notebook_g03_im2col_numpy],
+    "G04": [probe_pooling_naive, probe_pooling_layers, notebook_g04_max_pool_2x2_reshape],
+    "G05": [probe_sgd, probe_adam, notebook_g05_rosenbrock_grad],
+    "G06": [probe_batchnorm_dropout, probe_train_step, notebook_g06_build_shapes_cnn],
+    "G07": [probe_flip_rotate, probe_reinhard, notebook_g07_compose_he],
+    "G08": [probe_criteria, probe_naive_tree, notebook_g08_best_threshold_1d],
+    "G09": [probe_bootstrap, probe_forest, notebook_g09_bias_variance],
+    "G10": [probe_metrics, notebook_g10_auc_by_pairs],
+    "S01": [notebook_s01],
+    "S02": [notebook_s02],
+    "S03": [notebook_s03],
+    "S04": [notebook_s04],
+    "S05": [notebook_s05],
+    "S06": [notebook_s06],
+    "S07": [notebook_s07],
+    "S08": [notebook_s08],
+    "S09": [notebook_s09],
 }

@@ -1,0 +1,101 @@
+"""Start-up time of a fresh install: the first run (Numba compiles, Python writes bytecode) and warm runs.
+
+Copies this checkout's ``minicnn`` and ``camelyon`` packages (without any ``__pycache__``) to a
+temporary folder, as a fresh install would have them, and times in new processes:
+
+- ``camelyon info SLIDE`` on a small test slide: the first run, then ``--warm`` more runs (median);
+- one training step of the tile CNN (``minicnn.models.tile_cnn``, 2 tiles of 96 px) in a new
+  process: this is where the convolution and pooling kernels compile on the first run.
+
+Each process runs with ``MINICNN_COMPILE_NOTICE=always`` so that the notice line is recorded when a
+kernel compiles. Writes ``benchmarks/results/startup.json``.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_startup.py --warm 3
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+STEP = """
+import numpy as np, minicnn
+from minicnn.models import tile_cnn
+from minicnn.losses import BCEWithLogits
+m = tile_cnn(rng=0); loss = BCEWithLogits()
+x = np.zeros((2, 3, 96, 96), np.float32); y = np.zeros((2, 1), np.float32)
+loss.forward(m.forward(x), y); m.backward(loss.backward())
+print(minicnn.__file__)
+"""
+
+
+def _timed(cmd, env):
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"bench_startup: {' '.join(cmd[:4])} failed:\n{proc.stderr[-3000:]}")
+    return {"seconds": seconds, "notice": "compiling the Numba kernels" in proc.stderr,
+            "stdout_tail": proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []}
+
+
+def measure(name, cmd, env, warm):
+    first = _timed(cmd, env)
+    warms = [_timed(cmd, env) for _ in range(warm)]
+    row = {"first_s": first["seconds"], "first_printed_notice": first["notice"],
+           "warm_s_median": statistics.median(w["seconds"] for w in warms),
+           "warm_s_all": [w["seconds"] for w in warms], "warm_printed_notice": any(w["notice"] for w in warms),
+           "stdout_tail": first["stdout_tail"]}
+    print(f"{name}: first run {row['first_s']:.1f} s (notice: {row['first_printed_notice']}), "
+          f"warm {row['warm_s_median']:.1f} s (notice: {row['warm_printed_notice']})", flush=True)
+    return row
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--warm", type=int, default=3, help="warm runs after the first (median)")
+    p.add_argument("--out", default=str(HERE / "results" / "startup.json"))
+    args = p.parse_args(argv)
+    from wsi_factory import SlideSpec, write_slide
+
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
+        tmp = Path(tmp)
+        for package in ("minicnn", "camelyon"):
+            shutil.copytree(ROOT / package, tmp / "src" / package, ignore=shutil.ignore_patterns("__pycache__"))
+        slide = tmp / "slide.tif"
+        write_slide(slide, SlideSpec(width=2048, height=1536, tissue=[(256, 256, 1536, 1024)]), mpp=0.5)
+        env = dict(os.environ, PYTHONPATH=str(tmp / "src"), MINICNN_COMPILE_NOTICE="always")
+        env.pop("NUMBA_CACHE_DIR", None)
+        info = measure("camelyon info", [sys.executable, "-m", "camelyon", "info", str(slide)], env, args.warm)
+        step = measure("tile CNN first step", [sys.executable, "-c", STEP], env, args.warm)
+        if not step["stdout_tail"] or not step["stdout_tail"][0].startswith(str(tmp)):
+            raise SystemExit(f"bench_startup: the copy was not the minicnn imported ({step['stdout_tail']})")
+    result = {"benchmark": "start-up of a fresh copy: first run vs warm runs", "camelyon_info": info,
+              "tile_cnn_first_step": step, "warm_runs": args.warm, "load_average_before": list(load),
+              "load_average_after": list(os.getloadavg()), "cpu_count": os.cpu_count(),
+              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".startup.", suffix=".json", dir=out.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    os.replace(name, out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The CAMELYON16 layout: detection, the synthetic CAMELYON16 copy, the step commands and the pipeline."""
+
+import json
+
+import pytest
+from test_pipeline import write_tiny_cohort
+
+from camelyon.camelyon16.layout import detect_layout
+from camelyon.camelyon16.reference import read_probabilities, read_reference
+from camelyon.camelyon16.synthetic import camelyon16_from_cohort
+from camelyon.cli import main
+
+
+@pytest.fixture(scope="module")
+def c16(tmp_path_factory):
+    base = tmp_path_factory.mktemp("c16pipe")
+    cohort = write_tiny_cohort(base / "c17")
+    counts = camelyon16_from_cohort(cohort, base / "CAMELYON16", test_fraction=0.35, seed=1)
+    return base / "CAMELYON16", counts
+
+
+def test_synthetic_copy_has_the_camelyon16_layout(c16):
+    root, counts = c16
+    layout = detect_layout(root)
+    assert layout.kind == "camelyon16"
+    normal, tumour, test = (len(layout.with_role(r)) for r in ("normal", "tumour", "test"))
+    assert (normal, tumour, test) == (counts["normal"], counts["tumor"], counts["test"])
+    assert normal + tumour + test == 40 and test >= 10 and tumour >= 3
+    assert all(s.startswith("tumor_") for s in layout.with_role("tumour"))
+    ref = read_reference(root / "testing" / "reference.csv")
+    assert len(ref) == test and sum(r["tumour"] for r in ref.values()) == counts["test_tumor"]
+    # every tumour slide (training and test) has its XML; normal slides none
+    for stem in layout.slides:
+        tumour_slide = layout.roles[stem] == "tumour" or (layout.roles[stem] == "test" and ref[stem]["tumour"])
+        assert (layout.annotation_of(stem) is not None) == tumour_slide, stem
+    assert "CAMELYON16 layout" in layout.describe() and "reference" in layout.describe()
+    # the parts alone are recognised too; a CAMELYON17 cohort is not CAMELYON16
+    assert detect_layout(root / "testing").kind == "camelyon16"
+    assert detect_layout(root / "training").kind == "camelyon16"
+    assert detect_layout(root.parent / "c17").kind == "camelyon17"
+
+
+@pytest.mark.slow
+def test_pipeline_command_runs_the_camelyon16_tasks(c16, tmp_path, capsys):
+    root, counts = c16
+    out = tmp_path / "run"
+    args = ["pipeline", str(root), "--out", str(out), "--workers", "1", "--quiet", "--epochs", "2",
+            "--tile-size", "16", "--tile-um-per-px", "8"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "CAMELYON16 layout" in text and "running the CAMELYON16 tasks" in text
+    assert "FROC " in text and "slide AUC " in text
+    probs = read_probabilities(out / "slide_probabilities.csv")
+    assert len(probs) == counts["test"] and all(0.0 <= p <= 1.0 for p in probs.values())
+    assert (out / "slide_probabilities.csv").read_text().startswith("image,probability\n")
+    assert len(list((out / "detections").glob("test_*.csv"))) == counts["test"]
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert 0.0 <= summary["froc"] <= 1.0 and 0.0 <= summary["auc"] <= 1.0
+    assert (out / "figures" / "froc.png").is_file() and (out / "evaluation16.json").is_file()
+    # the step commands say which layout they were given and pick the slides of their role
+    assert main(["tiles", str(root), "--out", str(tmp_path / "t.h5"), "--tile-size", "16", "--mpp-target", "8",
+                 "--workers", "1", "--quiet", "--max-negatives-per-slide", "5"]) == 0
+    text = capsys.readouterr().out
+    assert f"tiling its {counts['normal'] + counts['tumor']} normal and tumour slides" in text
+    assert main(["heatmap", str(root), "--model", str(out / "model" / "tile_model.npz"), "--out",
+                 str(tmp_path / "hm"), "--workers", "1", "--quiet", "--no-png"]) == 0
+    assert f"mapping its {counts['test']} test slides" in capsys.readouterr().out
+    assert len(list((tmp_path / "hm").glob("*.npz"))) == counts["test"]
+    # a rerun resumes: the model and the heatmaps are kept
+    assert main(args) == 0
+    assert "0 of" in capsys.readouterr().out
