@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from minicnn.io import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 CAMELYON = [sys.executable, "-m", "camelyon"]
 
@@ -64,11 +66,7 @@ def main() -> int:
         "wall_seconds_this_run": time.perf_counter() - t0,
         "load_average_1min_at_end": os.getloadavg()[0],
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, path)
+    path = write_json(args.out, out)
     print(f"FROC {out['froc']:.4f}, slide AUC {out['auc']:.4f} ({out['auc_ci'][0]:.3f}-{out['auc_ci'][1]:.3f}); wrote {path}")
     return 0
 

@@ -29,11 +29,9 @@ alternating runs, so that "before" and "after" see the same load.
 """
 
 import argparse
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -68,6 +66,8 @@ import importlib  # noqa: E402
 
 import numpy as np  # noqa: E402
 from torch_peer import torch_network  # noqa: E402
+
+from minicnn.io import write_json  # noqa: E402
 
 
 def layer_flops(layer, in_shape):
@@ -159,30 +159,38 @@ class LayerTimer:
             layer.forward, layer.backward = fwd, bwd
 
 
-def layer_profile(model, step, runs, batch, input_shape, rate):
-    """minicnn's time per layer and direction over `runs` training steps, with GFLOP/s and fraction of `rate`."""
-    timer = LayerTimer(model)
+def layer_profiles(models, steps, runs, batch, input_shape, rate):
+    """Time per layer and direction of each minicnn model over `runs` training steps (alternating models).
+
+    Returns, per model name, a list of rows with the median ms, GFLOP and GFLOP/s and the fraction of `rate`.
+    """
+    timers = {name: LayerTimer(model) for name, model in models.items()}
     try:
         for _ in range(runs):
-            step()
+            for name in models:
+                steps[name][0]()
     finally:
-        timer.remove()
-    rows = []
-    shape = tuple(input_shape)
-    for i, layer in enumerate(model.layers):
-        fwd_flops, shape = layer_flops(layer, shape)
-        for direction in ("forward", "backward"):
-            flop = batch * fwd_flops
-            if direction == "backward":
-                needs_dx = getattr(layer, "input_grad", True) and i > 0
-                flop = batch * fwd_flops * (2 if needs_dx else 1)
-            ms = median_ms(timer.times[(i, direction)])
-            row = {"layer": i, "name": layer.describe(), "direction": direction, "ms": ms, "gflop": flop / 1e9}
-            if flop:
-                row["gflops_per_s"] = flop / 1e9 / (ms / 1e3)
-                row["fraction_of_matmul"] = row["gflops_per_s"] / rate
-            rows.append(row)
-    return rows
+        for timer in timers.values():
+            timer.remove()
+    profiles = {}
+    for name, model in models.items():
+        rows = []
+        shape = tuple(input_shape)
+        for i, layer in enumerate(model.layers):
+            fwd_flops, shape = layer_flops(layer, shape)
+            for direction in ("forward", "backward"):
+                flop = batch * fwd_flops
+                if direction == "backward":
+                    needs_dx = getattr(layer, "input_grad", True) and i > 0
+                    flop = batch * fwd_flops * (2 if needs_dx else 1)
+                ms = median_ms(timers[name].times[(i, direction)])
+                row = {"layer": i, "name": layer.describe(), "direction": direction, "ms": ms, "gflop": flop / 1e9}
+                if flop:
+                    row["gflops_per_s"] = flop / 1e9 / (ms / 1e3)
+                    row["fraction_of_matmul"] = row["gflops_per_s"] / rate
+                rows.append(row)
+        profiles[name] = rows
+    return profiles
 
 
 def print_profile(rows):
@@ -301,10 +309,9 @@ def main():
     matmul_medians = {lib: float(np.median(r)) for lib, r in matmul.items()}
     rate = max(matmul_medians.values())
 
-    profiles = {}
-    for name, m in models.items():
+    for m in models.values():
         m.train()
-        profiles[name] = layer_profile(m, steps[name][0], args.runs, args.train_batch, (3, size, size), rate)
+    profiles = layer_profiles(models, steps, args.runs, args.train_batch, (3, size, size), rate)
     profile = profiles["minicnn"]
 
     fwd_flops, first_flops = conv_flops(model, (3, size, size))
@@ -386,13 +393,7 @@ def main():
     for name, rows in profiles.items():
         print(f"[{name}]")
         print_profile(rows)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cnn.", suffix=".json", dir=out.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
 
 

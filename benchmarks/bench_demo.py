@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from minicnn.io import write_json
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -48,13 +50,7 @@ def main(argv=None):
     }
     print(f"demo: kappa {evaluation['kappa']:.4f} on {evaluation['n_patients']} patients, {wall / 60:.1f} min "
           f"(load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".demo.", suffix=".json", dir=out.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
 
 

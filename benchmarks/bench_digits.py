@@ -10,7 +10,6 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -21,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from minicnn.examples.digits import run  # noqa: E402
+from minicnn.io import write_json  # noqa: E402
 
 
 def main(argv=None):
@@ -41,13 +41,7 @@ def main(argv=None):
     result = {"benchmark": "digits_cnn test accuracy per seed (minicnn.examples.digits)", "runs": runs,
               "seeds": args.seeds, "test_accuracy_min": min(accs), "test_accuracy_max": max(accs),
               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load_average_1min": load}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".digits.", suffix=".json", dir=out.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
 
 

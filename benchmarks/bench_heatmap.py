@@ -19,7 +19,6 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -53,6 +52,7 @@ from torch_peer import torch_network  # noqa: E402
 
 from camelyon.heatmap import compute_heatmap  # noqa: E402
 from camelyon.tile_model import TileModel  # noqa: E402
+from minicnn.io import write_json  # noqa: E402
 
 
 def torch_peer(network, torch):
@@ -154,14 +154,7 @@ def main():
         print(f"{k:<10}{e2e_rate[k]:>20.1f}{inf_rate[k]:>20.1f}")
     print(f"time ratio minicnn/PyTorch: end to end {result['ratio_end_to_end_time_minicnn_over_pytorch']:.2f}, "
           f"inference {result['ratio_inference_time_minicnn_over_pytorch']:.2f} (target <= 1.5)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_json = tempfile.mkstemp(prefix=".bench_heatmap.", suffix=".json", dir=out.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp_json, 0o644)
-    os.replace(tmp_json, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
     for p in tmp.iterdir():
         p.unlink()

@@ -16,7 +16,6 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -25,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from minicnn.io import write_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -41,9 +42,9 @@ print(minicnn.__file__)
 """
 
 
-def _timed(cmd, env):
+def _timed(cmd, env, cwd):
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"bench_startup: {' '.join(cmd[:4])} failed:\n{proc.stderr[-3000:]}")
@@ -51,9 +52,9 @@ def _timed(cmd, env):
             "stdout_tail": proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []}
 
 
-def measure(name, cmd, env, warm):
-    first = _timed(cmd, env)
-    warms = [_timed(cmd, env) for _ in range(warm)]
+def measure(name, cmd, env, warm, cwd):
+    first = _timed(cmd, env, cwd)
+    warms = [_timed(cmd, env, cwd) for _ in range(warm)]
     row = {"first_s": first["seconds"], "first_printed_notice": first["notice"],
            "warm_s_median": statistics.median(w["seconds"] for w in warms),
            "warm_s_all": [w["seconds"] for w in warms], "warm_printed_notice": any(w["notice"] for w in warms),
@@ -79,21 +80,17 @@ def main(argv=None):
         write_slide(slide, SlideSpec(width=2048, height=1536, tissue=[(256, 256, 1536, 1024)]), mpp=0.5)
         env = dict(os.environ, PYTHONPATH=str(tmp / "src"), MINICNN_COMPILE_NOTICE="always")
         env.pop("NUMBA_CACHE_DIR", None)
-        info = measure("camelyon info", [sys.executable, "-m", "camelyon", "info", str(slide)], env, args.warm)
-        step = measure("tile CNN first step", [sys.executable, "-c", STEP], env, args.warm)
+        # run from the copy's folder: "python -c" and "-m" put the current folder first on sys.path
+        info = measure("camelyon info", [sys.executable, "-m", "camelyon", "info", str(slide)], env, args.warm,
+                       tmp / "src")
+        step = measure("tile CNN first step", [sys.executable, "-c", STEP], env, args.warm, tmp / "src")
         if not step["stdout_tail"] or not step["stdout_tail"][0].startswith(str(tmp)):
             raise SystemExit(f"bench_startup: the copy was not the minicnn imported ({step['stdout_tail']})")
     result = {"benchmark": "start-up of a fresh copy: first run vs warm runs", "camelyon_info": info,
               "tile_cnn_first_step": step, "warm_runs": args.warm, "load_average_before": list(load),
               "load_average_after": list(os.getloadavg()), "cpu_count": os.cpu_count(),
               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".startup.", suffix=".json", dir=out.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(name, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
 
 

@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from benchmarks.bench_synthetic import logistic_regression, roc_auc  # noqa: E402
+from minicnn.io import write_json  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "synthetic_challenge.json"
 IMG = ROOT / "docs" / "img"
@@ -586,10 +587,7 @@ def main() -> None:
     out = Path(args.out)
     merged = json.loads(out.read_text()) if out.exists() else {}
     merged.update(results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(merged, indent=1) + "\n")
-    os.replace(tmp, out)
+    write_json(out, merged, indent=1)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -46,6 +45,7 @@ import camelyon  # noqa: E402
 from camelyon.dataset import TileStore, build_tile_store, find_slides  # noqa: E402
 from camelyon.slide import Slide  # noqa: E402
 from camelyon.tiling import TileGrid, TileReader  # noqa: E402
+from minicnn.io import write_json  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -279,11 +279,7 @@ def main():
         s.close()
     result["load_average_at_end"] = list(os.getloadavg())
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)

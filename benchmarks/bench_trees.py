@@ -19,12 +19,10 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from sklearn import tree as sk_tree  # noqa: E402
 from sklearn.datasets import load_breast_cancer, make_classification  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
+from minicnn.io import write_json  # noqa: E402
 from minicnn.tree import DecisionTreeClassifier, RandomForestClassifier  # noqa: E402
 
 TARGET_RATIO = 2.0
@@ -121,12 +120,7 @@ def main(argv=None):
                     "load_average": list(os.getloadavg()), "platform": platform.platform()},
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(result, fh, indent=2)
-    os.replace(tmp, out)
+    out = write_json(args.out, result)
     print(f"wrote {out}")
     return 0
 

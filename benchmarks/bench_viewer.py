@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import io
-import json
 import os
 import platform
 import statistics
@@ -41,6 +40,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from minicnn.io import write_json  # noqa: E402
 
 CLIENTS = 4
 
@@ -189,11 +190,7 @@ def main(argv=None) -> int:
         "runs": runs, "machine": {"cores": os.cpu_count(), "load_average": os.getloadavg(),
                                   "python": platform.python_version()},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)  # never a half-written results file
+    write_json(args.out, result)  # never a half-written results file
     print(f"\n{'':22s}{'p50 ms':>9s}{'p95 ms':>9s}")
     for k, v in med.items():
         print(f"{k:22s}{v['p50_ms']:9.1f}{v['p95_ms']:9.1f}")

@@ -19,6 +19,9 @@ HERE = Path(__file__).resolve().parent
 #: name -> command-line arguments of the script (quick but representative settings).
 BENCHMARKS = {
     "cnn": ["bench_cnn.py"],
+    "digits": ["bench_digits.py"],
+    "demo": ["bench_demo.py"],
+    "startup": ["bench_startup.py"],
     "trees": ["bench_trees.py"],
     "synthetic": ["bench_synthetic.py", "speed", "auc"],
     "tiling": ["bench_tiling.py"],

@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from minicnn.io import write_json  # noqa: E402
+
 SETTINGS = {
     "none": ("none", False),
     "reinhard": ("reinhard", False),
@@ -73,17 +75,6 @@ def pick_balanced(labels, centers, wanted_centers, per_class, rng):
         idx = np.flatnonzero(np.isin(centers, wanted_centers) & (labels == cls))
         out.append(rng.choice(idx, size=min(per_class, len(idx)), replace=False))
     return np.sort(np.concatenate(out))
-
-
-def write_json(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def plot(results, path):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 import xml.sax
 from collections.abc import Iterable, Iterator
@@ -40,7 +39,8 @@ import numpy as np
 from defusedxml.common import DefusedXmlException
 from defusedxml.sax import parseString as _safe_parse_string
 
-from camelyon.errors import AnnotationError
+from camelyon.errors import AnnotationError, AnnotationParameterError
+from minicnn.io import atomic_write
 
 __all__ = [
     "AREA_KINDS",
@@ -193,10 +193,6 @@ class AnnotationSet:
     def points(self) -> AnnotationSet:
         """Every Dot / PointSet annotation."""
         return self._subset(lambda a: not a.is_area)
-
-    def in_group(self, group: str) -> AnnotationSet:
-        """Annotations whose group equals ``group`` (case-insensitive)."""
-        return self._subset(lambda a: a.group.lower() == group.lower())
 
     @property
     def bounds(self) -> tuple[float, float, float, float] | None:
@@ -459,12 +455,6 @@ def write_geojson(annotations: Iterable[Annotation], path: str | os.PathLike) ->
 # ----------------------------------------------------------------------------------------------
 
 
-def _umask() -> int:
-    mask = os.umask(0o22)
-    os.umask(mask)
-    return mask
-
-
 def _fmt(v: float) -> str:
     return repr(float(v))
 
@@ -523,17 +513,7 @@ def write_asap(
     if groups is None and isinstance(annotations, AnnotationSet):
         groups = annotations.groups
     text = asap_xml(annotations, groups)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda fh: fh.write(text), mode="w", newline="\n")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -640,7 +620,7 @@ def rasterize(
         excluded area.
     """
     if downsample <= 0:
-        raise ValueError(f"downsample must be > 0, got {downsample}")
+        raise AnnotationParameterError(f"downsample must be > 0, got {downsample}")
     aset = annotations if isinstance(annotations, AnnotationSet) else AnnotationSet(list(annotations))
     include = aset.tumour() if include is None else include
     exclude = aset.exclusions() if exclude is None else exclude

@@ -41,6 +41,7 @@ import numpy as np
 
 from camelyon.annotations import Annotation, AnnotationSet
 from camelyon.errors import AnnotationError
+from minicnn.io import write_json
 
 __all__ = ["read_geojson", "geojson_dict", "write_geojson", "detections_geojson", "looks_like_geojson",
            "QUPATH_TUMOUR_CLASSES", "QUPATH_EXCLUSION_CLASSES"]
@@ -219,15 +220,7 @@ def geojson_dict(annotations) -> dict:
 
 
 def _atomic_json(path: Path, obj) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_json(path, obj, indent=1)
 
 
 def write_geojson(annotations, path: str | os.PathLike) -> Path:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from camelyon.errors import AugmentError
 from camelyon.stain.macenko import REFERENCE_STAIN_MATRIX
 from camelyon.stain.optical_density import IO_DEFAULT
 
@@ -30,13 +31,13 @@ def _rng(rng) -> np.random.Generator:
         return rng
     if rng is None or isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
-    raise ValueError(f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}")
+    raise AugmentError(f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}")
 
 
 def _check_batch(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError(
+        raise AugmentError(
             f"images must be a batch of RGB tiles of shape (N, H, W, 3) and dtype uint8, "
             f"got shape {images.shape} and dtype {images.dtype}"
         )
@@ -64,7 +65,7 @@ def random_flip_rotate(images: np.ndarray, rng=None) -> np.ndarray:
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1] != images.shape[2]:
-        raise ValueError(f"images must be a batch of square tiles (N, H, H, C), got shape {images.shape}")
+        raise AugmentError(f"images must be a batch of square tiles (N, H, H, C), got shape {images.shape}")
     rng = _rng(rng)
     ### BEGIN SOLUTION (G07)
     n = images.shape[0]
@@ -99,12 +100,12 @@ def stain_basis(stain_matrix: np.ndarray | None = None) -> np.ndarray:
     """
     m = REFERENCE_STAIN_MATRIX if stain_matrix is None else np.asarray(stain_matrix, dtype=np.float64)
     if m.shape != (2, 3):
-        raise ValueError(f"stain_matrix must have shape (2, 3) (rows H and E), got {m.shape}")
+        raise AugmentError(f"stain_matrix must have shape (2, 3) (rows H and E), got {m.shape}")
     m = m / np.linalg.norm(m, axis=1, keepdims=True)
     residual = np.cross(m[0], m[1])
     norm = np.linalg.norm(residual)
     if norm < 1e-6:
-        raise ValueError("stain_matrix rows H and E must not be parallel")
+        raise AugmentError("stain_matrix rows H and E must not be parallel")
     return np.vstack([m, residual / norm])
 
 
@@ -142,9 +143,9 @@ def stain_augment(
     """
     images = _check_batch(images)
     if not 0.0 <= scale < 1.0:
-        raise ValueError(f"scale must be in [0, 1), got {scale}")
+        raise AugmentError(f"scale must be in [0, 1), got {scale}")
     if shift < 0:
-        raise ValueError(f"shift must be >= 0, got {shift}")
+        raise AugmentError(f"shift must be >= 0, got {shift}")
     rng = _rng(rng)
     n = images.shape[0]
     factors = rng.uniform(1.0 - scale, 1.0 + scale, size=(n, 2))
@@ -219,7 +220,7 @@ class TileAugmenter:
         """
         images = _check_batch(images)
         if labels is not None and len(labels) != len(images):
-            raise ValueError(f"labels has {len(labels)} entries for {len(images)} images")
+            raise AugmentError(f"labels has {len(labels)} entries for {len(images)} images")
         rng = self.rng if rng is None else _rng(rng)
         out = images
         if self.geometric:

@@ -52,9 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
-            if exc.name == modname:  # command not written yet
-                continue
+            if exc.name == modname:  # a misspelled name in COMMAND_MODULES must not hide a command
+                raise ImportError(f"camelyon.commands.COMMAND_MODULES lists {name!r}, but there is no module "
+                                  f"{modname}") from exc
             raise
+        if not callable(getattr(module, "register", None)):
+            raise ImportError(f"{modname} has no register(subparsers) function")
         module.register(sub)
     return parser
 

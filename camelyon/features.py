@@ -41,6 +41,7 @@ from skimage.measure import regionprops
 from camelyon.csv_cells import escape_cell, unescape_cell
 from camelyon.errors import CamelyonError
 from camelyon.heatmap import Heatmap
+from minicnn.io import atomic_write
 
 __all__ = [
     "THRESHOLDS",
@@ -306,17 +307,15 @@ def write_features_csv(path: str | os.PathLike, slides: Sequence[str], names: Se
         raise CamelyonError(f"feature table has shape {X.shape}, expected ({len(slides)}, {len(names)})")
     if labels is not None and len(labels) != len(slides):
         raise CamelyonError(f"{len(labels)} labels for {len(slides)} slides")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+
+    def write_rows(fh) -> None:
         w = csv.writer(fh)
         w.writerow(["slide"] + (["label"] if labels is not None else []) + [escape_cell(n) for n in names])
         for i, slide in enumerate(slides):
             w.writerow([escape_cell(slide)] + ([escape_cell(labels[i])] if labels is not None else [])
                        + [repr(float(v)) for v in X[i]])
-    os.replace(tmp, path)
-    return path
+
+    return atomic_write(path, write_rows, mode="w", newline="")
 
 
 def read_features_csv(path: str | os.PathLike) -> tuple[list[str], list[str], np.ndarray, list[str] | None]:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from minicnn.io import atomic_path
+
 __all__ = ["new_figure", "save_figure"]
 
 
@@ -22,8 +24,6 @@ def new_figure(figsize: tuple[float, float], dpi: int = 100) -> Figure:
 def save_figure(fig: Figure, path: str | os.PathLike, **savefig_kwargs) -> Path:
     """Write ``fig`` to ``path`` atomically: a temporary name in the same folder, then a rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **savefig_kwargs)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **savefig_kwargs)
     return path

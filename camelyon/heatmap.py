@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from camelyon.errors import CamelyonError
+from minicnn.io import save_npz
 
-__all__ = ["Heatmap"]
+__all__ = ["Heatmap", "HeatmapJob", "HeatmapRun", "compute_heatmaps", "compute_heatmap", "run_heatmap_job"]
 
 
 @dataclass
@@ -78,19 +79,14 @@ class Heatmap:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write to ``path`` (``.npz``) atomically: a temporary name first, then a rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
         meta = {
             "slide": self.slide, "level": int(self.level), "tile_size": int(self.tile_size),
             "stride": int(self.stride), "um_per_px": float(self.um_per_px),
             "origin": [int(self.origin[0]), int(self.origin[1])], "downsample": float(self.downsample),
             "extra": self.extra,
         }
-        np.savez_compressed(tmp, probability=self.probability, tissue=self.tissue,
-                            meta=np.array(json.dumps(meta)))
-        os.replace(tmp, path)
-        return path
+        return save_npz(path, {"probability": self.probability, "tissue": self.tissue,
+                               "meta": np.array(json.dumps(meta))}, compressed=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Heatmap":
@@ -175,11 +171,9 @@ def compute_heatmap(
     """
     import time
 
-    from tqdm.auto import tqdm
-
     from camelyon.slide import Slide
     from camelyon.tile_model import TileModel, load_tile_model
-    from camelyon.tiling import TileGrid, TileReader
+    from camelyon.tiling import TileGrid
 
     if not isinstance(model, TileModel):
         model = load_tile_model(model, architecture=None)
@@ -198,32 +192,10 @@ def compute_heatmap(
         if abs(geo.um_per_px - model.um_per_px) > 0.02 * model.um_per_px:
             raise CamelyonError(f"{path}: cannot read tiles at the model's {model.um_per_px:g} um/px")
         table = grid.tiles(slide)
-        probability = np.zeros((geo.rows, geo.cols), np.float32)
         keep = np.zeros((geo.rows, geo.cols), bool)
         keep[table["row"], table["col"]] = True
         n_tiles = len(table)
-        batch = np.empty((batch_size, t, t, 3), np.uint8)
-        where_r = np.empty(batch_size, np.int64)
-        where_c = np.empty(batch_size, np.int64)
-        filled = 0
-        bar = tqdm(total=n_tiles, desc=path.name, unit="tile", disable=not progress or None, leave=False)
-
-        def flush(n):
-            probability[where_r[:n], where_c[:n]] = model.predict_proba(batch[:n], batch_size=batch_size)
-            bar.update(n)
-
-        try:
-            for pixels, x_off, r, c in _iter_tiles(slide, geo, table, TileReader):
-                batch[filled] = pixels if x_off is None else pixels[:, x_off:x_off + t]
-                where_r[filled], where_c[filled] = r, c
-                filled += 1
-                if filled == batch_size:
-                    flush(filled)
-                    filled = 0
-            if filled:
-                flush(filled)
-        finally:
-            bar.close()
+        probability = _classify_tiles(slide, geo, table, model, batch_size, progress, path.name)
         seconds = time.perf_counter() - start_time
         return Heatmap(
             probability, keep, path.name, geo.level, t, stride,
@@ -231,6 +203,45 @@ def compute_heatmap(
             extra={"model": model.describe(), "tiles": n_tiles, "seconds": round(seconds, 3),
                    "min_tissue": float(min_tissue), "tile_um_per_px": float(geo.um_per_px)},
         )
+
+
+def _classify_tiles(slide, geo, table, model, batch_size: int, progress: bool, name: str) -> np.ndarray:
+    """Tumour probability of every tile of ``table``, read row by row and classified in batches.
+
+    Returns
+    -------
+    ndarray of shape (geo.rows, geo.cols), float32
+        0 where the grid has no tile.
+    """
+    from tqdm.auto import tqdm
+
+    from camelyon.tiling import TileReader
+
+    t = model.tile_size
+    probability = np.zeros((geo.rows, geo.cols), np.float32)
+    batch = np.empty((batch_size, t, t, 3), np.uint8)
+    where_r = np.empty(batch_size, np.int64)
+    where_c = np.empty(batch_size, np.int64)
+    filled = 0
+    bar = tqdm(total=len(table), desc=name, unit="tile", disable=not progress or None, leave=False)
+
+    def flush(n):
+        probability[where_r[:n], where_c[:n]] = model.predict_proba(batch[:n], batch_size=batch_size)
+        bar.update(n)
+
+    try:
+        for pixels, x_off, r, c in _iter_tiles(slide, geo, table, TileReader):
+            batch[filled] = pixels if x_off is None else pixels[:, x_off:x_off + t]
+            where_r[filled], where_c[filled] = r, c
+            filled += 1
+            if filled == batch_size:
+                flush(filled)
+                filled = 0
+        if filled:
+            flush(filled)
+    finally:
+        bar.close()
+    return probability
 
 
 def _iter_tiles(slide, geo, table, reader_cls):
@@ -299,3 +310,144 @@ def plot_heatmap(heatmap: Heatmap, thumbnail: np.ndarray, thumbnail_downsample: 
                       fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+# ------------------------------------------------------------------------------------------------
+# Many slides: the one heatmap worker, used by ``camelyon heatmap`` and the pipeline
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeatmapJob:
+    """One slide's heatmap work (sent to a worker process; plain fields only).
+
+    Attributes
+    ----------
+    slide, model, out : str
+        Slide file, tile-model file and heatmap ``.npz`` to write.
+    stride, batch_size, min_tissue, mpp :
+        As in :func:`compute_heatmap`.
+    png : bool
+        Also draw the map over the thumbnail (:func:`heatmap_png_path`).
+    threads : int or None
+        Numba threads of the worker (its share of the cores).
+    model_digest : str or None
+        Recorded as ``extra["model_digest"]``, so that a rerun knows which model made the map.
+    """
+
+    slide: str
+    model: str
+    out: str
+    stride: int | None = None
+    batch_size: int = 128
+    min_tissue: float = 0.25
+    mpp: float | None = None
+    png: bool = False
+    threads: int | None = None
+    model_digest: str | None = None
+
+
+def run_heatmap_job(job: HeatmapJob) -> dict:
+    """Worker: compute, save (and draw) one slide's heatmap; returns a summary row.
+
+    Returns
+    -------
+    dict
+        ``slide``, ``tiles``, ``max_probability``, ``seconds``, ``heatmap`` (the written path).
+    """
+    if job.threads:
+        import numba
+
+        numba.set_num_threads(max(1, min(job.threads, numba.config.NUMBA_NUM_THREADS)))
+    hm = compute_heatmap(job.slide, job.model, stride=job.stride, batch_size=job.batch_size,
+                         min_tissue=job.min_tissue, mpp=job.mpp)
+    if job.model_digest is not None:
+        hm.extra["model_digest"] = job.model_digest
+    hm.save(job.out)
+    if job.png:
+        from camelyon.slide import Slide
+
+        with Slide(job.slide, mpp=job.mpp) as slide:
+            thumb = slide.thumbnail(768)
+            ds = slide.dimensions[0] / thumb.shape[1]
+        plot_heatmap(hm, thumb, ds, heatmap_png_path(job.out))
+    return {"slide": hm.slide, "tiles": hm.extra["tiles"], "max_probability": float(hm.probability.max(initial=0.0)),
+            "seconds": hm.extra["seconds"], "heatmap": job.out}
+
+
+@dataclass
+class HeatmapRun:
+    """What :func:`compute_heatmaps` did.
+
+    Attributes
+    ----------
+    paths : dict of str -> Path
+        Slide file name -> its heatmap file (computed now or kept), for every slide asked for.
+    rows : list of dict
+        Summary rows of the heatmaps computed now (see :func:`run_heatmap_job`).
+    kept : int
+        Heatmaps that were already there and kept.
+    failed : list of (str, str)
+        Slide name and error of each slide that failed.
+    """
+
+    paths: dict
+    rows: list
+    kept: int
+    failed: list
+
+
+def compute_heatmaps(slides, model, out_dir, *, keep=None, stride: int | None = None, batch_size: int = 128,
+                     min_tissue: float = 0.25, mpp: float | None = None, png: bool = False,
+                     model_digest: str | None = None, workers: int | None = None, scheduler: str | None = None,
+                     progress: bool = True, on_start=None) -> HeatmapRun:
+    """Heatmaps of many slides, in worker processes (or on a Dask cluster), resumable slide by slide.
+
+    Parameters
+    ----------
+    slides : sequence of path
+        Slide files; each heatmap is ``out_dir/<slide stem>.npz``.
+    model : path
+        Tile-model file.
+    out_dir : path
+    keep : callable, optional
+        ``keep(path) -> bool``: keep an existing heatmap instead of computing it again (default: keep
+        every heatmap that exists).
+    stride, batch_size, min_tissue, mpp, png, model_digest :
+        See :class:`HeatmapJob`.
+    workers, scheduler, progress :
+        See :func:`camelyon.executor.map_slides`.
+    on_start : callable, optional
+        ``on_start(n_to_compute, n_kept)``, called before the work starts (to say what will be done).
+    """
+    from camelyon.executor import default_workers, map_slides
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keep = keep if keep is not None else Path.exists
+    workers = default_workers() if workers is None else max(1, int(workers))
+    threads = max(1, default_workers() // workers) if workers > 1 else None
+    if threads is not None:
+        # worker processes start fresh interpreters: give each its share of the cores, because BLAS and
+        # Numba threads that outnumber the cores spin against each other and slow inference many times over
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+            os.environ.setdefault(var, str(threads))
+    model = str(Path(model).resolve())
+    paths, jobs = {}, []
+    for s in map(Path, slides):
+        target = out_dir / f"{s.stem}.npz"
+        paths[s.name] = target
+        if not keep(target):
+            jobs.append(HeatmapJob(str(s), model, str(target), stride, batch_size, min_tissue, mpp, png, threads,
+                                   model_digest))
+    if on_start is not None:
+        on_start(len(jobs), len(paths) - len(jobs))
+    rows, failed = [], []
+    for res in map_slides(run_heatmap_job, jobs, workers=workers, scheduler=scheduler, desc="heatmaps",
+                          progress=progress):
+        if res.ok:
+            rows.append(res.value)
+        else:
+            res.raise_if_unwritten()  # an exercise not written yet (student edition) is not a bad slide
+            failed.append((Path(res.item.slide).name, res.error))
+    return HeatmapRun(paths, rows, len(paths) - len(jobs), failed)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from camelyon.discovery import find_slides
 from camelyon.errors import CamelyonError
 from camelyon.staging import (
     STAGES,
@@ -43,13 +44,13 @@ from camelyon.staging import (
     stages_from_slide_labels,
     write_stage_csv,
 )
+from minicnn.io import write_text
 
 __all__ = ["PipelineConfig", "run_pipeline", "find_slides", "split_patients", "STEPS"]
 
 #: The steps of a run, in order.
 STEPS = ("split", "tiles", "train", "heatmaps", "features", "classify", "stage", "evaluate", "report")
 
-SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs")
 
 
 @dataclass
@@ -147,10 +148,7 @@ def _digest(obj) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=2, default=str))
 
 
 @dataclass
@@ -233,19 +231,6 @@ class _Run:
 # ------------------------------------------------------------------------------------------------
 # Cohort discovery and the patient split
 # ------------------------------------------------------------------------------------------------
-
-def find_slides(data_dir: str | os.PathLike) -> list[Path]:
-    """Slide files of a CAMELYON17-style cohort (``center_*/patient_*_node_*.tif``, or any slide
-    file below ``data_dir``), sorted by name."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise CamelyonError(f"data folder not found: {data_dir}")
-    slides = [p for p in data_dir.rglob("*") if p.suffix.lower() in SLIDE_SUFFIXES and p.is_file()
-              and not p.name.startswith(".") and ".tmp" not in p.name]
-    if not slides:
-        raise CamelyonError(f"no slide files ({', '.join(SLIDE_SUFFIXES)}) under {data_dir}")
-    return sorted(slides, key=lambda p: p.name)
-
 
 def split_patients(stages: dict, cnn_fraction: float, seed: int = 0,
                    centers: dict | None = None) -> tuple[list[str], list[str]]:
@@ -358,10 +343,19 @@ def run_pipeline(data_dir: str | os.PathLike, out_dir: str | os.PathLike, config
 
 @dataclass
 class _Context:
+    """What the steps hand on to each other, in memory.
+
+    A step that runs fills its field; a step that is up to date (skipped) leaves it None and the next
+    step reads the step's output file instead (``features``, ``predictions``, ``evaluation``).
+    """
+
     reference: StageTable
     slides: dict  # slide name -> path
     cnn_patients: list
     eval_patients: list
+    features: tuple | None = None  # (slides, feature names, X, labels) of features.csv
+    predictions: dict | None = None  # slide name -> predicted label (out-of-fold), slide_predictions.csv
+    evaluation: dict | None = None  # evaluation.json
 
     def slides_of(self, patients) -> list[str]:
         ps = set(patients)
@@ -378,8 +372,10 @@ def _step_split(run: _Run) -> _Context:
                   "slides": _digest([[p.name, _file_fingerprint(p)] for p in slide_paths])},
                  [run.out / "split.json"])
 
+    reference = read_stage_csv(ref_path)
+    split: dict = {}
+
     def do(resume):
-        reference = read_stage_csv(ref_path)
         names = {p.name for p in slide_paths}
         for pid in reference.patients:
             if not any(patient_of(s) == pid for s in names):
@@ -390,12 +386,12 @@ def _step_split(run: _Run) -> _Context:
         cnn, ev = split_patients(stages, run.config.cnn_fraction, run.config.seed, centers)
         if len(ev) < 2:
             raise CamelyonError(f"the cohort has {len(stages)} patients; need at least 3 (CNN + 2 evaluation)")
-        _write_json(run.out / "split.json", {"cnn_patients": cnn, "eval_patients": ev})
+        split.update(cnn_patients=cnn, eval_patients=ev)
+        _write_json(run.out / "split.json", split)
         return {"n_cnn_patients": len(cnn), "n_eval_patients": len(ev)}
 
     run.execute(step, do)
-    split = json.loads((run.out / "split.json").read_text())
-    reference = read_stage_csv(ref_path)
+    split = split or json.loads((run.out / "split.json").read_text())  # the step was up to date
     known = set(reference.patients)
     slides = {p.name: p for p in slide_paths if patient_of(p.name) in known}
     for s in slides:
@@ -461,17 +457,6 @@ def _step_train(run: _Run, ctx: _Context) -> None:
     run.summary["training"] = info
 
 
-def _heatmap_job(job: tuple) -> str:
-    """Worker: heatmap of one slide, saved with the digest of the model that made it."""
-    from camelyon.heatmap import compute_heatmap
-
-    slide_path, model_path, stride, out_path, model_digest, min_tissue = job
-    hm = compute_heatmap(slide_path, model_path, stride=stride, min_tissue=min_tissue)
-    hm.extra["model_digest"] = model_digest
-    hm.save(out_path)
-    return str(out_path)
-
-
 def _heatmap_is_current(path: Path, model_digest: str) -> bool:
     from camelyon.heatmap import Heatmap
 
@@ -484,7 +469,7 @@ def _heatmap_is_current(path: Path, model_digest: str) -> bool:
 
 
 def _step_heatmaps(run: _Run, ctx: _Context) -> None:
-    from camelyon.executor import map_slides
+    from camelyon.heatmap import compute_heatmaps
 
     cfg = run.config
     hm_dir = run.out / "heatmaps"
@@ -496,20 +481,15 @@ def _step_heatmaps(run: _Run, ctx: _Context) -> None:
     model_digest = run.digests["train"]
 
     def do(resume):
-        hm_dir.mkdir(parents=True, exist_ok=True)
         # slide by slide: heatmaps already made by this model are kept (resume)
-        jobs = [(str(ctx.slides[s]), str(model_path), cfg.heatmap_stride, str(o), model_digest, cfg.min_tissue)
-                for s, o in zip(slides, outputs, strict=True) if not _heatmap_is_current(o, model_digest)]
-        run.log(f"[heatmaps] {len(jobs)} of {len(slides)} slides to compute")
-        failed = []
-        for res in map_slides(_heatmap_job, jobs, workers=cfg.workers, scheduler=cfg.scheduler,
-                              desc="heatmaps", progress=cfg.progress):
-            if not res.ok:
-                res.raise_if_unwritten()
-                failed.append(f"{Path(res.item[0]).name}: {res.error}")
-        if failed:
-            raise CamelyonError("heatmaps failed for " + "; ".join(failed))
-        return {"n_slides": len(slides), "computed": len(jobs)}
+        done = compute_heatmaps([ctx.slides[s] for s in slides], model_path, hm_dir,
+                                keep=lambda p: _heatmap_is_current(p, model_digest), stride=cfg.heatmap_stride,
+                                min_tissue=cfg.min_tissue, model_digest=model_digest, workers=cfg.workers,
+                                scheduler=cfg.scheduler, progress=cfg.progress,
+                                on_start=lambda n, kept: run.log(f"[heatmaps] {n} of {len(slides)} slides to compute"))
+        if done.failed:
+            raise CamelyonError("heatmaps failed for " + "; ".join(f"{name}: {err}" for name, err in done.failed))
+        return {"n_slides": len(slides), "computed": len(done.rows)}
 
     run.execute(step, do)
     from camelyon.heatmap import Heatmap
@@ -535,6 +515,7 @@ def _step_features(run: _Run, ctx: _Context) -> None:
                                                       progress=run.config.progress)
         labels = [ctx.reference.slides[s] for s in names_]
         write_features_csv(out, names_, feat_names, X, labels)
+        ctx.features = (list(names_), list(feat_names), np.asarray(X, dtype=np.float64), labels)
         return {"n_slides": len(names_), "n_features": len(feat_names)}
 
     run.execute(step, do)
@@ -542,7 +523,7 @@ def _step_features(run: _Run, ctx: _Context) -> None:
 
 def _step_classify(run: _Run, ctx: _Context) -> None:
     from camelyon.features import read_features_csv
-    from camelyon.slide_classifier import SlideClassifier, cross_validate
+    from camelyon.slide_classifier import fit_slide_classifier
 
     cfg = run.config
     pred_csv = run.out / "slide_predictions.csv"
@@ -552,24 +533,30 @@ def _step_classify(run: _Run, ctx: _Context) -> None:
                  {"features": run.digests["features"]}, [pred_csv, model, cv_json])
 
     def do(resume):
-        slides, names, X, labels = read_features_csv(run.out / "features.csv")
-        groups = [patient_of(s) for s in slides]
-        strata = [ctx.reference.patients[g] for g in groups]
-        params = dict(kind=cfg.classifier, n_estimators=cfg.n_estimators, random_state=cfg.seed,
-                      itc_threshold=cfg.itc_threshold)
-        cv = cross_validate(X, labels, groups, n_splits=cfg.cv_folds, strata=strata, seed=cfg.seed,
-                            feature_names=names, **params)
-        write_stage_csv(pred_csv, {}, dict(zip(slides, cv.predictions.tolist(), strict=True)))
-        clf = SlideClassifier(**params).fit(X, labels, feature_names=names)
-        clf.save(model)
-        importances = sorted(zip(names, clf.feature_importances_.tolist(), strict=True), key=lambda t: -t[1])
-        info = {"cv_accuracy": cv.accuracy, "cv_class_accuracy": cv.class_accuracy,
-                "n_folds": int(cv.fold.max()) + 1, "top_features": importances[:8]}
+        slides, names, X, labels = ctx.features or read_features_csv(run.out / "features.csv")
+        strata = [ctx.reference.patients[patient_of(s)] for s in slides]
+        fit = fit_slide_classifier(slides, X, labels, names, cv_folds=cfg.cv_folds, strata=strata, seed=cfg.seed,
+                                   source=str(run.out / "features.csv"), kind=cfg.classifier,
+                                   n_estimators=cfg.n_estimators, itc_threshold=cfg.itc_threshold)
+        if fit.cv is None:
+            raise CamelyonError(f"the classify step predicts held-out slides by cross-validation: cv_folds must "
+                                f"be at least 2, got {cfg.cv_folds}")
+        ctx.predictions = dict(zip(slides, fit.cv.predictions.tolist(), strict=True))
+        write_stage_csv(pred_csv, {}, ctx.predictions)
+        fit.classifier.save(model)
+        info = fit.summary()
         _write_json(cv_json, info)
         return info
 
     info = run.execute(step, do)
     run.summary["classifier"] = info
+
+
+def _predictions(run: _Run, ctx: _Context) -> dict:
+    """Slide name -> predicted label: from the classify step in memory, else from its CSV (step skipped)."""
+    if ctx.predictions is None:
+        ctx.predictions = read_stage_csv(run.out / "slide_predictions.csv").slides
+    return ctx.predictions
 
 
 def _step_stage(run: _Run, ctx: _Context) -> None:
@@ -579,7 +566,7 @@ def _step_stage(run: _Run, ctx: _Context) -> None:
                  [submission, reference])
 
     def do(resume):
-        predicted = read_stage_csv(run.out / "slide_predictions.csv").slides
+        predicted = _predictions(run, ctx)
         write_stage_csv(submission, stages_from_slide_labels(predicted), predicted)
         ev = set(ctx.eval_patients)
         write_stage_csv(reference, {p: s for p, s in ctx.reference.patients.items() if p in ev},
@@ -598,11 +585,12 @@ def _step_evaluate(run: _Run, ctx: _Context) -> None:
     def do(resume):
         result = evaluate(run.out / "reference.csv", run.out / "predictions.csv")
         _write_json(out, result.to_dict())
+        ctx.evaluation = json.loads(json.dumps(result.to_dict(), default=str))  # what evaluation.json holds
         run.log(result.summary())
         return {"kappa": result.kappa}
 
     run.execute(step, do)
-    ev = json.loads(out.read_text())
+    ev = ctx.evaluation = ctx.evaluation or json.loads(out.read_text())
     run.summary["kappa"] = ev["kappa"]
     run.summary["n_test_patients"] = ev["n_patients"]
     run.summary["stage_accuracy"] = ev["stage_accuracy"]
@@ -641,7 +629,8 @@ def _step_report(run: _Run, ctx: _Context) -> None:
                  {k: run.digests[k] for k in ("train", "heatmaps", "evaluate")}, [html])
 
     def do(resume):
-        ev = json.loads((run.out / "evaluation.json").read_text())
+        ev = ctx.evaluation
+        predictions = _predictions(run, ctx)
         images: dict[str, list] = {}
         overlays = []
         for s in _report_slides(ctx, run.config.n_report_slides):
@@ -649,7 +638,7 @@ def _step_report(run: _Run, ctx: _Context) -> None:
             with Slide(ctx.slides[s]) as slide:
                 thumb = slide.thumbnail(768)
                 ds = slide.dimensions[0] / thumb.shape[1]
-            predicted = read_stage_csv(run.out / "slide_predictions.csv").slides.get(s, "?")
+            predicted = predictions.get(s, "?")
             overlays.append(plot_heatmap(hm, thumb, ds, fig_dir / f"heatmap_{Path(s).stem}.png",
                                          title=f"{s}: reference {ctx.reference.slides[s]}, predicted {predicted}"))
         images["Heatmaps of held-out slides"] = overlays

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from camelyon.figures import save_figure
+from minicnn.io import write_text
 
 __all__ = [
     "PUBLISHED_KAPPAS",
@@ -133,8 +134,4 @@ def write_html_report(path: str | os.PathLike, summary: Mapping, images: Mapping
             parts.append(f"<div><img src='{html.escape(rel)}' alt='{html.escape(Path(png).stem)}'></div>")
     parts.append("<h2>Run summary</h2><pre>" + html.escape(json.dumps(summary, indent=2, default=str)) + "</pre>")
     parts.append("</body></html>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, "\n".join(parts))

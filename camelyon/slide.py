@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import openslide
 
-from camelyon.errors import SlideError
+from camelyon.discovery import SLIDE_SUFFIXES
+from camelyon.errors import SlideError, SlideParameterError
 
 __all__ = ["Slide", "composite_on_white", "SLIDE_SUFFIXES"]
 
-#: File suffixes that OpenSlide opens and that a folder scan picks up.
-SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide")
+# SLIDE_SUFFIXES (the suffixes OpenSlide opens) is camelyon.discovery's table, re-exported here.
 
 
 def _fully_opaque(rgba: np.ndarray) -> bool:
@@ -211,12 +211,23 @@ class Slide:
                 f"{self.path}: the slide does not say how many um one pixel covers "
                 "(no openslide.mpp-x/mpp-y, no TIFF resolution); give it with --mpp (e.g. --mpp 0.243)"
             )
-        if not all(MPP_RANGE[0] <= v <= MPP_RANGE[1] for v in self._mpp):
+        return self._mpp
+
+    def check_mpp(self) -> tuple[float, float]:
+        """:attr:`mpp`, checked to lie in :data:`MPP_RANGE` before anything is computed from it.
+
+        Raises
+        ------
+        SlideError
+            No resolution, or an implausible one (a 72 dpi image claims 352.8 um/px; a damaged file 1e13).
+        """
+        mpp = self.mpp
+        if not all(MPP_RANGE[0] <= v <= MPP_RANGE[1] for v in mpp):
             raise SlideError(
-                f"{self.path}: the slide claims {self._mpp[0]:.4g} x {self._mpp[1]:.4g} um/px, outside "
+                f"{self.path}: the slide claims {mpp[0]:.4g} x {mpp[1]:.4g} um/px, outside "
                 f"{MPP_RANGE[0]}-{MPP_RANGE[1]} um/px; give the right level-0 resolution with --mpp (e.g. --mpp 0.243)"
             )
-        return self._mpp
+        return mpp
 
     def mpp_at_level(self, level: int) -> float:
         """Mean um/px at ``level``."""
@@ -231,7 +242,7 @@ class Slide:
         target is finer than level 0.
         """
         if not um_per_px > 0:
-            raise ValueError(f"um_per_px must be > 0, got {um_per_px}")
+            raise SlideParameterError(f"um_per_px must be > 0, got {um_per_px}")
         best = 0
         for level in range(self.level_count):
             if self.mpp_at_level(level) <= um_per_px * (1.0 + tolerance):
@@ -333,7 +344,7 @@ class Slide:
         ndarray of shape (H, W, 3), uint8
         """
         if max_size <= 0:
-            raise ValueError(f"max_size must be > 0, got {max_size}")
+            raise SlideParameterError(f"max_size must be > 0, got {max_size}")
         w0, h0 = self.dimensions
         level = self.osr.get_best_level_for_downsample(max(w0, h0) / float(max_size))
         lw, lh = self.level_dimensions[level]

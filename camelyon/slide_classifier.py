@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -27,12 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from camelyon.errors import CamelyonError
+from camelyon.errors import CamelyonError, ClassifierError
 from camelyon.messages import count_noun
 from camelyon.staging import SLIDE_LABELS, normalize_slide_label
+from minicnn.io import atomic_paths
 
 __all__ = ["SlideClassifier", "grouped_folds", "cross_validate", "CrossValidationResult", "KINDS",
-           "apply_itc_threshold"]
+           "apply_itc_threshold", "ClassifierFit", "fit_slide_classifier"]
 
 #: Kinds of classifier: a single decision tree or a random forest.
 KINDS = ("tree", "forest")
@@ -202,22 +204,23 @@ class SlideClassifier:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to ``path`` (.npz via ``minicnn.tree.save_model``) and its
-        parameters and feature names to ``path`` + ``.json``. Both are written atomically."""
+        parameters and feature names to ``path`` + ``.json``.
+
+        The two files are committed together (``minicnn.io.atomic_paths``): neither changes unless
+        both are written. The sidecar records the SHA-256 of the model file, so :meth:`load` notices
+        a pair that does not belong together.
+        """
         from minicnn.tree import save_model
 
         if not hasattr(self, "estimator_"):
             raise CamelyonError("cannot save a slide classifier that is not fitted")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-        save_model(tmp, self.estimator_)
-        meta = {"format": "camelyon.slide_classifier/1", "params": self.get_params(),
-                "feature_names": self.feature_names_, "classes": self.classes_.tolist()}
-        side = _sidecar(path)
-        side_tmp = side.with_name(side.name + ".tmp")
-        side_tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(side_tmp, side)
-        os.replace(tmp, path)
+        with atomic_paths([path, _sidecar(path)]) as (model_tmp, side_tmp):
+            save_model(model_tmp, self.estimator_)
+            meta = {"format": "camelyon.slide_classifier/1", "params": self.get_params(),
+                    "feature_names": self.feature_names_, "classes": self.classes_.tolist(),
+                    "model_sha256": _sha256(model_tmp)}
+            side_tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return path
 
     @classmethod
@@ -233,13 +236,27 @@ class SlideClassifier:
             meta = json.loads(side.read_text())
             params = meta["params"]
             clf = cls(**params)
-            clf.estimator_ = load_model(path)
+            clf.estimator_ = load_model(path)  # a damaged file is named by its structure check first
+            expected = meta.get("model_sha256")
+            if expected is not None and expected != _sha256(path):
+                raise ClassifierError(f"{path} and {side} do not belong together (the model file's SHA-256 is not "
+                                      f"the one its sidecar records); save the slide classifier again")
+        except CamelyonError:
+            raise
         except (ValueError, KeyError, TypeError, OSError) as exc:
             raise CamelyonError(f"{path} is not a slide classifier written by camelyon: {exc}") from exc
         clf.feature_names_ = list(meta["feature_names"])
         clf.classes_ = np.array(meta["classes"])
         clf.n_features_in_ = len(clf.feature_names_)
         return clf
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _name_list(names: Sequence[str], limit: int = 6) -> str:
@@ -417,3 +434,75 @@ def cross_validate(X, y: Sequence[str], groups: Sequence[str], *, n_splits: int 
         m = y == lab
         class_acc[lab] = float((pred[m] == lab).mean()) if m.any() else None
     return CrossValidationResult(pred, proba, fold, float((pred == y).mean()), class_acc)
+
+
+@dataclass
+class ClassifierFit:
+    """A slide classifier fitted on every slide, with its grouped cross-validation.
+
+    Attributes
+    ----------
+    classifier : SlideClassifier
+        Fitted on all the slides given.
+    cv : CrossValidationResult or None
+        Out-of-fold predictions (None when cross-validation was off or there was one patient).
+    """
+
+    classifier: SlideClassifier
+    cv: CrossValidationResult | None
+
+    def summary(self, top: int = 8) -> dict:
+        """JSON-able: ``cv_accuracy``, ``cv_class_accuracy``, ``n_folds`` (when cross-validated) and the
+        ``top`` most important features as ``[name, importance]``."""
+        names = self.classifier.feature_names_
+        ranked = sorted(zip(names, self.classifier.feature_importances_.tolist(), strict=True), key=lambda t: -t[1])
+        info: dict = {"top_features": [list(t) for t in ranked[:top]]}
+        if self.cv is not None:
+            info.update(cv_accuracy=self.cv.accuracy, cv_class_accuracy=self.cv.class_accuracy,
+                        n_folds=int(self.cv.fold.max()) + 1)
+        return info
+
+
+def fit_slide_classifier(slides: Sequence[str], X, labels: Sequence[str], feature_names: Sequence[str], *,
+                         cv_folds: int = 5, strata=None, seed: int = 0, source: str = "features",
+                         **params) -> ClassifierFit:
+    """Cross-validate (folds grouped by patient) and fit the slide classifier: the one fitting path.
+
+    Used by ``camelyon classify --fit`` and the pipeline's classify step.
+
+    Parameters
+    ----------
+    slides : sequence of str, shape (n_slides,)
+        Slide file names (their patient comes from :func:`camelyon.staging.patient_of`).
+    X : array-like of shape (n_slides, n_features)
+    labels : sequence of str, shape (n_slides,)
+        Reference slide labels (any case).
+    feature_names : sequence of str
+    cv_folds : int
+        Folds of the cross-validation; 0 (or a single patient) skips it.
+    strata : sequence, optional
+        Per-slide stratum that balances the folds (e.g. the patient's pN stage).
+    seed : int
+        Seed of the folds (and the classifier's ``random_state`` unless ``params`` sets it).
+    source : str
+        Where the rows come from, for error messages (e.g. the feature CSV's path).
+    **params
+        :class:`SlideClassifier` parameters (kind, n_estimators, max_depth, class_weight, itc_threshold...).
+    """
+    from camelyon.staging import patient_of
+
+    if len(slides) != len(labels):
+        raise ClassifierError(f"{source}: {len(labels)} labels for {len(slides)} slides")
+    for slide, label in zip(slides, labels, strict=True):
+        try:
+            normalize_slide_label(label)
+        except CamelyonError as exc:
+            raise ClassifierError(f"{source}: slide {slide}: {exc}") from None
+    params.setdefault("random_state", seed)
+    groups = [patient_of(s) for s in slides]
+    cv = None
+    if cv_folds and len(set(groups)) >= 2:
+        cv = cross_validate(X, labels, groups, n_splits=cv_folds, strata=strata, seed=seed,
+                            feature_names=feature_names, **params)
+    clf = SlideClassifier(**params).fit(X, labels, feature_names=feature_names)
+    return ClassifierFit(clf, cv)

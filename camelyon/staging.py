@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camelyon.csv_cells import escape_cell, unescape_cell
+from camelyon.discovery import slide_stem
 from camelyon.errors import CamelyonError
+from minicnn.io import atomic_write
 
 #: Slide labels, from least to most severe.
 SLIDE_LABELS = ("negative", "itc", "micro", "macro")
@@ -114,22 +116,14 @@ def patient_of(slide: str) -> str:
 
     A name without ``_node_<n>`` is its own patient (its stem).
     """
-    stem = Path(str(slide)).name
-    for ext in (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".npz", ".zip"):
-        if stem.lower().endswith(ext):
-            stem = stem[: -len(ext)]
-            break
+    stem = slide_stem(slide)
     m = _NODE_RE.match(stem)
     return m.group("patient") if m else stem
 
 
 def _slide_identity(name: str) -> str:
     """A slide name without its file extension, which may differ in case (``a.TIF`` is ``a.tif``)."""
-    lower = name.lower()
-    for ext in (".tiff", ".tif", ".svs", ".ndpi", ".mrxs", ".npz"):
-        if lower.endswith(ext):
-            return name[: -len(ext)]
-    return name
+    return slide_stem(name)
 
 
 @dataclass
@@ -248,13 +242,11 @@ def write_stage_csv(path: str | os.PathLike, patients: Mapping[str, str],
         Slide file name -> slide label.
     """
     slides = dict(slides or {})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     by_patient: dict[str, list[str]] = {}
     for s in slides:
         by_patient.setdefault(patient_of(s), []).append(s)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+
+    def write_rows(fh) -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["patient", "stage"])
         written = set()
@@ -266,8 +258,8 @@ def write_stage_csv(path: str | os.PathLike, patients: Mapping[str, str],
                 written.add(s)
         for s in sorted(set(slides) - written):  # slides of patients without a stage row
             w.writerow([escape_cell(s), normalize_slide_label(slides[s])])
-    os.replace(tmp, path)
-    return path
+
+    return atomic_write(path, write_rows, mode="w", newline="")
 
 
 def stages_from_slide_labels(slide_labels: Mapping[str, str]) -> dict:

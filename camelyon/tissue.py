@@ -24,6 +24,8 @@ from scipy import ndimage
 from skimage import morphology
 from skimage.filters import threshold_otsu
 
+from camelyon.errors import TissueError
+
 __all__ = [
     "saturation",
     "otsu_threshold",
@@ -113,11 +115,11 @@ def tissue_mask(
     """
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] < 3:
-        raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
+        raise TissueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
     if rgb.dtype != np.uint8:
-        raise ValueError(f"rgb must be uint8, got {rgb.dtype}")
+        raise TissueError(f"rgb must be uint8, got {rgb.dtype}")
     if not um_per_px > 0:
-        raise ValueError(f"um_per_px must be > 0, got {um_per_px}")
+        raise TissueError(f"um_per_px must be > 0, got {um_per_px}")
     sat = saturation(rgb[..., :3])
     k = _odd(blur_um / um_per_px)
     if k > 1:

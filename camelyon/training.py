@@ -2,16 +2,22 @@
 
 The loop, epoch by epoch:
 
-1. class-balanced minibatches (half tumour, half normal tiles) drawn from a generator seeded by
-   ``(seed, epoch)``, so an epoch is the same whether or not the run was interrupted before it;
+1. class-balanced minibatches (half tumour, half normal tiles) drawn from the trainer's generator,
+   seeded by ``seed`` and stored in every checkpoint, so an epoch is the same whether or not the run
+   was interrupted before it;
 2. optional stain normalization (applied once to every tile before training) and augmentation
    (flips, rotations, H and E jitter) on each minibatch;
 3. ``Trainer.train_step`` (forward, ``BCEWithLogits``, backward, Adam) on each minibatch, cosine
    learning-rate schedule over the epochs;
 4. validation on tiles of held-out patients: loss and ROC AUC;
-5. a checkpoint (weights, optimizer and schedule state, history) written atomically; a rerun
-   with ``resume=True`` continues after the last finished epoch and ends with the same weights
+5. a checkpoint (weights, optimizer and schedule state, generator states, history) written atomically;
+   a rerun with ``resume=True`` continues after the last finished epoch and ends with the same weights
    as an uninterrupted run. The checkpoint is removed once the model file is written.
+
+All of it is :meth:`minicnn.training.Trainer.fit` (the one training loop), configured here: the
+batches come from :class:`BalancedTileBatches`, augmentation and input preparation are its batch
+transforms, the AUC is a metric and ``tiles_per_s`` a callback; the normalization target and the
+settings ride in the trainer's checkpoint as metadata.
 
 At the end the model file (:class:`camelyon.tile_model.TileModel`) and a training-curve PNG are
 written next to each other.
@@ -26,11 +32,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
-import time
 import warnings
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,16 +40,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from camelyon.augment import TileAugmenter
-from camelyon.errors import CamelyonError
+from camelyon.errors import TrainingError
 from camelyon.messages import count_noun
 from camelyon.stain import NORMALIZATION_METHODS, make_normalizer, normalizer_from_dict
 from camelyon.tile_model import TileModel
-from minicnn.npz_files import describe_npz_error
+from minicnn.io import write_json
 
 __all__ = [
     "TileArrays",
     "TrainingConfig",
     "TrainingResult",
+    "BalancedTileBatches",
     "balanced_batches",
     "checkpoint_path",
     "curve_path",
@@ -57,7 +60,7 @@ __all__ = [
     "train_tile_model",
 ]
 
-CHECKPOINT_FORMAT = "camelyon-tile-training-checkpoint"
+CHECKPOINT_FORMAT = "camelyon.tile_training/2"  # the metadata of a minicnn Trainer checkpoint
 
 
 @dataclass
@@ -84,14 +87,14 @@ class TileArrays:
             self.tiles = np.asarray(self.tiles)
         self.labels = np.asarray(self.labels).astype(np.int64).reshape(-1)
         if self.tiles.ndim != 4 or self.tiles.shape[-1] != 3 or self.tiles.dtype != np.uint8:
-            raise CamelyonError(f"tiles must be uint8 of shape (N, T, T, 3), got {self.tiles.dtype} "
+            raise TrainingError(f"tiles must be uint8 of shape (N, T, T, 3), got {self.tiles.dtype} "
                                 f"{self.tiles.shape}")
         if self.tiles.shape[1] != self.tiles.shape[2]:
-            raise CamelyonError(f"tiles must be square, got {self.tiles.shape[1]}x{self.tiles.shape[2]} px")
+            raise TrainingError(f"tiles must be square, got {self.tiles.shape[1]}x{self.tiles.shape[2]} px")
         if len(self.labels) != len(self.tiles):
-            raise CamelyonError(f"{len(self.labels)} labels for {len(self.tiles)} tiles")
+            raise TrainingError(f"{len(self.labels)} labels for {len(self.tiles)} tiles")
         if not np.isin(self.labels, (0, 1)).all():
-            raise CamelyonError("tile labels must be 0 (normal) or 1 (tumour)")
+            raise TrainingError("tile labels must be 0 (normal) or 1 (tumour)")
 
     def __len__(self) -> int:
         return len(self.tiles)
@@ -141,18 +144,18 @@ class TrainingConfig:
 
     def __post_init__(self):
         if int(self.epochs) < 1:
-            raise CamelyonError(f"--epochs must be >= 1, got {self.epochs}")
+            raise TrainingError(f"--epochs must be >= 1, got {self.epochs}")
         if int(self.batch_size) < 2:
-            raise CamelyonError(f"--batch-size must be >= 2, got {self.batch_size}")
+            raise TrainingError(f"--batch-size must be >= 2, got {self.batch_size}")
         if self.steps_per_epoch is not None and int(self.steps_per_epoch) < 1:
-            raise CamelyonError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
+            raise TrainingError(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
         if not self.lr > 0:
-            raise CamelyonError(f"learning rate must be > 0, got {self.lr}")
+            raise TrainingError(f"learning rate must be > 0, got {self.lr}")
         if self.normalize not in NORMALIZATION_METHODS:
-            raise CamelyonError(f"--normalize must be one of {', '.join(NORMALIZATION_METHODS)}, "
+            raise TrainingError(f"--normalize must be one of {', '.join(NORMALIZATION_METHODS)}, "
                                 f"got {self.normalize!r}")
         if not 0.0 <= self.val_fraction < 1.0:
-            raise CamelyonError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+            raise TrainingError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
 
 
 @dataclass
@@ -163,8 +166,8 @@ class TrainingResult:
     ----------
     model : TileModel
     history : dict of lists
-        Per epoch: ``epoch``, ``loss`` (training), ``val_loss``, ``val_auc``, ``lr``, ``seconds``,
-        ``tiles_per_s``.
+        :class:`minicnn.training.History` as a dict; per epoch: ``epoch``, ``loss`` (training), ``lr``,
+        ``val_loss``, ``val_auc``, ``time`` (seconds), ``tiles_per_s``.
     model_path, curve_path : Path or None
     resumed_from : int
         Epochs that were already done when the run started (0 for a fresh run).
@@ -212,7 +215,7 @@ def balanced_batches(labels: np.ndarray, batch_size: int, steps: int, rng: np.ra
     labels = np.asarray(labels)
     pools = [np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)]
     if any(len(p) == 0 for p in pools):
-        raise CamelyonError("class-balanced training needs tumour and normal tiles; "
+        raise TrainingError("class-balanced training needs tumour and normal tiles; "
                             f"got {len(pools[0])} tumour and {len(pools[1])} normal tiles")
     orders = [rng.permutation(p) for p in pools]
     cursors = [0, 0]
@@ -234,19 +237,6 @@ def balanced_batches(labels: np.ndarray, batch_size: int, steps: int, rng: np.ra
         yield batch[rng.permutation(len(batch))]
 
 
-def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from minicnn.metrics import roc_auc_score
-
-    if len(np.unique(labels)) < 2:
-        return float("nan")
-    return float(roc_auc_score(labels, scores))
-
-
-def _bce(labels: np.ndarray, logits: np.ndarray) -> float:
-    z = logits.astype(np.float64)
-    return float(np.mean(np.logaddexp(0.0, z) - labels * z))
-
-
 def _input_statistics(tiles: np.ndarray, rng: np.random.Generator, n: int = 512):
     pick = tiles[rng.choice(len(tiles), size=min(n, len(tiles)), replace=False)]
     x = pick.reshape(-1, 3).astype(np.float32) / 255.0
@@ -262,50 +252,99 @@ def _fit_normalizer(method: str, tiles: np.ndarray, labels: np.ndarray, rng: np.
     try:
         return norm.fit(tiles[np.sort(pick)])
     except ValueError as exc:
-        raise CamelyonError(f"cannot fit the {method} normalization target on the training tiles: {exc}") from exc
+        raise TrainingError(f"cannot fit the {method} normalization target on the training tiles: {exc}") from exc
 
 
-def _save_checkpoint(path: Path, network, optimizer, scheduler, state: dict) -> None:
-    arrays = {"__format__": np.array(CHECKPOINT_FORMAT), "__state__": np.array(json.dumps(state))}
-    arrays.update({f"model/{k}": v for k, v in network.state_dict().items()})
-    arrays.update({f"optimizer/{k}": v for k, v in optimizer.state_dict().items()})
-    arrays.update({f"scheduler/{k}": v for k, v in scheduler.state_dict().items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+class BalancedTileBatches:
+    """Batch source for :meth:`minicnn.training.Trainer.fit`: class-balanced minibatches of stored tiles.
+
+    Each epoch draws ``steps`` batches with :func:`balanced_batches` from the trainer's generator and
+    yields ``(tiles, targets)``: uint8 tiles (B, T, T, 3) and float32 targets (B, 1) for ``BCEWithLogits``.
+    """
+
+    def __init__(self, tiles: np.ndarray, labels: np.ndarray, batch_size: int, steps: int):
+        self.tiles, self.labels = tiles, np.asarray(labels)
+        self.batch_size, self.steps = int(batch_size), int(steps)
+
+    def __len__(self) -> int:
+        return self.steps * self.batch_size
+
+    def batches(self, rng: np.random.Generator):
+        if hasattr(self.tiles, "read_into"):
+            # tiles read from a file (PatchCamelyon): the epoch's indices are drawn first, in this thread, and the
+            # tiles are read two batches ahead on a background thread while the network trains
+            from camelyon.dataset.reader import prefetch_iter
+
+            order = list(balanced_batches(self.labels, self.batch_size, self.steps, rng))
+            reads = ((self.tiles[idx], self.labels[idx].astype(np.float32)[:, None]) for idx in order)
+            yield from prefetch_iter(reads, depth=2)
+            return
+        for idx in balanced_batches(self.labels, self.batch_size, self.steps, rng):
+            yield self.tiles[idx], self.labels[idx].astype(np.float32)[:, None]
+
+
+class _TilesPerSecond:
+    """Adds ``tiles_per_s`` (training tiles per second of the epoch) to each epoch's record."""
+
+    def __init__(self, tiles_per_epoch: int):
+        self.tiles_per_epoch = tiles_per_epoch
+
+    def on_epoch_begin(self, trainer) -> None:
+        pass
+
+    def on_batch_loss(self, trainer, loss: float) -> None:
+        pass
+
+    def on_epoch_end(self, trainer, record: dict) -> None:
+        record["tiles_per_s"] = round(self.tiles_per_epoch / max(record["time"], 1e-9), 1)
+
+    def on_fit_end(self, trainer) -> None:
+        pass
+
+
+def _resume_state(ckpt: Path | None, resume: bool, settings: dict, n_train: int, tile: int) -> tuple[dict, int]:
+    """The metadata and epoch of the checkpoint to resume from (``({}, 0)`` for a fresh run), checked."""
+    from minicnn.training import checkpoint_info
+
+    if not (resume and ckpt is not None and ckpt.exists()):
+        return {}, 0
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        info = checkpoint_info(ckpt)
+    except ValueError as exc:
+        raise TrainingError(f"cannot resume from {ckpt}: {exc}; delete it to start afresh (checkpoints written "
+                            f"before camelyon trained through minicnn.training.Trainer cannot be resumed)") from None
+    state = info["metadata"]
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"{ckpt} is a minicnn checkpoint but not of a camelyon tile-CNN run; delete it to "
+                            f"start afresh")
+    if state.get("config") != json.loads(json.dumps(settings)):
+        raise TrainingError(f"checkpoint {ckpt} was written with other settings ({state.get('config')}); "
+                            f"rerun with the same options or delete it")
+    if state.get("n_train") != n_train or state.get("tile_size") != tile:
+        raise TrainingError(f"checkpoint {ckpt} was written for other training data; delete it to start afresh")
+    if info["epoch"] > settings["epochs"]:
+        raise TrainingError(f"checkpoint {ckpt} is damaged: it says epoch {info['epoch']}, for a run of "
+                            f"{settings['epochs']} epochs; delete it to start afresh")
+    return state, info["epoch"]
 
 
-def _load_checkpoint(path: Path) -> tuple[dict, dict]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "__format__" not in z.files or str(z["__format__"]) != CHECKPOINT_FORMAT:
-                raise CamelyonError(f"{path} is not a tile-training checkpoint")
-            state = json.loads(str(z["__state__"]))
-            arrays = {k: z[k] for k in z.files if not k.startswith("__")}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise CamelyonError(f"cannot read checkpoint {path} (truncated or damaged: {describe_npz_error(exc)}); "
-                            "delete it to start afresh") from None
-    return state, arrays
-
-
-def _check_checkpoint_epoch(path: Path, state: dict, epochs: int) -> None:
-    """Refuse a checkpoint whose epoch is not a whole number in [0, epochs] matching its history."""
-    epoch = state.get("epoch")
-    history = state.get("history")
-    done = len(history.get("epoch", [])) if isinstance(history, dict) else -1
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= epochs or done != epoch:
-        raise CamelyonError(f"checkpoint {path} is damaged: it says epoch {epoch!r} with {max(done, 0)} epochs of "
-                            f"history, for a run of {epochs} epochs; delete it to start afresh")
-
-
-def _section(arrays: dict, prefix: str) -> dict:
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+def _input_standardization(config: TrainingConfig, train: TileArrays, val: TileArrays | None, state: dict,
+                           progress: bool):
+    """Normalizer, normalized train/validation tiles and input mean/std (from the checkpoint on a resume)."""
+    setup_rng = np.random.default_rng([config.seed, 1_000_003])
+    if state:
+        normalizer = normalizer_from_dict(state["normalization"])
+    else:
+        normalizer = _fit_normalizer(config.normalize, train.tiles, train.labels, setup_rng)
+    train_tiles = train.tiles if normalizer is None else _normalize_all(normalizer, train.tiles, progress, "train")
+    val_tiles = None
+    if val is not None and len(val):
+        val_tiles = val.tiles if normalizer is None else _normalize_all(normalizer, val.tiles, progress, "validation")
+    if state:
+        mean, std = np.asarray(state["input_mean"]), np.asarray(state["input_std"])
+    else:
+        mean, std = _input_statistics(train_tiles, setup_rng)
+    return normalizer, train_tiles, val_tiles, mean, std
 
 
 def train_tile_model(
@@ -321,6 +360,10 @@ def train_tile_model(
     stop_after: int | None = None,
 ) -> TrainingResult:
     """Train the tile CNN on in-memory tiles; write the model, checkpoints and curves under ``out``.
+
+    This is a configuration of :meth:`minicnn.training.Trainer.fit`: a class-balanced batch source,
+    augmentation and input preparation as batch transforms, validation AUC as a metric, and the
+    normalization and settings stored in the trainer's checkpoint.
 
     Parameters
     ----------
@@ -351,104 +394,48 @@ def train_tile_model(
     from minicnn.losses import BCEWithLogits
     from minicnn.optim import Adam
     from minicnn.schedules import CosineLR
-    from minicnn.training import NonFiniteLossError, Trainer
+    from minicnn.training import NonFiniteLossError, Trainer, binary_auc
 
     if len(train) == 0:
-        raise CamelyonError("no training tiles")
+        raise TrainingError("no training tiles")
     tile = int(train.tiles.shape[1])
     if tile % 8:
-        raise CamelyonError(f"the tile CNN needs a tile size divisible by 8, got {tile} px")
+        raise TrainingError(f"the tile CNN needs a tile size divisible by 8, got {tile} px")
     settings = asdict(config)
-    setup_rng = np.random.default_rng([config.seed, 1_000_003])
     ckpt = checkpoint_path(out) if out is not None else None
-    state, arrays = None, None
-    if resume and ckpt is not None and ckpt.exists():
-        state, arrays = _load_checkpoint(ckpt)
-        if state.get("config") != json.loads(json.dumps(settings)):
-            raise CamelyonError(f"checkpoint {ckpt} was written with other settings ({state.get('config')}); "
-                                f"rerun with the same options or delete it")
-        if state.get("n_train") != len(train) or state.get("tile_size") != tile:
-            raise CamelyonError(f"checkpoint {ckpt} was written for other training data; delete it to start afresh")
-        _check_checkpoint_epoch(ckpt, state, config.epochs)
-
-    # colour normalization target and input standardization (from the training tiles)
-    if state is not None:
-        normalizer = normalizer_from_dict(state["normalization"])
-        mean, std = np.asarray(state["input_mean"]), np.asarray(state["input_std"])
-    else:
-        normalizer = _fit_normalizer(config.normalize, train.tiles, train.labels, setup_rng)
-    train_tiles = train.tiles if normalizer is None else _normalize_all(normalizer, train.tiles, progress, "train")
-    val_tiles = None
-    if val is not None and len(val):
-        val_tiles = val.tiles if normalizer is None else _normalize_all(normalizer, val.tiles, progress, "validation")
-    if state is None:
-        mean, std = _input_statistics(train_tiles, setup_rng)
+    state, start_epoch = _resume_state(ckpt, resume, settings, len(train), tile)
+    normalizer, train_tiles, val_tiles, mean, std = _input_standardization(config, train, val, state, progress)
     model = TileModel.new(tile, um_per_px, level, normalizer, mean, std, seed=config.seed)
     network = model.network
     if hasattr(network.layers[0], "input_grad"):
         network.layers[0].input_grad = False  # nothing needs the gradient of the input tiles
     optimizer = Adam(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = CosineLR(optimizer, t_max=config.epochs, eta_min=config.lr / 20)
-    trainer = Trainer(network, BCEWithLogits(), optimizer, scheduler=None, progress=False, seed=config.seed)
-    history: dict = {}
-    start_epoch = 0
-    if state is not None:
-        network.load_state_dict(_section(arrays, "model/"), source=str(ckpt))
-        optimizer.load_state_dict(_section(arrays, "optimizer/"))
-        scheduler.load_state_dict(_section(arrays, "scheduler/"))
-        history = state["history"]
-        start_epoch = int(state["epoch"])
-        if progress:
-            tqdm.write(f"resuming after epoch {start_epoch} from {ckpt}")
-    augmenter = TileAugmenter(True, True, config.stain_scale, config.stain_shift) if config.augment else None
+    trainer = Trainer(network, BCEWithLogits(), optimizer, scheduler=scheduler, metrics={"auc": binary_auc},
+                      progress=progress, seed=config.seed)
     steps = config.steps_per_epoch or max(1, math.ceil(len(train) / config.batch_size))
+    source = BalancedTileBatches(train_tiles, train.labels, config.batch_size, steps)
+    augmenter = TileAugmenter(True, True, config.stain_scale, config.stain_shift) if config.augment else None
     buf = None
-    y_buf = np.empty((config.batch_size, 1), np.float32)
+
+    def prepare(x: np.ndarray) -> np.ndarray:
+        nonlocal buf  # one input buffer for the whole run (validation chunks are never larger)
+        buf = model.prepare(x, normalize=False, out=buf if buf is not None and len(buf) >= len(x) else None)
+        return buf[: len(x)]
+
+    metadata = {"format": CHECKPOINT_FORMAT, "config": settings, "n_train": len(train), "tile_size": tile,
+                "normalization": None if normalizer is None else normalizer.to_dict(),
+                "input_mean": [float(v) for v in mean], "input_std": [float(v) for v in std]}
     last = config.epochs if stop_after is None else min(config.epochs, int(stop_after))
-    for epoch in range(start_epoch, last):
-        rng = np.random.default_rng([config.seed, epoch])
-        network.train()
-        t0 = time.perf_counter()
-        total = 0.0
-        bar = tqdm(balanced_batches(train.labels, config.batch_size, steps, rng), total=steps,
-                   desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress or None,
-                   leave=False)
-        lr_used = float(optimizer.lr)
-        for i, idx in enumerate(bar):
-            x_tiles = train_tiles[idx]
-            if augmenter is not None:
-                x_tiles = augmenter(x_tiles, rng=rng)
-            buf = model.prepare(x_tiles, normalize=False, out=buf)
-            y_buf[:, 0] = train.labels[idx]
-            trainer.epoch, trainer.batch = epoch, i  # for the message of a non-finite loss
-            try:
-                loss = trainer.train_step(buf[: len(idx)], y_buf[: len(idx)])
-            except NonFiniteLossError as exc:
-                bar.close()
-                raise CamelyonError(f"{exc} The checkpoint of the last finished epoch is kept; "
-                                    f"try a smaller --lr.") from exc
-            total += loss
-            if i % 5 == 0:
-                bar.set_postfix(loss=f"{total / (i + 1):.3f}")
-        bar.close()
-        seconds = time.perf_counter() - t0
-        scheduler.step()
-        record = {"epoch": epoch + 1, "loss": total / steps, "lr": lr_used, "seconds": round(seconds, 2),
-                  "tiles_per_s": round(steps * config.batch_size / seconds, 1)}
-        if val_tiles is not None:
-            logits = model.predict_logits(val_tiles, batch_size=128, normalize=False)
-            record["val_loss"] = _bce(val.labels, logits)
-            record["val_auc"] = _roc_auc(val.labels, logits)
-        for k, v in record.items():
-            history.setdefault(k, []).append(v)
-        if progress:
-            tqdm.write("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
-        if ckpt is not None:
-            _save_checkpoint(ckpt, network, optimizer, scheduler, {
-                "epoch": epoch + 1, "history": history, "config": settings, "n_train": len(train),
-                "tile_size": tile, "normalization": None if normalizer is None else normalizer.to_dict(),
-                "input_mean": [float(v) for v in mean], "input_std": [float(v) for v in std],
-            })
+    try:
+        history = trainer.fit(
+            source, epochs=last, batch_size=config.batch_size,
+            X_val=val_tiles, y_val=None if val_tiles is None else val.labels.astype(np.float32)[:, None],
+            checkpoint=ckpt, resume=resume, augment=None if augmenter is None else (lambda x, rng: augmenter(x, rng=rng)),
+            prepare=prepare, callbacks=[_TilesPerSecond(steps * config.batch_size)], checkpoint_metadata=metadata)
+    except NonFiniteLossError as exc:
+        raise TrainingError(f"{exc} The checkpoint of the last finished epoch is kept; try a smaller --lr.") from exc
+    history = dict(history)
     network.eval()
     done = len(history.get("epoch", []))
     model.extra = {"training": settings, "history": history, "n_train": len(train),
@@ -525,15 +512,15 @@ def load_store_tiles(store_path, max_bytes: int = 4 << 30, progress: bool = True
 
     path = Path(store_path)
     if not path.is_file():
-        raise CamelyonError(f"tile store not found: {path}")
+        raise TrainingError(f"tile store not found: {path}")
     with TileStore(path) as store:
         n = len(store)
         t = int(store.tile_size)
         if n == 0:
-            raise CamelyonError(f"{path} holds no tiles")
+            raise TrainingError(f"{path} holds no tiles")
         need = n * t * t * 3
         if need > max_bytes:
-            raise CamelyonError(f"{path}: {n} tiles of {t} px need {need / 2**30:.1f} GiB of memory (limit "
+            raise TrainingError(f"{path}: {n} tiles of {t} px need {need / 2**30:.1f} GiB of memory (limit "
                                 f"{max_bytes / 2**30:.1f} GiB); build a smaller store (cap negatives per slide)")
         tiles = np.empty((n, t, t, 3), np.uint8)
         labels = np.asarray(store.labels).astype(np.int64)
@@ -621,7 +608,5 @@ def train_from_store(store_path, out, config: TrainingConfig, *, resume: bool = 
     if result.model_path is not None:
         result.model.save(result.model_path)
         hist = Path(out).with_name(Path(out).stem + ".history.json")
-        tmp = hist.with_name(hist.name + ".tmp")
-        tmp.write_text(json.dumps(result.history, indent=1))
-        os.replace(tmp, hist)
+        write_json(hist, result.history, indent=1)
     return result

@@ -8,7 +8,8 @@ sources, the user's cache folder, or a temporary folder on a read-only install) 
 
 :func:`announce_compilation` installs a Numba event listener that prints one line the first time a
 kernel compiles (a cached kernel does not compile, so a warm start prints nothing), so that the first
-command after an install says what it is doing instead of appearing to hang.
+command after an install says what it is doing instead of appearing to hang. ``import minicnn``
+installs it (prefix ``minicnn``); the ``camelyon`` command line installs its own (prefix ``camelyon``).
 
 Environment: ``MINICNN_COMPILE_NOTICE`` = ``auto`` (default: only when the stream is a terminal),
 ``always`` or ``never``.

@@ -14,61 +14,19 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import types
-import uuid
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Sequential", "save_npz_atomic", "temporary_name"]
+from minicnn.io import save_npz
+
+__all__ = ["Sequential"]
 
 FORMAT_VERSION = 1
 _ARCH_KEY = "__architecture__"
 _META_KEY = "__metadata__"
 _FORMAT_KEY = "__format__"
-
-
-def save_npz_atomic(path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``arrays`` to the ``.npz`` file ``path`` so that it is never half-written.
-
-    The data go to a temporary file in the same folder, which then replaces ``path`` in one step
-    (``os.replace``). An interrupted save leaves the previous file (if any) intact.
-
-    Parameters
-    ----------
-    path : str or Path
-        Destination, used exactly as given (no ``.npz`` is appended).
-    arrays : dict of str -> array-like
-        Non-object arrays only (the file is read back with ``allow_pickle=False``).
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    try:
-        with open(tmp, "xb") as f:  # "x": a new file, with the usual permissions (umask)
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
-def temporary_name(path) -> Path:
-    """A unique hidden name next to ``path`` (same folder, so that ``os.replace`` is atomic)."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
 def _json_array(obj) -> np.ndarray:
@@ -78,14 +36,7 @@ def _json_array(obj) -> np.ndarray:
 def _layer_buffers(layer) -> dict[str, np.ndarray]:
     """Non-trained arrays a layer keeps between calls (BatchNorm running statistics)."""
     buffers = getattr(layer, "buffers", None)
-    if isinstance(buffers, dict):
-        return buffers
-    found = {}
-    for name in ("running_mean", "running_var"):
-        value = getattr(layer, name, None)
-        if isinstance(value, np.ndarray):
-            found[name] = value
-    return found
+    return buffers if isinstance(buffers, dict) else {}
 
 
 def _reuse_outputs(layer, reuse: bool) -> None:
@@ -478,7 +429,7 @@ class Sequential:
             raise ValueError(f"Sequential.save: metadata must be JSON-serialisable: {e}") from None
         arrays = {_FORMAT_KEY: np.array(FORMAT_VERSION), _ARCH_KEY: _json_array(self.config()), _META_KEY: meta_json}
         arrays.update(self.state_dict())
-        return save_npz_atomic(path, arrays)
+        return save_npz(path, arrays)
 
     @_class_only_method
     def load(cls, path) -> Sequential:

@@ -21,8 +21,15 @@ Three Gaussian clouds in the plane, a small network, 20 epochs (well under a sec
 >>> history["val_accuracy"][-1] > 0.95
 True
 
-Everything random in the loop (the order of the samples in each epoch) comes from one generator seeded by
-``seed``. A checkpoint written at the end of each epoch holds the model, the optimizer's moments, the
+``fit`` takes arrays ``(X, y)`` or any batch source: an object with ``batches(rng)`` that yields
+``(x, y)`` minibatches for one epoch (a tile store's class-balanced sampler, a generator of augmented
+images), or a re-iterable collection of ``(x, y)`` pairs. ``augment(x, rng)`` transforms each training batch
+(flips, stain jitter), ``prepare(x)`` turns stored data into network input for training and validation
+batches alike (uint8 tiles -> standardized float32 NCHW); extra metrics (``"auc"``) are recorded on the
+validation data, and callbacks see every batch loss and every epoch record.
+
+Everything random in the loop (the order of the samples in each epoch, the batch source's draws and the
+augmentation) comes from one generator seeded by ``seed``. A checkpoint written at the end of each epoch holds the model, the optimizer's moments, the
 schedule, the generator states, the history and the early-stopping state, so that a run interrupted and
 started again with the same arguments ends with exactly the same weights (bit for bit) as a run that was
 never interrupted.
@@ -34,16 +41,29 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from minicnn.sequential import Sequential, save_npz_atomic
+from minicnn.io import save_npz
+from minicnn.npz_files import open_npz
+from minicnn.sequential import Sequential
 
-__all__ = ["Trainer", "History", "EarlyStopping", "NonFiniteLossError", "DivergenceError", "accuracy",
-           "minibatch_indices"]
+__all__ = [
+    "ArrayBatches",
+    "Callback",
+    "DivergenceError",
+    "EarlyStopping",
+    "History",
+    "NonFiniteLossError",
+    "Trainer",
+    "accuracy",
+    "binary_auc",
+    "checkpoint_info",
+    "minibatch_indices",
+]
 
 CHECKPOINT_FORMAT = 1
 
@@ -88,7 +108,23 @@ def accuracy(y_true: np.ndarray, scores: np.ndarray) -> float:
     return float(np.mean(pred == y_true))
 
 
-BUILTIN_METRICS: dict[str, Callable] = {"accuracy": accuracy}
+def binary_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC of one logit (or positive-class score) per sample; NaN when ``y_true`` holds one class only.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (N,) or (N, 1), 0/1
+    scores : ndarray of shape (N,) or (N, 1)
+    """
+    from minicnn.metrics import roc_auc_score
+
+    y_true = (np.asarray(y_true).reshape(-1) > 0.5).astype(np.int64)
+    if len(np.unique(y_true)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y_true, np.asarray(scores, dtype=np.float64).reshape(-1)))
+
+
+BUILTIN_METRICS: dict[str, Callable] = {"accuracy": accuracy, "auc": binary_auc}
 
 
 def minibatch_indices(order: np.ndarray, batch_size: int):
@@ -104,11 +140,88 @@ def _counted(batches, bar):
         bar.update(len(idx))
 
 
+class ArrayBatches:
+    """The batch source of in-memory arrays: a new random order of the samples every epoch.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, ...)
+    y : ndarray of shape (N, ...)
+    batch_size : int
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int):
+        self.X, self.y, self.batch_size = X, y, int(batch_size)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def batches(self, rng: np.random.Generator):
+        """Yield ``(x, y)`` minibatches of one epoch, in the order ``rng.permutation(N)``."""
+        for idx in minibatch_indices(rng.permutation(len(self.X)), self.batch_size):
+            yield self.X[idx], self.y[idx]
+
+
+class _ReplayedBatches:
+    """A re-iterable collection of ``(x, y)`` pairs used as a batch source (the same batches every epoch)."""
+
+    def __init__(self, collection):
+        self.collection = collection
+
+    def batches(self, rng):
+        return iter(self.collection)
+
+
+class _Batch:
+    """One minibatch as :meth:`Trainer.train_epoch` sees it: ``X[batch]`` is its input, ``y[batch]`` its target."""
+
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+class _Part:
+    """``_Part("x")[batch]`` is ``batch.x``: lets ``train_epoch(X, y, batches)`` run on any batch source."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __getitem__(self, batch: _Batch):
+        return getattr(batch, self.name)
+
+
+class Callback:
+    """Hooks into :meth:`Trainer.fit`; subclass and override what you need (all do nothing here).
+
+    ``on_batch_loss`` runs before the weights are updated with the batch (raise to stop without the update),
+    ``on_epoch_end`` may add keys to the epoch's record (before it enters the history) and returns True to
+    stop training after this epoch.
+    """
+
+    def on_epoch_begin(self, trainer: Trainer) -> None:
+        """Called before the first batch of each epoch (``trainer.epoch`` epochs are done)."""
+
+    def on_batch_loss(self, trainer: Trainer, loss: float) -> None:
+        """Called with the loss of each training batch, before the optimizer step."""
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> bool | None:
+        """Called with the epoch's record (``record["epoch"]`` is the epoch just finished)."""
+        return None
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """Called when ``fit`` returns normally."""
+
+
 class History(dict):
     """Per-epoch records: a dict name -> list with one value per epoch.
 
     Keys: ``"epoch"`` (1-based), ``"loss"`` (mean training loss), ``"lr"`` (learning rate used),
-    ``"time"`` (seconds), and with validation data ``"val_loss"`` and ``"val_<metric>"``.
+    ``"time"`` (seconds), and with validation data ``"val_loss"`` and ``"val_<metric>"``; callbacks may add
+    more (``camelyon.training`` adds ``"tiles_per_s"``).
     Attribute ``stopped_early`` is True when early stopping ended the run.
     """
 
@@ -254,6 +367,8 @@ class Trainer:
         self.epoch = 0
         self.batch = 0  # number of the current batch inside the epoch (from 1), for error messages
         self.early_stopping: EarlyStopping | None = None
+        self.callbacks: list[Callback] = []
+        self.checkpoint_metadata: dict = {}
 
     @staticmethod
     def _resolve_metrics(metrics, loss) -> dict[str, Callable]:
@@ -283,7 +398,8 @@ class Trainer:
         Also raises :class:`DivergenceError` (a NonFiniteLossError) when training diverges while
         still finite: the loss is above :data:`DIVERGED_LOSS_MIN` and :data:`DIVERGENCE_FACTOR` times
         the lowest loss so far, or a weight is larger than :data:`WEIGHT_LIMIT` in magnitude
-        (checked every :data:`WEIGHT_CHECK_EVERY` batches).
+        (checked every :data:`WEIGHT_CHECK_EVERY` batches). Then the callbacks' ``on_batch_loss`` hooks
+        see the loss, still before the update.
         """
         where = f"at epoch {self.epoch + 1}, batch {self.batch}"
         causes = (f"Usual causes: a learning rate too high for this model (now {getattr(self.optimizer, 'lr', '?')}), "
@@ -308,6 +424,8 @@ class Trainer:
                     f"training stopped: it diverges, a weight has magnitude {largest:.3g} {where} (limit "
                     f"{WEIGHT_LIMIT:g}). {causes}"
                 )
+        for callback in self.callbacks:
+            callback.on_batch_loss(self, loss)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One minibatch of gradient descent: forward, loss, backward, optimizer step.
@@ -349,6 +467,8 @@ class Trainer:
             All training data.
         batches : iterable of ndarray of int
             Indices into ``X`` and ``y`` of each minibatch, in order (a shuffled partition of ``0 .. N-1``).
+            (:meth:`fit` passes minibatches of any batch source the same way: ``X[batch]`` is the batch's
+            input, ``y[batch]`` its target and ``len(batch)`` its size.)
 
         Returns
         -------
@@ -366,15 +486,29 @@ class Trainer:
         ### END SOLUTION
 
     # ------------------------------------------------------------ evaluation
-    def evaluate(self, X: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+    def evaluate(self, X: np.ndarray, y: np.ndarray, batch_size: int = 256, prepare: Callable | None = None
+                 ) -> dict[str, float]:
         """Loss and metrics of the model on ``(X, y)`` in evaluation mode.
+
+        Parameters
+        ----------
+        X, y : ndarrays of shape (N, ...)
+        batch_size : int
+            Samples per forward pass.
+        prepare : callable, optional
+            ``prepare(x)`` turns a chunk of ``X`` into network input (applied chunk by chunk, so that the
+            prepared data never need to be in memory all at once).
 
         Returns
         -------
         dict
             ``{"loss": ..., "<metric>": ...}``.
         """
-        scores = self.model.predict(X, batch_size=batch_size)
+        if prepare is None:
+            scores = self.model.predict(X, batch_size=batch_size)
+        else:
+            scores = np.concatenate([self.model.predict(prepare(X[i:i + batch_size]), batch_size=batch_size)
+                                     for i in range(0, len(X), batch_size)])
         result = {"loss": float(self.loss.forward(scores, y))}
         for name, fn in self.metrics.items():
             result[name] = float(fn(y, scores))
@@ -399,19 +533,60 @@ class Trainer:
             raise ValueError(f"Trainer.fit: {what} has {len(X)} inputs but {len(y)} targets")
         return X, y
 
-    def fit(self, X, y, epochs: int, batch_size: int = 32, X_val=None, y_val=None, checkpoint=None,
-            early_stopping=None, resume: bool = True) -> History:
+    def _batch_source(self, X, y, batch_size: int):
+        """``(X, y)`` arrays as an :class:`ArrayBatches`, or ``X`` itself as a batch source."""
+        if y is not None:
+            X, y = self._check_data(X, y, "training data")
+            return ArrayBatches(X, y, batch_size), X.shape[1:]
+        if isinstance(X, np.ndarray):
+            raise ValueError("Trainer.fit: training inputs X need their targets y (or pass a batch source as X)")
+        if callable(getattr(X, "batches", None)):
+            return X, None
+        if isinstance(X, Iterable) and iter(X) is not X:
+            return _ReplayedBatches(X), None
+        raise ValueError(f"Trainer.fit: X must be arrays (with y), an object with batches(rng) yielding (x, y) "
+                         f"minibatches, or a collection of (x, y) pairs that can be iterated once per epoch; got "
+                         f"{type(X).__name__}" + (" (a one-shot iterator cannot be replayed each epoch or after a "
+                                                  "resume)" if isinstance(X, Iterable) else ""))
+
+    def _check_fit_arguments(self, epochs, batch_size, X_val, y_val, sample_shape, early_stopping):
+        if (X_val is None) != (y_val is None):
+            raise ValueError("Trainer.fit: give both X_val and y_val, or neither")
+        if X_val is not None:
+            X_val, y_val = self._check_data(X_val, y_val, "validation data")
+            if sample_shape is not None and X_val.shape[1:] != sample_shape:
+                raise ValueError(f"Trainer.fit: validation inputs have shape {X_val.shape}, but training inputs "
+                                 f"(N, {', '.join(map(str, sample_shape))}); each sample must have the same shape "
+                                 f"{sample_shape}")
+        if epochs is None or int(epochs) != epochs or epochs < 0:
+            raise ValueError(f"Trainer.fit: epochs must be an integer >= 0, got {epochs}")
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"Trainer.fit: batch_size must be a positive integer, got {batch_size}")
+        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+            early_stopping = EarlyStopping(patience=early_stopping)
+        if early_stopping is not None and early_stopping.monitor.startswith("val_") and X_val is None:
+            raise ValueError(f"Trainer.fit: early stopping monitors {early_stopping.monitor!r}, "
+                             f"which needs validation data (X_val, y_val)")
+        return int(epochs), int(batch_size), X_val, y_val, early_stopping
+
+    def fit(self, X, y=None, epochs: int | None = None, batch_size: int = 32, X_val=None, y_val=None,
+            checkpoint=None, early_stopping=None, resume: bool = True, *, augment: Callable | None = None,
+            prepare: Callable | None = None, callbacks: Sequence[Callback] = (),
+            checkpoint_metadata: Mapping | None = None) -> History:
         """Train until ``epochs`` epochs have been completed in total.
 
         Parameters
         ----------
-        X : ndarray of shape (N, ...)
-            Training inputs (e.g. images (N, C, H, W) float32).
-        y : ndarray of shape (N,) (or what the loss expects)
-            Training targets.
+        X : ndarray of shape (N, ...), or a batch source
+            Training inputs (e.g. images (N, C, H, W) float32) with their targets ``y``; or, with ``y`` left
+            out, an object with ``batches(rng)`` yielding one epoch of ``(x, y)`` minibatches (drawing any
+            randomness from ``rng``), or a collection of ``(x, y)`` pairs iterated once per epoch.
+        y : ndarray of shape (N,) (or what the loss expects), optional
+            Training targets, with arrays ``X``.
         epochs : int
             Total number of epochs; after a resume, training continues up to this number.
         batch_size : int
+            Minibatch size with arrays (a batch source decides its own); also the chunk size of validation.
         X_val, y_val : ndarrays, optional
             Validation data, evaluated at the end of every epoch.
         checkpoint : str or Path, optional
@@ -421,6 +596,16 @@ class Trainer:
             Patience in epochs (monitoring ``val_loss``), or an :class:`EarlyStopping`.
         resume : bool
             Continue from ``checkpoint`` if the file exists (otherwise it is overwritten).
+        augment : callable, optional
+            ``augment(x, rng) -> x``: a random transform of each training batch (not of validation data).
+        prepare : callable, optional
+            ``prepare(x) -> x``: turns stored samples into network input, for training batches (after
+            ``augment``) and validation chunks alike.
+        callbacks : sequence of Callback
+            Hooks called at each epoch's start and end and with each batch loss.
+        checkpoint_metadata : mapping, optional
+            JSON-able facts stored in the checkpoint (settings, normalisation), read back with
+            :func:`checkpoint_info` before a resume.
 
         Returns
         -------
@@ -432,64 +617,86 @@ class Trainer:
         NonFiniteLossError
             When the loss becomes NaN or infinite.
         """
-        X, y = self._check_data(X, y, "training data")
-        if (X_val is None) != (y_val is None):
-            raise ValueError("Trainer.fit: give both X_val and y_val, or neither")
-        if X_val is not None:
-            X_val, y_val = self._check_data(X_val, y_val, "validation data")
-            if X_val.shape[1:] != X.shape[1:]:
-                raise ValueError(f"Trainer.fit: validation inputs have shape {X_val.shape}, but training inputs "
-                                 f"{X.shape}; each sample must have the same shape {X.shape[1:]}")
-        if int(epochs) != epochs or epochs < 0:
-            raise ValueError(f"Trainer.fit: epochs must be an integer >= 0, got {epochs}")
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"Trainer.fit: batch_size must be a positive integer, got {batch_size}")
-        epochs, batch_size = int(epochs), int(batch_size)
-        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-            early_stopping = EarlyStopping(patience=early_stopping)
-        if early_stopping is not None and early_stopping.monitor.startswith("val_") and X_val is None:
-            raise ValueError(f"Trainer.fit: early stopping monitors {early_stopping.monitor!r}, "
-                             f"which needs validation data (X_val, y_val)")
+        source, sample_shape = self._batch_source(X, y, batch_size)
+        epochs, batch_size, X_val, y_val, early_stopping = self._check_fit_arguments(
+            epochs, batch_size, X_val, y_val, sample_shape, early_stopping)
         self.early_stopping = early_stopping
+        self.callbacks = list(callbacks)
+        self.checkpoint_metadata = dict(checkpoint_metadata or {})
         if checkpoint is not None and resume and Path(checkpoint).exists():
             self.load_checkpoint(checkpoint)
             if not self._bar_disabled():
                 tqdm.write(f"resuming after epoch {self.epoch} from {checkpoint}")
-
-        disabled = self._bar_disabled()
-        n = len(X)
         while self.epoch < epochs and not self.history.stopped_early:
-            started = time.perf_counter()
-            lr = float(getattr(self.optimizer, "lr", float("nan")))
-            order = self.rng.permutation(n)
-            self.model.train()
-            with tqdm(total=n, desc=f"epoch {self.epoch + 1}/{epochs}", unit="img", leave=False,
-                      disable=disabled, dynamic_ncols=True) as bar:
-                train_loss = self.train_epoch(X, y, _counted(minibatch_indices(order, batch_size), bar))
-            record = {"epoch": self.epoch + 1, "loss": float(train_loss), "lr": lr}
+            record = self._run_epoch(source, epochs, augment, prepare)
             if X_val is not None:
-                record.update({f"val_{k}": v for k, v in self.evaluate(X_val, y_val, batch_size=256).items()})
+                scores = self.evaluate(X_val, y_val, batch_size=256 if prepare is None else batch_size,
+                                       prepare=prepare)
+                record.update({f"val_{k}": v for k, v in scores.items()})
             if self.scheduler is not None:
                 self.scheduler.step()
             self.epoch += 1
-            record["time"] = time.perf_counter() - started
-            self.history.append(record)
-            stop = False
-            if early_stopping is not None:
-                if early_stopping.monitor not in record:
-                    raise ValueError(f"Trainer.fit: early stopping monitors {early_stopping.monitor!r}, which is "
-                                     f"not recorded; recorded: {sorted(record)}")
-                stop = early_stopping.update(record[early_stopping.monitor], self.epoch, self.model)
-                self.history.stopped_early = stop
-            if not disabled:
-                tqdm.write(self._format_record(record))
-            if checkpoint is not None:
-                self.save_checkpoint(checkpoint)
+            stop = self._end_epoch(record, checkpoint)
             if stop:
                 break
         if early_stopping is not None and early_stopping.restore_best and early_stopping.best_state is not None:
             self.model.load_state_dict(early_stopping.best_state, source="early stopping best weights")
+        for callback in self.callbacks:
+            callback.on_fit_end(self)
         return self.history
+
+    def _run_epoch(self, source, epochs: int, augment, prepare) -> dict:
+        """Train one epoch on ``source``; the epoch's record so far (epoch, loss, lr; time counts from here)."""
+        self._epoch_started = time.perf_counter()
+        lr = float(getattr(self.optimizer, "lr", float("nan")))
+        for callback in self.callbacks:
+            callback.on_epoch_begin(self)
+        self.model.train()
+        rng = self.rng
+
+        count = 0
+
+        def batches():
+            nonlocal count
+            for x, y in source.batches(rng):
+                if augment is not None:
+                    x = augment(x, rng)
+                if prepare is not None:
+                    x = prepare(x)
+                count += 1
+                yield _Batch(x, y)
+
+        total = len(source) if hasattr(source, "__len__") else None
+        with tqdm(total=total, desc=f"epoch {self.epoch + 1}/{epochs}", unit="img", leave=False,
+                  disable=self._bar_disabled(), dynamic_ncols=True) as bar:
+            try:
+                train_loss = self.train_epoch(_Part("x"), _Part("y"), _counted(batches(), bar))
+            except ZeroDivisionError:
+                if count:
+                    raise
+                raise ValueError(f"Trainer.fit: the batch source {type(source).__name__} gave no batch in epoch "
+                                 f"{self.epoch + 1}") from None
+        return {"epoch": self.epoch + 1, "loss": float(train_loss), "lr": lr}
+
+    def _end_epoch(self, record: dict, checkpoint) -> bool:
+        """Time, callbacks, history, early stopping, progress line, checkpoint; True when training must stop."""
+        record["time"] = time.perf_counter() - self._epoch_started
+        stop = False
+        for callback in self.callbacks:
+            stop = bool(callback.on_epoch_end(self, record)) or stop
+        self.history.append(record)
+        early_stopping = self.early_stopping
+        if early_stopping is not None:
+            if early_stopping.monitor not in record:
+                raise ValueError(f"Trainer.fit: early stopping monitors {early_stopping.monitor!r}, which is "
+                                 f"not recorded; recorded: {sorted(record)}")
+            stop = early_stopping.update(record[early_stopping.monitor], self.epoch, self.model) or stop
+        self.history.stopped_early = stop
+        if not self._bar_disabled():
+            tqdm.write(self._format_record(record))
+        if checkpoint is not None:
+            self.save_checkpoint(checkpoint)
+        return stop
 
     @staticmethod
     def _format_record(record: Mapping[str, float]) -> str:
@@ -520,6 +727,7 @@ class Trainer:
                 "history": dict(self.history),
                 "stopped_early": self.history.stopped_early,
             })),
+            "__metadata__": np.array(json.dumps(self.checkpoint_metadata, sort_keys=True)),
         }
         arrays.update({f"model/{k}": v for k, v in self.model.state_dict().items()})
         arrays.update({f"optimizer/{k}": v for k, v in self.optimizer.state_dict().items()})
@@ -527,7 +735,7 @@ class Trainer:
             arrays.update({f"scheduler/{k}": v for k, v in self.scheduler.state_dict().items()})
         if self.early_stopping is not None:
             arrays.update({f"early_stopping/{k}": v for k, v in self.early_stopping.state_dict().items()})
-        return save_npz_atomic(path, arrays)
+        return save_npz(path, arrays)
 
     def load_checkpoint(self, path) -> None:
         """Restore the state written by :meth:`save_checkpoint` into this trainer, its model and optimizer.
@@ -538,17 +746,9 @@ class Trainer:
             If the checkpoint was written for another architecture, optimizer or schedule.
         """
         path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        try:
-            data = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise ValueError(f"{path}: not a minicnn checkpoint (.npz without pickled objects): {e}") from None
-        with data:
+        with _open_checkpoint(path) as data:
             files = set(data.files)
-            if "__trainer__" not in files or "__architecture__" not in files:
-                raise ValueError(f"{path}: not a minicnn checkpoint (written by Trainer.save_checkpoint)")
-            info = json.loads(str(data["__trainer__"]))
+            info = _trainer_state(path, data)
             self.model.check_architecture(json.loads(str(data["__architecture__"])), source=str(path))
             if info["optimizer"] != type(self.optimizer).__name__:
                 raise ValueError(f"{path}: the checkpoint was saved with a {info['optimizer']} optimizer, "
@@ -574,3 +774,49 @@ class Trainer:
         self.epoch = int(info["epoch"])
         self.history = History(info["history"])
         self.history.stopped_early = bool(info["stopped_early"])
+
+
+def _open_checkpoint(path: Path):
+    """The open ``.npz`` of a checkpoint written by :meth:`Trainer.save_checkpoint`, or a clear error."""
+    data = open_npz(path, "checkpoint")  # missing, empty, truncated, not .npz: named in the message
+    files = set(data.files)
+    fmt = str(data["__format__"]) if "__format__" in files else None
+    if "__trainer__" not in files or "__architecture__" not in files:
+        data.close()
+        written_by = f" (its format is {fmt!r})" if fmt and not fmt.isdigit() else ""
+        raise ValueError(f"{path}: not a minicnn checkpoint{written_by}: it was not written by "
+                         f"Trainer.save_checkpoint, so training cannot resume from it")
+    if fmt is None or not fmt.isdigit() or int(fmt) > CHECKPOINT_FORMAT:
+        data.close()
+        raise ValueError(f"{path}: checkpoint format {fmt!r} is not one this minicnn reads (format "
+                         f"{CHECKPOINT_FORMAT}); update minicnn or delete the checkpoint")
+    return data
+
+
+def _trainer_state(path: Path, data) -> dict:
+    """The ``__trainer__`` record of an open checkpoint, checked: epoch a whole number >= 0 matching its history."""
+    try:
+        info = json.loads(str(data["__trainer__"]))
+        epoch, history = info["epoch"], info["history"]
+        done = len(history.get("epoch", [])) if isinstance(history, dict) else -1
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: damaged checkpoint (its trainer record cannot be read: {exc})") from None
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0 or done != epoch:
+        raise ValueError(f"{path}: damaged checkpoint: it says epoch {epoch!r} with {max(done, 0)} epochs of history")
+    return info
+
+
+def checkpoint_info(path) -> dict:
+    """What a checkpoint says about its run, without a model: ``{"epoch", "history", "metadata"}``.
+
+    ``metadata`` is what ``fit(..., checkpoint_metadata=...)`` stored (``{}`` when nothing was).
+    Raises a ``ValueError`` naming the file when it is not a minicnn checkpoint.
+    """
+    path = Path(path)
+    with _open_checkpoint(path) as data:
+        info = _trainer_state(path, data)
+        try:
+            metadata = json.loads(str(data["__metadata__"])) if "__metadata__" in data.files else {}
+        except ValueError as exc:
+            raise ValueError(f"{path}: damaged checkpoint (its metadata is not JSON: {exc})") from None
+    return {"epoch": int(info["epoch"]), "history": info["history"], "metadata": metadata}

@@ -386,7 +386,7 @@ def test_names_and_slide_discovery(tmp_path):
         (tmp_path / "center_0" / n).write_text("x")
     found = find_slides([tmp_path, tmp_path / "center_0" / "a.svs"])
     assert [p.name for p in found] == ["a.svs", "b.tif"]
-    assert os.path.basename(str(find_slides([tmp_path / "missing.tif"])[0])) == "missing.tif"
+    assert os.path.basename(str(find_slides([tmp_path / "missing.tif"], keep_missing=True)[0])) == "missing.tif"
 
 
 def test_store_records_failures_attr(cohort, tmp_path):

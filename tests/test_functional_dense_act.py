@@ -41,7 +41,9 @@ def test_dense_forward_and_gradients(n, d, m, seed):
 @given(shape=shapes(), seed=seeds)
 def test_activation_forward_and_gradient(name, shape, seed):
     fwd, bwd, reference = ACTIVATIONS[name]
-    x = away_from_zero(rng_array(seed, shape, scale=3.0))
+    # Kept within |x| <= 4: deeper in the saturated tails the exact gradient of sigmoid/tanh is ~1e-6 and a
+    # one-element finite difference cannot reach a relative error of 1e-6 (hypothesis found x = 7.13).
+    x = away_from_zero(np.clip(rng_array(seed, shape, scale=3.0), -4.0, 4.0))
     out, cache = fwd(x)
     assert out.shape == x.shape and out.dtype == x.dtype
     np.testing.assert_allclose(out, reference(x), rtol=1e-12, atol=1e-15)

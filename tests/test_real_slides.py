@@ -21,9 +21,12 @@ def test_info_reads_vendor_size_and_mpp(real, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "vendor      aperio" in text and "2220 x 2967 px" in text and "0.499 x 0.499" in text
     assert "objective   20x" in text and (tmp_path / "cmu.png").stat().st_size > 10_000
-    assert main(["info", str(real["boxes.tiff"])]) == 0
+    # OpenSlide's boxes.tiff says 72 dpi (352.8 um/px): refused in one line, read with --mpp
+    assert main(["info", str(real["boxes.tiff"])]) == 2
+    assert "352.8 x 352.8 um/px" in capsys.readouterr().err
+    assert main(["info", str(real["boxes.tiff"]), "--mpp", "0.5"]) == 0
     text = capsys.readouterr().out
-    assert "generic-tiff" in text and "levels      4" in text
+    assert "generic-tiff" in text and "levels      4" in text and "300 x 250 px" in text
 
 
 def test_tissue_fraction_of_the_real_region(real):

@@ -92,6 +92,32 @@ def test_save_and_load_without_pickle(tmp_path, kind):
         SlideClassifier.load(tmp_path / "nope.npz")
 
 
+def test_model_and_sidecar_are_committed_together(tmp_path, monkeypatch):
+    """A failed save changes neither file; a model paired with another model's sidecar is refused."""
+    import camelyon.slide_classifier as sc
+
+    X, y, _ = easy_cohort(8)
+    first = SlideClassifier("tree", random_state=0).fit(X, y)
+    second = SlideClassifier("tree", max_depth=1, random_state=0).fit(X, y)
+    path = first.save(tmp_path / "clf.npz")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ["clf.npz", "clf.npz.json"]
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sc.json, "dumps", fail)  # the model is written, then the sidecar fails
+    with pytest.raises(OSError, match="no space left"):
+        second.save(path)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+    second.save(tmp_path / "other.npz")
+    (tmp_path / "other.npz").replace(path)  # a model without its own sidecar
+    with pytest.raises(CamelyonError, match="do not belong together"):
+        SlideClassifier.load(path)
+
+
 def test_bad_input():
     X, y, _ = easy_cohort(4)
     with pytest.raises(CamelyonError, match="at least two different slide labels"):

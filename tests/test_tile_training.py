@@ -77,6 +77,35 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, normali
     np.testing.assert_allclose(loaded.predict_proba(val.tiles), full.model.predict_proba(val.tiles), atol=1e-6)
 
 
+def test_tile_training_goes_through_the_one_trainer(monkeypatch):
+    """camelyon's tile CNN is trained by minicnn.training.Trainer.fit, on a class-balanced batch source."""
+    from minicnn.training import Trainer
+
+    calls = []
+    fit = Trainer.fit
+
+    def spy(self, X, *args, **kwargs):
+        calls.append((type(X).__name__, kwargs.get("prepare") is not None, sorted(self.metrics)))
+        return fit(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    data = toy_tiles()
+    train_tile_model(data.subset(np.arange(36)), data.subset(np.arange(36, 48)),
+                     TrainingConfig(epochs=1, batch_size=8, steps_per_epoch=2), None, um_per_px=1.0, progress=False)
+    assert calls == [("BalancedTileBatches", True, ["auc"])]
+
+
+def test_checkpoint_of_the_old_training_loop_is_a_clear_error(tmp_path):
+    data = toy_tiles()
+    out = tmp_path / "m.npz"
+    np.savez(checkpoint_path(out), __format__=np.array("camelyon-tile-training-checkpoint"),
+             __state__=np.array("{}"))  # what camelyon wrote before the one training loop
+    cfg = TrainingConfig(epochs=2, batch_size=8, steps_per_epoch=1)
+    with pytest.raises(CamelyonError, match="m.checkpoint.npz.*delete it to start afresh.*before camelyon trained "
+                                            "through minicnn.training.Trainer"):
+        train_tile_model(data, None, cfg, out, um_per_px=1.0, progress=False, resume=True)
+
+
 def test_resume_with_other_settings_is_refused(tmp_path):
     data = toy_tiles()
     cfg = TrainingConfig(epochs=2, batch_size=8, steps_per_epoch=1, seed=0)

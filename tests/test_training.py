@@ -174,6 +174,110 @@ def test_checkpoint_of_another_architecture(tmp_path):
         trainer.fit(X, y, epochs=2, batch_size=16, checkpoint=ckpt)
 
 
+# ----------------------------------------------------------------- batch sources, transforms, callbacks
+class NoisyBlobBatches:
+    """A batch source: uint8-like "stored" samples, class-balanced draws from the trainer's generator."""
+
+    def __init__(self, X, y, batch_size=16, steps=10):
+        self.X = stored_blobs(X)  # what a store would hold
+        self.y, self.batch_size, self.steps = y, batch_size, steps
+
+    def __len__(self):
+        return self.batch_size * self.steps
+
+    def batches(self, rng):
+        for _ in range(self.steps):
+            idx = rng.choice(len(self.X), self.batch_size, replace=False)
+            yield self.X[idx], self.y[idx]
+
+
+def stored_blobs(X):
+    return np.clip(np.round((X + 10) * 12), 0, 255).astype(np.uint8)
+
+
+def prepare_blobs(x):
+    return x.astype(np.float32) / 12 - 10
+
+
+class Recorder:
+    def __init__(self):
+        self.losses, self.epochs = [], []
+
+    def on_epoch_begin(self, trainer):
+        pass
+
+    def on_batch_loss(self, trainer, loss):
+        self.losses.append(loss)
+
+    def on_epoch_end(self, trainer, record):
+        record["batches_seen"] = len(self.losses)
+        self.epochs.append(record["epoch"])
+        return record["epoch"] == 3  # stop after epoch 3
+
+    def on_fit_end(self, trainer):
+        pass
+
+
+def source_run(seed, epochs, checkpoint=None, callbacks=(), augment=True):
+    X, y = make_blobs(400, n_classes=2, seed=0)
+    Xv, yv = make_blobs(100, n_classes=2, seed=1)
+    model = mlp(seed=0, dropout=True, n_out=1)
+    opt = Adam(model.parameters(), lr=0.01)
+    trainer = Trainer(model, BCEWithLogits(), opt, scheduler=CosineLR(opt, t_max=4), metrics=["auc", "accuracy"],
+                      progress=False, seed=seed)
+
+    def jitter(x, rng):
+        return np.clip(x.astype(np.int16) + rng.integers(-2, 3, size=x.shape), 0, 255).astype(np.uint8)
+
+    trainer.fit(NoisyBlobBatches(X, y.astype(np.float32)[:, None]), epochs=epochs,
+                X_val=stored_blobs(Xv), y_val=yv.astype(np.float32)[:, None],
+                augment=jitter if augment else None, prepare=prepare_blobs, checkpoint=checkpoint,
+                callbacks=callbacks, checkpoint_metadata={"note": "blobs"})
+    return trainer
+
+
+def test_fit_on_a_batch_source_with_transforms_auc_and_callbacks():
+    recorder = Recorder()
+    trainer = source_run(seed=0, epochs=5, callbacks=[recorder])
+    history = trainer.history
+    assert recorder.epochs == [1, 2, 3] and history["epoch"] == [1, 2, 3]  # the callback stopped it
+    assert len(recorder.losses) == 30 and history["batches_seen"] == [10, 20, 30]
+    assert history["loss"][0] == pytest.approx(np.mean(recorder.losses[:10]), rel=1e-6)
+    assert set(history) == {"epoch", "loss", "lr", "time", "val_loss", "val_auc", "val_accuracy", "batches_seen"}
+    assert history["val_auc"][-1] > 0.9
+
+
+def test_resume_on_a_batch_source_is_bitwise_identical(tmp_path):
+    from minicnn.training import checkpoint_info
+
+    reference = source_run(seed=5, epochs=4)
+    ckpt = tmp_path / "ckpt.npz"
+    source_run(seed=5, epochs=2, checkpoint=ckpt)  # as if stopped after epoch 2
+    info = checkpoint_info(ckpt)
+    assert info["epoch"] == 2 and info["metadata"] == {"note": "blobs"}
+    resumed = source_run(seed=5, epochs=4, checkpoint=ckpt)
+    assert_same_weights(weights(resumed.model), weights(reference.model))
+    assert without_time(resumed.history) == without_time(reference.history)
+
+
+def test_fit_refuses_what_cannot_be_a_batch_source(tmp_path):
+    X, y, _, _ = spirals()
+    model = mlp()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), progress=False)
+    with pytest.raises(ValueError, match="one-shot iterator"):
+        trainer.fit(((X[i:i + 8], y[i:i + 8]) for i in range(0, 64, 8)), epochs=2)
+    with pytest.raises(ValueError, match="need their targets y"):
+        trainer.fit(X, epochs=1)
+    with pytest.raises(ValueError, match="gave no batch"):
+        trainer.fit([], epochs=1)
+    pairs = [(X[i:i + 8], y[i:i + 8]) for i in range(0, 64, 8)]  # a list is replayed every epoch
+    history = trainer.fit(pairs, epochs=2)
+    assert history["epoch"] == [1, 2]
+    np.savez(tmp_path / "other.npz", __format__=np.array("camelyon-tile-training-checkpoint"))
+    with pytest.raises(ValueError, match="other.npz: not a minicnn checkpoint .*camelyon-tile-training"):
+        trainer.fit(X, y, epochs=3, checkpoint=tmp_path / "other.npz")
+
+
 # ----------------------------------------------------------------- early stopping
 def test_early_stopping_stops_and_restores_best_weights():
     values = iter([0.5, 0.7, 0.6, 0.65, 0.4, 0.9, 0.95])

@@ -340,6 +340,28 @@ def test_keys_zoom_in_steps_and_the_overview_map_moves_the_view(page):
         1000, abs=1 / k)
 
 
+def test_two_fingers_pinch_zoom_about_their_midpoint(page):
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    page.open(SLIDE)
+    page.centre_on(1000, 800, 0.3)
+    left, top, w, h = page.canvas()
+    cx, cy = int(left + w / 2), int(top + h / 2)
+    actions = ActionBuilder(page.d)
+    fingers = [actions.add_pointer_input(interaction.POINTER_TOUCH, f"finger{i}") for i in (1, 2)]
+    for finger, sign in zip(fingers, (-1, 1), strict=True):
+        finger.create_pointer_move(x=cx + sign * 50, y=cy, origin="viewport")
+        finger.create_pointer_down()
+        finger.create_pointer_move(x=cx + sign * 100, y=cy, origin="viewport", duration=250)
+        finger.create_pointer_up(0)
+    actions.perform()
+    page.wait_idle()
+    v = page.js("return camelyonViewer.getView()")
+    assert v["s"] == pytest.approx(0.6, rel=0.03)  # fingers 100 -> 200 px apart: twice the zoom
+    assert v["x0"] + w / 2 / v["s"] == pytest.approx(1000, abs=5)  # about the point between them
+
+
 def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
     page.d.find_element("css selector", f"#slides tr[data-name='{BROKEN}']").click()
     page.wait_idle()

@@ -257,7 +257,6 @@ def slide_auc(is_tumour, probability, n_bootstrap: int = 2000, confidence: float
 
 def plot_froc(fp_per_slide, sensitivity, path, score: float | None = None, title: str = "") -> str:
     """Save the FROC curve (FP per slide, log scale from 1/8 to 8 and beyond, against sensitivity)."""
-    import os
     from pathlib import Path
 
     import matplotlib
@@ -293,9 +292,10 @@ def plot_froc(fp_per_slide, sensitivity, path, score: float | None = None, title
     ax.set_title(heading, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    from camelyon.figures import save_figure
+
+    try:
+        save_figure(fig, path)  # atomically, in the format of the suffix
+    finally:
+        plt.close(fig)
     return str(path)

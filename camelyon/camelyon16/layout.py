@@ -43,11 +43,9 @@ ROLES = ("normal", "tumour", "test")
 
 def list_slides(folder: Path, recursive: bool = True) -> list[Path]:
     """Slide files in ``folder`` (below it when ``recursive``), sorted by name; hidden and partial files skipped."""
-    from camelyon.slide import SLIDE_SUFFIXES
+    from camelyon.discovery import slide_files
 
-    pattern = folder.rglob("*") if recursive else folder.glob("*")
-    return sorted((p for p in pattern if p.suffix.lower() in SLIDE_SUFFIXES and p.is_file()
-                   and not p.name.startswith(".") and ".tmp" not in p.name), key=lambda p: p.name)
+    return slide_files(folder, recursive=recursive)
 
 
 @dataclass
@@ -207,7 +205,7 @@ def detect_layout(root: str | os.PathLike) -> Layout:
         return Layout("camelyon16", root, dict(sorted(slides.items())), roles, _annotation_files(dirs), dirs, reference)
     slides_list = list_slides(root)
     if not slides_list:
-        from camelyon.slide import SLIDE_SUFFIXES
+        from camelyon.discovery import SLIDE_SUFFIXES
 
         raise CamelyonError(f"no slide files ({', '.join(SLIDE_SUFFIXES)}) under {root}")
     slides = {p.stem: p for p in slides_list}

@@ -17,7 +17,6 @@ Steps (each skips what an earlier run finished, so a rerun resumes):
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -37,10 +36,9 @@ def _heatmap_job(job: tuple) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    from minicnn.io import write_text
+
+    write_text(path, json.dumps(obj, indent=2, default=str))
 
 
 def run_pipeline16(data_dir, out_dir, config=None, *, layout: Layout | None = None, log=print,

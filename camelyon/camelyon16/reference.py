@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from camelyon.discovery import SLIDE_SUFFIXES
 from camelyon.errors import CamelyonError
+from minicnn.io import write_text
 
 __all__ = ["slide_key", "read_reference", "Detections", "read_detections", "write_detections",
            "read_probabilities", "write_probabilities"]
@@ -29,7 +31,7 @@ __all__ = ["slide_key", "read_reference", "Detections", "read_detections", "writ
 def slide_key(name: str) -> str:
     """The matching key of a slide name: stem, lower case (``Test_001.tif`` -> ``test_001``)."""
     base = Path(str(name).strip()).name
-    for suffix in (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".csv", ".xml", ".geojson", ".json", ".zip"):
+    for suffix in (*SLIDE_SUFFIXES, ".csv", ".xml", ".geojson", ".json", ".zip"):
         if base.lower().endswith(suffix):
             base = base[: -len(suffix)]
             break
@@ -148,11 +150,7 @@ def read_detections(path: str | os.PathLike) -> Detections:
 
 
 def _atomic_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, text)
 
 
 def write_detections(path: str | os.PathLike, probability, x, y) -> Path:

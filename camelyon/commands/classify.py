@@ -31,30 +31,23 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from camelyon.features import read_features_csv
-    from camelyon.slide_classifier import SlideClassifier, cross_validate
-    from camelyon.staging import patient_of, write_stage_csv
+    from camelyon.slide_classifier import SlideClassifier, fit_slide_classifier
+    from camelyon.staging import write_stage_csv
 
     slides, names, X, labels = read_features_csv(args.features)
     if args.fit:
         if labels is None:
             raise CamelyonError(f"{args.features} has no 'label' column; write it with 'camelyon features --labels'")
-        from camelyon.staging import normalize_slide_label
-
-        for slide, label in zip(slides, labels, strict=True):
-            try:
-                normalize_slide_label(label)
-            except CamelyonError as exc:
-                raise CamelyonError(f"{args.features}: slide {slide}: {exc}") from None
         params = dict(kind=args.kind, n_estimators=args.trees, max_depth=args.max_depth,
                       min_samples_leaf=args.min_samples_leaf,
-                      class_weight=None if args.no_balance else "balanced", random_state=args.seed)
-        groups = [patient_of(s) for s in slides]
-        if args.cv and len(set(groups)) >= 2:
-            cv = cross_validate(X, labels, groups, n_splits=args.cv, seed=args.seed, feature_names=names, **params)
-            print(f"cross-validated slide accuracy (grouped by patient): {cv.accuracy:.3f}")
-            for lab, acc in cv.class_accuracy.items():
+                      class_weight=None if args.no_balance else "balanced")
+        fit = fit_slide_classifier(slides, X, labels, names, cv_folds=args.cv, seed=args.seed, source=args.features,
+                                   **params)
+        if fit.cv is not None:
+            print(f"cross-validated slide accuracy (grouped by patient): {fit.cv.accuracy:.3f}")
+            for lab, acc in fit.cv.class_accuracy.items():
                 print(f"  {lab:>8}: " + ("-" if acc is None else f"{acc:.3f}"))
-        clf = SlideClassifier(**params).fit(X, labels, feature_names=names)
+        clf = fit.classifier
         path = clf.save(args.model)
         print(f"wrote {path}")
         return 0

@@ -52,6 +52,7 @@ def run(args) -> int:
     print(f"\nquadratic weighted kappa: {summary['kappa']:.4f} on {summary['n_test_patients']} held-out patients "
           f"(CAMELYON17 best single entry 2017: 0.89)")
     print(f"report: {Path(summary['report']).resolve()}")
+    print(f"zoom into the slides, heatmaps and lesions: camelyon view {data} --run {out / 'run'}")
     print(f"demo finished in {minutes:.1f} min")
     return 0
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
+from minicnn.io import write_json
 
 
 def register(subparsers) -> None:
@@ -31,13 +29,6 @@ def run(args) -> int:
     result = evaluate(args.reference, args.submission)
     print(result.summary())
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(result.to_dict(), indent=2))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        path = write_json(args.json, result.to_dict())
         print(f"wrote {path}")
     return 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
+
+from minicnn.io import write_json
 
 
 def register(subparsers) -> None:
@@ -60,10 +60,6 @@ def run(args) -> int:
     if args.plot and result.fp_per_slide is not None:
         print(f"wrote {plot_froc(result.fp_per_slide, result.sensitivity, args.plot, result.froc)}")
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(result.to_dict(), indent=2))
-        os.replace(tmp, path)
+        path = write_json(args.json, result.to_dict())
         print(f"wrote {path}")
     return 0

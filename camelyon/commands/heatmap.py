@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from camelyon.discovery import find_slides
 from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
-
-SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif", ".vms")
+from minicnn.io import atomic_write
 
 
 def register(subparsers) -> None:
@@ -39,66 +37,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-@dataclass(frozen=True)
-class HeatmapJob:
-    """One slide's heatmap work (sent to a worker process)."""
-
-    slide: str
-    model: str
-    out: str
-    stride: int | None
-    batch_size: int
-    min_tissue: float
-    mpp: float | None
-    png: bool
-    threads: int | None = None
-
-
-def find_slide_files(inputs) -> list[Path]:
-    """Expand slide files and folders (searched recursively) into a sorted list of slide paths."""
-    found: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found += [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SLIDE_SUFFIXES
-                      and not p.name.startswith(".") and ".tmp" not in p.name]
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise CamelyonError(f"no such slide file or folder: {path}")
-    if not found:
-        raise CamelyonError(f"no slide files ({', '.join(SLIDE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
-    unique = sorted(set(found), key=lambda p: (p.name, str(p)))
-    stems = [p.stem for p in unique]
-    dupes = sorted({s for s in stems if stems.count(s) > 1})
-    if dupes:
-        raise CamelyonError(f"several slides share the name {dupes[0]!r}; their heatmaps would overwrite each other")
-    return unique
-
-
-def heatmap_job(job: HeatmapJob) -> dict:
-    """Worker: compute, save and draw one slide's heatmap; returns a summary row."""
-    from camelyon.heatmap import compute_heatmap, heatmap_png_path, plot_heatmap
-    from camelyon.slide import Slide
-
-    if job.threads:
-        import numba
-
-        numba.set_num_threads(max(1, min(job.threads, numba.config.NUMBA_NUM_THREADS)))
-    hm = compute_heatmap(job.slide, job.model, stride=job.stride, batch_size=job.batch_size,
-                         min_tissue=job.min_tissue, mpp=job.mpp)
-    hm.save(job.out)
-    if job.png:
-        with Slide(job.slide, mpp=job.mpp) as slide:
-            thumb = slide.thumbnail(768)
-            ds = slide.dimensions[0] / thumb.shape[1]
-        plot_heatmap(hm, thumb, ds, heatmap_png_path(job.out))
-    return {"slide": hm.slide, "tiles": hm.extra["tiles"], "max_probability": float(hm.probability.max(initial=0.0)),
-            "seconds": hm.extra["seconds"], "heatmap": job.out}
-
-
 def run(args) -> int:
-    from camelyon.executor import default_workers, map_slides
+    from camelyon.heatmap import compute_heatmaps
     from camelyon.tile_model import load_tile_model
 
     if args.stride is not None and args.stride < 1:
@@ -118,35 +58,20 @@ def run(args) -> int:
         raise CamelyonError(f"--stride {args.stride} is larger than the model's tile size {model.tile_size}")
     from camelyon.camelyon16.layout import expand_inputs
 
-    slides = find_slide_files(expand_inputs(args.slides, ("test",), "mapping"))
+    slides = find_slides(expand_inputs(args.slides, ("test",), "mapping"))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    workers = default_workers() if args.workers is None else max(1, args.workers)
-    threads = max(1, default_workers() // workers) if workers > 1 else None
-    if threads is not None:
-        # worker processes start fresh interpreters: give each its share of the cores, because BLAS and
-        # Numba threads that outnumber the cores spin against each other and slow inference many times over
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-            os.environ.setdefault(var, str(threads))
-    jobs, skipped = [], 0
-    for s in slides:
-        target = out / f"{s.stem}.npz"
-        if target.exists() and not args.overwrite:
-            skipped += 1
-            continue
-        jobs.append(HeatmapJob(str(s), str(Path(args.model).resolve()), str(target), args.stride, args.batch_size,
-                               args.min_tissue, args.mpp, not args.no_png, threads))
-    print(f"{count_noun(len(slides), 'slide')}, {count_noun(skipped, 'heatmap')} already there, {len(jobs)} to compute with "
-          f"{model.describe()}")
-    rows, failed = [], []
-    for res in map_slides(heatmap_job, jobs, workers=workers, scheduler=args.scheduler, desc="heatmaps",
-                          progress=not args.quiet):
-        if res.ok:
-            rows.append(res.value)
-        else:
-            res.raise_if_unwritten()
-            failed.append((Path(res.item.slide).name, res.error))
-            print(f"  {Path(res.item.slide).name}: FAILED: {res.error}")
+
+    def say_what(n_compute: int, n_kept: int) -> None:
+        print(f"{count_noun(len(slides), 'slide')}, {count_noun(n_kept, 'heatmap')} already there, {n_compute} to "
+              f"compute with {model.describe()}")
+
+    run = compute_heatmaps(slides, args.model, out, keep=lambda p: p.exists() and not args.overwrite,
+                           stride=args.stride, batch_size=args.batch_size, min_tissue=args.min_tissue, mpp=args.mpp,
+                           png=not args.no_png, workers=args.workers, scheduler=args.scheduler,
+                           progress=not args.quiet, on_start=say_what)
+    rows, failed = run.rows, run.failed
+    for name, error in failed:
+        print(f"  {name}: FAILED: {error}")
     if rows:
         _append_summary(out / "heatmaps.csv", rows)
         tiles = sum(r["tiles"] for r in rows)
@@ -173,10 +98,11 @@ def _append_summary(path: Path, rows: list[dict]) -> None:
                     merged[row["slide"]] = row
     for r in rows:
         merged[r["slide"]] = r
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
+
+    def write_rows(f) -> None:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for name in sorted(merged):
             w.writerow({**merged[name], "slide": escape_cell(name)})
-    os.replace(tmp, path)
+
+    atomic_write(path, write_rows, mode="w", newline="")

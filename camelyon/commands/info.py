@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from camelyon.errors import CamelyonError
@@ -34,7 +33,7 @@ def describe(slide) -> str:
     w, h = slide.dimensions
     lines = [f"{slide.path}", f"  vendor      {slide.vendor}", f"  dimensions  {w} x {h} px (level 0)"]
     if slide.has_mpp:
-        mx, my = slide.mpp
+        mx, my = slide.check_mpp()  # an implausible resolution is refused in one line (use --mpp)
         lines.append(f"  um/px       {mx:.4g} x {my:.4g} (level 0); {w * mx / 1000:.2f} x {h * my / 1000:.2f} mm")
     else:
         lines.append("  um/px       unknown (give it with --mpp)")
@@ -96,11 +95,12 @@ def save_overview_png(slide, path, annotations=None, max_size: int = 2048, tissu
     ax.set_title(f"{slide.path.name}: {w0} x {h0} px{tissue_note}", fontsize=10)
     ax.set_axis_off()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    from camelyon.figures import save_figure
+
+    try:
+        save_figure(fig, path)  # atomically, in the format of the suffix
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -47,11 +47,12 @@ from camelyon.dataset.store import (
     read_part_info,
     read_slide_records,
 )
+from camelyon.discovery import SLIDE_SUFFIXES, find_slides
 from camelyon.errors import CamelyonError, DatasetError, SlideError
 from camelyon.executor import map_slides
 from camelyon.fingerprints import changes, fingerprint
 from camelyon.outputs import OutputLock, refuse_foreign_output, refuse_inputs_as_output
-from camelyon.slide import MPP_RANGE, SLIDE_SUFFIXES, Slide
+from camelyon.slide import MPP_RANGE, Slide
 from camelyon.tiling import TileGrid, TileReader
 from camelyon.tissue import slide_tissue_mask
 
@@ -91,31 +92,6 @@ def parse_slide_name(path: str | Path) -> tuple[str, int]:
             centre = int(mc.group(1))
             break
     return patient, centre
-
-
-def find_slides(inputs: Iterable[str | Path]) -> list[Path]:
-    """Slide files named directly or found (recursively) in folders, sorted, without duplicates.
-
-    Raises
-    ------
-    CamelyonError
-        A folder holds no slide file.
-    """
-    found: dict[str, Path] = {}
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            hits = sorted(
-                q for q in p.rglob("*") if q.suffix.lower() in SLIDE_SUFFIXES and q.is_file()
-                and not q.name.startswith(".")
-            )
-            if not hits:
-                raise CamelyonError(f"{p}: no slide files ({', '.join(SLIDE_SUFFIXES[:4])}, ...) in this folder")
-            for q in hits:
-                found.setdefault(str(q), q)
-        else:
-            found.setdefault(str(p), p)  # a missing file is reported per slide, not here
-    return sorted(found.values(), key=lambda q: (q.stem, str(q)))
 
 
 def find_annotation(slide_path: Path, annotations: str | Path | dict | None) -> Path | None:
@@ -170,7 +146,7 @@ def tile_slide(job: SlideJob) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Slide(job.path, mpp=job.mpp) as slide:
-            mpp = float(np.mean(slide.mpp))  # SlideError with the --mpp hint when unknown
+            mpp = float(np.mean(slide.check_mpp()))  # SlideError with the --mpp hint: unknown or implausible
             annotations = read_annotations(job.annotation) if job.annotation else None
             geo = grid.geometry(slide)
             with warnings.catch_warnings():
@@ -339,7 +315,7 @@ def build_tile_store(
     parts_dir = out.with_name(out.name + ".parts")
 
     inputs = [slides] if isinstance(slides, (str, Path)) else list(slides)
-    slide_paths = find_slides(inputs)
+    slide_paths = find_slides(inputs, keep_missing=True)
     names = [p.stem for p in slide_paths]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from camelyon.errors import DatasetError
+from minicnn.io import atomic_path
 
 __all__ = ["PCAM_SPLITS", "PCAM_TILE", "PCAM_UM_PER_PX", "pcam_file", "PCamSplit", "open_pcam",
            "write_pcam_split", "PCamTiles"]
@@ -292,11 +293,9 @@ def write_pcam_split(folder: str | os.PathLike, split: str, tiles: np.ndarray, l
     paths = []
     for kind, data in (("x", tiles), ("y", labels)):
         path = pcam_file(folder, split, kind)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with h5py.File(tmp, "w") as f:
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
             chunks = (min(len(data), 32),) + data.shape[1:] if kind == "x" and compression and len(data) else None
             f.create_dataset(kind, data=data, chunks=chunks, compression=compression if kind == "x" else None)
-        os.replace(tmp, path)
         paths.append(path)
     if meta is not None:
         path = pcam_file(folder, split, "meta")

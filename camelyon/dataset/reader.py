@@ -34,7 +34,7 @@ import h5py
 import numpy as np
 
 from camelyon.dataset.store import CHECKSUM_COLUMN, FORMAT, FORMAT_VERSION, read_slide_records, tile_checksum
-from camelyon.errors import DatasetError
+from camelyon.errors import DatasetError, DatasetParameterError, TileIndexError
 from camelyon.executor import default_workers
 
 __all__ = ["TileStore", "prefetch"]
@@ -230,13 +230,13 @@ class TileStore:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(self)
         if idx.size and (idx.min() < -n or idx.max() >= n):
-            raise IndexError(f"tile index out of range for a store of {n} tiles")
+            raise TileIndexError(f"tile index out of range for a store of {n} tiles")
         idx = np.where(idx < 0, idx + n, idx)
         shape = (len(idx),) + self.tile_shape
         if out is None:
             out = np.empty(shape, dtype=np.uint8)
         elif out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous uint8 array of shape {shape}, got "
+            raise DatasetParameterError(f"out must be a C-contiguous uint8 array of shape {shape}, got "
                              f"{'a strided ' if not out.flags.c_contiguous else ''}{out.dtype} {out.shape}")
         # read each distinct tile once, in file order; then fill the repeats from memory
         order = np.argsort(idx, kind="stable")
@@ -471,7 +471,7 @@ def prefetch_iter(iterable: Iterable, depth: int = 2) -> Iterator:
     stops the producer.
     """
     if depth < 1:
-        raise ValueError(f"prefetch depth must be >= 1, got {depth}")
+        raise DatasetParameterError(f"prefetch depth must be >= 1, got {depth}")
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from camelyon.errors import DatasetParameterError
+
 __all__ = ["BalancedSampler"]
 
 
@@ -41,10 +43,10 @@ class BalancedSampler:
                  batches_per_epoch: int | None = None):
         labels = np.asarray(labels).reshape(-1)
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise DatasetParameterError(f"batch_size must be >= 1, got {batch_size}")
         idx = np.arange(len(labels)) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
         if len(idx) == 0:
-            raise ValueError("BalancedSampler needs at least one tile to sample from")
+            raise DatasetParameterError("BalancedSampler needs at least one tile to sample from")
         sub = labels[idx]
         classes = np.unique(sub)
         if class_fractions is None:
@@ -52,9 +54,9 @@ class BalancedSampler:
         fr = {int(k): float(v) for k, v in class_fractions.items()}
         missing = [k for k, v in fr.items() if v > 0 and k not in set(classes.tolist())]
         if missing:
-            raise ValueError(f"class(es) {missing} have a batch share but no tiles to sample")
+            raise DatasetParameterError(f"class(es) {missing} have a batch share but no tiles to sample")
         if any(v < 0 for v in fr.values()) or not np.isclose(sum(fr.values()), 1.0):
-            raise ValueError(f"class_fractions must be >= 0 and sum to 1, got {class_fractions}")
+            raise DatasetParameterError(f"class_fractions must be >= 0 and sum to 1, got {class_fractions}")
         self.batch_size = int(batch_size)
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.pools = {c: idx[sub == c] for c in fr if fr[c] > 0}

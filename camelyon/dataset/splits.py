@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from camelyon.errors import DatasetParameterError
+
 __all__ = ["split_by_patient", "split_by_center"]
 
 
@@ -48,7 +50,7 @@ def split_by_patient(
     pats = _column(patients, "patients").astype(str)
     fractions = fractions or {"train": 0.7, "val": 0.15, "test": 0.15}
     if any(v < 0 for v in fractions.values()) or sum(fractions.values()) <= 0:
-        raise ValueError(f"fractions must be >= 0 with a positive sum, got {fractions}")
+        raise DatasetParameterError(f"fractions must be >= 0 with a positive sum, got {fractions}")
     total = sum(fractions.values())
     shares = {k: v / total for k, v in fractions.items()}
     unique = np.unique(pats)
@@ -98,11 +100,11 @@ def split_by_center(
     c = _column(centers, "centers").astype(np.int64)
     test, val = set(int(x) for x in test), set(int(x) for x in val)
     if test & val:
-        raise ValueError(f"centres {sorted(test & val)} are in both the test and the validation split")
+        raise DatasetParameterError(f"centres {sorted(test & val)} are in both the test and the validation split")
     present = set(np.unique(c).tolist())
     unknown = (test | val) - present
     if unknown:
-        raise ValueError(f"centre(s) {sorted(unknown)} have no tiles (centres present: {sorted(present)})")
+        raise DatasetParameterError(f"centre(s) {sorted(unknown)} have no tiles (centres present: {sorted(present)})")
     is_test = np.isin(c, list(test))
     is_val = np.isin(c, list(val))
     return {

@@ -39,7 +39,6 @@ the store without recompressing them.
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,8 @@ import h5py
 import numpy as np
 
 import camelyon
-from camelyon.errors import DatasetError
+from camelyon.errors import DatasetError, DatasetParameterError
+from minicnn.io import AtomicFiles, atomic_path
 
 __all__ = [
     "FORMAT",
@@ -63,7 +63,6 @@ __all__ = [
     "CHECKSUM_COLUMN",
     "read_part_info",
     "assemble_store",
-    "temporary_path",
 ]
 
 FORMAT = "camelyon-tile-store"
@@ -204,11 +203,6 @@ def chunk_encoder(compression: str | None, level: int | None, min_saving: float 
     return encode
 
 
-def temporary_path(path: Path) -> Path:
-    """A temporary name next to ``path`` (same folder, so os.replace is atomic)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 class PartWriter:
     """Write the tiles of one slide to a part file, one tile at a time (bounded memory).
 
@@ -227,7 +221,8 @@ class PartWriter:
 
     def __init__(self, path: Path, n: int, tile_size: int, compression: str | None, compression_level=None):
         self.path = Path(path)
-        self.tmp = temporary_path(self.path)
+        self._files = AtomicFiles([self.path])
+        self.tmp = self._files.temporaries[0]
         self.n = int(n)
         self._f = h5py.File(self.tmp, "w")
         t = int(tile_size)
@@ -252,7 +247,7 @@ class PartWriter:
         """
         raw = np.ascontiguousarray(tile, dtype=np.uint8).tobytes()
         if len(raw) != self._chunk_bytes:
-            raise ValueError(f"tile {i} has {len(raw)} bytes, expected {self._chunk_bytes} ({self.tiles.shape[1:]})")
+            raise DatasetParameterError(f"tile {i} has {len(raw)} bytes, expected {self._chunk_bytes} ({self.tiles.shape[1:]})")
         data, mask = self._encode(raw)
         self._crc[i] = tile_checksum(data)
         self.tiles.id.write_direct_chunk((i, 0, 0, 0), data, mask)
@@ -268,7 +263,7 @@ class PartWriter:
         f.attrs["record"] = record.to_json()
         f.attrs["params"] = params_json
         f.close()
-        os.replace(self.tmp, self.path)
+        self._files.commit()
 
     def __enter__(self) -> PartWriter:
         return self
@@ -276,8 +271,8 @@ class PartWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._f.id.valid:
             self._f.close()
-        if self.tmp.exists():
-            self.tmp.unlink()
+        if not self._files.committed:
+            self._files.discard()
 
 
 def read_part_info(path: Path) -> tuple[SlideRecord, str] | None:
@@ -337,67 +332,61 @@ def assemble_store(
     t = int(tile_size)
     patients = sorted({rec.patient for rec, _, _ in sources})
     patient_row = {p: i for i, p in enumerate(patients)}
-    tmp = temporary_path(out)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["software"] = "camelyon"
-            f.attrs["software_version"] = camelyon.__version__
-            f.attrs["tile_size"] = t
-            for k, v in attrs.items():
-                f.attrs[k] = v
-            tiles = f.create_dataset(
-                "tiles",
-                shape=(n_total, t, t, 3),
-                maxshape=(None, t, t, 3),
-                dtype=np.uint8,
-                chunks=(1, t, t, 3),
-                **tile_dataset_options(compression, compression_level),
-            )
-            cols = {
-                "labels": np.zeros(n_total, np.int8),
-                "coords": np.zeros((n_total, 2), np.int64),
-                "tissue_fraction": np.zeros(n_total, np.float32),
-                "tumour_fraction": np.zeros(n_total, np.float32),
-                "slide": np.zeros(n_total, np.int32),
-                "patient": np.zeros(n_total, np.int32),
-                "centre": np.zeros(n_total, np.int16),
-                CHECKSUM_COLUMN: np.zeros(n_total, np.uint32),
-            }
-            records = []
-            start = 0
-            for row, (rec, path, offset) in enumerate(sources):
-                n = int(rec.count)
-                with h5py.File(path, "r") as src:
-                    if n:
-                        _copy_chunks(src["tiles"], tiles, offset, start, n, cols[CHECKSUM_COLUMN])
-                        for name in TILE_COLUMNS:
-                            cols[name][start : start + n] = src[name][offset : offset + n]
-                cols["slide"][start : start + n] = row
-                cols["patient"][start : start + n] = patient_row[rec.patient]
-                cols["centre"][start : start + n] = rec.centre
-                rec = SlideRecord(**{**rec.__dict__, "start": start})
-                records.append(rec)
-                start += n
-                if progress is not None:
-                    progress(n)
-            for name, values in cols.items():
-                f.create_dataset(name, data=values)
-            f.create_dataset("patients", data=np.array(patients, dtype=object), dtype=_STR)
-            g = f.create_group("slides")
-            for name, dtype in SLIDE_COLUMNS.items():
-                values = [getattr(r, name) for r in records]
-                if dtype is _STR:
-                    g.create_dataset(name, data=np.array(values, dtype=object), dtype=_STR)
-                else:
-                    g.create_dataset(name, data=np.array(values, dtype=dtype).reshape(len(records)))
-            g.attrs["warnings"] = json.dumps({r.name: r.warnings for r in records if r.warnings})
-            g.attrs["fingerprints"] = json.dumps({r.name: r.fingerprint for r in records if r.fingerprint})
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["software"] = "camelyon"
+        f.attrs["software_version"] = camelyon.__version__
+        f.attrs["tile_size"] = t
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        tiles = f.create_dataset(
+            "tiles",
+            shape=(n_total, t, t, 3),
+            maxshape=(None, t, t, 3),
+            dtype=np.uint8,
+            chunks=(1, t, t, 3),
+            **tile_dataset_options(compression, compression_level),
+        )
+        cols = {
+            "labels": np.zeros(n_total, np.int8),
+            "coords": np.zeros((n_total, 2), np.int64),
+            "tissue_fraction": np.zeros(n_total, np.float32),
+            "tumour_fraction": np.zeros(n_total, np.float32),
+            "slide": np.zeros(n_total, np.int32),
+            "patient": np.zeros(n_total, np.int32),
+            "centre": np.zeros(n_total, np.int16),
+            CHECKSUM_COLUMN: np.zeros(n_total, np.uint32),
+        }
+        records = []
+        start = 0
+        for row, (rec, path, offset) in enumerate(sources):
+            n = int(rec.count)
+            with h5py.File(path, "r") as src:
+                if n:
+                    _copy_chunks(src["tiles"], tiles, offset, start, n, cols[CHECKSUM_COLUMN])
+                    for name in TILE_COLUMNS:
+                        cols[name][start : start + n] = src[name][offset : offset + n]
+            cols["slide"][start : start + n] = row
+            cols["patient"][start : start + n] = patient_row[rec.patient]
+            cols["centre"][start : start + n] = rec.centre
+            rec = SlideRecord(**{**rec.__dict__, "start": start})
+            records.append(rec)
+            start += n
+            if progress is not None:
+                progress(n)
+        for name, values in cols.items():
+            f.create_dataset(name, data=values)
+        f.create_dataset("patients", data=np.array(patients, dtype=object), dtype=_STR)
+        g = f.create_group("slides")
+        for name, dtype in SLIDE_COLUMNS.items():
+            values = [getattr(r, name) for r in records]
+            if dtype is _STR:
+                g.create_dataset(name, data=np.array(values, dtype=object), dtype=_STR)
+            else:
+                g.create_dataset(name, data=np.array(values, dtype=dtype).reshape(len(records)))
+        g.attrs["warnings"] = json.dumps({r.name: r.warnings for r in records if r.warnings})
+        g.attrs["fingerprints"] = json.dumps({r.name: r.fingerprint for r in records if r.fingerprint})
 
 
 def read_slide_records(f: h5py.File) -> list[SlideRecord]:

@@ -14,6 +14,7 @@ tiles without tissue through unchanged, and serialize with ``to_dict()`` / :func
 
 from __future__ import annotations
 
+from camelyon.errors import StainError
 from camelyon.stain.macenko import (
     REFERENCE_MAX_CONCENTRATIONS,
     REFERENCE_STAIN_MATRIX,
@@ -60,7 +61,7 @@ def make_normalizer(method: str):
     if key == "none":
         return None
     if key not in _CLASSES:
-        raise ValueError(f"unknown normalization {method!r}: expected one of {', '.join(NORMALIZATION_METHODS)}")
+        raise StainError(f"unknown normalization {method!r}: expected one of {', '.join(NORMALIZATION_METHODS)}")
     return _CLASSES[key]()
 
 
@@ -70,5 +71,5 @@ def normalizer_from_dict(d: dict | None):
         return None
     method = d.get("method") if isinstance(d, dict) else None
     if method not in _CLASSES:
-        raise ValueError(f"unknown normalization method {method!r} in normalizer description")
+        raise StainError(f"unknown normalization method {method!r} in normalizer description")
     return _CLASSES[method].from_dict(d)

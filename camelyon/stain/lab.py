@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from camelyon.errors import StainError
+
 __all__ = ["rgb_to_lab", "lab_to_rgb"]
 
 _SRGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
@@ -50,7 +52,7 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.shape[-1] != 3:
-        raise ValueError(f"rgb must be uint8 with 3 channels last, got {rgb.dtype} {rgb.shape}")
+        raise StainError(f"rgb must be uint8 with 3 channels last, got {rgb.dtype} {rgb.shape}")
     f = _f(_LINEAR_LUT[rgb] @ _TO_XYZN)
     lab = np.empty(f.shape, np.float32)
     lab[..., 0] = 116.0 * f[..., 1] - 16.0

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from camelyon.errors import StainError
 from camelyon.stain.optical_density import (
     BETA_DEFAULT,
     IO_DEFAULT,
@@ -169,11 +170,11 @@ class MacenkoNormalizer:
         min_tissue_fraction: float = 0.01,
     ):
         if not 0.0 < alpha < 50.0:
-            raise ValueError(f"alpha must be a percentile in (0, 50), got {alpha}")
+            raise StainError(f"alpha must be a percentile in (0, 50), got {alpha}")
         if io <= 0:
-            raise ValueError(f"io must be positive, got {io}")
+            raise StainError(f"io must be positive, got {io}")
         if not 0.0 <= min_tissue_fraction < 1.0:
-            raise ValueError(f"min_tissue_fraction must be in [0, 1), got {min_tissue_fraction}")
+            raise StainError(f"min_tissue_fraction must be in [0, 1), got {min_tissue_fraction}")
         self.io = float(io)
         self.beta = float(beta)
         self.alpha = float(alpha)
@@ -199,7 +200,7 @@ class MacenkoNormalizer:
 
     def _check_fitted(self):
         if self.stain_matrix_ is None:
-            raise ValueError("MacenkoNormalizer is not fitted: call fit(target) first")
+            raise StainError("MacenkoNormalizer is not fitted: call fit(target) first")
 
     def fit(self, target: np.ndarray) -> "MacenkoNormalizer":
         """Estimate the target stain matrix and concentration scale.
@@ -222,7 +223,7 @@ class MacenkoNormalizer:
         od = rgb_to_od(batch, self.io).reshape(1, -1, 3)
         matrix, max_conc = self._image_stains(od)
         if matrix is None:
-            raise ValueError(
+            raise StainError(
                 "target has too little stained tissue (or only one stain) for a Macenko estimate: "
                 f"{tissue_pixels(od, self.beta).mean():.1%} of its pixels have OD >= {self.beta:g}"
             )

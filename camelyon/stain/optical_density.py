@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from camelyon.errors import StainError
+
 __all__ = ["IO_DEFAULT", "BETA_DEFAULT", "rgb_to_od", "od_to_rgb", "tissue_pixels", "as_image_batch"]
 
 #: Transmitted light intensity through unstained glass (8-bit).
@@ -94,9 +96,9 @@ def as_image_batch(images: np.ndarray, name: str = "image") -> tuple[np.ndarray,
     """
     images = np.asarray(images)
     if images.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8 RGB (0..255), got dtype {images.dtype}")
+        raise StainError(f"{name} must be uint8 RGB (0..255), got dtype {images.dtype}")
     if images.ndim == 3 and images.shape[-1] == 3:
         return images[None], True
     if images.ndim == 4 and images.shape[-1] == 3:
         return images, False
-    raise ValueError(f"{name} must have shape (H, W, 3) or (N, H, W, 3), got {images.shape}")
+    raise StainError(f"{name} must have shape (H, W, 3) or (N, H, W, 3), got {images.shape}")

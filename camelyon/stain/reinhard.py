@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from camelyon.errors import StainError
 from camelyon.stain.lab import lab_to_rgb, rgb_to_lab
 from camelyon.stain.optical_density import as_image_batch
 
@@ -98,9 +99,9 @@ class ReinhardNormalizer:
 
     def __init__(self, background_lightness: float = 85.0, min_tissue_fraction: float = 0.01):
         if not 0.0 < background_lightness <= 100.0:
-            raise ValueError(f"background_lightness must be in (0, 100], got {background_lightness}")
+            raise StainError(f"background_lightness must be in (0, 100], got {background_lightness}")
         if not 0.0 <= min_tissue_fraction < 1.0:
-            raise ValueError(f"min_tissue_fraction must be in [0, 1), got {min_tissue_fraction}")
+            raise StainError(f"min_tissue_fraction must be in [0, 1), got {min_tissue_fraction}")
         self.background_lightness = float(background_lightness)
         self.min_tissue_fraction = float(min_tissue_fraction)
         self.target_mean_: np.ndarray | None = None
@@ -129,7 +130,7 @@ class ReinhardNormalizer:
         lab = rgb_to_lab(batch)
         mask = self._tissue(lab)
         if mask.mean() <= self.min_tissue_fraction or mask.sum() < 2:
-            raise ValueError(
+            raise StainError(
                 f"target has too little tissue for Reinhard normalization: {mask.mean():.1%} of its pixels "
                 f"are darker than L*={self.background_lightness:g}"
             )
@@ -148,7 +149,7 @@ class ReinhardNormalizer:
         out : ndarray of the same shape, uint8
         """
         if self.target_mean_ is None:
-            raise ValueError("ReinhardNormalizer is not fitted: call fit(target) first")
+            raise StainError("ReinhardNormalizer is not fitted: call fit(target) first")
         batch, single = as_image_batch(images, "images")
         out = batch.copy()
         for i, image in enumerate(batch):
@@ -163,7 +164,7 @@ class ReinhardNormalizer:
     def to_dict(self) -> dict:
         """JSON-serializable parameters and target (for model files)."""
         if self.target_mean_ is None:
-            raise ValueError("ReinhardNormalizer is not fitted: call fit(target) first")
+            raise StainError("ReinhardNormalizer is not fitted: call fit(target) first")
         return {
             "method": self.method,
             "background_lightness": self.background_lightness,

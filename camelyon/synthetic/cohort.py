@@ -54,6 +54,7 @@ from camelyon.synthetic.pyramid_writer import TILE, write_pyramid
 from camelyon.synthetic.scanners import center_mpp, center_scanner, scanned_stain
 from camelyon.synthetic.stains import slide_stain
 from camelyon.synthetic.tissue_layout import make_sections
+from minicnn.io import atomic_write
 
 #: Nodes (slides) per patient, as in CAMELYON17.
 NODES_PER_PATIENT = 5
@@ -386,10 +387,7 @@ def cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix, difficulty=
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: fh.write(text), mode="w", newline="")
 
 
 def _prepare_root(root: Path, config: dict, overwrite: bool) -> None:
@@ -405,6 +403,14 @@ def _prepare_root(root: Path, config: dict, overwrite: bool) -> None:
             except (OSError, ValueError):
                 same = False
         if not same:
+            foreign = [] if cfg_path.is_file() else _cohort_entries(root)
+            if foreign:
+                # --overwrite replaces a synthetic cohort only, never real data laid out alike
+                raise CamelyonError(
+                    f"output folder {root} holds {foreign[0].name} but no {CONFIG_NAME}: it is not a cohort written "
+                    "by camelyon synth (real CAMELYON data?); nothing was touched: choose another folder "
+                    "(--overwrite only replaces a synthetic cohort)"
+                )
             if not overwrite:
                 hint = "it holds a cohort made with other settings" if cfg_path.is_file() else "it is not empty"
                 raise CamelyonError(
@@ -415,13 +421,24 @@ def _prepare_root(root: Path, config: dict, overwrite: bool) -> None:
     _atomic_text(cfg_path, json.dumps(config, indent=2) + "\n")
 
 
-def _clear_cohort(root: Path) -> None:
-    """Remove what a cohort consists of (only those entries: other files are left alone)."""
-    for entry in root.iterdir():
+def _cohort_entries(root: Path) -> list[Path]:
+    """The entries of ``root`` that a cohort consists of (and that --overwrite would remove)."""
+    out = []
+    for entry in sorted(root.iterdir()):
         if entry.is_dir() and (entry.name.startswith("center_") or entry.name in ("lesion_annotations",
                                                                                    LOOKALIKE_DIR)):
-            shutil.rmtree(entry)
+            out.append(entry)
         elif entry.name in (CONFIG_NAME, "stage_labels.csv", "ground_truth.csv"):
+            out.append(entry)
+    return out
+
+
+def _clear_cohort(root: Path) -> None:
+    """Remove what a cohort consists of (only those entries: other files are left alone)."""
+    for entry in _cohort_entries(root):
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
             entry.unlink()
 
 

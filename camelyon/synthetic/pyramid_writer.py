@@ -5,7 +5,7 @@ is at hand, it is also halved again and again into one row of every smaller leve
 appended to raw scratch files next to the output (disk, not memory), which are then read back a
 row of tiles at a time to write levels 1, 2, ... So memory holds at most one row of tiles per
 level, whatever the slide size, and the file appears under its final name only when complete
-(temporary name, then :func:`os.replace`).
+(``minicnn.io.atomic_path``: a temporary name, then a rename).
 
 The level-0 resolution goes into the TIFF resolution tags in pixels per centimetre, which OpenSlide
 reports as ``openslide.mpp-x`` / ``openslide.mpp-y``.
@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import tifffile
 from numba import njit
+
+from minicnn.io import atomic_path
 
 #: Default tile edge in px (what ASAP-converted CAMELYON files use).
 TILE = 512
@@ -102,7 +104,6 @@ def write_pyramid(
     """
     path = Path(path)
     sizes = level_sizes(width, height, tile, thumbnail_max)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     scratch = [path.with_name(f".{path.name}.level{k}.raw-{os.getpid()}") for k in range(len(sizes))]
     bigtiff = width * height * 3 * 4 // 3 > 2**31
     px_per_cm = 1e4 / mpp
@@ -120,7 +121,7 @@ def write_pyramid(
             metadata=None,
             software=False,
         )
-        with tifffile.TiffWriter(tmp, bigtiff=bigtiff) as tif:
+        with atomic_path(path) as tmp, tifffile.TiffWriter(tmp, bigtiff=bigtiff) as tif:
             tif.write(
                 _level0_tiles(width, height, tile, paint, sizes, files, progress),
                 shape=(height, width, 3),
@@ -139,11 +140,10 @@ def write_pyramid(
                     subfiletype=1,
                     **options,
                 )
-        os.replace(tmp, path)
     finally:
         for f in files.values():
             f.close()
-        for p in scratch[1:] + [tmp]:
+        for p in scratch[1:]:
             if p.exists():
                 p.unlink()
     return path

@@ -1,6 +1,8 @@
 """What the viewer may show: the slides under a data folder and the files a run wrote about them.
 
-The catalogue is built once, when the viewer starts, by walking the folders it was given. Every
+The catalogue is built once, when the viewer starts, by walking the folders it was given (which files are
+slides: :func:`camelyon.discovery.is_slide_file`; the walk is this module's own because it must not follow
+links out of the folders). Every
 file the server will ever read is in it, found by that walk and checked to lie inside one of the
 given folders after symbolic links are resolved. A request names a slide by its file stem and the
 server looks the stem up here: no part of a URL is ever joined to a path, so ``..``, absolute paths
@@ -27,8 +29,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from camelyon.discovery import SLIDE_SUFFIXES, is_slide_file
 from camelyon.errors import CamelyonError
-from camelyon.slide import SLIDE_SUFFIXES
 
 __all__ = ["SlideEntry", "Catalog", "inside"]
 
@@ -164,7 +166,7 @@ class Catalog:
             run = run.resolve()
             roots.append(run)
         files = [single.resolve()] if single else _walk(root, roots)
-        slides = [p for p in files if p.suffix.lower() in SLIDE_SUFFIXES]
+        slides = [p for p in files if is_slide_file(p)]
         if not slides:
             raise CamelyonError(f"no slide files ({', '.join(SLIDE_SUFFIXES)}) under {data}")
         entries, seen = [], {}

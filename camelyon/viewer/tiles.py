@@ -17,7 +17,7 @@ import io
 import threading
 from collections import OrderedDict
 
-from camelyon.errors import SlideError
+from camelyon.errors import SlideError, ViewerError
 
 __all__ = ["TileSource", "TILE_SIZE", "OVERLAP"]
 
@@ -135,10 +135,10 @@ class TileSource:
             return data
         dz = self.generator(stem)
         if not 0 <= level < dz.level_count:
-            raise ValueError(f"level {level} does not exist (0..{dz.level_count - 1})")
+            raise ViewerError(f"level {level} does not exist (0..{dz.level_count - 1})")
         cols, rows = dz.level_tiles[level]
         if not (0 <= col < cols and 0 <= row < rows):
-            raise ValueError(f"tile ({col}, {row}) is outside level {level} ({cols} x {rows} tiles)")
+            raise ViewerError(f"tile ({col}, {row}) is outside level {level} ({cols} x {rows} tiles)")
         import openslide
 
         try:

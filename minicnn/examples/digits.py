@@ -14,8 +14,6 @@ machine. Writes to ``--out``:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from minicnn.datasets import load_digits, train_test_split
+from minicnn.io import atomic_path, write_json
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.models import digits_cnn
 from minicnn.optim import Adam, CosineLR
-from minicnn.sequential import temporary_name
 from minicnn.training import Trainer, accuracy
 
 
@@ -59,14 +57,11 @@ def plot_history(history: dict, test_accuracy: float, path: Path) -> Path:
     ax_acc.grid(alpha=0.3)
     fig.suptitle("minicnn digits CNN (scikit-learn digits, 8 x 8 px)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
     try:
-        fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -100,9 +95,7 @@ def run(out: Path, epochs: int = 15, batch_size: int = 64, lr: float = 3e-3, see
     curve_path = plot_history(history, test_accuracy, out / "training_curve.png")
     summary = {"test_accuracy": test_accuracy, "n_test": int(len(y_test)), "epochs": history.epochs,
                "train_seconds": round(seconds, 2), "seed": seed, "history": dict(history)}
-    tmp = temporary_name(out / "history.json")
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, out / "history.json")
+    write_json(out / "history.json", summary, indent=1)
     checkpoint.unlink(missing_ok=True)  # finished: the next run starts afresh
     summary["model_path"] = str(model_path)
     summary["curve_path"] = str(curve_path)

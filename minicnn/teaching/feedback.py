@@ -10,8 +10,9 @@ function that failed. The pages name hidden checks but never show their inputs' 
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
+
+from minicnn.io import write_text
 
 
 def _points(g: dict) -> str:
@@ -110,8 +111,6 @@ def write_feedback(payload: dict, stem: Path) -> tuple[Path, Path]:
     paths = []
     for suffix, text in ((".md", feedback_markdown(payload)), (".html", feedback_html(payload))):
         path = stem.with_suffix(suffix)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(path, text)
         paths.append(path)
     return paths[0], paths[1]

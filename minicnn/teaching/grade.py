@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minicnn.io import atomic_write, write_text
 from minicnn.teaching import sandbox
 from minicnn.teaching.policy import ExercisePolicy, Policy, load_policy
 from minicnn.teaching.regions import Region
@@ -756,7 +757,7 @@ def grade(
         "import_errors": {m: t for g in grades for m, t in g.import_problems.items()},
         "exercises": {g.exercise: asdict(g) for g in grades},
     }
-    _atomic_write(out / "grade.json", json.dumps(payload, indent=1))
+    write_text(out / "grade.json", json.dumps(payload, indent=1))
     rows = [["exercise", "points", "max_points", "score", "tests_passed", "tests_counted", "tests_skipped",
              "probes_matched", "probes_counted", "status"]]  # fmt: skip
     for g in grades:
@@ -768,16 +769,7 @@ def grade(
 
 
 def _write_csv(path: Path, rows: list[list]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows(rows)
-    os.replace(tmp, path)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: csv.writer(fh).writerows(rows), mode="w", newline="")
 
 
 def format_table(payload: dict) -> str:

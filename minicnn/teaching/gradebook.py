@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shutil
 import stat
@@ -31,6 +30,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from minicnn.io import atomic_write, write_text
 from minicnn.teaching.grade import ReferenceProbes, Settings, grade
 from minicnn.teaching.release import ReleaseError
 
@@ -115,10 +115,7 @@ def _grade_one(sid: str, path: Path, out: Path, settings: Settings, references: 
 
 
 def _write_csv(path: Path, rows: list[list]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows(rows)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: csv.writer(fh).writerows(rows), mode="w", newline="")
 
 
 def write_gradebook(results: list[dict], exercises: list[str], points: dict[str, float], out: Path) -> None:
@@ -183,7 +180,5 @@ def grade_class(folder: Path, out: Path, settings: Settings, by_ex: dict, worker
             for r in sorted(results, key=lambda r: r["student_id"])
         ],  # fmt: skip
     }
-    tmp = out / "class.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    os.replace(tmp, out / "class.json")
+    write_text(out / "class.json", json.dumps(summary, indent=1))
     return summary

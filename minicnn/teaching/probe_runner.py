@@ -29,13 +29,11 @@ def probe_seed(name: str, seed: int = 0) -> list[int]:
 
 
 def _write(prefix: str, arrays: dict, status: dict) -> None:
-    import numpy as np
 
-    np.savez(prefix + ".tmp.npz", **arrays)
-    os.replace(prefix + ".tmp.npz", prefix + ".npz")
-    with open(prefix + ".json.tmp", "w", encoding="utf-8") as fh:
-        json.dump(status, fh, indent=1)
-    os.replace(prefix + ".json.tmp", prefix + ".json")
+    from minicnn.io import save_npz, write_json
+
+    save_npz(prefix + ".npz", arrays)
+    write_json(prefix + ".json", status, indent=1)
 
 
 def main(argv: list[str]) -> int:

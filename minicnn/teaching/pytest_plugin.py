@@ -13,12 +13,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from pathlib import Path
 
 import pytest
+
+from minicnn.io import write_json
 
 #: The message of a replaced region: "G03: implement conv2d_forward_naive in minicnn/conv.py: hint".
 MESSAGE_RE = re.compile(
@@ -235,9 +234,5 @@ def pytest_sessionfinish(session, exitstatus):
     path = config.getoption("--teaching-report", default=None)
     if not path or hasattr(config, "workerinput"):
         return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     payload = {"exitstatus": int(exitstatus), "tests": config._teaching_records}
-    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, payload, indent=1)

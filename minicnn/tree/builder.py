@@ -23,12 +23,14 @@ import numpy as np
 
 from ._random import shuffle_features
 from .criteria import impurity
-from .split_fast import CRITERION_IDS, best_split_fast, node_impurity, partition_node
+from .split_fast import CRITERION_IDS, NO_SPLIT, best_split_fast, node_impurity, partition_node
 from .split_naive import best_split_naive
 from .structure import TREE_LEAF, TREE_UNDEFINED, Tree
 
-#: Impurities at or below this count as a pure node.
-EPSILON = np.finfo(np.float64).eps
+#: Impurities at or below this count as a pure node (float64 machine epsilon, 2.22e-16).
+EPSILON = float(np.finfo(np.float64).eps)
+#: Parent of the root on the compiled builder's stack of pending nodes.
+NO_PARENT = -1
 
 
 class NodeRecorder:
@@ -245,7 +247,7 @@ def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth,
     st_start[0] = 0
     st_end[0] = n_used
     st_depth[0] = 0
-    st_parent[0] = -1
+    st_parent[0] = NO_PARENT
     st_left[0] = True
     top = 1
     node_count = 0
@@ -274,10 +276,10 @@ def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth,
             weight += counts[k]
         node_imp = node_impurity(counts, weight, criterion)
         n_node = end - start
-        children_left[node] = -1
-        children_right[node] = -1
-        feature[node] = -2
-        threshold[node] = -2.0
+        children_left[node] = TREE_LEAF
+        children_right[node] = TREE_LEAF
+        feature[node] = TREE_UNDEFINED
+        threshold[node] = float(TREE_UNDEFINED)
         for k in range(n_classes):
             value[node, k] = counts[k] / weight
         impurity[node] = node_imp
@@ -285,17 +287,17 @@ def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth,
         weighted_n[node] = weight
 
         if (depth >= max_depth or n_node < min_samples_split or n_node < 2 * min_samples_leaf
-                or node_imp <= 2.220446049250313e-16):
+                or node_imp <= EPSILON):
             continue
         shuffle_features(feature_order, rng_state)
         best_f, pos, thr, w_left, w_right, imp_left, imp_right = best_split_fast(
             order, values, y, w, start, end, counts, n_classes, criterion, feature_order,
             max_features, min_samples_leaf, left_buf, right_buf)
-        if best_f == -1:
+        if best_f == NO_SPLIT:
             continue
         decrease = (weight / total_weight) * (node_imp - w_left / weight * imp_left
                                               - w_right / weight * imp_right)
-        if decrease + 2.220446049250313e-16 < min_impurity_decrease:
+        if decrease + EPSILON < min_impurity_decrease:
             continue
         feature[node] = best_f
         threshold[node] = thr

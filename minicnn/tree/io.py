@@ -11,8 +11,8 @@ import os
 
 import numpy as np
 
+from minicnn.io import save_npz
 from minicnn.npz_files import NPZ_READ_ERRORS, describe_npz_error, open_npz
-from minicnn.sequential import temporary_name
 
 from .forest import RandomForestClassifier
 from .structure import ARRAY_NAMES, Tree
@@ -100,18 +100,7 @@ def save_model(path, estimator):
             arrays[f"tree_{i}/feature_importances"] = tree.feature_importances_
     arrays["header"] = np.array(json.dumps(header))
 
-    path = os.fspath(path)
-    tmp = temporary_name(path)
-    try:
-        with open(tmp, "xb") as fh:  # "x": a new file with the usual permissions (umask), unlike mkstemp's 0600
-            np.savez_compressed(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    save_npz(path, arrays, compressed=True)
 
 
 def tree_structure_problem(arrays, n_features, n_classes):

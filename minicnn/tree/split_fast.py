@@ -22,6 +22,8 @@ from .split_naive import TIE_TOLERANCE
 GINI = 0
 ENTROPY = 1
 CRITERION_IDS = {"gini": GINI, "entropy": ENTROPY}
+#: ``best_split_fast``'s feature when no valid split exists.
+NO_SPLIT = -1
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -79,7 +81,7 @@ def best_split_fast(order, values, y, w, start, end, node_counts, n_classes, cri
     #   entropy: proxy = -(W_L * H(L) + W_R * H(R))
     # so a larger proxy is a better split.
     best_proxy = -np.inf
-    best_feature = -1
+    best_feature = NO_SPLIT
     best_pos = -1
     n_tried = 0
     for j in range(n_features):
@@ -125,8 +127,8 @@ def best_split_fast(order, values, y, w, start, end, node_counts, n_classes, cri
                 best_proxy = proxy
                 best_feature = f
                 best_pos = pos
-    if best_feature == -1:
-        return -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0
+    if best_feature == NO_SPLIT:
+        return NO_SPLIT, -1, 0.0, 0.0, 0.0, 0.0, 0.0
     # recompute the winner's children exactly as the naive search does (counts summed from zero)
     vals = values[best_feature]
     idx = order[best_feature]

@@ -174,12 +174,12 @@ def test_bad_checkpoint_on_resume_is_one_line_and_no_model_is_claimed(toy_store,
                      progress=False, stop_after=1)
     ckpt = checkpoint_path(out)
     if case in ("epoch-beyond", "negative"):
-        def change(a):
-            state = json.loads(str(a["__state__"]))
+        def change(a):  # the trainer's record (minicnn.training.Trainer.save_checkpoint)
+            state = json.loads(str(a["__trainer__"]))
             state["epoch"] = 5 if case == "epoch-beyond" else -1
             if case == "epoch-beyond":
                 state["history"] = {k: v * 5 for k, v in state["history"].items()}
-            a["__state__"] = np.array(json.dumps(state))
+            a["__trainer__"] = np.array(json.dumps(state))
         _rewrite(ckpt, change)
     elif case == "empty":
         ckpt.write_bytes(b"")

@@ -111,3 +111,16 @@ def test_stage_counts_a_slide_once_whatever_the_case_of_its_extension(tmp_path, 
     err = capsys.readouterr().err
     assert f"{labels}:3: '{other}' is the same slide as 'patient_000_node_0.tif' on line 2" in err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_synth_overwrite_never_deletes_real_data_laid_out_like_a_cohort(tmp_path, capsys):
+    data = tmp_path / "camelyon17"
+    (data / "center_0").mkdir(parents=True)
+    (data / "center_0" / "patient_000_node_0.tif").write_bytes(b"II*\0 a real slide")
+    (data / "lesion_annotations").mkdir()
+    (data / "stage_labels.csv").write_text("patient,stage\n")
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    assert main(["synth", str(data), "--patients", "1", "--overwrite", "--quiet", "--demo"]) == 2
+    err = capsys.readouterr().err
+    assert "holds center_0 but no synth_config.json: it is not a cohort written by camelyon synth" in err
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before

@@ -573,10 +573,20 @@
   }
 
   let drag = null;
+  const touches = new Map(); // pointerId -> [x, y] of the fingers on the canvas (pinch zoom)
+  function pinch() {
+    const [a, b] = [...touches.values()];
+    return { d: Math.hypot(b[0] - a[0], b[1] - a[1]), mid: [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2] };
+  }
+  let lastPinch = null;
   canvas.addEventListener("pointerdown", (e) => {
     view.focus();
     if (!state.info || state.info.error) return;
     const p = [e.offsetX, e.offsetY];
+    if (e.pointerType === "touch") {
+      touches.set(e.pointerId, p);
+      if (touches.size === 2) { drag = null; state.ruler.drawing = false; lastPinch = pinch(); return; }
+    }
     if (!state.ruler.on && minimapJump(...p)) return;
     canvas.setPointerCapture(e.pointerId);
     if (state.ruler.on) {
@@ -595,15 +605,28 @@
       text($("pos"), `x ${x.toFixed(0)}  y ${y.toFixed(0)} px` +
         (m ? `  \u00b7  ${(x * m[0]).toFixed(1)}, ${(y * m[1]).toFixed(1)} \u00b5m` : ""));
     }
+    if (touches.has(e.pointerId)) touches.set(e.pointerId, p);
+    if (touches.size === 2 && lastPinch) {
+      const now = pinch();
+      if (lastPinch.d > 0) zoomAt(now.d / lastPinch.d, lastPinch.mid[0], lastPinch.mid[1]);  // the point under the old midpoint ...
+      // ... follows the fingers to the new one
+      pan(now.mid[0] - lastPinch.mid[0], now.mid[1] - lastPinch.mid[1]);
+      lastPinch = now;
+      return;
+    }
     if (state.ruler.drawing) { state.ruler.b = toLevel0(...p); showMeasure(); redraw(); }
     else if (drag) { pan(p[0] - drag[0], p[1] - drag[1]); drag = p; }
   });
   const release = (e) => {
+    touches.delete(e.pointerId);
+    if (touches.size < 2) lastPinch = null;
     if (state.ruler.drawing) { state.ruler.b = toLevel0(e.offsetX, e.offsetY); state.ruler.drawing = false; showMeasure(); redraw(); }
     drag = null;
   };
   canvas.addEventListener("pointerup", release);
-  canvas.addEventListener("pointercancel", () => { drag = null; state.ruler.drawing = false; });
+  canvas.addEventListener("pointercancel", (e) => {
+    touches.delete(e.pointerId); lastPinch = null; drag = null; state.ruler.drawing = false;
+  });
   canvas.addEventListener("wheel", (e) => {
     e.preventDefault();
     zoomAt(Math.pow(1.2, -e.deltaY / 100), e.offsetX, e.offsetY);
