@@ -29,6 +29,7 @@ from grading_editions import make_copy  # noqa: E402
 
 from minicnn.teaching.release import release  # noqa: E402
 
+
 def class_plan(only: list[str]) -> list[tuple[str, list[str], list[str], bool]]:
     """(name, complete exercises, faults, conftest rewrite) of the 30 students, for the graded exercises."""
     plan = []

@@ -13,12 +13,13 @@ Layout-specific readers (CAMELYON16 ``training/tumor``, CAMELYON17 ``center_*``)
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 from camelyon.errors import CamelyonError
 
-__all__ = ["SLIDE_FORMATS", "SLIDE_SUFFIXES", "DiscoveryError", "find_slides", "is_slide_file", "slide_files",
+__all__ = ["SLIDE_FORMATS", "SLIDE_SUFFIXES", "DiscoveryError", "DiscoveryWarning", "find_slides", "is_slide_file", "slide_files",
            "slide_stem"]
 
 #: Whole-slide file suffixes that OpenSlide opens, with the scanner formats they stand for.
@@ -63,14 +64,51 @@ def slide_stem(name: str | os.PathLike) -> str:
     return name
 
 
+class DiscoveryWarning(UserWarning):
+    """Part of a slide folder could not be searched: an unreadable subfolder, a symlink loop, a broken link."""
+
+
 def slide_files(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
     """The :func:`is_slide_file` files in ``folder`` (and below it when ``recursive``), sorted by name.
 
-    No error for a folder without slides (an empty list); :func:`find_slides` is the checked search.
+    Symbolic links to folders are followed, each real folder once (a link back to a parent is a
+    loop and is skipped). What cannot be searched is not skipped silently: an unreadable subfolder,
+    a symlink loop and a broken link with a slide suffix each give a :class:`DiscoveryWarning`
+    naming the path. No error for a folder without slides (an empty list); :func:`find_slides` is
+    the checked search.
     """
     folder = Path(folder)
-    found = folder.rglob("*") if recursive else folder.glob("*")
-    return sorted((p for p in found if is_slide_file(p) and p.is_file()), key=lambda p: (p.name, str(p)))
+    found: list[Path] = []
+    problems: list[str] = []
+    seen = {os.path.realpath(folder)}
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(f"{exc.filename}: cannot read this folder ({exc.strerror or exc}); its slides are left out")
+
+    for top, dirs, files in os.walk(folder, onerror=unreadable, followlinks=True):
+        for name in files:
+            p = Path(top) / name
+            if not is_slide_file(p):
+                continue
+            if p.is_file():
+                found.append(p)
+            elif p.is_symlink():
+                problems.append(f"{p}: broken symbolic link (to {os.readlink(p)}); left out")
+        if not recursive:
+            break
+        keep = []
+        for name in dirs:
+            real = os.path.realpath(os.path.join(top, name))
+            if real in seen:
+                problems.append(f"{Path(top) / name}: leads to {real}, already searched (a symbolic link loop or a "
+                                "second path to the same folder); not followed")
+                continue
+            seen.add(real)
+            keep.append(name)
+        dirs[:] = sorted(keep)
+    for message in problems:
+        warnings.warn(message, DiscoveryWarning, stacklevel=2)
+    return sorted(found, key=lambda p: (p.name, str(p)))
 
 
 def _suffix_list() -> str:

@@ -343,10 +343,19 @@ def run_pipeline(data_dir: str | os.PathLike, out_dir: str | os.PathLike, config
 
 @dataclass
 class _Context:
+    """What the steps hand on to each other, in memory.
+
+    A step that runs fills its field; a step that is up to date (skipped) leaves it None and the next
+    step reads the step's output file instead (``features``, ``predictions``, ``evaluation``).
+    """
+
     reference: StageTable
     slides: dict  # slide name -> path
     cnn_patients: list
     eval_patients: list
+    features: tuple | None = None  # (slides, feature names, X, labels) of features.csv
+    predictions: dict | None = None  # slide name -> predicted label (out-of-fold), slide_predictions.csv
+    evaluation: dict | None = None  # evaluation.json
 
     def slides_of(self, patients) -> list[str]:
         ps = set(patients)
@@ -363,8 +372,10 @@ def _step_split(run: _Run) -> _Context:
                   "slides": _digest([[p.name, _file_fingerprint(p)] for p in slide_paths])},
                  [run.out / "split.json"])
 
+    reference = read_stage_csv(ref_path)
+    split: dict = {}
+
     def do(resume):
-        reference = read_stage_csv(ref_path)
         names = {p.name for p in slide_paths}
         for pid in reference.patients:
             if not any(patient_of(s) == pid for s in names):
@@ -375,12 +386,12 @@ def _step_split(run: _Run) -> _Context:
         cnn, ev = split_patients(stages, run.config.cnn_fraction, run.config.seed, centers)
         if len(ev) < 2:
             raise CamelyonError(f"the cohort has {len(stages)} patients; need at least 3 (CNN + 2 evaluation)")
-        _write_json(run.out / "split.json", {"cnn_patients": cnn, "eval_patients": ev})
+        split.update(cnn_patients=cnn, eval_patients=ev)
+        _write_json(run.out / "split.json", split)
         return {"n_cnn_patients": len(cnn), "n_eval_patients": len(ev)}
 
     run.execute(step, do)
-    split = json.loads((run.out / "split.json").read_text())
-    reference = read_stage_csv(ref_path)
+    split = split or json.loads((run.out / "split.json").read_text())  # the step was up to date
     known = set(reference.patients)
     slides = {p.name: p for p in slide_paths if patient_of(p.name) in known}
     for s in slides:
@@ -504,6 +515,7 @@ def _step_features(run: _Run, ctx: _Context) -> None:
                                                       progress=run.config.progress)
         labels = [ctx.reference.slides[s] for s in names_]
         write_features_csv(out, names_, feat_names, X, labels)
+        ctx.features = (list(names_), list(feat_names), np.asarray(X, dtype=np.float64), labels)
         return {"n_slides": len(names_), "n_features": len(feat_names)}
 
     run.execute(step, do)
@@ -521,7 +533,7 @@ def _step_classify(run: _Run, ctx: _Context) -> None:
                  {"features": run.digests["features"]}, [pred_csv, model, cv_json])
 
     def do(resume):
-        slides, names, X, labels = read_features_csv(run.out / "features.csv")
+        slides, names, X, labels = ctx.features or read_features_csv(run.out / "features.csv")
         strata = [ctx.reference.patients[patient_of(s)] for s in slides]
         fit = fit_slide_classifier(slides, X, labels, names, cv_folds=cfg.cv_folds, strata=strata, seed=cfg.seed,
                                    source=str(run.out / "features.csv"), kind=cfg.classifier,
@@ -529,7 +541,8 @@ def _step_classify(run: _Run, ctx: _Context) -> None:
         if fit.cv is None:
             raise CamelyonError(f"the classify step predicts held-out slides by cross-validation: cv_folds must "
                                 f"be at least 2, got {cfg.cv_folds}")
-        write_stage_csv(pred_csv, {}, dict(zip(slides, fit.cv.predictions.tolist(), strict=True)))
+        ctx.predictions = dict(zip(slides, fit.cv.predictions.tolist(), strict=True))
+        write_stage_csv(pred_csv, {}, ctx.predictions)
         fit.classifier.save(model)
         info = fit.summary()
         _write_json(cv_json, info)
@@ -539,6 +552,13 @@ def _step_classify(run: _Run, ctx: _Context) -> None:
     run.summary["classifier"] = info
 
 
+def _predictions(run: _Run, ctx: _Context) -> dict:
+    """Slide name -> predicted label: from the classify step in memory, else from its CSV (step skipped)."""
+    if ctx.predictions is None:
+        ctx.predictions = read_stage_csv(run.out / "slide_predictions.csv").slides
+    return ctx.predictions
+
+
 def _step_stage(run: _Run, ctx: _Context) -> None:
     submission = run.out / "predictions.csv"
     reference = run.out / "reference.csv"
@@ -546,7 +566,7 @@ def _step_stage(run: _Run, ctx: _Context) -> None:
                  [submission, reference])
 
     def do(resume):
-        predicted = read_stage_csv(run.out / "slide_predictions.csv").slides
+        predicted = _predictions(run, ctx)
         write_stage_csv(submission, stages_from_slide_labels(predicted), predicted)
         ev = set(ctx.eval_patients)
         write_stage_csv(reference, {p: s for p, s in ctx.reference.patients.items() if p in ev},
@@ -565,11 +585,12 @@ def _step_evaluate(run: _Run, ctx: _Context) -> None:
     def do(resume):
         result = evaluate(run.out / "reference.csv", run.out / "predictions.csv")
         _write_json(out, result.to_dict())
+        ctx.evaluation = json.loads(json.dumps(result.to_dict(), default=str))  # what evaluation.json holds
         run.log(result.summary())
         return {"kappa": result.kappa}
 
     run.execute(step, do)
-    ev = json.loads(out.read_text())
+    ev = ctx.evaluation = ctx.evaluation or json.loads(out.read_text())
     run.summary["kappa"] = ev["kappa"]
     run.summary["n_test_patients"] = ev["n_patients"]
     run.summary["stage_accuracy"] = ev["stage_accuracy"]
@@ -608,7 +629,8 @@ def _step_report(run: _Run, ctx: _Context) -> None:
                  {k: run.digests[k] for k in ("train", "heatmaps", "evaluate")}, [html])
 
     def do(resume):
-        ev = json.loads((run.out / "evaluation.json").read_text())
+        ev = ctx.evaluation
+        predictions = _predictions(run, ctx)
         images: dict[str, list] = {}
         overlays = []
         for s in _report_slides(ctx, run.config.n_report_slides):
@@ -616,7 +638,7 @@ def _step_report(run: _Run, ctx: _Context) -> None:
             with Slide(ctx.slides[s]) as slide:
                 thumb = slide.thumbnail(768)
                 ds = slide.dimensions[0] / thumb.shape[1]
-            predicted = read_stage_csv(run.out / "slide_predictions.csv").slides.get(s, "?")
+            predicted = predictions.get(s, "?")
             overlays.append(plot_heatmap(hm, thumb, ds, fig_dir / f"heatmap_{Path(s).stem}.png",
                                          title=f"{s}: reference {ctx.reference.slides[s]}, predicted {predicted}"))
         images["Heatmaps of held-out slides"] = overlays

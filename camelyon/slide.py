@@ -211,12 +211,23 @@ class Slide:
                 f"{self.path}: the slide does not say how many um one pixel covers "
                 "(no openslide.mpp-x/mpp-y, no TIFF resolution); give it with --mpp (e.g. --mpp 0.243)"
             )
-        if not all(MPP_RANGE[0] <= v <= MPP_RANGE[1] for v in self._mpp):
+        return self._mpp
+
+    def check_mpp(self) -> tuple[float, float]:
+        """:attr:`mpp`, checked to lie in :data:`MPP_RANGE` before anything is computed from it.
+
+        Raises
+        ------
+        SlideError
+            No resolution, or an implausible one (a 72 dpi image claims 352.8 um/px; a damaged file 1e13).
+        """
+        mpp = self.mpp
+        if not all(MPP_RANGE[0] <= v <= MPP_RANGE[1] for v in mpp):
             raise SlideError(
-                f"{self.path}: the slide claims {self._mpp[0]:.4g} x {self._mpp[1]:.4g} um/px, outside "
+                f"{self.path}: the slide claims {mpp[0]:.4g} x {mpp[1]:.4g} um/px, outside "
                 f"{MPP_RANGE[0]}-{MPP_RANGE[1]} um/px; give the right level-0 resolution with --mpp (e.g. --mpp 0.243)"
             )
-        return self._mpp
+        return mpp
 
     def mpp_at_level(self, level: int) -> float:
         """Mean um/px at ``level``."""

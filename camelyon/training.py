@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -270,15 +271,26 @@ class BalancedTileBatches:
         return self.steps * self.batch_size
 
     def batches(self, rng: np.random.Generator):
+        if hasattr(self.tiles, "read_into"):
+            # tiles read from a file (PatchCamelyon): the epoch's indices are drawn first, in this thread, and the
+            # tiles are read two batches ahead on a background thread while the network trains
+            from camelyon.dataset.reader import prefetch_iter
+
+            order = list(balanced_batches(self.labels, self.batch_size, self.steps, rng))
+            reads = ((self.tiles[idx], self.labels[idx].astype(np.float32)[:, None]) for idx in order)
+            yield from prefetch_iter(reads, depth=2)
+            return
         for idx in balanced_batches(self.labels, self.batch_size, self.steps, rng):
             yield self.tiles[idx], self.labels[idx].astype(np.float32)[:, None]
 
 
-class _TilesPerSecond:
-    """Adds ``tiles_per_s`` (training tiles per second of the epoch) to each epoch's record."""
+class _EpochReport:
+    """Adds ``tiles_per_s`` to each epoch's record and, with ``progress``, prints the record on stdout
+    when the Trainer does not (its own line needs a terminal; logs of ``camelyon train`` keep theirs)."""
 
-    def __init__(self, tiles_per_epoch: int):
+    def __init__(self, tiles_per_epoch: int, progress: bool):
         self.tiles_per_epoch = tiles_per_epoch
+        self.progress = progress
 
     def on_epoch_begin(self, trainer) -> None:
         pass
@@ -288,6 +300,8 @@ class _TilesPerSecond:
 
     def on_epoch_end(self, trainer, record: dict) -> None:
         record["tiles_per_s"] = round(self.tiles_per_epoch / max(record["time"], 1e-9), 1)
+        if self.progress and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+            tqdm.write("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
 
     def on_fit_end(self, trainer) -> None:
         pass
@@ -423,7 +437,7 @@ def train_tile_model(
             source, epochs=last, batch_size=config.batch_size,
             X_val=val_tiles, y_val=None if val_tiles is None else val.labels.astype(np.float32)[:, None],
             checkpoint=ckpt, resume=resume, augment=None if augmenter is None else (lambda x, rng: augmenter(x, rng=rng)),
-            prepare=prepare, callbacks=[_TilesPerSecond(steps * config.batch_size)], checkpoint_metadata=metadata)
+            prepare=prepare, callbacks=[_EpochReport(steps * config.batch_size, progress)], checkpoint_metadata=metadata)
     except NonFiniteLossError as exc:
         raise TrainingError(f"{exc} The checkpoint of the last finished epoch is kept; try a smaller --lr.") from exc
     history = dict(history)

@@ -169,15 +169,8 @@ class AtomicFiles:
                 os.replace(tmp, final)
             for folder in {p.parent for p in self.finals}:
                 _sync_folder(folder)
-        except OSError as exc:
-            self.discard()
-            named = _name_the_file(exc, ", ".join(str(p) for p in self.finals))
-            if named is exc:
-                raise
-            raise named from exc
-        except BaseException:
-            self.discard()
-            raise
+        except BaseException as exc:
+            self.fail(exc)
         self.committed = True
         return self.finals
 
@@ -185,6 +178,15 @@ class AtomicFiles:
         """Delete the temporary files (the final files stay as they were)."""
         for tmp in self.temporaries:
             _discard(tmp)
+
+    def fail(self, exc: BaseException):
+        """Discard the temporary files and raise ``exc`` (a full disk as an ``OSError`` naming the files)."""
+        self.discard()
+        if isinstance(exc, OSError):
+            named = _name_the_file(exc, ", ".join(str(p) for p in self.finals))
+            if named is not exc:
+                raise named from exc
+        raise exc
 
 
 @contextlib.contextmanager
@@ -212,15 +214,8 @@ def atomic_paths(paths: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
     files = AtomicFiles(paths)
     try:
         yield files.temporaries
-    except OSError as exc:
-        files.discard()
-        named = _name_the_file(exc, ", ".join(str(p) for p in files.finals))
-        if named is exc:
-            raise
-        raise named from exc
-    except BaseException:
-        files.discard()
-        raise
+    except BaseException as exc:
+        files.fail(exc)
     files.commit()
 
 

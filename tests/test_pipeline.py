@@ -97,10 +97,18 @@ def tiny_cohort(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_whole_pipeline_on_a_tiny_cohort(tiny_cohort, tmp_path):
+def test_whole_pipeline_on_a_tiny_cohort(tiny_cohort, tmp_path, monkeypatch):
+    import camelyon.features
+    import camelyon.pipeline
+
+    reread = []  # a fresh run hands its results on in memory: it never reads back its own tables
+    read_features, read_stages = camelyon.features.read_features_csv, camelyon.pipeline.read_stage_csv
+    monkeypatch.setattr(camelyon.features, "read_features_csv", lambda p: reread.append(p) or read_features(p))
+    monkeypatch.setattr(camelyon.pipeline, "read_stage_csv", lambda p: reread.append(p) or read_stages(p))
     out = tmp_path / "run"
     logs = []
     summary = run_pipeline(tiny_cohort, out, PipelineConfig(**TINY), log=logs.append)
+    assert [Path(p).name for p in reread] == ["stage_labels.csv"]
     for name in ("split.json", "tiles.h5", "model/tile_model.npz", "features.csv", "slide_predictions.csv",
                  "slide_classifier.npz", "predictions.csv", "reference.csv", "evaluation.json", "report.html",
                  "run_summary.json"):

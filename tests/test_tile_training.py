@@ -95,6 +95,14 @@ def test_tile_training_goes_through_the_one_trainer(monkeypatch):
     assert calls == [("BalancedTileBatches", True, ["auc"])]
 
 
+def test_progress_prints_one_line_per_epoch_without_a_terminal(capsys):
+    data = toy_tiles()
+    train_tile_model(data, None, TrainingConfig(epochs=2, batch_size=8, steps_per_epoch=1), None, um_per_px=1.0,
+                     progress=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2 and "tiles_per_s" in lines[0] and "loss" in lines[0]
+
+
 def test_checkpoint_of_the_old_training_loop_is_a_clear_error(tmp_path):
     data = toy_tiles()
     out = tmp_path / "m.npz"

@@ -33,6 +33,21 @@ from wsi_factory import TISSUE, TUMOUR
 
 pytestmark = pytest.mark.xdist_group("viewer")
 
+
+def _missing_browser() -> str | None:
+    """Why no browser can be driven here, or None."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[dev]')"
+    if not any(shutil.which(b) for b in ("chromium", "chromium-browser")) or not shutil.which("chromedriver"):
+        return "no chromium/chromedriver (apt-get install chromium chromium-driver; .ci/run does)"
+    return None
+
+
+if _missing_browser():  # one line for the whole file, not one per test
+    pytest.skip(f"viewer browser tests: {_missing_browser()}", allow_module_level=True)
+
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--force-device-scale-factor=1", "--window-size=1400,900",
@@ -41,15 +56,11 @@ OVERLAYS = ("annotations", "tissue", "grid", "heatmap", "lesions", "detections")
 
 
 def _browser():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("viewer browser tests: selenium is not installed (pip install -e '.[dev]')")
-    binary = next((shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b)), None)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = next(shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b))
     driver = shutil.which("chromedriver")
-    if not binary or not driver:
-        pytest.skip("viewer browser tests: no chromium/chromedriver (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in CHROMIUM_FLAGS:

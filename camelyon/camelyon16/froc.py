@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from camelyon.errors import CamelyonError
-from minicnn.io import atomic_path
 
 __all__ = [
     "FP_RATES",
@@ -293,9 +292,10 @@ def plot_froc(fp_per_slide, sensitivity, path, score: float | None = None, title
     ax.set_title(heading, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
+    from camelyon.figures import save_figure
+
     try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+        save_figure(fig, path)  # atomically, in the format of the suffix
     finally:
         plt.close(fig)
     return str(path)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
-from minicnn.io import atomic_path
 
 
 def register(subparsers) -> None:
@@ -34,7 +33,7 @@ def describe(slide) -> str:
     w, h = slide.dimensions
     lines = [f"{slide.path}", f"  vendor      {slide.vendor}", f"  dimensions  {w} x {h} px (level 0)"]
     if slide.has_mpp:
-        mx, my = slide.mpp
+        mx, my = slide.check_mpp()  # an implausible resolution is refused in one line (use --mpp)
         lines.append(f"  um/px       {mx:.4g} x {my:.4g} (level 0); {w * mx / 1000:.2f} x {h * my / 1000:.2f} mm")
     else:
         lines.append("  um/px       unknown (give it with --mpp)")
@@ -96,9 +95,10 @@ def save_overview_png(slide, path, annotations=None, max_size: int = 2048, tissu
     ax.set_title(f"{slide.path.name}: {w0} x {h0} px{tissue_note}", fontsize=10)
     ax.set_axis_off()
     fig.tight_layout()
+    from camelyon.figures import save_figure
+
     try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+        save_figure(fig, path)  # atomically, in the format of the suffix
     finally:
         plt.close(fig)
     return path

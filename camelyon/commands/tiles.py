@@ -86,8 +86,12 @@ def run(args) -> int:
         tumour_threshold=args.tumour_threshold,
         center_size=args.center_size,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # per-slide warnings are collected and printed below
+    from camelyon.discovery import DiscoveryWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        # per-slide warnings are collected in the report and printed below; only the slide search's own
+        # (unreadable folders, symlink loops, broken links) are printed from here
+        warnings.simplefilter("always")
         report = build_tile_store(
             args.inputs,
             args.out,
@@ -103,6 +107,9 @@ def run(args) -> int:
             overwrite=args.overwrite,
             progress=not args.quiet,
         )
+    for w in caught:
+        if issubclass(w.category, DiscoveryWarning):
+            print(f"warning: {w.message}")
     for name, messages in sorted(report.warnings.items()):
         for m in messages:
             print(f"warning: {name}: {m}")

@@ -155,3 +155,16 @@ def test_full_disk_while_tiling_is_one_line_and_leaves_no_temporary_file(cohort,
     assert "no space left on the disk" in err and len(err.strip().splitlines()) == 1
     left = [p.name for p in small_disk.rglob("*") if p.name.endswith(".tmp")]
     assert left == [] and not out.exists()
+
+
+def test_symlink_loops_and_broken_links_in_slide_folders_are_reported(cohort, tmp_path, capsys):
+    slides, ann = cohort
+    (slides / "deeper").mkdir()
+    (slides / "deeper" / "back_up").symlink_to(slides, target_is_directory=True)  # a loop
+    (slides / "deeper" / "gone.tif").symlink_to(tmp_path / "no_such_slide.tif")  # broken link
+    out = tmp_path / "x.h5"
+    assert _tiles(slides, out, annotations=ann) == 0
+    text = capsys.readouterr().out
+    assert f"warning: {slides / 'deeper' / 'back_up'}: leads to {slides.resolve()}, already searched" in text
+    assert f"warning: {slides / 'deeper' / 'gone.tif'}: broken symbolic link" in text
+    assert "from 3 slides" in text
