@@ -28,7 +28,7 @@
 # output of `camelyon heatmap`) with a `stage_labels.csv` in it or set `DATA_DIR` to the cohort it belongs to.
 #
 # **Preset.** The sample heatmaps come from the **easy**-preset demo cohort; `docs/synthetic.md` (calibration) shows
-# what the same pipeline does on a **challenge**-preset cohort.
+# how the same tile CNN fares on the **challenge** preset.
 
 # %%
 HEATMAP_DIR = None  # None: the sample heatmaps; or a folder of <slide>.npz heatmaps

@@ -16,8 +16,8 @@
 # The self-check runs `pytest -m S09` (save the notebook first). Like S07, the notebook starts from the sample
 # heatmaps unless `HEATMAP_DIR` says otherwise.
 #
-# **Preset.** The sample heatmaps come from the **easy**-preset demo cohort; `docs/synthetic.md` reports the
-# kappa of the same pipeline on a 30-patient **challenge** cohort.
+# **Preset.** The sample heatmaps come from the **easy**-preset demo cohort; `docs/synthetic.md` describes the
+# **challenge** preset (look-alikes, isolated tumour cells, artefacts) and how the same models fare on it.
 
 # %%
 HEATMAP_DIR = None  # None: the sample heatmaps; or a folder of <slide>.npz heatmaps
