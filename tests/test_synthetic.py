@@ -270,3 +270,14 @@ def test_slides_painted_in_process_show_progress_over_their_tiles(tmp_path, caps
     generate_cohort(tmp_path / "b", 1, n_centers=1, seed=5, mpp=MPP, size=SIZE, workers=1, progress=False,
                     stage_mix={"pN0": 1.0})
     assert capsys.readouterr().err == ""
+
+
+def test_rerun_of_a_complete_cohort_leaves_its_tables_and_xmls_untouched(cohort):
+    """The pipeline fingerprints stage_labels.csv and the XMLs by size and mtime: a rerun of synth (as
+    `camelyon demo` does every time) must not rewrite them, or every pipeline step runs again."""
+    root, _ = cohort
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".csv", ".xml", ".json"))
+    assert any(p.suffix == ".xml" for p in files) and any(p.name == "stage_labels.csv" for p in files)
+    before = {p: p.stat().st_mtime_ns for p in files}
+    generate_cohort(root, n_patients=5, n_centers=5, seed=11, mpp=MPP, size=SIZE, workers=1, progress=False)
+    assert [p.name for p in files if p.stat().st_mtime_ns != before[p]] == []

@@ -27,27 +27,27 @@ from pathlib import Path
 
 import numpy as np
 
-from camelyon.annotations import Annotation, largest_diameter_mm, write_asap
+from camelyon.annotations import Annotation, asap_xml, largest_diameter_mm
 from camelyon.errors import CamelyonError
 from camelyon.executor import default_workers, map_slides, runs_in_process
 from camelyon.messages import count_noun
 from camelyon.staging import STAGES
+from camelyon.synthetic.challenge_painter import ChallengePainter
+from camelyon.synthetic.challenge_plan import (
+    CHALLENGE_RANGES_MM,
+    ChallengeExtras,
+    place_challenge_lesions,
+    plan_artefacts,
+    plan_lookalikes,
+    polygon_area,
+    sinus_cores,
+)
 from camelyon.synthetic.lesions import (
     DEFAULT_STAGE_MIX,
     DIAMETER_RANGES_MM,
     labels_for_stage,
     place_lesions,
     stage_counts,
-)
-from camelyon.synthetic.challenge_painter import ChallengePainter
-from camelyon.synthetic.challenge_plan import (
-    CHALLENGE_RANGES_MM,
-    ChallengeExtras,
-    polygon_area,
-    place_challenge_lesions,
-    plan_artefacts,
-    plan_lookalikes,
-    sinus_cores,
 )
 from camelyon.synthetic.painter import Painter, SlidePlan
 from camelyon.synthetic.pyramid_writer import TILE, write_pyramid
@@ -386,8 +386,19 @@ def cohort_config(n_patients, n_centers, seed, mpp, size, stage_mix, difficulty=
     }
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda fh: fh.write(text), mode="w", newline="")
+def _atomic_text(path: Path, text: str, newline: str = "") -> None:
+    """Write ``text`` atomically, unless ``path`` already holds exactly that text.
+
+    A rerun of the same cohort then leaves the tables and XMLs untouched (same mtime), so the pipeline's
+    stamps, which fingerprint them by size and mtime, still find every step up to date.
+    """
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            if fh.read() == text:  # newline "" and "\n" both write the text's own line ends
+                return
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write(path, lambda fh: fh.write(text), mode="w", newline=newline)
 
 
 def _prepare_root(root: Path, config: dict, overwrite: bool) -> None:
@@ -606,7 +617,7 @@ def write_tables(root: Path, patients: list[PatientPlan], plans: list[SlidePlan]
                 Annotation(f"Annotation {i}", "metastases", "Polygon", les.coordinates, "#F4FA58")
                 for i, les in enumerate(plan.lesions)
             ]
-            write_asap(ann_dir / f"{plan.name}.xml", anns, {"metastases": "#FF0000"})
+            _atomic_text(ann_dir / f"{plan.name}.xml", asap_xml(anns, {"metastases": "#FF0000"}), newline="\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["patient", "stage"])
@@ -650,4 +661,4 @@ def _write_lookalike_xmls(folder: Path, plans: list[SlidePlan]) -> None:
         anns = [Annotation(f"{f.kind} {i}", f.kind, "Polygon", f.coordinates, "#64C8FA")
                 for i, f in enumerate(plan.features)]
         groups = {f.kind: "#64C8FA" for f in plan.features}
-        write_asap(folder / f"{plan.name}.xml", anns, groups)
+        _atomic_text(folder / f"{plan.name}.xml", asap_xml(anns, groups), newline="\n")
