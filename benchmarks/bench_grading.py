@@ -5,8 +5,11 @@
 Builds the copies from a fresh release of this repository (``tests/grading_editions.py``: the faults are
 the ones the grader's tests use), zips a third of them, runs ``python -m minicnn.teaching grade CLASS
 --workers N`` and writes ``results.json`` (wall time, CPU time of the grader and its children, the load
-average, per-student totals) next to the gradebook. Nothing here is a timed assertion.
+average, per-student totals) next to the gradebook. Nothing here is a timed assertion. Instructor only (the
+faults it plants name solution lines): left out of the student edition.
 """
+
+# teaching: hidden
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from grading_editions import make_copy  # noqa: E402
 
 from minicnn.teaching.release import release  # noqa: E402
+
 
 def class_plan(only: list[str]) -> list[tuple[str, list[str], list[str], bool]]:
     """(name, complete exercises, faults, conftest rewrite) of the 30 students, for the graded exercises."""

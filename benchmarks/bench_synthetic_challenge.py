@@ -307,7 +307,8 @@ def _kappa_ci(ref: dict, pred: dict, rng, n=1000):
     return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))]
 
 
-def bench_pipeline(patients: int, seed: int, work: Path, difficulties=("challenge", "easy"), mpp: float = 1.0) -> dict:
+def bench_pipeline(patients: int, seed: int, work: Path, difficulties=("challenge", "easy"), mpp: float = 1.0,
+                   reuse: bool = False) -> dict:
     from camelyon.commands.demo import DEMO_CENTERS
     from camelyon.pipeline import PipelineConfig, run_pipeline
     from camelyon.synthetic import DEMO_MPP, DEMO_SIZE, generate_cohort
@@ -316,17 +317,24 @@ def bench_pipeline(patients: int, seed: int, work: Path, difficulties=("challeng
     for diff in difficulties:
         data = work / f"{diff}_{patients}_{seed}_{mpp:g}" / "data"
         run = work / f"{diff}_{patients}_{seed}_{mpp:g}" / "run"
-        t0 = time.perf_counter()
-        size = tuple(int(v * DEMO_MPP / mpp) for v in DEMO_SIZE)  # the demo's 6 x 4 mm
-        s = generate_cohort(data, n_patients=patients, n_centers=DEMO_CENTERS, seed=seed, mpp=mpp,
-                            size=size, workers=2, progress=False, difficulty=diff)
-        t_synth = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        summary = run_pipeline(data, run, PipelineConfig(workers=2, progress=False), log=None)
-        out[diff] = _pipeline_figures(summary, run, data)
-        out[diff]["synth_seconds"] = round(t_synth, 1)
-        out[diff]["synth_cpu_seconds"] = round(s.cpu_seconds, 1)
-        out[diff]["pipeline_seconds"] = round(time.perf_counter() - t0, 1)
+        summary_path = run / "run_summary.json"
+        if reuse and summary_path.exists() and (data / "stage_labels.csv").exists():
+            # A finished run of the same cohort and settings: score it again without repainting or rerunning.
+            print(f"{diff}: reusing the finished run in {run}", flush=True)
+            out[diff] = _pipeline_figures(json.loads(summary_path.read_text()), run, data)
+            out[diff]["reused_run"] = True
+        else:
+            t0 = time.perf_counter()
+            size = tuple(int(v * DEMO_MPP / mpp) for v in DEMO_SIZE)  # the demo's 6 x 4 mm
+            s = generate_cohort(data, n_patients=patients, n_centers=DEMO_CENTERS, seed=seed, mpp=mpp,
+                                size=size, workers=2, progress=False, difficulty=diff)
+            t_synth = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            summary = run_pipeline(data, run, PipelineConfig(workers=2, progress=False), log=None)
+            out[diff] = _pipeline_figures(summary, run, data)
+            out[diff]["synth_seconds"] = round(t_synth, 1)
+            out[diff]["synth_cpu_seconds"] = round(s.cpu_seconds, 1)
+            out[diff]["pipeline_seconds"] = round(time.perf_counter() - t0, 1)
         out[diff]["nominal_mpp"] = mpp
         out[diff]["patients"] = patients
         print(diff, json.dumps({k: v for k, v in out[diff].items() if "confusion" not in k}), flush=True)
@@ -336,33 +344,33 @@ def bench_pipeline(patients: int, seed: int, work: Path, difficulties=("challeng
 def _pipeline_figures(summary: dict, run: Path, data: Path) -> dict:
     from camelyon.staging import read_stage_csv
 
-    ref = read_stage_csv(data / "stage_labels.csv")
-    pred_path = next((Path(p) for p in [summary.get("paths", {}).get("stages")] if p), None) or \
-        next(run.rglob("*stage*.csv"))
-    pred = read_stage_csv(pred_path)
-    pats = [p for p in pred.stages if p in ref.stages]
+    # The pipeline scores its held-out patients: run/reference.csv holds their true stages and slide labels,
+    # run/predictions.csv the predicted ones (CAMELYON17 submission layout).
+    ref = read_stage_csv(run / "reference.csv")
+    pred = read_stage_csv(run / "predictions.csv")
+    pats = [p for p in pred.patients if p in ref.patients]
     rng = np.random.default_rng(1)
     res = {"kappa": summary.get("kappa"), "n_test_patients": len(pats),
-           "kappa_ci": _kappa_ci({p: ref.stages[p] for p in pats}, {p: pred.stages[p] for p in pats}, rng)}
-    slides = [s for s in pred.labels if s in ref.labels]
+           "kappa_ci": _kappa_ci({p: ref.patients[p] for p in pats}, {p: pred.patients[p] for p in pats}, rng)}
+    slides = [s for s in pred.slides if s in ref.slides]
     conf = {}
     for s in slides:
-        key = f"{ref.labels[s]}->{pred.labels[s]}"
+        key = f"{ref.slides[s]}->{pred.slides[s]}"
         conf[key] = conf.get(key, 0) + 1
     res["slide_confusion"] = conf
     st = {}
     for p in pats:
-        key = f"{ref.stages[p]}->{pred.stages[p]}"
+        key = f"{ref.patients[p]}->{pred.patients[p]}"
         st[key] = st.get(key, 0) + 1
     res["stage_confusion"] = st
-    itc = [s for s in slides if ref.labels[s] == "itc"]
-    hit = np.array([pred.labels[s] != "negative" for s in itc], dtype=float)
+    itc = [s for s in slides if ref.slides[s] == "itc"]
+    hit = np.array([pred.slides[s] != "negative" for s in itc], dtype=float)
     res["itc_slides"] = len(itc)
     res["itc_detection_rate"] = float(hit.mean()) if len(hit) else None
     if len(hit):
         boots = [hit[rng.integers(0, len(hit), len(hit))].mean() for _ in range(1000)]
         res["itc_detection_ci"] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
-    res["slide_accuracy"] = float(np.mean([pred.labels[s] == ref.labels[s] for s in slides])) if slides else None
+    res["slide_accuracy"] = float(np.mean([pred.slides[s] == ref.slides[s] for s in slides])) if slides else None
     return res
 
 
@@ -555,6 +563,8 @@ def main() -> None:
     p.add_argument("--difficulties", default="challenge,easy", help="cohorts of the 'pipeline' part")
     p.add_argument("--pipeline-mpp", type=float, default=1.0,
                    help="nominal um/px of the pipeline cohort (the pipeline reads tiles at 4 um/px)")
+    p.add_argument("--reuse-run", action="store_true",
+                   help="pipeline part: score a finished run of the same cohort again instead of repainting it")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--speed-mpp", type=float, default=1.0, help="nominal um/px of the speed slides")
     p.add_argument("--speed-size", default="4096x4096")
@@ -582,7 +592,8 @@ def main() -> None:
         print(json.dumps(results["panel"], indent=1))
     if "pipeline" in args.parts:
         results["pipeline"] = bench_pipeline(args.patients, args.pipeline_seed, cache / "pipeline",
-                                             tuple(args.difficulties.split(",")), args.pipeline_mpp)
+                                             tuple(args.difficulties.split(",")), args.pipeline_mpp,
+                                             reuse=args.reuse_run)
     results["machine"]["load_average_at_end"] = list(os.getloadavg())
     out = Path(args.out)
     merged = json.loads(out.read_text()) if out.exists() else {}

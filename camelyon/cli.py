@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     0 ok; 1 failures reported (e.g. some slides could not be read); 2 usage, input or environment
     error (bad argument or file, no space, no permission, out of memory), printed in one line;
+    3 stopped at an exercise the student has not written yet (student edition), in one line;
     70 an unexpected error (a bug), printed with its traceback; 130 Ctrl-C; 143 SIGTERM.
     """
     parser = build_parser()
@@ -144,6 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         status = args.func(args)
+    except NotImplementedError as exc:  # student edition: an exercise this command needs is not written yet
+        from minicnn.teaching.progress import unwritten_in
+
+        found = unwritten_in(exc)
+        if found is None:
+            line = expected_failure(exc)
+            print(f"camelyon {args.command}: error: {line}", file=sys.stderr)
+            return 2
+        print(f"camelyon {args.command}: stopped at an exercise not written yet: {found.line()}; write it "
+              "(EXERCISES.md says where), then run the command again", file=sys.stderr)  # fmt: skip
+        return 3
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early: not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

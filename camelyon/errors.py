@@ -64,3 +64,7 @@ class AugmentError(CamelyonError, ValueError):
 
 class ViewerError(CamelyonError, ValueError):
     """The slide viewer was asked for a level or tile that does not exist."""
+
+
+class SyntheticError(CamelyonError, ValueError):
+    """A synthetic-cohort setting out of range (sections, centre, slide size)."""

@@ -20,7 +20,6 @@ import os
 import signal
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -53,16 +52,26 @@ class TaskResult:
         ``"ExceptionType: message"`` of the last attempt when every attempt failed, else None.
     attempts : int
         How many times the item was tried.
+    error_type : type or None
+        The class of that exception (``NotImplementedError`` from an exercise not written yet in the
+        student edition is not retried and callers stop on it), else None.
     """
 
     item: Any
     value: Any = None
     error: str | None = None
     attempts: int = 1
+    error_type: type | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def raise_if_unwritten(self) -> None:
+        """Raise the item's ``NotImplementedError`` again in the caller (an exercise the student has not written:
+        not a bad slide, so the caller stops with the exercise's message instead of listing failed slides)."""
+        if self.error_type is not None and issubclass(self.error_type, NotImplementedError):
+            raise NotImplementedError(self.error.split(": ", 1)[-1])
 
 
 def default_workers() -> int:
@@ -151,10 +160,11 @@ def _worker_init(parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="watch-parent", daemon=True).start()
 
 
-def _call(fn: Callable, item: Any) -> tuple[Any, str | None, str | None]:
+def _call(fn: Callable, item: Any) -> tuple[Any, str | None, type | None]:
     """Run ``fn(item)`` in a worker; never raises, so one bad slide cannot break the pool.
 
-    A worker told to stop (:class:`WorkerStopped`) unwinds the task and exits instead.
+    Returns (value, ``"Type: message"`` or None, exception class or None). A worker told to stop
+    (:class:`WorkerStopped`) unwinds the task and exits instead.
     """
     global _in_task
     _in_task = True
@@ -162,10 +172,15 @@ def _call(fn: Callable, item: Any) -> tuple[Any, str | None, str | None]:
         return fn(item), None, None
     except WorkerStopped:
         os._exit(STOPPED_STATUS)  # the task has unwound: its temporary files are gone
-    except Exception as exc:  # noqa: BLE001 - reported to the parent with its traceback
-        return None, _describe(exc), traceback.format_exc()
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        return None, _describe(exc), type(exc)
     finally:
         _in_task = False
+
+
+def _retry(error: str | None, error_type: type | None, attempt: int, retries: int) -> bool:
+    """Try an item again: it failed, has attempts left, and not on an exercise the student has not written."""
+    return error is not None and attempt <= retries and not (error_type and issubclass(error_type, NotImplementedError))
 
 
 def map_slides(
@@ -240,11 +255,11 @@ def _map_inline(fn, items, retries, bar) -> Iterator[TaskResult]:
         attempts = 0
         while True:
             attempts += 1
-            value, error, _ = _call(fn, item)
-            if error is None or attempts > retries:
+            value, error, error_type = _call(fn, item)
+            if not _retry(error, error_type, attempts, retries):
                 break
         bar.update(1)
-        yield TaskResult(item, value, error, attempts)
+        yield TaskResult(item, value, error, attempts, error_type)
 
 
 def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
@@ -263,21 +278,21 @@ def _map_processes(fn, items, n_workers, retries, bar) -> Iterator[TaskResult]:
             for fut in done:
                 item, attempt = pending.pop(fut)
                 try:
-                    value, error, _tb = fut.result()
+                    value, error, error_type = fut.result()
                 except BrokenProcessPool as exc:  # a worker process died: the pool cannot go on
                     broken = exc
                     continue
                 except Exception as exc:  # the result could not be sent back (e.g. not picklable)
-                    value, error = None, _describe(exc)
-                outcomes.append((item, value, error, attempt))
-            for item, value, error, attempt in outcomes:
-                if error is not None and attempt <= retries:
+                    value, error, error_type = None, _describe(exc), type(exc)
+                outcomes.append((item, value, error, error_type, attempt))
+            for item, value, error, error_type, attempt in outcomes:
+                if _retry(error, error_type, attempt, retries):
                     if broken is None:
                         pending[pool.submit(_call, fn, item)] = (item, attempt + 1)
                     continue  # with a broken pool the item stays unfinished
                 bar.update(1)
                 finished += 1
-                yield TaskResult(item, value, error, attempt)
+                yield TaskResult(item, value, error, attempt, error_type)
             if broken is not None:
                 raise broken
     except BrokenProcessPool as exc:
@@ -346,16 +361,16 @@ def _map_dask(fn, items, scheduler, retries, bar) -> Iterator[TaskResult]:
         for fut in ac:
             item, attempt = futures.pop(fut)
             try:
-                value, error, _tb = fut.result()
+                value, error, error_type = fut.result()
             except Exception as exc:  # worker lost
-                value, error = None, _describe(exc)
-            if error is not None and attempt <= retries:
+                value, error, error_type = None, _describe(exc), type(exc)
+            if _retry(error, error_type, attempt, retries):
                 new = client.submit(_call, fn, item, pure=False)
                 futures[new] = (item, attempt + 1)
                 ac.add(new)
                 continue
             bar.update(1)
-            yield TaskResult(item, value, error, attempt)
+            yield TaskResult(item, value, error, attempt, error_type)
     finally:
         if not isinstance(scheduler, Client):
             client.close()

@@ -276,6 +276,7 @@ def compute_feature_table(
             slide, feats = res.value
             rows[slide] = feats
         else:
+            res.raise_if_unwritten()
             failed.append(f"{res.item}: {res.error}")
     if failed:
         raise CamelyonError("could not compute features of " + "; ".join(failed))

@@ -448,5 +448,6 @@ def compute_heatmaps(slides, model, out_dir, *, keep=None, stride: int | None = 
         if res.ok:
             rows.append(res.value)
         else:
+            res.raise_if_unwritten()  # an exercise not written yet (student edition) is not a bad slide
             failed.append((Path(res.item.slide).name, res.error))
     return HeatmapRun(paths, rows, len(paths) - len(jobs), failed)

@@ -104,7 +104,7 @@ class SoftmaxCrossEntropy(Loss):
             bad = y[(y < 0) | (y >= c)][0]
             raise ValueError(f"SoftmaxCrossEntropy: labels must be integers in [0, {c - 1}] for {c} classes, "
                              f"got {bad}")
-        ### BEGIN SOLUTION (G02) mean of -log softmax(scores)[i, y[i]] without overflow (subtract each row's max); set self.cache = (probs, y)
+        ### BEGIN SOLUTION (G02) return the mean cross-entropy over the batch as a Python float; scores (N, C) of any size must not overflow (G02: the log-sum-exp trick); set self.cache to what backward needs, e.g. (probs, y)
         shifted = scores - scores.max(axis=1, keepdims=True)  # the largest score becomes 0: exp cannot overflow
         log_sum_exp = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         log_probs = shifted - log_sum_exp
@@ -116,7 +116,7 @@ class SoftmaxCrossEntropy(Loss):
 
     def backward(self) -> np.ndarray:
         probs, y = self._need_cache()
-        ### BEGIN SOLUTION (G02) gradient (softmax(scores) - onehot(y)) / N from self.cache = (probs, y)
+        ### BEGIN SOLUTION (G02) return dscores (N, C), the gradient of the mean loss, from self.cache (derive it in G02's theory section; the 1/N of the mean is part of it)
         n = probs.shape[0]
         dscores = probs.copy()
         dscores[np.arange(n), y] -= 1
@@ -174,7 +174,7 @@ class BCEWithLogits(Loss):
             bad = y[~((y >= 0) & (y <= 1))][0]
             raise ValueError(f"BCEWithLogits: targets must be in the range [0, 1], got {bad}")
         w = 1.0 if self.pos_weight is None else self.pos_weight
-        ### BEGIN SOLUTION (G02) mean of w*y*softplus(-s) + (1-y)*softplus(s) (use _softplus); set self.cache = (scores, y, w)
+        ### BEGIN SOLUTION (G02) return the mean weighted binary cross-entropy of the logits as a Python float, stable for large |s| (use _softplus); set self.cache = (scores, y, w)
         # -log sigmoid(s) = softplus(-s) and -log(1 - sigmoid(s)) = softplus(s)
         losses = w * y * _softplus(-scores) + (1 - y) * _softplus(scores)
         self.cache = (scores, y, w)
@@ -183,7 +183,7 @@ class BCEWithLogits(Loss):
 
     def backward(self) -> np.ndarray:
         scores, y, w = self._need_cache()
-        ### BEGIN SOLUTION (G02) gradient (w*y*(sigmoid(s) - 1) + (1-y)*sigmoid(s)) / scores.size (use _sigmoid), dtype of scores
+        ### BEGIN SOLUTION (G02) return dscores, shape and dtype of scores, from self.cache (derive it in G02; use _sigmoid; the mean divides by scores.size)
         p = _sigmoid(scores)
         dscores = (w * y * (p - 1) + (1 - y) * p) / scores.size
         return dscores.astype(scores.dtype, copy=False)
@@ -212,7 +212,7 @@ class MSE(Loss):
         if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
             raise ValueError(f"MSE: targets must be numbers, got dtype {y.dtype}")
         y = y.astype(scores.dtype)
-        ### BEGIN SOLUTION (G02) mean of (scores - y)**2; set self.cache = scores - y
+        ### BEGIN SOLUTION (G02) return the mean squared error as a Python float; set self.cache to what backward needs
         diff = scores - y
         self.cache = diff
         return float(np.mean(diff * diff))
@@ -220,6 +220,6 @@ class MSE(Loss):
 
     def backward(self) -> np.ndarray:
         diff = self._need_cache()
-        ### BEGIN SOLUTION (G02) gradient 2 * (scores - y) / number of elements
+        ### BEGIN SOLUTION (G02) return dscores, shape of scores, from self.cache (the mean is over every element)
         return 2 * diff / diff.size
         ### END SOLUTION

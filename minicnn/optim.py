@@ -170,7 +170,7 @@ class SGD(Optimizer):
         self.t += 1
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
         for (p, g), v in zip(self.params, self.state["velocity"], strict=True):
-            ### BEGIN SOLUTION (G05) v = momentum*v + g (g plus weight_decay*p); p -= lr*v, or lr*(g + momentum*v) if nesterov; in place
+            ### BEGIN SOLUTION (G05) update p IN PLACE (p -= ..., never p = ...) from g, with the velocity v of self.state (kept between steps, updated in place) when momentum > 0, Nesterov's variant when self.nesterov (G05 notebook); weight decay goes into a copy of g, never into the layer's gradient array
             if wd:
                 g = g + wd * p  # a new array: the layer's gradient stays untouched
             if mu:
@@ -234,7 +234,7 @@ class Adam(Optimizer):
         t, lr, eps, wd = self.t, self.lr, self.eps, self.weight_decay
         beta1, beta2 = self.betas
         for (p, g), m, v in zip(self.params, self.state["m"], self.state["v"], strict=True):
-            ### BEGIN SOLUTION (G05) update m, v in place, bias-correct, step p; AdamW (self.decoupled_weight_decay) shrinks p instead of adding wd*p to g
+            ### BEGIN SOLUTION (G05) per parameter: update its two moment buffers of self.state in place, correct their start-up bias with self.t, then step p in place (the class docstring gives the update); AdamW (self.decoupled_weight_decay) shrinks p instead of adding weight_decay * p to g
             if wd and self.decoupled_weight_decay:
                 p *= 1 - lr * wd  # AdamW: shrink the weights directly, outside the adaptive step
             elif wd:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 THUMBNAIL_SIZE = 96
 
@@ -75,13 +75,68 @@ def export(data_dir: Path, run_dir: Path, out: Path) -> Path:
     return out
 
 
+def checkpoint_texts(folder: Path) -> dict[str, str]:
+    """The checkpoint CSVs of a sample-heatmap folder, computed by this edition's code: ``{file name: text}``.
+
+    ``features.csv``: ``slide`` and the features of :func:`camelyon.features.heatmap_features`;
+    ``slide_predictions.csv``: ``slide,predicted``, the cross-validated random forest of S09.
+    """
+    import csv
+    import io
+
+    import course_data
+
+    from camelyon.features import feature_names
+
+    heatmaps = course_data.load_heatmaps(folder)
+    reference = course_data.sample_stage_table(folder)
+    slides, names = sorted(heatmaps), feature_names()
+    X = course_data.compute_feature_matrix(heatmaps, slides, names)
+    y = [reference.slides[s] for s in slides]
+    predicted = course_data.compute_slide_predictions(X, y, slides, names)
+    texts = {}
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["slide", *names])
+    for s, row in zip(slides, X, strict=True):
+        w.writerow([s, *(repr(float(v)) for v in row)])
+    texts[course_data.FEATURES_CSV] = buf.getvalue()
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["slide", "predicted"])
+    for s in slides:
+        w.writerow([s, predicted[s]])
+    texts[course_data.PREDICTIONS_CSV] = buf.getvalue()
+    return texts
+
+
+def write_checkpoints(folder: Path) -> list[Path]:
+    """Write the checkpoint CSVs next to the sample heatmaps (each atomically)."""
+    written = []
+    for name, text in checkpoint_texts(folder).items():
+        tmp = folder / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, folder / name)
+        written.append(folder / name)
+    return written
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", type=Path)
-    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("data_dir", type=Path, nargs="?")
+    parser.add_argument("run_dir", type=Path, nargs="?")
     parser.add_argument("--out", type=Path, default=HERE / "sample_heatmaps")
+    parser.add_argument("--checkpoints", action="store_true",
+                        help="only (re)write the checkpoint CSVs (features, slide labels) of --out")
     args = parser.parse_args(argv)
+    if args.checkpoints:
+        for path in write_checkpoints(args.out):
+            print(f"wrote {path}")
+        return 0
+    if args.data_dir is None or args.run_dir is None:
+        parser.error("DATA_DIR and RUN_DIR are needed (or --checkpoints)")
     out = export(args.data_dir, args.run_dir, args.out)
+    write_checkpoints(out)
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"wrote {out} ({len(list(out.glob('*.npz'))) - 1} heatmaps, {size / 1e6:.2f} MB)")
     return 0

@@ -8,6 +8,7 @@ instead of making them test nothing.
 Used by ``tests/test_grading.py`` and ``benchmarks/bench_grading.py`` (30 copies of a class).
 """
 
+# teaching: hidden
 # teaching: no-regions
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""conv2d: naive loops (exercise G03) against finite differences, fast kernels against naive."""
+"""conv2d: naive loops (exercise G03) against finite differences and the fast kernel, fast kernels against naive.
+
+The comparison with the definition (a reference implementation) is in tests/hidden/ (instructor only).
+"""
 
 import numpy as np
 import pytest
@@ -17,28 +20,14 @@ def _inputs(case, seed, dtype=np.float64):
     return x, w, b
 
 
-def _conv_reference(x, w, b, stride, padding):
-    """Direct definition through an explicit sum, independent of both implementations."""
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (wd + 2 * padding - kw) // stride + 1
-    out = np.zeros((n, f, oh, ow))
-    for i in range(kh):
-        for j in range(kw):
-            patch = xp[:, :, i : i + stride * (oh - 1) + 1 : stride, j : j + stride * (ow - 1) + 1 : stride]
-            out += np.einsum("nchw,fc->nfhw", patch, w[:, :, i, j])
-    return out + b[None, :, None, None]
-
-
 @pytest.mark.exercise("G03")
 @settings(max_examples=25)
 @given(case=conv_cases(), seed=seeds)
-def test_naive_forward_matches_definition(case, seed):
+def test_naive_forward_matches_the_fast_kernel(case, seed):
+    # the comparison with the definition (an explicit sum) is a hidden test: it would hand out the answer
     x, w, b = _inputs(case, seed)
     out, _ = F.conv2d_forward_naive(x, w, b, case["stride"], case["padding"])
-    expected = _conv_reference(x, w, b, case["stride"], case["padding"])
+    expected, _ = F.conv2d_forward_fast(x, w, b, case["stride"], case["padding"])
     assert out.shape == expected.shape
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minicnn.functional as F
 from minicnn.teaching.notebooks import find_notebook, notebook_function
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "generic_exercises"
@@ -53,31 +54,19 @@ def test_g02_logsumexp_matches_the_definition_and_does_not_overflow():
 # ----------------------------------------------------------------------------------------------- G03
 
 
-def _im2col_loops(x, kh, kw, stride, padding):
-    n, c, h, w = x.shape
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (w + 2 * padding - kw) // stride + 1
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    cols = np.zeros((n, c * kh * kw, oh * ow), dtype=x.dtype)
-    for ci in range(c):
-        for u in range(kh):
-            for v in range(kw):
-                for i in range(oh):
-                    for j in range(ow):
-                        cols[:, (ci * kh + u) * kw + v, i * ow + j] = x_pad[:, ci, i * stride + u, j * stride + v]
-    return cols
-
-
 @pytest.mark.exercise("G03")
 @pytest.mark.parametrize(
     "shape, kh, kw, stride, padding",
     [((2, 3, 7, 6), 3, 2, 2, 1), ((1, 2, 5, 5), 3, 3, 1, 0), ((3, 1, 4, 6), 1, 1, 1, 2)],
 )
-def test_g03_im2col_numpy_matches_loops(shape, kh, kw, stride, padding):
+def test_g03_im2col_numpy_matches_the_compiled_im2col(shape, kh, kw, stride, padding):
     f = load("G03", "im2col_numpy")
     x = np.random.default_rng(1).standard_normal(shape)
     out = f(x, kh, kw, stride, padding)
-    expected = _im2col_loops(x, kh, kw, stride, padding)
+    # the library's compiled im2col (not an exercise) lays the columns out the same way
+    oh, ow = (shape[2] + 2 * padding - kh) // stride + 1, (shape[3] + 2 * padding - kw) // stride + 1
+    expected = np.empty((shape[0], shape[1] * kh * kw, oh * ow))
+    F.im2col(np.ascontiguousarray(x), kh, kw, stride, padding, oh, ow, expected)
     assert out.shape == expected.shape
     np.testing.assert_array_equal(out, expected)
 
@@ -138,53 +127,44 @@ def test_g06_build_shapes_cnn_architecture():
 
 @pytest.mark.exercise("G07")
 def test_g07_compose_he_beer_lambert():
+    # properties here; the comparison with the Beer-Lambert formula on random inputs is a hidden test
     f = load("G07", "compose_he")
     rng = np.random.default_rng(3)
     stains = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11]])
     conc_h, conc_e = rng.uniform(0, 1.5, (5, 7)), rng.uniform(0, 1.0, (5, 7))
-    od = conc_h[..., None] * stains[0] + conc_e[..., None] * stains[1]
-    expected = np.clip(np.rint(255.0 * np.exp(-od)), 0, 255).astype(np.uint8)
     out = f(conc_h, conc_e, stains, io=255.0)
     assert out.shape == (5, 7, 3) and out.dtype == np.uint8
-    assert np.abs(out.astype(int) - expected).max() <= 1  # rounding of values at .5 may differ
     np.testing.assert_array_equal(f(np.zeros((2, 3)), np.zeros((2, 3)), stains), np.full((2, 3, 3), 240))
+    # more stain absorbs more light: every channel gets darker (or stays) as a concentration grows
+    darker = f(conc_h + 0.5, conc_e, stains, io=255.0)
+    assert np.all(darker.astype(int) <= out.astype(int))
 
 
 # ----------------------------------------------------------------------------------------------- G08
 
 
-def _gini(counts):
-    counts = np.asarray(counts, dtype=np.float64)
-    total = counts.sum()
-    return 0.0 if total == 0 else 1.0 - float(np.sum((counts / total) ** 2))
-
-
-def _decrease(x, y, threshold):
-    left = x <= threshold
-    k = int(y.max()) + 1
-    child = (left.sum() * _gini(np.bincount(y[left], minlength=k))
-             + (~left).sum() * _gini(np.bincount(y[~left], minlength=k))) / len(y)  # fmt: skip
-    return _gini(np.bincount(y, minlength=k)) - child
-
-
 @pytest.mark.exercise("G08")
 def test_g08_best_threshold_1d():
-    # the notebook calls minicnn.tree.gini (written in G08 too): a reference gini checks the notebook alone
-    f = load("G08", "best_threshold_1d", gini=_gini)
+    # known values here; random cases against a reference split search are a hidden test. The notebook calls
+    # minicnn.tree.gini (a G08 module region): the compiled impurity of the fast splitter (not an exercise)
+    # stands in for it, so that this test checks the notebook's own code
+    from minicnn.tree.split_fast import GINI, node_impurity
+
+    def compiled_gini(counts):
+        counts = np.asarray(counts, dtype=np.float64)
+        return 0.0 if counts.sum() == 0 else float(node_impurity(counts, counts.sum(), GINI))
+
+    f = load("G08", "best_threshold_1d", gini=compiled_gini)
     threshold, decrease = f(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 0, 1, 1]))
     assert threshold == pytest.approx(2.5) and decrease == pytest.approx(0.5)
     assert f(np.full(5, 3.0), np.array([0, 1, 0, 1, 1])) == (None, 0.0)
-
-    rng = np.random.default_rng(4)
-    for _ in range(5):
-        x = np.round(rng.standard_normal(40), 1)  # repeated values on purpose
-        y = (x + rng.standard_normal(40) > 0).astype(np.int64)
-        values = np.unique(x)
-        best = max(_decrease(x, y, t) for t in (values[:-1] + values[1:]) / 2)
-        threshold, decrease = f(x, y)
-        assert decrease == pytest.approx(best, abs=1e-12)
-        assert np.any(np.isclose((values[:-1] + values[1:]) / 2, threshold))
-        assert _decrease(x, y, threshold) == pytest.approx(best, abs=1e-12)
+    # the order of the rows does not matter, and a threshold lies between two distinct values
+    x, y = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]), np.array([1, 0, 1, 0, 1, 1, 0, 1])
+    t1, d1 = f(x, y)
+    order = np.random.default_rng(4).permutation(len(x))
+    t2, d2 = f(x[order], y[order])
+    assert (t1, d1) == (pytest.approx(t2), pytest.approx(d2))
+    assert t1 == pytest.approx(2.5) and d1 == pytest.approx(1 - (3 / 8) ** 2 - (5 / 8) ** 2)
 
 
 # ----------------------------------------------------------------------------------------------- G09
@@ -195,11 +175,10 @@ def test_g09_bias_variance():
     f = load("G09", "bias_variance")
     bias2, variance = f(np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([1.0, 1.0]))
     assert (bias2, variance) == (pytest.approx(0.5), pytest.approx(1.0))
-    rng = np.random.default_rng(5)
-    predictions, truth = rng.uniform(size=(7, 30)), rng.uniform(size=30)
-    mean = predictions.mean(axis=0)
-    expected = (np.mean((mean - truth) ** 2), np.mean(((predictions - mean) ** 2).mean(axis=0)))
-    np.testing.assert_allclose(f(predictions, truth), expected, rtol=1e-12)
+    # identical predictions have no variance; a constant shift is pure bias
+    same = np.tile(np.array([0.5, 1.5, 2.0]), (4, 1))
+    assert f(same, same[0]) == (pytest.approx(0.0), pytest.approx(0.0))
+    assert f(same + 2.0, same[0])[0] == pytest.approx(4.0)
 
 
 # ----------------------------------------------------------------------------------------------- G10
@@ -210,8 +189,9 @@ def test_g10_auc_by_pairs():
     f = load("G10", "auc_by_pairs")
     assert f(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == pytest.approx(0.75)
     assert f(np.array([0, 1]), np.array([0.5, 0.5])) == pytest.approx(0.5)
+    # scikit-learn as the oracle (the pairwise reference is a hidden test)
+    roc_auc_score = pytest.importorskip("sklearn.metrics").roc_auc_score
     rng = np.random.default_rng(6)
     y = rng.integers(0, 2, 60)
     s = np.round(y * 0.8 + rng.standard_normal(60), 1)  # ties on purpose
-    pairs = [(a > b) + 0.5 * (a == b) for a in s[y == 1] for b in s[y == 0]]
-    assert f(y, s) == pytest.approx(float(np.mean(pairs)), abs=1e-12)
+    assert f(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)

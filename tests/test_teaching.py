@@ -619,3 +619,37 @@ def test_notebook_build_creates_the_out_folder(tmp_path, capsys):
     with pytest.raises(SystemExit):
         builder.main(["--src", str(tmp_path / "nope"), "--out", str(out)])
     assert "--src" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------- self-check
+
+
+def test_self_check_asks_to_save_when_the_running_notebook_differs(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from minicnn.teaching import selfcheck
+
+    folder = tmp_path / "generic_exercises"
+    folder.mkdir()
+    stub = '    raise NotImplementedError("G01: implement twice in generic_exercises/G01_toy.ipynb (cell 0)")\n'
+    (folder / "G01_toy.ipynb").write_text(json.dumps(_notebook([("code", "def twice(v):\n" + stub, [])])))
+
+    def running(name, body):
+        path = tmp_path / f"{name}.py"
+        path.write_text(body)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return {"twice": module.twice, "other": 3}
+
+    edited = running("edited", "def twice(v):\n    return v + v\n")
+    same = running("same", "def twice(v):\n    # a comment and other layout are not a difference\n" + stub)
+    assert selfcheck.unsaved_functions(folder / "G01_toy.ipynb", edited) == ["twice"]
+    assert selfcheck.unsaved_functions(folder / "G01_toy.ipynb", same) == []
+    assert selfcheck.unsaved_functions(folder / "G01_toy.ipynb", {}) == []  # cell not run: nothing to compare
+
+    monkeypatch.setattr(selfcheck, "_kernel_namespace", lambda: edited)
+    monkeypatch.setattr(selfcheck, "_this_notebook", lambda exercise: folder / "G01_toy.ipynb")
+    with pytest.raises(AssertionError, match="save the notebook, then run the check again"):
+        selfcheck.self_check("G01")
+    assert "twice() in this notebook differ from the saved G01_toy.ipynb" in capsys.readouterr().out

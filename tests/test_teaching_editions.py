@@ -76,6 +76,19 @@ def test_student_edition_fails_only_on_unimplemented_exercises(tmp_path):
     module_exercises = sorted({r.exercise for r in report.regions if r.path.endswith(".py")})
     assert set(exercises(report.regions)) >= set(module_exercises)
 
+    # tests without an exercise mark that reach exercises through a doctest or a command (exit status 3): their
+    # failure names the exercise too (these four failed with no exercise named before)
+    unmarked = [
+        "tests/test_sequential.py::test_docstring_examples_run",
+        "tests/test_training.py::test_module_docstring_example_runs",
+        "tests/test_heatmap.py::test_heatmap_command_writes_maps_and_resumes",
+        "tests/test_tree_regions.py",
+    ]
+    records = _run_exercise_tests(edition, tmp_path / "unmarked-report.json", unmarked)
+    unnamed = [r for r in records if r["outcome"] in ("failed", "error") and not r["not_implemented"]]
+    assert not unnamed, "failures that name no exercise:\n" + "\n".join(f"{r['nodeid']}: {r['error']}" for r in unnamed)
+    assert sum(bool(r["not_implemented"]) for r in records) == 3, records
+
     records = _run_exercise_tests(edition, tmp_path / "student-report.json", ["tests", "-m", "exercise and not notebook"])
     other_failures = [r for r in records if r["outcome"] in ("failed", "error") and not r["not_implemented"]]
     assert not other_failures, "failures not caused by an unimplemented exercise:\n" + "\n".join(

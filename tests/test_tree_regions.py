@@ -8,12 +8,16 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from minicnn.teaching.release import student_python
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_student_edition_imports_and_raises(tmp_path):
+    if "BEGIN SOLUTION" not in (ROOT / "minicnn" / "tree" / "criteria.py").read_text():
+        pytest.skip("this is the student edition: its tree regions are already stubs (the test makes them)")
     package = tmp_path / "minicnn"
     package.mkdir()
     shutil.copy(ROOT / "minicnn" / "__init__.py", package / "__init__.py")

@@ -163,14 +163,19 @@ def _annotation_dirs(root: Path) -> list[Path]:
 
 
 def _annotation_files(dirs: list[Path]) -> dict[str, Path]:
+    """Slide key -> annotation file; the first folder wins, and in a folder ASAP XML before GeoJSON (as
+    :func:`camelyon.dataset.build.find_annotation`)."""
     out: dict[str, Path] = {}
+    rank = {suffix: i for i, suffix in enumerate(ANNOTATION_SUFFIXES)}
     for d in dirs:
-        for f in sorted(d.iterdir()):
-            if f.is_file() and f.suffix.lower() in ANNOTATION_SUFFIXES and not f.name.startswith("."):
-                key = slide_key(f.name)
-                if key.endswith("_mask"):
-                    continue
-                out.setdefault(key, f)  # XML first (sorted: .geojson < .json < .xml? keep the first dir's)
+        found: dict[str, Path] = {}
+        files = [f for f in d.iterdir() if f.is_file() and f.suffix.lower() in rank and not f.name.startswith(".")]
+        for f in sorted(files, key=lambda f: (rank[f.suffix.lower()], f.name)):
+            key = slide_key(f.name)
+            if not key.endswith("_mask"):
+                found.setdefault(key, f)
+        for key, f in found.items():
+            out.setdefault(key, f)
     return out
 
 

@@ -425,9 +425,7 @@ def _build_locked(out, slide_paths, names, parts_dir, grid, annotations, params,
                              desc="tiling", progress=progress):
         job = result.item
         if result.error is not None:
-            if result.error.startswith("NotImplementedError"):
-                # a missing implementation (student edition) is not a bad slide: stop here
-                raise NotImplementedError(result.error.split(": ", 1)[-1])
+            result.raise_if_unwritten()  # an exercise not written yet (student edition) is not a bad slide
             _raise_if_disk_problem(result.error, parts_dir)
             report.failed.append((job.path, _strip_type(result.error)))
             continue

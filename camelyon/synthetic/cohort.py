@@ -31,7 +31,7 @@ from camelyon.annotations import Annotation, largest_diameter_mm, write_asap
 from camelyon.errors import CamelyonError
 from camelyon.executor import default_workers, map_slides, runs_in_process
 from camelyon.messages import count_noun
-from camelyon.staging import STAGES, pn_stage
+from camelyon.staging import STAGES
 from camelyon.synthetic.lesions import (
     DEFAULT_STAGE_MIX,
     DIAMETER_RANGES_MM,
@@ -613,10 +613,9 @@ def write_tables(root: Path, patients: list[PatientPlan], plans: list[SlidePlan]
     for pat in patients:
         names = [f"patient_{pat.patient:03d}_node_{n}" for n in range(NODES_PER_PATIENT)]
         measured = [by_name[n].label for n in names]
-        stage = pn_stage(measured)
-        if stage != pat.stage:  # pragma: no cover - plan_slide checks every label
-            raise AssertionError(f"patient {pat.patient}: planned {pat.stage}, measured {stage}")
-        w.writerow([f"patient_{pat.patient:03d}.zip", stage])
+        # the planned stage: plan_slide checks every measured label against the plan, and the plan's labels
+        # give the stage (tests/test_synthetic.py); pn_stage is not called here (it is the S09 exercise)
+        w.writerow([f"patient_{pat.patient:03d}.zip", pat.stage])
         for n, label in zip(names, measured, strict=False):
             w.writerow([f"{n}.tif", label])
     _atomic_text(root / "stage_labels.csv", buf.getvalue())

@@ -16,7 +16,7 @@ import numpy as np
 
 from camelyon.annotations import largest_diameter_mm
 from camelyon.errors import CamelyonError
-from camelyon.staging import ITC_MAX_MM, MICRO_MAX_MM, STAGES, pn_stage, slide_label_from_diameter
+from camelyon.staging import ITC_MAX_MM, MICRO_MAX_MM, STAGES, slide_label_from_diameter
 from camelyon.synthetic.tissue_layout import Section, points_in_polygon, star_radius
 
 #: Default stage mix (fractions of patients), roughly the CAMELYON17 training set: many pN0,
@@ -125,10 +125,9 @@ def labels_for_stage(stage: str, rng: np.random.Generator, n_nodes: int = 5) -> 
     elif stage != "pN0":
         raise CamelyonError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     order = rng.permutation(n_nodes)
-    labels = [labels[i] for i in order]
-    if pn_stage(labels) != stage:  # pragma: no cover - guards the table above
-        raise AssertionError(f"labels {labels} do not give {stage}")
-    return labels
+    # the table above gives ``stage`` by the CAMELYON17 rules (tests/test_synthetic.py checks it with pn_stage);
+    # the generator itself never calls pn_stage: it is the S09 exercise, and the cohort must exist before it
+    return [labels[i] for i in order]
 
 
 def lesion_outline(rng: np.random.Generator, diameter_px: float, n_vertices: int) -> np.ndarray:

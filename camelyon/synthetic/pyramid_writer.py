@@ -21,6 +21,7 @@ import numpy as np
 import tifffile
 from numba import njit
 
+from camelyon.errors import SyntheticError
 from minicnn.io import atomic_path
 
 #: Default tile edge in px (what ASAP-converted CAMELYON files use).
@@ -54,7 +55,7 @@ def level_sizes(width: int, height: int, tile: int = TILE, thumbnail_max: int = 
     ``tile`` (itself a power of two), which bounds the number of halvings.
     """
     if width % tile or height % tile:
-        raise ValueError(f"slide size {width} x {height} must be a multiple of the tile size {tile}")
+        raise SyntheticError(f"slide size {width} x {height} must be a multiple of the tile size {tile}")
     sizes = [(width, height)]
     w, h = width, height
     while max(w, h) > thumbnail_max and w % 2 == 0 and h % 2 == 0 and (width // (w // 2)) <= tile:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from camelyon.errors import SyntheticError
 from camelyon.synthetic.stains import CenterStain
 
 #: The nominal resolution at which centres are painted at their scanners' native level-0 um/px.
@@ -70,7 +71,7 @@ SCANNERS: tuple[Scanner, ...] = (
 def center_scanner(center: int) -> Scanner:
     """The scanner of centre ``center`` (cycling through :data:`SCANNERS`)."""
     if center < 0:
-        raise ValueError(f"center must be >= 0, got {center}")
+        raise SyntheticError(f"center must be >= 0, got {center}")
     return SCANNERS[center % len(SCANNERS)]
 
 

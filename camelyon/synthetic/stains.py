@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from camelyon.errors import SyntheticError
+
 
 def _unit(v) -> tuple[float, float, float]:
     a = np.asarray(v, dtype=np.float64)
@@ -97,7 +99,7 @@ CENTER_STAINS: tuple[CenterStain, ...] = (
 def center_stain(center: int) -> CenterStain:
     """The staining of centre ``center``; centres past the fifth are seeded variations of the five."""
     if center < 0:
-        raise ValueError(f"center must be >= 0, got {center}")
+        raise SyntheticError(f"center must be >= 0, got {center}")
     if center < len(CENTER_STAINS):
         return CENTER_STAINS[center]
     base = CENTER_STAINS[center % len(CENTER_STAINS)]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from camelyon.errors import CamelyonError
+from camelyon.errors import CamelyonError, SyntheticError
 
 #: Vertices per section outline.
 OUTLINE_VERTICES = 256
@@ -187,7 +187,7 @@ def make_sections(
         When the slide is too small for the required section.
     """
     if not 1 <= n_sections <= 3:
-        raise ValueError(f"n_sections must be 1..3, got {n_sections}")
+        raise SyntheticError(f"n_sections must be 1..3, got {n_sections}")
     landscape = width >= height
     long_side, short_side = (width, height) if landscape else (height, width)
     margin = 0.04 * short_side

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G01 · Dense layer, activations and gradient checking
 #
+# **Prerequisites:** none: G01 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - write the forward and backward pass of a dense (fully connected) layer and of four activations;
 # - derive each backward pass with the chain rule, in matrix form;
@@ -18,6 +20,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G01")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -38,15 +44,48 @@ rng = np.random.default_rng(0)
 # turns it into $\partial L/\partial x$ (and the parameter gradients) by the chain rule.
 #
 # **Dense layer.** For a batch $X \in \mathbb{R}^{N\times D}$, weights $W \in \mathbb{R}^{D\times M}$ and bias
-# $b \in \mathbb{R}^M$:
+# $b \in \mathbb{R}^M$ the forward pass is $Y = XW + \mathbf{1} b^\top$, entry by entry
 #
-# $$Y = XW + \mathbf{1} b^\top, \qquad
-# \frac{\partial L}{\partial X} = \frac{\partial L}{\partial Y} W^\top, \quad
-# \frac{\partial L}{\partial W} = X^\top \frac{\partial L}{\partial Y}, \quad
-# \frac{\partial L}{\partial b} = \sum_{n} \frac{\partial L}{\partial Y_{n,:}}.$$
+# $$Y_{nm} = \sum_{d} X_{nd} W_{dm} + b_m .$$
 #
-# A shape check finds most mistakes: $\partial L/\partial W$ must be $D\times M$ like $W$, and $X^\top$
-# ($D\times N$) times $\partial L/\partial Y$ ($N\times M$) is the only product that gives it.
+# **Deriving the backward pass.** The loss depends on $W_{dm}$ only through the outputs $Y_{nm}$ of column $m$
+# (one per sample $n$), and $\partial Y_{nm}/\partial W_{dm} = X_{nd}$. The chain rule sums over those paths:
+#
+# $$\frac{\partial L}{\partial W_{dm}} = \sum_n \frac{\partial L}{\partial Y_{nm}}\,\frac{\partial Y_{nm}}{\partial W_{dm}}
+#   = \sum_n \frac{\partial L}{\partial Y_{nm}}\, X_{nd}.$$
+#
+# Do the same for $X_{nd}$ (which outputs does it reach, with which coefficient?) and for $b_m$ (every sample's
+# $Y_{nm}$ contains it with coefficient 1). Then read each sum as a matrix product: a sum over an index shared
+# by two factors is a product of matrices, possibly transposed. A shape check finds most mistakes:
+# $\partial L/\partial W$ must be $D\times M$ like $W$, $\partial L/\partial X$ $N\times D$ like $X$.
+#
+# **Exercise 1** (in `minicnn/functional/dense.py` and `minicnn/layers/dense.py`): `dense_forward`,
+# `dense_backward`, and the layer's `forward`/`backward` that call them. Open the hints one at a time, only when
+# stuck; the gradient check of section 3 tells you when you are right.
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Each gradient has the shape of what it is the gradient of. Every entry is a sum over the samples (for $W$,
+# $b$) or over the outputs (for $X$) of `dout` times the coefficient of that variable in $Y$.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $\partial L/\partial X = \partial L/\partial Y\; W^\top$ ($N\times D$),
+# $\partial L/\partial W = X^\top\, \partial L/\partial Y$ ($D\times M$),
+# $\partial L/\partial b = \sum_n \partial L/\partial Y_{n,:}$ ($M$).
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# x, w = cache                      # what dense_forward kept
+# dx = (dout, w) -> one matrix product with a transpose
+# dw = (x, dout) -> one matrix product with a transpose
+# db = dout summed over axis 0
+# Dense.backward: write dW, db into self.grads["W"][...], self.grads["b"][...]; return dx
+# ```
+# </details>
 
 # %%
 x = rng.standard_normal((4, 3))
@@ -156,6 +195,8 @@ for layer in (Dense(5, 3, rng=1), ReLU(), LeakyReLU(0.05), Sigmoid(), Tanh()):
 # %% [markdown]
 # ## Self-check
 # Runs the tests marked `G01` (`pytest -m G01`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G01")

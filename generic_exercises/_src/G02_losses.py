@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G02 · Losses and numerical stability
 #
+# **Prerequisites:** none: G02 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - write softmax cross-entropy, binary cross-entropy and mean squared error as a `forward` / `backward` pair;
 # - see why `exp` overflows and how the *log-sum-exp* trick and `softplus` avoid it;
@@ -16,6 +18,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G02")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -33,9 +39,33 @@ rng = np.random.default_rng(0)
 #
 # $$p_c = \frac{e^{s_c}}{\sum_k e^{s_k}}, \qquad \ell = -\log p_y = -s_y + \log \sum_k e^{s_k}.$$
 #
-# The batch loss is the mean over the $N$ samples, and its gradient has a famously simple form:
+# The batch loss is the mean over the $N$ samples, $L = \frac1N \sum_i \ell_i$.
+#
+# **Deriving the gradient.** Sample $i$'s loss depends only on its own scores. Differentiate the two terms of
+# $\ell = -s_y + \log\sum_k e^{s_k}$ with respect to one score $s_c$: the first gives $-1$ when $c = y$ and $0$
+# otherwise; for the second, the derivative of $\log u$ is $u'/u$ with $u = \sum_k e^{s_k}$, and
+# $\partial u/\partial s_c = e^{s_c}$, so it is a quantity you already computed in the forward pass. Add the two
+# and do not forget the $\frac1N$ of the mean. Check your result: the gradient of one sample sums to 0 over the
+# classes (why?), and it is negative only for the true class.
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Keep the probabilities from the forward pass in the cache: the gradient is built from them and the labels,
+# one row per sample, with the shape of the scores $(N, C)$.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
 #
 # $$\frac{\partial L}{\partial s_{ic}} = \frac{1}{N}\left(p_{ic} - [c = y_i]\right).$$
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# probs, y = self.cache
+# dscores = copy of probs; subtract 1 at (row i, column y[i]) for every i; divide by N
+# ```
+# </details>
 #
 # Computed literally, $e^{s}$ overflows for $s \gtrsim 709$ in float64 (89 in float32) and the loss becomes `nan`:
 
@@ -180,6 +210,8 @@ for name, loss, y in (
 # %% [markdown]
 # ## Self-check
 # Runs the tests marked `G02` (`pytest -m G02`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G02")

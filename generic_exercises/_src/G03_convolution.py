@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G03 · Convolution: naive loops, im2col, and the fast kernel
 #
+# **Prerequisites:** none: G03 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - compute a 2-D convolution (cross-correlation) with padding and stride, and its output size;
 # - derive its backward pass: the gradient of a convolution is again a convolution;
@@ -17,6 +19,10 @@ import time
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G03")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -38,7 +44,22 @@ rng = np.random.default_rng(0)
 #   w_{f,c,u,v}\; x^{\text{pad}}_{n,c,\,iS+u,\,jS+v}, \qquad
 #   O_H = \left\lfloor \frac{H + 2P - K_H}{S} \right\rfloor + 1 .$$
 #
-# **Backward.** Each input pixel touches every output whose window covers it, hence
+# **Deriving the backward pass.** $y_{n,f,i,j}$ is a sum of products, so its derivative with respect to one
+# weight $w_{f,c,u,v}$ is the input pixel that weight multiplies in window $(i, j)$, and with respect to $b_f$
+# it is 1. The loss reaches $w_{f,c,u,v}$ through **every** output of filter $f$ (all $n, i, j$): the chain
+# rule sums over them. An input pixel $x^{\text{pad}}_{n,c,p,q}$ is reached through every output whose window
+# covers it, each time with the weight at the offset $(p - iS,\, q - jS)$. Write these three sums yourself
+# before opening the hints; the padding only shifts indices (compute the gradient of the padded input, then
+# crop it). The result is again a correlation: the gradient of a convolution is a convolution.
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Loop over the output positions $(i, j)$ as in the forward pass. For each one, the window of the padded input
+# and `dout[:, :, i, j]` (shape $N \times F$) give one contribution to `dw` (all filters at once) and one
+# to the window of `dx_pad` (all images at once). `db` needs no loop.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
 #
 # $$\frac{\partial L}{\partial w_{f,c,u,v}} = \sum_{n,i,j} \frac{\partial L}{\partial y_{n,f,i,j}}\,
 #   x^{\text{pad}}_{n,c,iS+u,jS+v}, \qquad
@@ -46,6 +67,19 @@ rng = np.random.default_rng(0)
 #
 # and $\partial L/\partial x^{\text{pad}}$ accumulates $w_{f,c,u,v}\,\partial L/\partial y_{n,f,i,j}$ into the
 # window at $(iS+u, jS+v)$; cropping the padding gives $\partial L/\partial x$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# x_pad = x padded with zeros; dx_pad = zeros like x_pad; dw = zeros like w
+# for each output row i and column j:
+#     window = x_pad[:, :, i*S : i*S+KH, j*S : j*S+KW]             (N, C, KH, KW)
+#     dw     += contraction of dout[:, :, i, j] (N, F) with window over N   -> (F, C, KH, KW)
+#     dx_pad[same window] += contraction of dout[:, :, i, j] with w over F -> (N, C, KH, KW)
+# dx = dx_pad without the padding; db = dout summed over N, OH, OW
+# ```
+# </details>
 #
 # The simplest correct code loops over the output positions $(i, j)$ and handles all images and filters at
 # once for each window. Write it in `conv_naive.py`, then try it on a synthetic image with two edge filters:
@@ -196,6 +230,8 @@ plt.show()
 #
 # ## Self-check
 # Runs the tests marked `G03` (`pytest -m G03`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G03")

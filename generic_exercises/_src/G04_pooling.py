@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G04 · Pooling
 #
+# **Prerequisites:** none: G04 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - write max pooling and average pooling (forward and backward) and global average pooling;
 # - understand where the gradient of a max goes, and what happens with ties;
@@ -19,6 +21,10 @@ import time
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G04")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -41,11 +47,37 @@ rng = np.random.default_rng(0)
 # Global average pooling averages each channel over the whole map: $(N, C, H, W) \to (N, C)$. The tile CNN
 # uses it before its last dense layer, so it accepts any tile size.
 #
-# **Backward.** Average pooling spreads $\partial L/\partial y$ evenly: each of the $k^2$ inputs of a window
-# gets $\frac{1}{k^2}\partial L/\partial y$. Max pooling routes all of it to the input that was the maximum
-# (the *argmax*), the others get 0. With a tie the max is not differentiable; minicnn gives the whole gradient
-# to the first maximum in row-major order, as most libraries do. When windows overlap ($s < k$), an input can
-# receive gradient from several windows: *add* the contributions.
+# **Deriving the backward pass.** An average is a sum with coefficient $1/k^2$: what is
+# $\partial y^{\text{avg}}_{n,c,i,j}/\partial x_{n,c,p,q}$ for an input inside the window, and outside it? A
+# maximum behaves locally like the one input that attains it: moving any other input a little does not change
+# $y^{\max}$. So the derivative of the window's output is 1 for one input and 0 for the others. With a tie the
+# max is not differentiable; minicnn gives the whole gradient to the first maximum in row-major order, as most
+# libraries do. When windows overlap ($s < k$), an input lies in several windows: the chain rule sums over them.
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Loop over the output positions as in the forward pass; each `dout[:, :, i, j]` goes back into its window of
+# `dx` (which starts as zeros shaped like the input), all images and channels at once.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# Average: every input of the window receives $\frac{1}{k^2}\,\partial L/\partial y_{n,c,i,j}$. Max: the input
+# at the window's (first) argmax receives $\partial L/\partial y_{n,c,i,j}$, the others 0. Overlapping windows
+# add their contributions.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# dx = zeros(shape of x)
+# for each output row i and column j:
+#     window of x: rows i*s .. i*s+k, columns j*s .. j*s+k          (N, C, k, k)
+#     max: index of the first maximum of each flattened window       (N, C)  -> unravel to (u, v)
+#          dx[n, c, i*s+u, j*s+v] += dout[n, c, i, j]                (fancy indexing over n, c)
+#     avg: dx[window] += dout[:, :, i, j] / k**2, broadcast over the window
+# ```
+# </details>
 
 # %%
 size = 32
@@ -160,6 +192,8 @@ for k in (1, 2, 4, 8):
 # %% [markdown]
 # ## Self-check
 # Runs the tests marked `G04` (`pytest -m G04`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G04")

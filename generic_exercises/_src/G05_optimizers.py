@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G05 · Optimizers: SGD, momentum, Adam
 #
+# **Prerequisites:** none: G05 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - write the update rules of SGD (with momentum, Nesterov momentum and weight decay) and of Adam/AdamW;
 # - see on 2-D loss surfaces why plain gradient descent zig-zags in narrow valleys and how momentum and
@@ -16,6 +18,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G05")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -182,6 +188,8 @@ plt.show()
 # %% [markdown]
 # ## Self-check
 # Runs the tests marked `G05` (`pytest -m G05`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G05")

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G06 · Training a CNN end to end
 #
+# **Prerequisites:** G06 needs G01 (dense layer and activations), G02 (losses), G03 (convolution), G04 (pooling), G05 (optimizers). The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - follow the shapes through a CNN, layer by layer, and count its parameters;
 # - write the training step (forward, loss, backward, update) and the epoch loop over shuffled minibatches;
@@ -18,6 +20,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G06")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -175,6 +181,39 @@ for p, h in curves.items():
 # range, which lets a deeper network train with a larger learning rate. At evaluation it uses running averages
 # of $\mu$ and $\sigma^2$ collected during training.
 #
+# **Deriving the backward pass** (`batch_norm_backward` in `minicnn/functional/batchnorm.py`). $\partial L/\partial
+# \gamma$ and $\partial L/\partial \beta$ come straight from $y = \gamma \hat x + \beta$ (sum over the batch). For
+# $x$ the chain rule has three paths, because in training mode $\mu_B$ and $\sigma_B^2$ are functions of the
+# whole batch: through $\hat x_i$ directly, through $\sigma_B^2$ (which depends on every $x_j$ and on $\mu_B$),
+# and through $\mu_B$. Write $\partial L/\partial \hat x = \gamma\,\partial L/\partial y$, then
+# $\partial L/\partial \sigma_B^2$ and $\partial L/\partial \mu_B$ as sums over the batch, and combine. In
+# evaluation mode $\mu$ and $\sigma^2$ are constants and only the first path remains.
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# The forward pass keeps $\hat x$, $\gamma$, $1/\sqrt{\sigma_B^2+\epsilon}$ and the mode in the cache. Every sum is over the batch
+# axis (axis 0 for $(N, D)$), so each term of $\partial L/\partial x$ is $(N, D)$ or broadcasts from $(D,)$.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# With $g = \gamma\,\partial L/\partial y$ and $m$ the batch size, in training mode
+# $$\frac{\partial L}{\partial x} = \frac{1}{m\sqrt{\sigma_B^2+\epsilon}}\Big(m\,g - \sum_i g_i
+#   - \hat x \sum_i g_i \hat x_i\Big),$$
+# in evaluation mode $\partial L/\partial x = g/\sqrt{\sigma^2+\epsilon}$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# x_hat, gamma, inv_std, axes, training = cache       (sums run over `axes`: the batch, and H, W for images)
+# dgamma = sum of dout * x_hat;  dbeta = sum of dout
+# g = dout * gamma
+# training: dx = inv_std / m * (m * g - g summed over the batch - x_hat * (g * x_hat) summed over the batch)
+# eval:     dx = g * inv_std
+# ```
+# </details>
+#
 # A five-layer network trained with plain SGD, with and without batch norm:
 
 # %%
@@ -208,6 +247,8 @@ plt.show()
 # %% [markdown]
 # ## Self-check
 # Runs the quick tests marked `G06` (`pytest -m "G06 and not slow"`) in a fresh Python process;
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 # `self_check("G06", slow=True)` also trains the digits CNN to 97 % (a few minutes).
 
 # %%

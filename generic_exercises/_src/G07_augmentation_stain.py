@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G07 · Data augmentation and colour normalization
 #
+# **Prerequisites:** none: G07 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - model an H&E image with the Beer-Lambert law: optical density, stain vectors, concentrations;
 # - see why slides from different hospitals differ in colour, and why a CNN cares;
@@ -16,6 +18,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G07")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -183,6 +189,8 @@ plt.show()
 #
 # ## Self-check
 # Runs the quick tests marked `G07` (`pytest -m "G07 and not slow"`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G07")

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G08 · Decision trees
 #
+# **Prerequisites:** none: G08 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - measure the impurity of a node (Gini, entropy) and the impurity decrease of a split;
 # - find the best axis-aligned split by trying every threshold, then grow a tree greedily and recursively;
@@ -16,6 +18,10 @@ import time
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G08")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -90,24 +96,20 @@ x0 = X[:, 0].astype(np.float64)
 threshold, decrease = best_threshold_1d(x0, y)
 print(f"best threshold on feature 0: {threshold:.3f}, Gini decrease {decrease:.3f}")
 
-candidates = np.unique(x0)
-mids = (candidates[:-1] + candidates[1:]) / 2
-parent = gini(np.bincount(y).astype(np.float64))
-curve = []
-for t in mids:
-    left = x0 <= t
-    curve.append(parent - (left.sum() * gini(np.bincount(y[left], minlength=2).astype(float))
-                           + (~left).sum() * gini(np.bincount(y[~left], minlength=2).astype(float))) / len(y))
+# what each side of a threshold holds: the share of each class that falls at or left of it
+order = np.argsort(x0, kind="stable")
+left_share = {k: np.cumsum(y[order] == k) / max(1, int(np.sum(y == k))) for k in (0, 1)}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.3))
 for k in (0, 1):
     axes[0].hist(x0[y == k], bins=25, alpha=0.6, label=f"class {k}")
+    axes[1].plot(x0[order], left_share[k], label=f"class {k}")
 axes[0].axvline(threshold, color="k", ls="--")
 axes[0].set_xlabel("feature 0")
 axes[0].legend()
-axes[1].plot(mids, curve)
-axes[1].axvline(threshold, color="k", ls="--")
+axes[1].axvline(threshold, color="k", ls="--", label="your threshold")
 axes[1].set_xlabel("threshold")
-axes[1].set_ylabel("Gini decrease")
+axes[1].set_ylabel("share of the class at or left of it")
+axes[1].legend()
 plt.show()
 
 # %% [markdown]
@@ -182,6 +184,8 @@ for splitter in ("naive", "fast"):
 # %% [markdown]
 # ## Self-check
 # Runs the quick tests marked `G08` (`pytest -m "G08 and not slow"`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G08")

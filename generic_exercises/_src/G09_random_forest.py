@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G09 · Random forests, bias and variance
 #
+# **Prerequisites:** G09 needs G08 (decision trees). The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - draw bootstrap samples and know which samples are "out of bag";
 # - average many decorrelated trees, and explain with the bias-variance decomposition why it helps;
@@ -15,6 +17,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G09")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -168,6 +174,8 @@ for name, imp in zip(["x0", "x1", "noise 1", "noise 2", "noise 3"], forest_noise
 # %% [markdown]
 # ## Self-check
 # Runs the quick tests marked `G09` (`pytest -m "G09 and not slow"`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G09")

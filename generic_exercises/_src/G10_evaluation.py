@@ -1,6 +1,8 @@
 # %% [markdown]
 # # G10 · Evaluation: confusion matrix, ROC and AUC, Cohen's kappa
 #
+# **Prerequisites:** none: G10 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - read a confusion matrix and derive accuracy, precision, recall and F1 from it; see why accuracy misleads
 #   when classes are imbalanced (most lymph nodes are negative);
@@ -17,6 +19,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "minicnn" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("G10")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -159,6 +165,8 @@ plt.show()
 #
 # ## Self-check
 # Runs the quick tests marked `G10` (`pytest -m "G10 and not slow"`) in a fresh Python process.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("G10")

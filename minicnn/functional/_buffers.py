@@ -70,7 +70,8 @@ class Workspace:
     def scratch(self, name, shape, dtype):
         """An uninitialised work array, reused by every call that asks for `name` with this shape and dtype.
 
-        Its contents are valid only until the next request under `name`: never hand it out.
+        Its contents are valid only until the next request under `name`: never return it as a result
+        (a kernel's cache may refer to it, e.g. the max-pool argmax, until the next forward call).
         """
         return self._lookup(name, shape, dtype)
 

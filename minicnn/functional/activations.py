@@ -77,7 +77,7 @@ def leaky_relu_backward(dout, cache):
     """Gradient of :func:`leaky_relu_forward`."""
     x, alpha = cache
     dout = _check_dout(dout, x, "leaky_relu_backward")
-    ### BEGIN SOLUTION (G01) dx = dout where x > 0, alpha * dout elsewhere (x, alpha from the cache); dtype of x
+    ### BEGIN SOLUTION (G01) dx, shape and dtype of x, from dout and the cache (x, alpha): the local slope of leaky ReLU on each side of 0, times dout
     dx = np.where(x > 0, dout, alpha * dout).astype(x.dtype, copy=False)
     ### END SOLUTION
     return dx
@@ -105,7 +105,7 @@ def sigmoid_backward(dout, cache):
     """Gradient of :func:`sigmoid_forward`."""
     out = cache
     dout = _check_dout(dout, out, "sigmoid_backward")
-    ### BEGIN SOLUTION (G01) dx = dout * out * (1 - out), out = the forward output kept in the cache
+    ### BEGIN SOLUTION (G01) dx (shape of dout) from dout and the cache, which holds the forward output: write sigmoid'(x) in terms of sigmoid(x) (G01 theory)
     dx = dout * out * (1 - out)
     ### END SOLUTION
     return dx
@@ -121,7 +121,7 @@ def tanh_forward(x):
         The output (the gradient is ``1 - out**2``).
     """
     x = as_float(x, "tanh_forward")
-    ### BEGIN SOLUTION (G01) out = tanh(x) element-wise (np.tanh), same shape and dtype as x
+    ### BEGIN SOLUTION (G01) out = tanh of x element-wise, same shape and dtype as x; the cache returned below is the output (backward uses it)
     out = np.tanh(x)
     ### END SOLUTION
     return out, out
@@ -131,7 +131,7 @@ def tanh_backward(dout, cache):
     """Gradient of :func:`tanh_forward`."""
     out = cache
     dout = _check_dout(dout, out, "tanh_backward")
-    ### BEGIN SOLUTION (G01) dx = dout * (1 - out**2), out = the forward output kept in the cache
+    ### BEGIN SOLUTION (G01) dx (shape of dout) from dout and the cache, which holds the forward output: write tanh'(x) in terms of tanh(x) (G01 theory)
     dx = dout * (1 - out * out)
     ### END SOLUTION
     return dx

@@ -94,7 +94,7 @@ def batch_norm_backward(dout, cache):
     if dout.shape != x_hat.shape:
         raise ValueError(f"batch_norm_backward: expected dout of shape {x_hat.shape}, got {dout.shape}")
     dout = match_dtype(dout, x_hat.dtype)
-    ### BEGIN SOLUTION (G06) dx_hat = dout*gamma; train: dx = inv_std/m * (m dx_hat - sum dx_hat - x_hat sum(dx_hat x_hat)); else dx_hat*inv_std
+    ### BEGIN SOLUTION (G06) dx (shape of dout), dgamma and dbeta (per feature) from dout and the cache (x_hat, gamma, inv_std, axes, training); sums run over `axes`; in training mode the batch mean and variance depend on every x, so derive through them (G06 theory); in eval mode they are constants
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * x_hat).sum(axis=axes)
     dx_hat = dout * _per_feature(gamma, dout)

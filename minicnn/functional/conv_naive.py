@@ -37,7 +37,7 @@ def conv2d_forward_naive(x, w, b, stride=1, padding=0):
     w = match_dtype(as_float(w, who, "weights"), x.dtype)
     b = match_dtype(as_float(b, who, "bias"), x.dtype)
     n, c, h, wd, f, kh, kw, oh, ow = conv2d_geometry(x, w, b, stride, padding, who)
-    ### BEGIN SOLUTION (G03) pad x; per output pixel (i, j): window (N, C, KH, KW) at (i*s, j*s) times each filter, summed, + b
+    ### BEGIN SOLUTION (G03) out (N, F, OH, OW), OH = (H + 2 padding - KH) // stride + 1: loop over output pixels; each one compares the zero-padded input window (N, C, KH, KW) with every filter, plus that filter's bias; the cache returned below is what backward gets
     x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     out = np.empty((n, f, oh, ow), dtype=x.dtype)
     for i in range(oh):
@@ -76,7 +76,7 @@ def conv2d_backward_naive(dout, cache):
     if dout.shape != (n, f, oh, ow):
         raise ValueError(f"conv2d_backward_naive: expected dout of shape {(n, f, oh, ow)}, got {dout.shape}")
     dout = match_dtype(dout, x.dtype)
-    ### BEGIN SOLUTION (G03) per output pixel: dw += dout[:, :, i, j] x window, dx_pad[window] += dout[:, :, i, j] x w; crop; db = sum
+    ### BEGIN SOLUTION (G03) dx (N, C, H, W), dw (F, C, KH, KW), db (F,) from dout (N, F, OH, OW) and the cache (x, w, b, stride, padding): walk the forward pass's windows and ask how each output pixel depends on its window, on w and on b (G03 theory); remove the padding from dx at the end
     x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     dx_pad = np.zeros_like(x_pad)
     dw = np.zeros_like(w)

@@ -34,7 +34,7 @@ def dense_forward(x, w, b):
         raise ValueError(f"{who}: expected input of shape (N, {d}), got {x.shape}")
     if b.shape != (m,):
         raise ValueError(f"{who}: expected bias of shape ({m},), got {b.shape}")
-    ### BEGIN SOLUTION (G01) out = x w + b: (N, D) @ (D, M) + (M,) -> (N, M)
+    ### BEGIN SOLUTION (G01) out (N, M) = the affine map of x (N, D) by w (D, M) and b (M,); the cache returned below, (x, w), is what backward gets
     out = x @ w + b
     ### END SOLUTION
     cache = (x, w)
@@ -62,7 +62,7 @@ def dense_backward(dout, cache):
     if dout.shape != (x.shape[0], w.shape[1]):
         raise ValueError(f"dense_backward: expected dout of shape {(x.shape[0], w.shape[1])}, got {dout.shape}")
     dout = match_dtype(dout, x.dtype)
-    ### BEGIN SOLUTION (G01) dx = dout w^T (N, D); dw = x^T dout (D, M); db = dout summed over the batch (M,)
+    ### BEGIN SOLUTION (G01) dx (N, D), dw (D, M), db (M,) from dout (N, M) and the cache (x, w); derive them with the chain rule (G01 theory), check the shapes, then the gradient check
     dx = dout @ w.T
     dw = x.T @ dout
     db = dout.sum(axis=0)

@@ -38,7 +38,7 @@ def max_pool2d_forward_naive(x, kernel_size=2, stride=None):
     x = as_float(x, who)
     k, s, oh, ow = pool2d_geometry(x, kernel_size, stride, who)
     n, c = x.shape[:2]
-    ### BEGIN SOLUTION (G04) out (N, C, OH, OW); out[:, :, i, j] = max of x[:, :, i*s:i*s+k, j*s:j*s+k] over its last two axes
+    ### BEGIN SOLUTION (G04) out (N, C, OH, OW), OH = (H - k) // s + 1: the maximum of each k x k window, windows every s pixels; return (out, cache) with what backward needs
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     for i in range(oh):
         for j in range(ow):
@@ -62,7 +62,7 @@ def max_pool2d_backward_naive(dout, cache):
     n, c, h, w = x.shape
     oh, ow = (h - k) // s + 1, (w - k) // s + 1
     dout = _check_dout(dout, (n, c, oh, ow), x.dtype, "max_pool2d_backward_naive")
-    ### BEGIN SOLUTION (G04) dx = zeros like x; per window add dout[:, :, i, j] at the first maximum (argmax of the flattened window)
+    ### BEGIN SOLUTION (G04) dx shaped like x (N, C, H, W) from dout (N, C, OH, OW): which input of a window changed its output? (ties: the first maximum, as np.argmax); windows may overlap, so accumulate
     dx = np.zeros_like(x)
     for i in range(oh):
         for j in range(ow):
@@ -96,7 +96,7 @@ def avg_pool2d_forward_naive(x, kernel_size=2, stride=None):
     x = as_float(x, who)
     k, s, oh, ow = pool2d_geometry(x, kernel_size, stride, who)
     n, c = x.shape[:2]
-    ### BEGIN SOLUTION (G04) out (N, C, OH, OW); out[:, :, i, j] = mean of x[:, :, i*s:i*s+k, j*s:j*s+k] over its last two axes
+    ### BEGIN SOLUTION (G04) out (N, C, OH, OW), OH = (H - k) // s + 1: the mean of each k x k window, windows every s pixels; return (out, cache)
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     for i in range(oh):
         for j in range(ow):

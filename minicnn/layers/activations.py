@@ -58,7 +58,7 @@ class LeakyReLU(Layer):
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G01) dx = F.leaky_relu_backward of dout with the saved cache (dout where x > 0, alpha * dout elsewhere)
+        ### BEGIN SOLUTION (G01) dx = F.leaky_relu_backward of dout with the saved cache; shape of the input
         dx = F.leaky_relu_backward(dout, cache)
         ### END SOLUTION
         return dx
@@ -76,7 +76,7 @@ class Sigmoid(Layer):
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G01) dx = F.sigmoid_backward of dout with the saved cache: dout * out * (1 - out)
+        ### BEGIN SOLUTION (G01) dx = F.sigmoid_backward of dout with the saved cache; shape of the input
         dx = F.sigmoid_backward(dout, cache)
         ### END SOLUTION
         return dx
@@ -94,7 +94,7 @@ class Tanh(Layer):
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G01) dx = F.tanh_backward of dout with the saved cache: dout * (1 - out**2)
+        ### BEGIN SOLUTION (G01) dx = F.tanh_backward of dout with the saved cache; shape of the input
         dx = F.tanh_backward(dout, cache)
         ### END SOLUTION
         return dx

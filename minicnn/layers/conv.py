@@ -90,7 +90,7 @@ class Conv2D(Layer):
         """
         x = self._input(x)
         W, b = self.params["W"], self.params["b"]
-        ### BEGIN SOLUTION (G03) F.conv2d_forward(x, W, b, stride, padding, workspace=...) -> out (N, F, OH, OW), cache in self._cache
+        ### BEGIN SOLUTION (G03) call F.conv2d_forward with this layer's W, b, stride, padding and workspace; keep its cache in self._cache; return out (N, F, OH, OW)
         out, self._cache = F.conv2d_forward(x, W, b, self.stride, self.padding, workspace=self._workspace)
         ### END SOLUTION
         return out
@@ -101,7 +101,7 @@ class Conv2D(Layer):
         Returns None when :attr:`input_grad` is False.
         """
         cache = self._saved()
-        ### BEGIN SOLUTION (G03)
+        ### BEGIN SOLUTION (G03) dx, dW, db from F.conv2d_backward(dout, cache, need_dx=self.input_grad) (need_dx False: dx is None, the first layer skips that work); write dW, db into self.grads in place; return dx
         dx, dW, db = F.conv2d_backward(dout, cache, need_dx=self.input_grad)
         self.grads["W"][...] = dW
         self.grads["b"][...] = db

@@ -52,7 +52,7 @@ class Dense(Layer):
         """x: (N, in_features) -> (N, out_features)."""
         x = self._input(x)
         W, b = self.params["W"], self.params["b"]
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) call F.dense_forward(x, W, b); keep its cache in self._cache (backward reads it with self._saved()); return out (N, out_features)
         out, self._cache = F.dense_forward(x, W, b)
         ### END SOLUTION
         return out
@@ -60,7 +60,7 @@ class Dense(Layer):
     def backward(self, dout):
         """Fill ``grads["W"]``, ``grads["b"]``; return dx of shape (N, in_features)."""
         cache = self._saved()
-        ### BEGIN SOLUTION (G01)
+        ### BEGIN SOLUTION (G01) dx, dW, db from F.dense_backward(dout, cache); write dW and db INTO self.grads['W'] and self.grads['b'] (in place: grads[...] = ...); return dx (N, in_features)
         dx, dW, db = F.dense_backward(dout, cache)
         self.grads["W"][...] = dW
         self.grads["b"][...] = db

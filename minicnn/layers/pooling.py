@@ -47,14 +47,14 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x):
         x = self._input(x)
-        ### BEGIN SOLUTION (G04) F.max_pool2d_forward(x, k, s, workspace=...) -> out (N, C, OH, OW), cache in self._cache
+        ### BEGIN SOLUTION (G04) call the functional max pooling (F.max_pool2d_forward with this layer's kernel, stride and workspace); keep its cache in self._cache; return out (N, C, OH, OW)
         out, self._cache = F.max_pool2d_forward(x, self.kernel_size, self.stride, workspace=self._workspace)
         ### END SOLUTION
         return out
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G04) dx = F.max_pool2d_backward of dout (N, C, OH, OW) with the saved cache -> (N, C, H, W)
+        ### BEGIN SOLUTION (G04) dx (N, C, H, W) from dout (N, C, OH, OW) with F.max_pool2d_backward and the cache saved by forward (cache = self._saved())
         dx = F.max_pool2d_backward(dout, cache)
         ### END SOLUTION
         return dx
@@ -65,14 +65,14 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x):
         x = self._input(x)
-        ### BEGIN SOLUTION (G04) F.avg_pool2d_forward(x, k, s, workspace=...) -> out (N, C, OH, OW), cache in self._cache
+        ### BEGIN SOLUTION (G04) call the functional average pooling (F.avg_pool2d_forward with this layer's kernel, stride and workspace); keep its cache in self._cache; return out (N, C, OH, OW)
         out, self._cache = F.avg_pool2d_forward(x, self.kernel_size, self.stride, workspace=self._workspace)
         ### END SOLUTION
         return out
 
     def backward(self, dout):
         cache = self._saved()
-        ### BEGIN SOLUTION (G04) dx = F.avg_pool2d_backward of dout (N, C, OH, OW) with the saved cache -> (N, C, H, W)
+        ### BEGIN SOLUTION (G04) dx (N, C, H, W) from dout (N, C, OH, OW) with F.avg_pool2d_backward and the cache saved by forward
         dx = F.avg_pool2d_backward(dout, cache)
         ### END SOLUTION
         return dx

@@ -31,7 +31,7 @@ def kappa_from_confusion(confusion, weights=None):
     float
         In [-1, 1]; NaN when ``sum(W * E) == 0`` (e.g. both raters always give the same one label).
     """
-    ### BEGIN SOLUTION (G10) E = outer(row sums, column sums) / total; W_ij = [i != j], |i - j| or (i - j)^2; kappa = 1 - sum(W * C) / sum(W * E)
+    ### BEGIN SOLUTION (G10) kappa (float) from a confusion matrix C (k, k) and weights 'none', 'linear' or 'quadratic': compare the observed disagreement with the disagreement expected by chance from the row and column totals (G10 theory)
     confusion = np.asarray(confusion, dtype=np.float64)
     n = confusion.shape[0]
     total = confusion.sum()

@@ -49,6 +49,7 @@ from minicnn.teaching.regions import (
     marker_lines,
     read_notebook,
 )
+from minicnn.teaching.student_docs import exercises_markdown, student_readme
 
 
 class ReleaseError(ValueError):
@@ -190,26 +191,6 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def exercises_markdown(regions: list[Region]) -> str:
-    """EXERCISES.md of the student edition: what to implement, where, and how to check it."""
-    lines = [
-        "# Exercises",
-        "",
-        "Each exercise below is a set of functions that raise `NotImplementedError` until you write them.",
-        "Check one exercise with `python -m pytest -m <id>` (for example `python -m pytest -m G03`); an",
-        "exercise you have not done yet is reported in one line, `G03 not implemented: <file>::<function>`.",
-        "",
-    ]
-    for ex_id, regs in exercises(regions).items():
-        lines.append(f"## {ex_id}")
-        lines.append("")
-        for r in regs:
-            hint = f": {r.hint}" if r.hint else ""
-            lines.append(f"- `{r.location}`{hint}")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def _git(source: Path, *args: str) -> str:
     try:
         proc = subprocess.run(["git", "-C", str(source), *args], capture_output=True, text=True, timeout=120)
@@ -286,6 +267,8 @@ def _build(
         if is_notebook_source(rel, source):
             report.sources.append(rel)
             continue
+        if rel == "README.md":
+            continue  # the instructor's README: the student edition gets its own (below)
         target = tmp / rel
         if rel.endswith(".py"):
             text = _read_text(path)
@@ -303,7 +286,8 @@ def _build(
             shutil.copy2(path, target)
         report.files += 1
     _write_text(tmp / "EXERCISES.md", exercises_markdown(report.regions))
-    report.files += 1
+    _write_text(tmp / "README.md", student_readme(report.regions))
+    report.files += 2
     return report
 
 

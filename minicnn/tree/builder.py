@@ -127,13 +127,17 @@ def grow_node(recorder, X, y, w, rows, depth, total_weight, n_classes, params, f
         Depth of this node (the root has depth 0).
     total_weight : float
         Summed weight of all training samples (N in the impurity decrease).
+    params : dict
+        Keys ``"criterion"`` ("gini" or "entropy"), ``"max_depth"`` (int; no limit is a large int),
+        ``"min_samples_split"``, ``"min_samples_leaf"`` (ints), ``"min_impurity_decrease"`` (float) and
+        ``"max_features"`` (int, features tried per split).
 
     Returns
     -------
     int
         The id of the node.
     """
-    ### BEGIN SOLUTION (G08)
+    ### BEGIN SOLUTION (G08) return the node id from recorder.add_leaf; leaf rules and the split as the docstring says (params keys listed there); recurse left (x <= threshold) then right, then recorder.make_split
     criterion = params["criterion"]
     min_samples_leaf = params["min_samples_leaf"]
     counts = np.bincount(y[rows], weights=w[rows], minlength=n_classes)

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # S01 · Whole-slide images: levels, regions, thumbnails, annotations
 #
+# **Prerequisites:** none: S01 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - open a pyramidal whole-slide image and read its levels, downsamples and resolution (um per pixel);
 # - read a region at any level with *level-0* coordinates, and a thumbnail of the whole slide;
@@ -26,6 +28,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
 sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("S01")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -213,6 +219,8 @@ show(lesion_slide, annotations=aset)
 # %% [markdown]
 # ## Self-check
 # Runs the tests marked `S01` (`pytest -m S01`) in a fresh Python process: your two functions above, read
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 # from the saved notebook.
 
 # %%

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # S02 · Tissue detection, tiling and tile labels
 #
+# **Prerequisites:** none: S02 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - find the tissue on a slide from a thumbnail (HSV saturation, Otsu's threshold, morphology in microns);
 # - cut the tissue into a grid of tiles at a chosen resolution (um per pixel), keeping tiles with enough tissue;
@@ -20,6 +22,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
 sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("S02")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # S03 · The HDF5 tile dataset, and reading it fast
 #
+# **Prerequisites:** none: S03 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - store the tiles of many slides once, in one HDF5 file with their labels, patients and centres;
 # - understand chunking and compression: one tile per chunk makes random access cheap;
@@ -21,6 +23,10 @@ import time
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
 sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("S03")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import h5py
 import matplotlib.pyplot as plt

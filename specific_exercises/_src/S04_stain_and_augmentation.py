@@ -1,6 +1,8 @@
 # %% [markdown]
 # # S04 · Colour normalization, augmentation and the centre effect
 #
+# **Prerequisites:** S04 needs G07 (augmentation and stain maths). Not written yet? S01-S03 and S07-S09 do not need G07. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - see the *centre effect*: tiles from different hospitals differ in colour more than tumour differs from normal;
 # - measure colour in optical density (OD), where stains add up;
@@ -25,6 +27,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
 sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("S04")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # S05 · Training the tile CNN with minicnn
 #
+# **Prerequisites:** S05 needs G01 (dense layer and activations), G02 (losses), G03 (convolution), G04 (pooling), G05 (optimizers), G06 (training, batch norm, dropout), G07 (augmentation and stain maths), G10 (metrics). Not written yet? Start at S07 instead: it begins from the sample heatmaps. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - turn stored tiles into network input (NCHW float32, standardized) and split them **by patient**;
 # - fight class imbalance with balanced minibatches;
@@ -31,6 +33,10 @@ import time
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
 sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("S05")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import json
 

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # S06 · Heatmaps: the tile CNN over whole slides
 #
+# **Prerequisites:** S06 needs G01 (dense layer and activations), G02 (losses), G03 (convolution), G04 (pooling), G05 (optimizers), G06 (training, batch norm, dropout), G07 (augmentation and stain maths). Not written yet? Start at S07 instead: it begins from the sample heatmaps. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - slide the tile CNN over every tissue tile of a slide and assemble a tumour-probability **heatmap**;
 # - keep the geometry that ties a heatmap pixel to the slide (origin, stride, um per pixel) and draw heatmaps
@@ -27,6 +29,10 @@ import time
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
 sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("S06")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np

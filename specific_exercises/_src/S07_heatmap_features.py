@@ -1,6 +1,8 @@
 # %% [markdown]
 # # S07 · From a heatmap to a handful of numbers: slide features
 #
+# **Prerequisites:** none: S07 needs no other exercise. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - describe a heatmap by features a slide classifier can use: the highest probability, how much tissue looks
 #   like tumour, and the size and shape of the largest suspicious object;
@@ -26,7 +28,7 @@
 # output of `camelyon heatmap`) with a `stage_labels.csv` in it or set `DATA_DIR` to the cohort it belongs to.
 #
 # **Preset.** The sample heatmaps come from the **easy**-preset demo cohort; `docs/synthetic.md` (calibration) shows
-# what the same pipeline does on a **challenge**-preset cohort.
+# how the same tile CNN fares on the **challenge** preset.
 
 # %%
 HEATMAP_DIR = None  # None: the sample heatmaps; or a folder of <slide>.npz heatmaps
@@ -38,6 +40,10 @@ import pathlib
 
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
 sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
+
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("S07")  # what this notebook needs; an unwritten exercise stops a cell in one line
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -182,6 +188,8 @@ plt.show()
 # %% [markdown]
 # ## Self-check
 # Runs the tests marked `S07`: `core_features` in `camelyon/features.py` and your `tumour_burden`.
+#
+# **Save the notebook first** (Ctrl-S): the tests read your functions from the saved file.
 
 # %%
 self_check("S07")

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # S08 · Slide labels with a decision tree and a random forest
 #
+# **Prerequisites:** S08 needs G08 (decision trees), G09 (random forests), G10 (metrics). Not written yet? S08 reads the sample features when S07 is not written; start at S09 for staging from the sample slide labels. The first code cell says which are still to write; a cell that reaches one stops with one line naming it.
+#
 # **Learning goals**
 # - learn the slide label (negative, ITC, micro, macro) from heatmap features with your `minicnn.tree`;
 # - cross-validate honestly: folds **grouped by patient**;
@@ -29,11 +31,15 @@ import pathlib
 ROOT = next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents] if (p / "camelyon" / "__init__.py").exists())
 sys.path[:0] = [str(ROOT), str(ROOT / "specific_exercises")]
 
+from minicnn.teaching.progress import start_notebook
+
+start_notebook("S08")  # what this notebook needs; an unwritten exercise stops a cell in one line
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import course_data
-from camelyon.features import feature_names, heatmap_features
+from camelyon.features import feature_names
 from camelyon.slide_classifier import SlideClassifier
 from camelyon.staging import SLIDE_LABELS, patient_of
 from minicnn.metrics import confusion_matrix, plot_confusion_matrix
@@ -44,7 +50,7 @@ heatmaps = course_data.load_heatmaps(HEATMAP_DIR)
 reference = course_data.sample_stage_table(HEATMAP_DIR) if DATA_DIR is None else course_data.stage_table(DATA_DIR)
 names = feature_names()
 slides = sorted(heatmaps)
-X = np.array([[heatmap_features(heatmaps[s])[n] for n in names] for s in slides])
+X = course_data.feature_matrix(heatmaps, slides, names, HEATMAP_DIR)  # your S07 features (or the sample ones)
 y = np.array([reference.slides[s] for s in slides])
 patients = np.array([patient_of(s) for s in slides])
 print(f"{len(slides)} slides of {len(set(patients))} patients, {X.shape[1]} features; labels",
