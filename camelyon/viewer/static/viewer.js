@@ -179,9 +179,11 @@
     if (state.data[name] !== undefined || !state.info || state.info.error) return;
     if (!(state.info.overlays || {})[name]) { state.data[name] = null; return; }
     state.data[name] = "loading";
-    const query = name === "lesions" ? `?threshold=${state.threshold}` : "";
+    const threshold = state.threshold;
+    const query = name === "lesions" ? `?threshold=${threshold}` : "";
     const body = await getJSON(`/slide/${encodeURIComponent(stem)}/${name}.json${query}`);
     if (gen !== state.generation) return;
+    if (name === "lesions" && threshold !== state.threshold) return; // an answer for an older threshold
     if (body.error) { state.data[name] = null; setMessage(`${name}: ${body.error}`); return; }
     state.data[name] = body;
     if (name === "heatmap") await loadHeatmapImage(body, gen);
@@ -538,7 +540,7 @@
   }
 
   function setThreshold(t) {
-    if (!(t >= 0 && t <= 1)) return;
+    if (!(t >= 0 && t <= 1) || t === state.threshold) return;
     state.threshold = t;
     $("threshold").value = t;
     delete state.data.lesions;
@@ -669,7 +671,9 @@
     box.addEventListener("change", () => setOverlay(n, box.checked));
   }
   $("opacity").addEventListener("input", () => { state.opacity = $("opacity").value / 100; redraw(); });
-  $("threshold").addEventListener("change", () => setThreshold(+$("threshold").value));
+  $("threshold").addEventListener("change", () => {
+    if ($("threshold").value.trim() !== "") setThreshold(+$("threshold").value);  // an emptied box changes nothing
+  });
   $("cmap").addEventListener("change", () => { state.cmap = $("cmap").value; colourHeatmap(); });
   $("ruler").addEventListener("click", () => setRuler(!state.ruler.on));
   $("zoom-in").addEventListener("click", () => animateZoom(1.5, size().w / 2, size().h / 2));
