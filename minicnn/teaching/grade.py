@@ -107,6 +107,8 @@ class ExerciseGrade:
     seconds: float = 0.0
     wall_limit_reached: bool = False
     leftovers_killed: int = 0
+    cpu_seconds: float = 0.0  # CPU of the sandboxed processes (user + system), all steps
+    cpu: dict = field(default_factory=dict)  # step -> CPU seconds
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -170,6 +172,18 @@ def _events(path: Path) -> list[dict]:
     return out
 
 
+_METER = threading.local()
+
+
+def _run(step: str, *args, **kwargs) -> sandbox.RunResult:
+    """:func:`sandbox.run`, adding its CPU seconds to the exercise being graded by this thread (``step``)."""
+    result = sandbox.run(*args, **kwargs)
+    meter = getattr(_METER, "cpu", None)
+    if meter is not None:
+        meter[step] = round(meter.get(step, 0.0) + result.cpu_seconds, 3)
+    return result
+
+
 # --------------------------------------------------------------------------------------- import check
 
 
@@ -192,7 +206,7 @@ def check_imports(work: Path, modules: list[str], settings: Settings, log: Path,
         out.unlink(missing_ok=True)
         cmd = [settings.python, str(IMPORT_CHECK_FILE), str(import_timeout), *todo]
         # stdout (the JSON steps) and stderr (dumps) both go to the log; the steps are read back from it
-        result = sandbox.run(cmd, work, _env(work), log, settings.limits(), deadline)
+        result = _run("import", cmd, work, _env(work), log, settings.limits(), deadline)
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
         started, finished = None, set()
         for line in text.splitlines():
@@ -287,7 +301,7 @@ def run_tests(work: Path, ex_id: str, rules: list[dict], settings: Settings, log
                "--continue-on-collection-errors",
                "--tb=short", *[f"--deselect={n}" for n in sorted(done)]]  # fmt: skip
         start_len = len(_events(events_file))
-        result = sandbox.run(cmd, work, _env(work, extra), log, settings.limits(), deadline)
+        result = _run("tests", cmd, work, _env(work, extra), log, settings.limits(), deadline)
         leftovers += result.leftovers_killed
         events = _events(events_file)[start_len:]
         new_collected, running, finished = _merge_test_events(events, records)
@@ -358,7 +372,7 @@ def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadlin
         cmd = [settings.python, str(RUNNER_FILE), str(probes_file), ex_id, str(part), str(settings.seed)]
         if todo is not None:
             cmd.append(",".join(todo))
-        result = sandbox.run(cmd, tree, _env(tree, extra), log, settings.limits(), deadline)
+        result = _run("probes", cmd, tree, _env(tree, extra), log, settings.limits(), deadline)
         status_file = Path(str(part) + ".json")
         if not status_file.exists():
             status = status or {"*": "error: the probes did not start: " + _tail(log, 3)}
@@ -469,7 +483,11 @@ class ReferenceProbes:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 ref = self.settings.reference
                 deadline = time.monotonic() + max(self.settings.wall_limit, 120.0)
-                self._cache[ex_id] = run_probes(ref, ex_id, self.folder / ex_id, self.settings, deadline, [])
+                meter, _METER.cpu = getattr(_METER, "cpu", None), None  # not the student's exercise
+                try:
+                    self._cache[ex_id] = run_probes(ref, ex_id, self.folder / ex_id, self.settings, deadline, [])
+                finally:
+                    _METER.cpu = meter
             return self._cache[ex_id]
 
 
@@ -588,6 +606,7 @@ def grade_exercise(student: Path, ex_id: str, regions: list[Region], settings: S
     deadline = start + settings.wall_limit
     pol = settings.policy.exercise(ex_id)
     g = ExerciseGrade(exercise=ex_id, functions=sorted({r.location for r in regions}), max_points=pol.points)
+    _METER.cpu = g.cpu
     files = exercise_files(regions)[ex_id]
     work = work_root / f"tree-{ex_id}"
     copy_reference(settings.reference, work, settings.tests, skip=[work_root, student])
@@ -631,6 +650,8 @@ def grade_exercise(student: Path, ex_id: str, regions: list[Region], settings: S
     g.hint = _hint(regions, g.first_failure) if g.first_failure else ""
     g.status = _status(g)
     g.seconds = round(time.monotonic() - start, 2)
+    _METER.cpu = None
+    g.cpu_seconds = round(sum(g.cpu.values()), 2)
     if not settings.keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return g
@@ -737,7 +758,7 @@ def grade(
         grades.append(g)
         if progress:
             shown = "not graded" if g.score is None else f"{g.points:g}/{g.max_points:g}"
-            print(f"  graded {ex_id}: {shown}  ({g.seconds:.1f} s) {g.status}", file=sys.stderr, flush=True)
+            print(f"  graded {ex_id}: {shown}  ({g.seconds:.1f} s, {g.cpu_seconds:.1f} CPU-s) {g.status}", file=sys.stderr, flush=True)
     if not settings.keep_work:
         shutil.rmtree(work_root, ignore_errors=True)
     graded = [g for g in grades if g.score is not None]
