@@ -192,8 +192,52 @@ def _run(step: str, *args, **kwargs) -> sandbox.RunResult:
 # --------------------------------------------------------------------------------------- import check
 
 
+def _import_timeout(settings: Settings) -> float:
+    return min(IMPORT_TIMEOUT_SECONDS, max(settings.test_timeout, 5.0))
+
+
+def read_import_steps(text: str, work: Path, result: sandbox.RunResult, import_timeout: float,
+                      problems: dict) -> str | None:  # fmt: skip
+    """Fold the import check's JSON lines of a log into ``problems`` (module -> what went wrong).
+
+    Returns the module whose import never ended (it hung, or the interpreter died in it), else None.
+    """
+    started, finished = None, set()
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            step = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(step, dict):
+            continue
+        if "start" in step:
+            started = step["start"]
+        elif "ok" in step:
+            finished.add(step["ok"])
+        elif "error" in step:
+            finished.add(step["error"])
+            where = culprit(step["text"], work)
+            last = step["text"].strip().splitlines()[-1] if step["text"].strip() else "error"
+            problems[step["error"]] = f"import fails: {last}" + (f" (at {where})" if where else "")
+    if started is None or started in finished:
+        return None
+    where = culprit(text, work)
+    if result.timed_out:
+        problems[started] = f"import hangs: the exercise's wall limit passed while importing it (at {where or '?'})"
+    elif "Timeout (" in text:
+        problems[started] = f"import hangs: still running after {import_timeout:g} s (at {where or '?'})"
+    else:
+        problems[started] = f"import crashes the interpreter (exit code {result.returncode})" + (f" at {where}" if where else "")
+    return started
+
+
 def check_imports(work: Path, modules: list[str], settings: Settings, log: Path, deadline: float) -> tuple[dict, bool]:
-    """Import ``modules`` of ``work`` one by one in the sandbox.
+    """Import ``modules`` of ``work`` one by one in the sandbox (a process of their own).
+
+    The grader runs this check in the probes' process (:func:`run_probes`); this function carries on after
+    a module that hung or crashed there, to report the modules after it.
 
     Returns
     -------
@@ -203,46 +247,22 @@ def check_imports(work: Path, modules: list[str], settings: Settings, log: Path,
         True when a module hung or killed the interpreter (the exercise's other steps would do the same).
     """
     problems: dict[str, str] = {}
-    import_timeout = min(IMPORT_TIMEOUT_SECONDS, max(settings.test_timeout, 5.0))
+    import_timeout = _import_timeout(settings)
     todo = list(modules)
     fatal = False
     while todo:
-        out = log.with_suffix(".stdout")
-        out.unlink(missing_ok=True)
         cmd = [settings.python, str(IMPORT_CHECK_FILE), str(import_timeout), *todo]
         # stdout (the JSON steps) and stderr (dumps) both go to the log; the steps are read back from it
         result = _run("import", cmd, work, _env(work), log, settings.limits(), deadline)
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-        started, finished = None, set()
-        for line in text.splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                step = json.loads(line)
-            except ValueError:
-                continue
-            if "start" in step:
-                started = step["start"]
-            elif "ok" in step:
-                finished.add(step["ok"])
-            elif "error" in step:
-                finished.add(step["error"])
-                where = culprit(step["text"], work)
-                last = step["text"].strip().splitlines()[-1] if step["text"].strip() else "error"
-                problems[step["error"]] = f"import fails: {last}" + (f" (at {where})" if where else "")
-        if started is None or started in finished or result.returncode == 0:
+        stuck = read_import_steps(text, work, result, import_timeout, problems)
+        if stuck is None or result.returncode == 0:
             break
-        where = culprit(text, work)
-        if result.timed_out:
-            problems[started] = f"import hangs: the exercise's wall limit passed while importing it (at {where or '?'})"
-        elif "Timeout (" in text:
-            problems[started] = f"import hangs: still running after {import_timeout:g} s (at {where or '?'})"
-        else:
-            problems[started] = f"import crashes the interpreter (exit code {result.returncode})" + (f" at {where}" if where else "")
         fatal = True
-        todo = todo[todo.index(started) + 1 :] if started in todo else []
+        todo = todo[todo.index(stuck) + 1 :] if stuck in todo else []
         if result.timed_out or time.monotonic() >= deadline:
             break
+        log.unlink(missing_ok=True)
     return problems, fatal
 
 
@@ -356,14 +376,19 @@ def _tail(path: Path, n: int = 5) -> str:
 # --------------------------------------------------------------------------------------------- probes
 
 
-def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadline: float, rules: list[dict]) -> tuple[dict, dict]:
+def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadline: float, rules: list[dict],
+               modules: list[str] = (), imports: dict | None = None) -> tuple[dict, dict] | tuple[dict, dict, bool]:  # fmt: skip
     """Outputs and status of the hidden probes of one exercise over ``tree`` (sandboxed).
 
     Each probe has the per-test timeout; a probe that hangs or kills its process is reported (with the
-    file and line it was running) and the probes after it run in a new process.
+    file and line it was running) and the probes after it run in a new process. With ``modules``, the
+    same process first imports them one by one (the import check): their problems go to ``imports``, and
+    when one hangs or crashes the interpreter the probes do not run and ``(arrays, status, True)`` is
+    returned (``False`` otherwise).
     """
     probes_file = settings.probes_file or tree / PROBES_RELATIVE
-    if not probes_file.exists():
+    fatal = False
+    if not probes_file.exists() and not modules:
         return {}, {}
     extra = {"MINICNN_GRADING_DELEGATION": json.dumps({"exercise": ex_id, "rules": rules})} if rules else {}
     extra["MINICNN_GRADING_TEST_TIMEOUT"] = str(settings.test_timeout)
@@ -377,7 +402,22 @@ def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadlin
         cmd = [settings.python, str(RUNNER_FILE), str(probes_file), ex_id, str(part), str(settings.seed)]
         if todo is not None:
             cmd.append(",".join(todo))
-        result = _run("probes", cmd, tree, _env(tree, extra), log, settings.limits(), deadline)
+        env = _env(tree, extra)
+        if modules and _attempt == 0:
+            env.update(MINICNN_GRADING_IMPORTS=",".join(modules), MINICNN_GRADING_IMPORT_TIMEOUT=str(_import_timeout(settings)))
+        result = _run("probes", cmd, tree, env, log, settings.limits(), deadline)
+        if modules and _attempt == 0:
+            text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+            stuck = read_import_steps(text, tree, result, _import_timeout(settings), imports if imports is not None else {})
+            if stuck is not None:  # the probes never started; report the modules after it too
+                fatal = True
+                rest = modules[modules.index(stuck) + 1 :] if stuck in modules else []
+                if rest and not result.timed_out and time.monotonic() < deadline:
+                    more, _ = check_imports(tree, rest, settings, Path(str(prefix) + ".import.log"), deadline)
+                    (imports if imports is not None else {}).update(more)
+                return {}, {}, True
+            if not probes_file.exists():
+                return {}, {}, False
         status_file = Path(str(part) + ".json")
         if not status_file.exists():
             status = status or {"*": "error: the probes did not start: " + _tail(log, 3)}
@@ -404,7 +444,7 @@ def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadlin
             for k in todo:
                 status[k] = "not run: the exercise's wall limit passed"
             break
-    return arrays, status
+    return (arrays, status, fatal) if modules else (arrays, status)
 
 
 def _show(value) -> str:
@@ -654,21 +694,23 @@ def _run_checks(work: Path, ex_id: str, files: list[str], settings: Settings, lo
             for rule in pol.delegation
         ]
         modules = [module_name(rel) for rel in files if is_package_module(work, rel)]
-        if modules:
-            raw["import_problems"], raw["fatal"] = check_imports(work, modules, settings, logs / f"{ex_id}.import.log", deadline)
+        ref_arrays, ref_status = references.get(ex_id)
+        # the probes' process first imports the exercise's modules one by one (the import check)
+        probed = run_probes(work, ex_id, logs / f"{ex_id}-probes", settings, deadline, rules, modules, raw["import_problems"])
+        stu_arrays, stu_status = probed[:2]
+        raw["fatal"] = bool(modules) and probed[2]
         if raw["fatal"]:
             raw["tests"] = [{"nodeid": f"import {m}", "outcome": "failed", "error": t} for m, t in raw["import_problems"].items()]
             raw["wall_limit_reached"] = time.monotonic() >= deadline
         else:  # a module whose import raises: the tests that need it fail, and say why
-            raw["tests"], raw["hung"], raw["wall_limit_reached"], raw["leftovers_killed"] = run_tests(
-                work, ex_id, rules, settings, logs, deadline)
+            raw["probes"] = compare_probes(stu_arrays, stu_status, ref_arrays, ref_status, pol.rtol, pol.atol)
             if time.monotonic() < deadline:
-                ref_arrays, ref_status = references.get(ex_id)
-                stu_arrays, stu_status = run_probes(work, ex_id, logs / f"{ex_id}-probes", settings, deadline, rules)
-                raw["probes"] = compare_probes(stu_arrays, stu_status, ref_arrays, ref_status, pol.rtol, pol.atol)
+                raw["tests"], raw["hung"], raw["wall_limit_reached"], raw["leftovers_killed"] = run_tests(
+                    work, ex_id, rules, settings, logs, deadline)
             else:
                 raw["wall_limit_reached"] = True
-                raw["probes"] = {name: "not run: the exercise's wall limit passed" for name in references.get(ex_id)[1]}
+                raw["tests"] = [{"nodeid": f"tests of {ex_id}", "outcome": "failed", "error": "not run: the exercise's wall limit passed",
+                                 "not_run": True}]  # fmt: skip
     finally:
         _METER.cpu = None
     raw["seconds"] = round(time.monotonic() - start, 2)

@@ -526,6 +526,48 @@ def notebook_s09(rng):
     return {"patients": np.array(sorted(got)), "stages": np.array([got[p] for p in sorted(got)])}
 
 
+# ------------------------------------------------------------------------ S exercises' camelyon regions
+
+
+def probe_core_features(rng):
+    from camelyon.features import core_features
+
+    out = {}
+    for i in range(3):
+        shape = (int(rng.integers(6, 20)), int(rng.integers(6, 20)))
+        prob = rng.random(shape) ** 3
+        prob[rng.random(shape) < 0.3] = 0.0  # outside tissue
+        if i == 2:
+            prob[:] = 0.0  # an empty map
+        got = core_features(prob, float(rng.uniform(0.2, 0.7)))
+        for key in ("max_probability", "mean_positive_probability", "pixels_above", "largest_major_axis_px",
+                    "largest_minor_axis_px", "largest_area_px"):  # fmt: skip
+            out[f"case{i}/{key}"] = np.array(got[key], dtype=np.float64)
+    return out
+
+
+def probe_kappa(rng):
+    from camelyon.evaluation import quadratic_weighted_kappa
+
+    out = {}
+    for i in range(3):
+        k = int(rng.integers(3, 7))
+        n = int(rng.integers(10, 40))
+        ref = rng.integers(0, k, n)
+        pred = np.where(rng.random(n) < 0.6, ref, rng.integers(0, k, n))
+        out[f"case{i}"] = np.array(quadratic_weighted_kappa(ref, pred, n_classes=k), dtype=np.float64)
+    return out
+
+
+def probe_pn_stage(rng):
+    from camelyon.staging import pn_stage
+
+    kinds = ["negative", "itc", "micro", "macro", "Negative", "ITC", "Micro", "MACRO"]
+    weights = np.array([6, 2, 2, 1, 1, 1, 1, 1], dtype=np.float64)
+    patients = [[kinds[int(j)] for j in rng.choice(len(kinds), 5, p=weights / weights.sum())] for _ in range(40)]
+    return {"stages": np.array([pn_stage(p) for p in patients])}
+
+
 PROBES = {
     "G01": [probe_dense, probe_activations, probe_dense_layer, notebook_g01_centred_difference],
     "G02": [probe_losses, probe_losses_extreme, notebook_g02_logsumexp],
@@ -543,7 +585,7 @@ PROBES = {
     "S04": [notebook_s04],
     "S05": [notebook_s05],
     "S06": [notebook_s06],
-    "S07": [notebook_s07],
+    "S07": [probe_core_features, notebook_s07],
     "S08": [notebook_s08],
-    "S09": [notebook_s09],
+    "S09": [probe_kappa, probe_pn_stage, notebook_s09],
 }
