@@ -533,9 +533,9 @@ def _real(blank, tmp_path, name, complete, faults):
 
 @pytest.mark.slow
 def test_real_edition_leaky_alpha_and_delegation_to_the_fast_kernel(blank_edition, tmp_path, real_cache):
-    g01, g03 = "G01,G03".split(",")
-    student = _real(blank_edition, tmp_path, "gamed", [], ["leaky_alpha", "delegate_fast"])
-    payload = _grade(REPO, student, tmp_path / "out", only=[g01, g03], seed=11, cache=real_cache)
+    g01, g02, g03 = "G01,G02,G03".split(",")
+    student = _real(blank_edition, tmp_path, "gamed", [], ["leaky_alpha", "delegate_fast"])  # G02 left blank
+    payload = _grade(REPO, student, tmp_path / "out", only=[g01, g02, g03], seed=11, cache=real_cache)
     ex = payload["exercises"]
     assert ex[g03]["points"] == 0.0 and ex[g03]["status"].startswith("gamed:")
     assert ex[g03]["delegation"] == "G03 must be written with loops, not by calling conv2d_forward_fast"
@@ -545,10 +545,11 @@ def test_real_edition_leaky_alpha_and_delegation_to_the_fast_kernel(blank_editio
     print({e: (g["points"], g["status"]) for e, g in ex.items()})
     # the blank edition scores 0 everywhere, although some visible tests pass on it (they earn nothing); its
     # files are byte-identical to the blank baseline's, so nothing runs again
-    payload = _grade(REPO, blank_edition, tmp_path / "blank-out", only=[g01, g03], seed=11, cache=real_cache)
+    assert ex[g02]["points"] == 0.0 and ex[g02]["reused"]  # the same files as the blank baseline's
+    payload = _grade(REPO, blank_edition, tmp_path / "blank-out", only=[g01, g02, g03], seed=11, cache=real_cache)
     for g in payload["exercises"].values():
         assert g["points"] == 0.0 and g["reused"] and g["cpu_seconds"] == 0.0, g["status"]
-    assert payload["exercises"][g01]["tests_blank"] > 0  # e.g. the shape and docstring checks
+    assert payload["exercises"][g02]["tests_blank"] > 0  # it scored 1.71 of 10 before they were left out
     assert payload["total_points"] == 0.0
 
 

@@ -15,7 +15,9 @@ imported modules (``from .conv_fast import conv2d_forward_fast`` in a package ``
 student's module), so the order of imports does not matter.
 
 Limits (said in ``docs/teaching.md``): a reference kept before :func:`install` ran in a closure or a
-default argument, or a call made from compiled (Numba) code, does not go through the wrapper; copying the
+default argument, a call made from compiled (Numba) code, or a call of a compiled twin through its own
+module's attribute (``conv_fast.im2col``: it stays there and in every module with compiled functions of
+its own, which may use it as a global) does not go through the wrapper; copying the
 twin's source text into the exercise is not a call and is not detected.
 """
 
@@ -37,6 +39,12 @@ def _guarded(filename: str, guard: tuple[str, ...], notebooks: tuple[str, ...]) 
     if filename.startswith(notebooks) if notebooks else False:
         return True
     return os.path.realpath(filename) in guard if guard else False
+
+
+def _compiled(obj) -> bool:
+    """True for a Numba dispatcher (``@njit`` function)."""
+    owner = type(obj).__dict__.get("__module__")
+    return isinstance(owner, str) and owner.startswith("numba.")  # not getattr(obj, ...): some objects raise
 
 
 def _wrap(original, name: str, message: str, guard: tuple[str, ...], notebooks: tuple[str, ...], oracles: tuple = ()):
@@ -107,14 +115,20 @@ def install(exercise: str, guard: list[str], forbid: list[str], message: str | N
                 continue  # helpers the twin imports (numpy, minicnn's checks) stay untouched
             stub = replaced.get(id(obj), (None, None))[1] or _wrap(obj, name, message, py_guard, nb_guard, oracles)
             replaced[id(obj)] = (obj, stub)
-            setattr(module, name, stub)
+            if not _compiled(obj):
+                # a Numba function stays in its own module: the module's other compiled functions look it up
+                # there as a global when they compile, and a Python wrapper would not type (below, too)
+                setattr(module, name, stub)
             names.append(f"{module_name}.{name}")
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
+        # a module with compiled functions of its own may use a compiled twin as a global: it keeps it
+        own = getattr(module, "__name__", None)
+        compiled_ok = any(_compiled(v) and getattr(v, "__module__", None) == own for v in list(namespace.values()))
         for key, value in list(namespace.items()):
             hit = replaced.get(id(value))
-            if hit is not None and hit[0] is value:
+            if hit is not None and hit[0] is value and not (compiled_ok and _compiled(value)):
                 namespace[key] = hit[1]
     return names
