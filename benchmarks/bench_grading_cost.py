@@ -7,7 +7,8 @@ Releases this repository's student edition, makes a complete copy (``tests/gradi
 grades the blank copy and the complete copy one after the other, in this process, one exercise at a time.
 Each exercise's CPU time is that of its sandboxed processes (``os.wait4``: user + system, children
 included), split by step (import check, tests, probes). The reference probes are computed before the
-students and not counted. Results are appended under ``--label`` in ``--json`` so a "before" and an
+students and not counted; the blank baseline (what passes on a blank edition: it earns nothing) is
+computed next and counted apart (``blank_baseline_cpu_seconds``), so the blank student is then a reuse. Results are appended under ``--label`` in ``--json`` so a "before" and an
 "after" run of the same machine sit side by side. Nothing here is a timed assertion. Instructor only.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -31,6 +33,12 @@ from grading_editions import make_copy  # noqa: E402
 
 from minicnn.io import write_text  # noqa: E402
 from minicnn.teaching.grade import ReferenceProbes, grade, make_settings, select_exercises  # noqa: E402
+from minicnn.teaching.worktree import exercise_files  # noqa: E402
+
+try:  # the grader of this commit reuses results and computes a blank baseline; an older one does not
+    from minicnn.teaching.grade import GradeCache
+except ImportError:
+    GradeCache = None
 from minicnn.teaching.regions import exercises as group_regions  # noqa: E402
 from minicnn.teaching.release import check, release  # noqa: E402
 
@@ -59,10 +67,20 @@ def main() -> int:
         references.get(ex)
     reference_seconds = time.monotonic() - start
     load_before = os.getloadavg()
+    cache = None
+    baseline = {}
+    if GradeCache is not None:  # the blank baseline (what passes on a blank edition), not on disk: measured
+        cache = GradeCache(None)
+        for ex, regs in by_ex.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cache.blank_passes(ex, exercise_files(regs)[ex], settings, out / "baseline", references)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            baseline[ex] = round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2)
     students = {}
     for name, edition in (("blank", blank), ("complete", complete)):
         start = time.monotonic()
-        payload = grade(edition, out / f"grades-{name}", settings=settings, references=references, exercises=by_ex)
+        kw = {"cache": cache} if cache is not None else {}
+        payload = grade(edition, out / f"grades-{name}", settings=settings, references=references, exercises=by_ex, **kw)
         students[name] = {
             "wall_seconds": round(time.monotonic() - start, 1),
             "total_points": payload["total_points"],
@@ -83,6 +101,8 @@ def main() -> int:
         "load_average_before": [round(v, 1) for v in load_before],
         "load_average_after": [round(v, 1) for v in os.getloadavg()],
         "students": students,
+        "blank_baseline_cpu_seconds": baseline,
+        "blank_baseline_cpu_seconds_total": round(sum(baseline.values()), 1),
     }
     results = json.loads(args.json.read_text()) if args.json.exists() else {}
     results[args.label] = entry
