@@ -61,7 +61,7 @@ class Section:
         v = (y - self.cy) / self.b
         theta = np.arctan2(v, u)
         r = np.ones_like(theta)
-        for k, (amp, ph) in enumerate(zip(self.amps, self.phases), start=2):
+        for k, (amp, ph) in enumerate(zip(self.amps, self.phases, strict=True), start=2):
             r = r + amp * np.sin(k * theta + ph)
         return u * u + v * v < r * r
 
