@@ -171,6 +171,75 @@ def _edge_tile(sections, lib_level: np.ndarray, bg_level: np.ndarray, x0: float,
     return np.where(inside[..., None], lib_level, bg_level)
 
 
+@dataclass
+class _Layout:
+    """Which level-0 tile is what (0 background, 1 tissue, 2 edge), the library tile of each, and the
+    painted tiles with their halvings and JPEG bytes."""
+
+    sections: list
+    kind: np.ndarray  # (rows, cols) uint8
+    choice: np.ndarray  # (rows, cols) library index
+    lib_halves: list  # per library tile: [level 0, level 1, ...] arrays
+    bg_halves: list
+    lib_bytes: list
+    bg_bytes: bytes
+    pad: np.ndarray  # (3,) uint8 colour of the padding beyond the slide
+    tile: int
+    quality: int
+
+    def source(self, r: int, c: int, k: int) -> np.ndarray:
+        """Level-0 tile (r, c) at level ``k`` ((tile >> k)^2 px)."""
+        kind = self.kind[r, c]
+        if kind == 0:
+            return self.bg_halves[k]
+        lib = self.lib_halves[self.choice[r, c]][k]
+        if kind == 1:
+            return lib
+        return _edge_tile(self.sections, lib, self.bg_halves[k], c * self.tile, r * self.tile, float(1 << k))
+
+    def level0_segments(self):
+        """JPEG segments of level 0, row-major: cached bytes except on section edges."""
+        rows, cols = self.kind.shape
+        for r in range(rows):
+            for c in range(cols):
+                kind = self.kind[r, c]
+                if kind == 0:
+                    yield self.bg_bytes
+                elif kind == 1:
+                    yield self.lib_bytes[self.choice[r, c]]
+                else:
+                    yield _encode(np.ascontiguousarray(self.source(r, c, 0), np.uint8), self.quality)
+
+    def level_tiles(self, k: int, size: tuple[int, int]):
+        """Tiles of level ``k`` (``size`` = its (w, h)), row-major, composed from the level-0 tiles' halvings."""
+        rows, cols = self.kind.shape
+        w, h = size
+        tile = self.tile
+        part, per = tile >> k, 1 << k  # px of one level-0 tile at level k; level-0 tiles per level-k tile side
+        for ty in range(-(-h // tile)):
+            for tx in range(-(-w // tile)):
+                out = np.empty((tile, tile, 3), np.uint8)
+                out[:] = self.pad
+                for j in range(min(per, rows - ty * per)):
+                    for i in range(min(per, cols - tx * per)):
+                        out[j * part:(j + 1) * part, i * part:(i + 1) * part] = self.source(ty * per + j,
+                                                                                            tx * per + i, k)
+                yield out
+
+
+def _make_layout(width: int, height: int, mpp: float, n_levels: int, seed: int, library: int, sections: int,
+                 quality: int, tile: int) -> _Layout:
+    rng = np.random.default_rng(seed)
+    lib_tiles, bg_tile = paint_library(mpp, library, seed, tile)
+    secs = plan_sections(width, height, rng, sections)
+    cols, rows = width // tile, height // tile
+    kind = _classify_tiles(secs, cols, rows, tile)
+    choice = rng.integers(0, len(lib_tiles), size=(rows, cols))
+    return _Layout(secs, kind, choice, [_halvings(t, n_levels) for t in lib_tiles], _halvings(bg_tile, n_levels),
+                   [_encode(t, quality) for t in lib_tiles], _encode(bg_tile, quality),
+                   np.asarray(np.round(bg_tile.reshape(-1, 3).mean(axis=0)), np.uint8), tile, quality)
+
+
 def make_slide(path: str | os.PathLike, width: int, height: int, mpp: float = 0.243, *, seed: int = 0,
                library: int = 48, sections: int = 3, quality: int = 85, tile: int = TILE) -> dict:
     """Write the slide; returns what was made (sizes, tile counts by kind, tissue fraction of the layout).
@@ -197,72 +266,21 @@ def make_slide(path: str | os.PathLike, width: int, height: int, mpp: float = 0.
     width = -(-int(width) // tile) * tile
     height = -(-int(height) // tile) * tile
     sizes = level_sizes(width, height, tile)
-    n_levels = len(sizes)
-    rng = np.random.default_rng(seed)
-    lib_tiles, bg_tile = paint_library(mpp, library, seed, tile)
-    lib_halves = [_halvings(t, n_levels) for t in lib_tiles]
-    bg_halves = _halvings(bg_tile, n_levels)
-    lib_bytes = [_encode(t, quality) for t in lib_tiles]
-    bg_bytes = _encode(bg_tile, quality)
-    secs = plan_sections(width, height, rng, sections)
-    cols, rows = width // tile, height // tile
-    kind = _classify_tiles(secs, cols, rows, tile)
-    choice = rng.integers(0, len(lib_tiles), size=(rows, cols))
-    pad = np.asarray(np.round(bg_tile.reshape(-1, 3).mean(axis=0)), np.uint8)
-
-    def level0():
-        for r in range(rows):
-            for c in range(cols):
-                k = kind[r, c]
-                if k == 0:
-                    yield bg_bytes
-                elif k == 1:
-                    yield lib_bytes[choice[r, c]]
-                else:
-                    t = _edge_tile(secs, lib_tiles[choice[r, c]], bg_tile, c * tile, r * tile, 1.0)
-                    yield _encode(np.ascontiguousarray(t, np.uint8), quality)
-
-    def level(k):
-        w, h = sizes[k]
-        part = tile >> k  # px of one level-0 tile at level k
-        per = 1 << k  # level-0 tiles per level-k tile side
-        for ty in range(-(-h // tile)):
-            for tx in range(-(-w // tile)):
-                out = np.empty((tile, tile, 3), np.uint8)
-                out[:] = pad
-                for j in range(per):
-                    r = ty * per + j
-                    if r >= rows:
-                        break
-                    for i in range(per):
-                        c = tx * per + i
-                        if c >= cols:
-                            break
-                        kk = kind[r, c]
-                        if kk == 0:
-                            src = bg_halves[k]
-                        elif kk == 1:
-                            src = lib_halves[choice[r, c]][k]
-                        else:
-                            src = _edge_tile(secs, lib_halves[choice[r, c]][k], bg_halves[k],
-                                             c * tile, r * tile, float(1 << k))
-                        out[j * part:(j + 1) * part, i * part:(i + 1) * part] = src
-                yield out
-
+    lay = _make_layout(width, height, mpp, len(sizes), seed, library, sections, quality, tile)
     px_per_cm = 1e4 / mpp
     options = dict(dtype=np.uint8, tile=(tile, tile), photometric="rgb", compression="jpeg",
                    compressionargs={"level": int(quality)}, resolutionunit="CENTIMETER", metadata=None,
                    software=False)
     path = Path(path)
     with atomic_path(path) as tmp, tifffile.TiffWriter(tmp, bigtiff=True) as tif:
-        tif.write(level0(), shape=(height, width, 3), resolution=(px_per_cm, px_per_cm), subfiletype=0,
-                  **options)
-        for k in range(1, n_levels):
+        tif.write(lay.level0_segments(), shape=(height, width, 3), resolution=(px_per_cm, px_per_cm),
+                  subfiletype=0, **options)
+        for k in range(1, len(sizes)):
             w, h = sizes[k]
-            tif.write(level(k), shape=(h, w, 3), resolution=(px_per_cm / 2**k, px_per_cm / 2**k),
-                      subfiletype=1, **options)
-    counts = np.bincount(kind.ravel(), minlength=3)
-    return {"width": width, "height": height, "mpp": mpp, "levels": n_levels, "library_tiles": len(lib_tiles),
+            tif.write(lay.level_tiles(k, sizes[k]), shape=(h, w, 3),
+                      resolution=(px_per_cm / 2**k, px_per_cm / 2**k), subfiletype=1, **options)
+    counts = np.bincount(lay.kind.ravel(), minlength=3)
+    return {"width": width, "height": height, "mpp": mpp, "levels": len(sizes), "library_tiles": len(lay.lib_bytes),
             "tiles_background": int(counts[0]), "tiles_tissue": int(counts[1]), "tiles_edge": int(counts[2]),
-            "layout_tissue_fraction": float((counts[1] + 0.5 * counts[2]) / kind.size),
+            "layout_tissue_fraction": float((counts[1] + 0.5 * counts[2]) / lay.kind.size),
             "bytes": path.stat().st_size}
