@@ -402,6 +402,20 @@ def _step_split(run: _Run) -> _Context:
     return _Context(reference, slides, split["cnn_patients"], split["eval_patients"])
 
 
+def _annotations_digest(slide_paths, ann_dir: Path) -> str:
+    """Digest of the annotation file each slide's tiles are labelled from (ASAP XML, or QuPath GeoJSON/JSON
+    when a slide has no XML: :func:`camelyon.dataset.find_annotation`'s choice), by name, size and mtime."""
+    from camelyon.dataset.build import find_annotation
+
+    used = []
+    if ann_dir.is_dir():
+        for sp in slide_paths:
+            p = find_annotation(Path(sp), ann_dir)
+            if p is not None:
+                used.append([Path(sp).name, p.name, _file_fingerprint(p)])
+    return _digest(used)
+
+
 def _step_tiles(run: _Run, ctx: _Context) -> None:
     from camelyon.dataset import build_tile_store
     from camelyon.tiling import TileGrid
@@ -410,11 +424,10 @@ def _step_tiles(run: _Run, ctx: _Context) -> None:
     store = run.out / "tiles.h5"
     slides = ctx.slides_of(ctx.cnn_patients)
     ann_dir = run.data_dir / "lesion_annotations"
-    annotations = sorted(ann_dir.glob("*.xml")) if ann_dir.is_dir() else []
     step = _Step("tiles", cfg.params("tile_size", "tile_um_per_px", "tile_stride", "min_tissue",
                                      "max_negatives_per_slide", "seed"),
                  {"slides": {s: _file_fingerprint(ctx.slides[s]) for s in slides},
-                  "annotations": _digest([[p.name, _file_fingerprint(p)] for p in annotations])},
+                  "annotations": _annotations_digest([ctx.slides[s] for s in slides], ann_dir)},
                  [store])
 
     def do(resume):

@@ -166,3 +166,44 @@ def test_pipeline_command_options_and_errors(tmp_path, capsys):
     assert cfg.tile_um_per_px == PipelineConfig().tile_um_per_px
     assert main(["pipeline", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]) == 2
     assert "data folder not found" in capsys.readouterr().err
+
+
+def test_tiles_step_reruns_when_a_geojson_annotation_changes(tmp_path, monkeypatch):
+    """The tiles step's stamp covers the annotation file each slide uses, QuPath GeoJSON included."""
+    import types
+
+    import camelyon.dataset
+    from camelyon.pipeline import _Context, _Run, _step_tiles
+
+    data = tmp_path / "data"
+    (data / "center_0").mkdir(parents=True)
+    (data / "lesion_annotations").mkdir()
+    slides = {}
+    for n in range(2):
+        p = data / "center_0" / f"patient_000_node_{n}.tif"
+        p.write_bytes(b"slide %d" % n)
+        slides[p.name] = p
+    geo = data / "lesion_annotations" / "patient_000_node_1.geojson"
+    geo.write_text('{"type": "FeatureCollection", "features": []}')
+    calls = []
+
+    def fake_build(paths, store, **kw):
+        calls.append(sorted(Path(p).name for p in paths))
+        Path(store).write_bytes(b"store %d" % len(calls))
+        return types.SimpleNamespace(failed=[], n_tiles=7)
+
+    monkeypatch.setattr(camelyon.dataset, "build_tile_store", fake_build)
+    run = _Run(data, tmp_path / "run", PipelineConfig(), log=lambda _m: None, summary={"steps": {}})
+    run.out.mkdir()
+    ctx = _Context(None, slides, ["patient_000"], [])
+    statuses = []
+    for change in (None, None, "edit", None, "xml"):
+        if change == "edit":
+            geo.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
+                           '{"type": "Polygon", "coordinates": [[[0, 0], [9, 0], [9, 9], [0, 0]]]}}]}')
+        elif change == "xml":  # an ASAP XML takes precedence over the GeoJSON: the step reruns
+            (data / "lesion_annotations" / "patient_000_node_1.xml").write_text("<ASAP_Annotations/>")
+        _step_tiles(run, ctx)
+        statuses.append(run.summary["steps"]["tiles"]["status"])
+    assert statuses == ["ran", "up to date", "ran", "up to date", "ran"]
+    assert len(calls) == 3
