@@ -1,8 +1,8 @@
 """What every stain normalizer does: fit to a target, then normalize images one by one.
 
-A normalizer subclasses :class:`StainNormalizer` and writes three methods: ``_fit_batch`` (measure
-the target), ``_normalize_image`` (one image to the target) and ``to_dict``/``from_dict``
-(model files). Checking the input, the fitted state and the batch loop live here, once.
+A normalizer subclasses :class:`StainNormalizer` and writes ``_fit_batch`` (measure the target),
+``_normalize_image`` (one image to the target) and ``_state``/``from_dict`` (model files). Checking
+the input, the fitted state, the batch loop and the ``method`` key of model files live here, once.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class StainNormalizer:
 
     Subclasses set ``method`` (the name in model files), ``_fitted_attribute`` (an attribute that is
     None until :meth:`fit`), and implement ``_fit_batch(batch)``, ``_normalize_image(image)``,
-    ``to_dict()`` and ``from_dict(d)``.
+    ``_state()`` and the class method ``from_dict(d)``.
     """
 
     method = ""
@@ -70,9 +70,18 @@ class StainNormalizer:
                 out[i] = normalized
         return out[0] if single else out
 
+    def to_dict(self) -> dict:
+        """JSON-serializable parameters and target (for model files; read back by ``from_dict``)."""
+        self._check_fitted()
+        return {"method": self.method, **self._state()}
+
     def _fit_batch(self, batch: np.ndarray) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _normalize_image(self, image: np.ndarray) -> np.ndarray | None:  # pragma: no cover - abstract
         """One (H, W, 3) uint8 image normalized, or None to keep it as it is."""
+        raise NotImplementedError
+
+    def _state(self) -> dict:  # pragma: no cover - abstract
+        """The settings and the fitted target as JSON-able values (the keys ``from_dict`` reads)."""
         raise NotImplementedError

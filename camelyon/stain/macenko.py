@@ -257,11 +257,8 @@ class MacenkoNormalizer(StainNormalizer):
         return od_to_rgb(conc @ self.stain_matrix_.astype(np.float32), self.io)
 
     # -- persistence ---------------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        """JSON-serializable parameters and target (for model files)."""
-        self._check_fitted()
+    def _state(self) -> dict:
         return {
-            "method": self.method,
             "io": self.io,
             "beta": self.beta,
             "alpha": self.alpha,

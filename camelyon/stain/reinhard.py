@@ -133,11 +133,8 @@ class ReinhardNormalizer(StainNormalizer):
         out[mask] = lab_to_rgb(lab[mask])
         return out
 
-    def to_dict(self) -> dict:
-        """JSON-serializable parameters and target (for model files)."""
-        self._check_fitted()
+    def _state(self) -> dict:
         return {
-            "method": self.method,
             "background_lightness": self.background_lightness,
             "min_tissue_fraction": self.min_tissue_fraction,
             "target_mean": [float(v) for v in self.target_mean_],
