@@ -22,108 +22,8 @@ import math
 import numpy as np
 from numba import njit
 
-from camelyon.synthetic.cells import _lattice_site, _lattice_span, _soft_edge
+from camelyon.synthetic.cells import _lattice_site, _lattice_span, _soft_edge, draw_vesicular, splat_vesicular
 from camelyon.synthetic.noise import hash2, next_hash, to_unit
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _vesicular_value(dn, b, shade, interior, rim, q, clump, dd2, nr):
-    """Hematoxylin of a vesicular nucleus at normalised radius ``dn`` (0 centre, 1 edge)."""
-    e = _soft_edge(dn, b)
-    if e <= 0.0:
-        return 0.0
-    val = interior * shade
-    if dn > 0.78:
-        val += rim * min(1.0, (dn - 0.78) * 6.0)
-    if q > 0.5:
-        val += clump * (q - 0.5) * 2.0
-    if dd2 < nr * nr:
-        val += 0.9 * min(1.0, nr - math.sqrt(dd2))
-    return val * e
-
-
-@njit(cache=True, nogil=True)
-def _draw_vesicular(conc, px, py, s, cx, cy, r_min, r_max, aspect_min, irregularity, interior, rim,
-                    nucleolus_px, chromatin, clump):
-    """One irregular vesicular nucleus centred at level-0 (cx, cy); its draws start from hash ``s``."""
-    h, w = conc.shape
-    a = r_min + (r_max - r_min) * to_unit(s)
-    s = next_hash(s)
-    b = a * (aspect_min + (1.0 - aspect_min) * to_unit(s))
-    s = next_hash(s)
-    ang = math.pi * to_unit(s)
-    s = next_hash(s)
-    ph1 = 2.0 * math.pi * to_unit(s)
-    s = next_hash(s)
-    amp = irregularity * (0.5 + to_unit(s))
-    s = next_hash(s)
-    nang = 2.0 * math.pi * to_unit(s)
-    s = next_hash(s)
-    noff = 0.35 * to_unit(s)
-    s = next_hash(s)
-    shade = 0.8 + 0.4 * to_unit(s)
-    nx = cx + noff * a * math.cos(nang)
-    ny = cy + noff * b * math.sin(nang)
-    ca, sa = math.cos(ang), math.sin(ang)
-    cau, sau = ca / a, sa / a
-    cbv, sbv = ca / b, sa / b
-    c1p, s1p = math.cos(ph1), math.sin(ph1)
-    ext = a * (1.0 + 1.6 * amp) + 1.5
-    lim = (1.0 + 1.6 * amp + 0.5 / b) ** 2
-    r0 = max(0, int(cy - ext) - py)
-    r1 = min(h, int(cy + ext + 1.0) - py)
-    c0 = max(0, int(cx - ext) - px)
-    c1 = min(w, int(cx + ext + 1.0) - px)
-    nr = nucleolus_px + 0.5
-    for r in range(r0, r1):
-        dy = py + r + 0.5 - cy
-        for c in range(c0, c1):
-            dx = px + c + 0.5 - cx
-            u = dx * cau + dy * sau
-            v = dy * cbv - dx * sbv
-            d2 = u * u + v * v
-            if d2 >= lim:
-                continue
-            d = math.sqrt(d2)
-            if d > 1e-9:
-                ct = u / d
-                st = v / d
-            else:
-                ct = 1.0
-                st = 0.0
-            ct2 = ct * ct
-            st2 = st * st
-            c3 = ct * (4.0 * ct2 - 3.0)
-            s3 = st * (3.0 - 4.0 * st2)
-            bound = 1.0 + amp * (c3 * c1p - s3 * s1p)
-            ddx = px + c + 0.5 - nx
-            ddy = py + r + 0.5 - ny
-            val = _vesicular_value(d / bound, b, shade, interior, rim, chromatin[r, c], clump,
-                                   ddx * ddx + ddy * ddy, nr)
-            if val > conc[r, c]:
-                conc[r, c] = val
-
-
-@njit(cache=True, nogil=True)
-def splat_vesicular(conc, cls, want, px, py, seed, salt, spacing, jitter, probability, r_min, r_max,
-                    aspect_min, irregularity, interior, rim, nucleolus_px, chromatin, clump):
-    """Vesicular nuclei on a jittered lattice where the class map is ``want``.
-
-    Parameters as :func:`camelyon.synthetic.cells.splat_tumour_nuclei`, plus ``want`` (the
-    tissue class a centre must fall in). Used for ductal tumour, centroblasts and sinus histiocytes:
-    the same drawing with different sizes, spacing and contrast, so that only those tell them apart.
-    """
-    h, w = conc.shape
-    reach = r_max * (1.0 + 2.4 * irregularity) + spacing
-    gx0, gx1 = _lattice_span(px, w, reach, spacing)
-    gy0, gy1 = _lattice_span(py, h, reach, spacing)
-    for gy in range(gy0, gy1 + 1):
-        for gx in range(gx0, gx1 + 1):
-            found, cx, cy, ir, ic, s = _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, jitter)
-            if not found or to_unit(s) >= probability:
-                continue
-            _draw_vesicular(conc, px, py, next_hash(s), cx, cy, r_min, r_max, aspect_min, irregularity,
-                            interior, rim, nucleolus_px, chromatin, clump)
 
 
 @njit(cache=True, nogil=True)
@@ -169,8 +69,8 @@ def paint_cells_at(conc, eos, cells, px, py, seed, salt, r_min, r_max, cyto_px, 
             continue
         s = hash2(seed, int(cells[i, 2]), 0, salt)
         _clear_disc(conc, eos, px, py, cx, cy, cyto_px * (0.85 + 0.3 * to_unit(s)), 0.06, cyto_e)
-        _draw_vesicular(conc, px, py, next_hash(s), cx, cy, r_min, r_max, 0.7, irregularity, interior, rim,
-                        nucleolus_px, chromatin, clump)
+        draw_vesicular(conc, px, py, next_hash(s), cx, cy, r_min, r_max, 0.7, irregularity, interior, rim,
+                       nucleolus_px, chromatin, clump, False)
 
 
 @njit(cache=True, nogil=True)

@@ -349,9 +349,9 @@ class Painter:
                            4.0 * um, 6.5 * um, 0.18, 0.35, 1.1, 0.0)
         if (cls == TUMOUR).any():
             value_noise(seed, _SALT_CHROMATIN, px, py, max(1, int(round(1.6 * um))), self.chromatin)
-            cells.splat_tumour_nuclei(hem, cls, px, py, seed, _SALT_TUMOUR, TUMOUR_CELL_SPACING_UM * um, 0.55,
-                                      0.97, 5.8 * um, 7.8 * um, 0.7, 0.12, 0.36, 0.5, 0.9 * um,
-                                      self.chromatin, 0.75)
+            cells.splat_vesicular(hem, cls, TUMOUR, px, py, seed, _SALT_TUMOUR, TUMOUR_CELL_SPACING_UM * um, 0.55,
+                                  0.97, 5.8 * um, 7.8 * um, 0.7, 0.12, 0.36, 0.5, 0.9 * um, self.chromatin, 0.75,
+                                  1.0, True)
         if self.kernel is not None:
             _blur(hem, self.tmp, self.kernel, m)
             _blur(eos, self.tmp, self.kernel, m)
