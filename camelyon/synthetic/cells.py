@@ -296,6 +296,60 @@ def splat_vesicular(conc, cls, want, px, py, seed, salt, spacing, jitter, probab
 
 
 @njit(cache=True, nogil=True)
+def voronoi_sites(px, py, h, w, seed, salt, spacing):
+    """Sites of a Voronoi pattern around the region ``(px, py, w, h)``: one per cell of a lattice ``spacing``
+    px apart, jittered within the cell by position hashes.
+
+    Returns
+    -------
+    gx0, gy0 : int
+        Lattice index of site ``[0, 0]`` (one cell before the region).
+    fx, fy : ndarray (ny, nx) float64
+        Level-0 position of each site.
+    hashes : ndarray (ny, nx) uint64
+        The next hash of each site, for further draws (lumens, sizes, ...).
+    """
+    gx0 = int(math.floor(px / spacing)) - 1
+    gy0 = int(math.floor(py / spacing)) - 1
+    nx = int(math.floor((px + w) / spacing)) - gx0 + 2
+    ny = int(math.floor((py + h) / spacing)) - gy0 + 2
+    fx = np.empty((ny, nx), dtype=np.float64)
+    fy = np.empty((ny, nx), dtype=np.float64)
+    hashes = np.empty((ny, nx), dtype=np.uint64)
+    for j in range(ny):
+        for i in range(nx):
+            s = hash2(seed, gx0 + i, gy0 + j, salt)
+            fx[j, i] = (gx0 + i + 0.1 + 0.8 * to_unit(s)) * spacing
+            s = next_hash(s)
+            fy[j, i] = (gy0 + j + 0.1 + 0.8 * to_unit(s)) * spacing
+            hashes[j, i] = next_hash(s)
+    return gx0, gy0, fx, fy, hashes
+
+
+@njit(cache=True, nogil=True, inline="always")
+def nearest_two(x, y, jx, jy, fx, fy):
+    """Squared distances from (x, y) to the nearest and second-nearest site among the 3 x 3 sites around
+    lattice cell ``(jy, jx)``, and the index ``(j, i)`` of the nearest."""
+    d1 = 1e30
+    d2 = 1e30
+    bj = jy
+    bi = jx
+    for j in range(jy - 1, jy + 2):
+        for i in range(jx - 1, jx + 2):
+            ddx = x - fx[j, i]
+            ddy = y - fy[j, i]
+            dd = ddx * ddx + ddy * ddy
+            if dd < d1:
+                d2 = d1
+                d1 = dd
+                bj = j
+                bi = i
+            elif dd < d2:
+                d2 = dd
+    return d1, d2, bj, bi
+
+
+@njit(cache=True, nogil=True)
 def paint_fat(conc, eos, cls, px, py, seed, salt, spacing, wall_px, wall_e, wall_h):
     """Adipocytes: a Voronoi pattern of empty cells with thin walls, where ``cls`` is fat.
 
@@ -312,18 +366,7 @@ def paint_fat(conc, eos, cls, px, py, seed, salt, spacing, wall_px, wall_e, wall
         Wall thickness in px.
     """
     h, w = conc.shape
-    gx0 = int(math.floor(px / spacing)) - 1
-    gy0 = int(math.floor(py / spacing)) - 1
-    nx = int(math.floor((px + w) / spacing)) - gx0 + 2
-    ny = int(math.floor((py + h) / spacing)) - gy0 + 2
-    fx = np.empty((ny, nx), dtype=np.float64)
-    fy = np.empty((ny, nx), dtype=np.float64)
-    for j in range(ny):
-        for i in range(nx):
-            s = hash2(seed, gx0 + i, gy0 + j, salt)
-            fx[j, i] = (gx0 + i + 0.1 + 0.8 * to_unit(s)) * spacing
-            s = next_hash(s)
-            fy[j, i] = (gy0 + j + 0.1 + 0.8 * to_unit(s)) * spacing
+    gx0, gy0, fx, fy, _ = voronoi_sites(px, py, h, w, seed, salt, spacing)
     inv = 1.0 / spacing
     for r in range(h):
         y = py + r + 0.5
@@ -333,19 +376,7 @@ def paint_fat(conc, eos, cls, px, py, seed, salt, spacing, wall_px, wall_e, wall
             if k != PERINODAL_FAT and k != FAT:
                 continue
             x = px + c + 0.5
-            jx = int(math.floor(x * inv)) - gx0
-            d1 = 1e30
-            d2 = 1e30
-            for j in range(jy - 1, jy + 2):
-                for i in range(jx - 1, jx + 2):
-                    ddx = x - fx[j, i]
-                    ddy = y - fy[j, i]
-                    dd = ddx * ddx + ddy * ddy
-                    if dd < d1:
-                        d2 = d1
-                        d1 = dd
-                    elif dd < d2:
-                        d2 = dd
+            d1, d2, _, _ = nearest_two(x, y, int(math.floor(x * inv)) - gx0, jy, fx, fy)
             gap = math.sqrt(d2) - math.sqrt(d1)
             e = 1.0 - gap / wall_px
             if e < 0.0:

@@ -6,7 +6,8 @@ Same conventions as :mod:`camelyon.synthetic.cells`: every map is ``(h, w)`` flo
 
 Cell kinds (sizes in um, converted to px by the caller):
 
-* vesicular nuclei of any class (:func:`splat_vesicular`): centroblasts of germinal centres,
+* vesicular nuclei of any class (:func:`camelyon.synthetic.cells.splat_vesicular`, shared with the easy
+  preset's tumour): centroblasts of germinal centres,
   sinus histiocytes, ductal tumour cells: large, pale, with a rim, chromatin and a nucleolus;
 * tumour cells at given centres (:func:`paint_cells_at`): isolated tumour cells and small
   clusters, drawn over whatever lies beneath (their cytoplasm pushes lymphocytes aside);
@@ -22,7 +23,14 @@ import math
 import numpy as np
 from numba import njit
 
-from camelyon.synthetic.cells import _lattice_site, _lattice_span, _soft_edge, draw_vesicular, splat_vesicular
+from camelyon.synthetic.cells import (
+    _lattice_site,
+    _lattice_span,
+    _soft_edge,
+    draw_vesicular,
+    nearest_two,
+    voronoi_sites,
+)
 from camelyon.synthetic.noise import hash2, next_hash, to_unit
 
 
@@ -58,7 +66,7 @@ def paint_cells_at(conc, eos, cells, px, py, seed, salt, r_min, r_max, cyto_px, 
         ``x, y, key`` per cell: level-0 centre and an integer key (unique on the slide) that seeds it.
     cyto_px, cyto_e : float
         Radius (px) and eosin of the cell's cytoplasm, painted first over what lies there.
-    Others as in :func:`splat_vesicular`.
+    Others as in :func:`camelyon.synthetic.cells.splat_vesicular`.
     """
     h, w = conc.shape
     reach = max(cyto_px, r_max * (1.0 + 2.4 * irregularity)) + 2.0
@@ -159,7 +167,7 @@ def splat_tingible(conc, eos, cls, want, px, py, seed, salt, spacing, probabilit
             _clear_disc(conc, eos, px, py, cx, cy, rc, 0.03, cyto_e)
             s = next_hash(s)
             n = 2 + int(4.0 * to_unit(s))
-            for k in range(n):
+            for _ in range(n):
                 s = next_hash(s)
                 rr = 0.6 * rc * math.sqrt(to_unit(s))
                 s = next_hash(s)
@@ -309,20 +317,11 @@ def tumour_architecture(cls, px, py, seed, salt, want, spacing, septum_px, lumen
     the site become ``lumen_class``. Only pixels of class ``want`` change.
     """
     h, w = cls.shape
-    gx0 = int(math.floor(px / spacing)) - 1
-    gy0 = int(math.floor(py / spacing)) - 1
-    nx = int(math.floor((px + w) / spacing)) - gx0 + 2
-    ny = int(math.floor((py + h) / spacing)) - gy0 + 2
-    fx = np.empty((ny, nx), dtype=np.float64)
-    fy = np.empty((ny, nx), dtype=np.float64)
-    lr = np.empty((ny, nx), dtype=np.float64)
-    for j in range(ny):
-        for i in range(nx):
-            s = hash2(seed, gx0 + i, gy0 + j, salt)
-            fx[j, i] = (gx0 + i + 0.1 + 0.8 * to_unit(s)) * spacing
-            s = next_hash(s)
-            fy[j, i] = (gy0 + j + 0.1 + 0.8 * to_unit(s)) * spacing
-            s = next_hash(s)
+    gx0, gy0, fx, fy, hashes = voronoi_sites(px, py, h, w, seed, salt, spacing)
+    lr = np.empty(fx.shape, dtype=np.float64)
+    for j in range(fx.shape[0]):
+        for i in range(fx.shape[1]):
+            s = hashes[j, i]
             has = to_unit(s) < lumen_prob
             s = next_hash(s)
             lr[j, i] = lumen_min + (lumen_max - lumen_min) * to_unit(s) if has else -1.0
@@ -334,21 +333,8 @@ def tumour_architecture(cls, px, py, seed, salt, want, spacing, septum_px, lumen
             if cls[r, c] != want:
                 continue
             x = px + c + 0.5
-            jx = int(math.floor(x * inv)) - gx0
-            d1 = 1e30
-            d2 = 1e30
-            best = 0.0
-            for j in range(jy - 1, jy + 2):
-                for i in range(jx - 1, jx + 2):
-                    ddx = x - fx[j, i]
-                    ddy = y - fy[j, i]
-                    dd = ddx * ddx + ddy * ddy
-                    if dd < d1:
-                        d2 = d1
-                        d1 = dd
-                        best = lr[j, i]
-                    elif dd < d2:
-                        d2 = dd
+            d1, d2, bj, bi = nearest_two(x, y, int(math.floor(x * inv)) - gx0, jy, fx, fy)
+            best = lr[bj, bi]
             if math.sqrt(d2) - math.sqrt(d1) < septum_px:
                 cls[r, c] = stroma_class
             elif best > 0.0 and d1 < best * best:

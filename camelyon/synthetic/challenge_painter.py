@@ -224,16 +224,16 @@ class ChallengePainter(Painter):
                            0.6 * um, 1.8 * um, 0.5, 1.0, 1.3, 0.0)
         cc.splat_rbc(eos, hem, cls, LUMEN, px, py, seed, _S_RBC, 7.0 * um, 0.9, 0.75, 3.6 * um, 0.95)
         # germinal centres: centroblasts (large vesicular nuclei with nucleoli) and tingible-body macrophages
-        cc.splat_vesicular(hem, cls, GERMINAL, px, py, seed, _S_CB, 12.0 * um, 0.7, 0.55, 4.0 * um, 5.5 * um,
-                           0.7, 0.10, 0.30, 0.45, 0.8 * um, chrom, 0.6)
+        cells.splat_vesicular(hem, cls, GERMINAL, px, py, seed, _S_CB, 12.0 * um, 0.7, 0.55, 4.0 * um, 5.5 * um,
+                              0.7, 0.10, 0.30, 0.45, 0.8 * um, chrom, 0.6)
         cc.splat_tingible(hem, eos, cls, GERMINAL, px, py, seed, _S_TBM, 45.0 * um, 0.5, 9.0 * um, 1.5 * um,
                           0.25, 1.6)
         # sinus histiocytosis: sheets of large pale histiocytes
-        cc.splat_vesicular(hem, cls, HISTIO, px, py, seed, _S_SH, 14.0 * um, 0.6, 0.85, 4.5 * um, 6.5 * um,
-                           0.6, 0.08, 0.28, 0.30, 0.5 * um, chrom, 0.35)
+        cells.splat_vesicular(hem, cls, HISTIO, px, py, seed, _S_SH, 14.0 * um, 0.6, 0.85, 4.5 * um, 6.5 * um,
+                              0.6, 0.08, 0.28, 0.30, 0.5 * um, chrom, 0.35)
         # ductal carcinoma, lobular carcinoma in single files, isolated tumour cells
-        cc.splat_vesicular(hem, cls, TUMOUR, px, py, seed, _S_TUMOUR, 13.0 * um, 0.55, 0.97, 5.0 * um, 7.8 * um,
-                           0.7, 0.12, DUCTAL_INTERIOR, 0.5, 0.9 * um, chrom, 0.75)
+        cells.splat_vesicular(hem, cls, TUMOUR, px, py, seed, _S_TUMOUR, 13.0 * um, 0.55, 0.97, 5.0 * um, 7.8 * um,
+                              0.7, 0.12, DUCTAL_INTERIOR, 0.5, 0.9 * um, chrom, 0.75)
         cc.splat_files(hem, eos, cls, LOBULAR, px, py, seed, _S_FILES, self.plan.extras.file_angle, 9.0 * um,
                        20.0 * um, 0.3, 0.85, 3.0 * um, 4.0 * um, 0.9, 0.4, 5.5 * um, 0.45)
         if len(self.itc):

@@ -32,7 +32,13 @@ from camelyon.annotations import largest_diameter_mm
 from camelyon.errors import CamelyonError
 from camelyon.staging import ITC_MAX_MM, MICRO_MAX_MM, slide_label_from_diameter
 from camelyon.synthetic.lesions import TUMOUR_CELL_SPACING_UM, Lesion, lesion_outline
-from camelyon.synthetic.tissue_layout import Section, ellipse_points, points_in_polygon, shrink_radially, star_radius
+from camelyon.synthetic.tissue_layout import (
+    Section,
+    ellipse_points,
+    points_in_polygon,
+    shrink_radially,
+    star_radius,
+)
 
 #: Kinds of lesion, look-alike and artefact the challenge preset draws (the ``kind`` column).
 LESION_KINDS = ("ductal_carcinoma", "lobular_carcinoma", "itc_single_cells", "itc_cluster")
