@@ -240,38 +240,6 @@ def class_stain(cls, hem, eos, fibre, table_h, table_e, fibrous):
 
 
 @njit(cache=True, nogil=True)
-def or_polygon(out, polygon, px, py, bit, xs):
-    """``out |= bit`` at pixels whose centre lies inside ``polygon`` (even-odd rule, as ``fill_polygon``)."""
-    h, w = out.shape
-    n = polygon.shape[0]
-    r0 = max(0, int(math.floor(polygon[:, 1].min() - py)) - 1)
-    r1 = min(h, int(math.ceil(polygon[:, 1].max() - py)) + 1)
-    for r in range(r0, r1):
-        yc = py + r + 0.5
-        k = 0
-        for i in range(n):
-            j = i + 1 if i + 1 < n else 0
-            ya = polygon[i, 1]
-            yb = polygon[j, 1]
-            if (ya <= yc) != (yb <= yc):
-                xa = polygon[i, 0]
-                xs[k] = xa + (yc - ya) * (polygon[j, 0] - xa) / (yb - ya)
-                k += 1
-        for i in range(1, k):
-            v = xs[i]
-            j = i - 1
-            while j >= 0 and xs[j] > v:
-                xs[j + 1] = xs[j]
-                j -= 1
-            xs[j + 1] = v
-        for i in range(0, k - 1, 2):
-            c0 = max(0, int(math.ceil(xs[i] - px - 0.5)))
-            c1 = min(w, int(math.ceil(xs[i + 1] - px - 0.5)))
-            for c in range(c0, c1):
-                out[r, c] |= bit
-
-
-@njit(cache=True, nogil=True)
 def to_rgb_challenge(out, hem, eos, dark, ink, thick, hfield, light, stitch, m, od, ink_od, background,
                      lut, lut_scale, noise, seed, px, py, noise_salt):
     """Beer-Lambert colour with artefacts: neutral ``dark`` OD, pen ``ink`` OD, light ``light * stitch``.

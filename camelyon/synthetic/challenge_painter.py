@@ -159,7 +159,7 @@ class ChallengePainter(Painter):
                 fill_polygon(cls, poly, px, py, value, self.xs)
         for poly, bit, bb in zip(self.art_polygons, self.art_bits, self.art_bboxes, strict=True):
             if bb[0] < px + pw and bb[2] > px and bb[1] < py + ph and bb[3] > py:
-                cc.or_polygon(art, poly, px, py, bit, self.xs)
+                fill_polygon(art, poly, px, py, bit, self.xs, True)
         um = self.um
         tissue = bool(cls.any()) or self._itc_near(px, py, pw, ph)
         if tissue:
