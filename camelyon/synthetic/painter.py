@@ -276,17 +276,38 @@ class Painter:
 
     def _buffers(self, h: int, w: int) -> None:
         if self._shape != (h, w):
-            self.cls = np.empty((h, w), dtype=np.uint8)
-            self.hem = np.empty((h, w), dtype=np.float32)
-            self.eos = np.empty((h, w), dtype=np.float32)
-            self.tmp = np.empty((h, w), dtype=np.float32)
-            self.fat_field = np.empty((h, w), dtype=np.float32)
-            self.density = np.empty((h, w), dtype=np.float32)
-            self.thick = np.empty((h, w), dtype=np.float32)
-            self.hfield = np.empty((h, w), dtype=np.float32)
-            self.chromatin = np.empty((h, w), dtype=np.float32)
+            self._allocate(h, w, ("cls",), np.uint8)
+            self._allocate(h, w, ("hem", "eos", "tmp", "fat_field", "density", "thick", "hfield", "chromatin"))
             self.ones = np.ones((h, w), dtype=np.float32)
             self._shape = (h, w)
+
+    def _allocate(self, h: int, w: int, names, dtype=np.float32) -> None:
+        """One (h, w) scratch map per name, as attributes of the painter (reused while the size holds)."""
+        for name in names:
+            setattr(self, name, np.empty((h, w), dtype=dtype))
+
+    def _fill_classes(self, out, polygons, values, bboxes, px, py, bitwise_or=False) -> None:
+        """Write each polygon's value into ``out`` (the padded region at level-0 px, py), skipping polygons
+        whose bounding box misses it."""
+        ph, pw = out.shape
+        out[:] = 0
+        for poly, value, bb in zip(polygons, values, bboxes, strict=True):
+            if bb[0] < px + pw and bb[2] > px and bb[1] < py + ph and bb[3] > py:
+                fill_polygon(out, poly, px, py, value, self.xs, bitwise_or)
+
+    def _thickness(self, x: int, y: int, w: int, h: int, salt_thick: int, salt_uptake: int):
+        """Section thickness (0.8..1.2, ~700 um) and hematoxylin uptake (0.88..1.12, ~450 um) over the
+        unpadded region: views of the ``thick`` and ``hfield`` buffers."""
+        m, um = self.margin, self.um
+        thick = self.thick[m : m + h, m : m + w]
+        hfield = self.hfield[m : m + h, m : m + w]
+        value_noise(self.seed, salt_thick, x, y, max(2, int(700 * um)), thick)
+        value_noise(self.seed, salt_uptake, x, y, max(2, int(450 * um)), hfield)
+        np.multiply(thick, 0.4, out=thick)
+        np.add(thick, 0.8, out=thick)
+        np.multiply(hfield, 0.24, out=hfield)
+        np.add(hfield, 0.88, out=hfield)
+        return thick, hfield
 
     def touches_tissue(self, x: int, y: int, w: int, h: int) -> bool:
         """True when the region (level-0 px), padded, may contain tissue."""
@@ -314,10 +335,7 @@ class Painter:
         px, py, pw, ph = x - m, y - m, w + 2 * m, h + 2 * m
         self._buffers(ph, pw)
         cls, hem, eos = self.cls, self.hem, self.eos
-        cls[:] = 0
-        for poly, value, bb in zip(self.polygons, self.values, self.bboxes, strict=False):
-            if bb[0] < px + pw and bb[2] > px and bb[1] < py + ph and bb[3] > py:
-                fill_polygon(cls, poly, px, py, value, self.xs)
+        self._fill_classes(cls, self.polygons, self.values, self.bboxes, px, py)
         if not cls.any():
             _background(out, self.background, self.noise, seed, x, y)
             return out
@@ -329,10 +347,7 @@ class Painter:
         self.fat_field *= 0.75
         self.fat_field += 0.25 * self.tmp
         value_noise(seed, _SALT_DENSITY, px, py, max(2, int(120 * um)), self.density)
-        thick = self.thick[m : m + h, m : m + w]
-        hfield = self.hfield[m : m + h, m : m + w]
-        value_noise(seed, _SALT_THICK, x, y, max(2, int(700 * um)), thick)
-        value_noise(seed, _SALT_HFIELD, x, y, max(2, int(450 * um)), hfield)
+        thick, hfield = self._thickness(x, y, w, h, _SALT_THICK, _SALT_HFIELD)
         fat_threshold = 0.92 - 0.5 * plan.fat_fraction
         _base_stain(cls, hem, eos, self.fat_field, fat_threshold, self.density, px, py, seed,
                     0.10, 0.34, 0.15, 0.34, 0.10, 0.85, self.centres, 5.0 * um)
@@ -355,11 +370,6 @@ class Painter:
         if self.kernel is not None:
             _blur(hem, self.tmp, self.kernel, m)
             _blur(eos, self.tmp, self.kernel, m)
-        # thickness 0.8..1.2 for both stains, hematoxylin uptake 0.88..1.12
-        np.multiply(thick, 0.4, out=thick)
-        np.add(thick, 0.8, out=thick)
-        np.multiply(hfield, 0.24, out=hfield)
-        np.add(hfield, 0.88, out=hfield)
         _to_rgb(out, hem, eos, thick, hfield, m, self.od, self.background, self.lut, self.LUT_SCALE,
                 self.noise, seed, x, y)
         return out
