@@ -44,6 +44,14 @@ def _soft_edge(d, radius_px):
 
 
 @njit(cache=True, inline="always")
+def disc_box(cx, cy, radius, px, py, h, w):
+    """Rows ``r0:r1`` and columns ``c0:c1`` of an (h, w) region at level-0 (px, py) that can hold a disc of
+    ``radius`` px centred at level-0 (cx, cy) (one pixel of slack before, two after; clipped)."""
+    return (max(0, int(cy - radius - 1.0) - py), min(h, int(cy + radius + 2.0) - py),
+            max(0, int(cx - radius - 1.0) - px), min(w, int(cx + radius + 2.0) - px))
+
+
+@njit(cache=True, inline="always")
 def _lattice_span(p, n, reach, spacing):
     """First and last lattice index whose site may lie within ``reach`` px of px ``[p, p + n)``."""
     return int(math.floor((p - reach) / spacing)), int(math.floor((p + n + reach) / spacing))
@@ -134,10 +142,7 @@ def splat_nuclei(conc, cls, want, px, py, seed, salt, spacing, jitter, probabili
             ca, sa = math.cos(ang) / a, math.sin(ang) / a
             cb, sb = math.cos(ang) / b, math.sin(ang) / b
             lim = (1.0 + 0.5 / b) ** 2
-            r0 = max(0, int(cy - a - 1.0) - py)
-            r1 = min(h, int(cy + a + 2.0) - py)
-            c0 = max(0, int(cx - a - 1.0) - px)
-            c1 = min(w, int(cx + a + 2.0) - px)
+            r0, r1, c0, c1 = disc_box(cx, cy, a, px, py, h, w)
             for r in range(r0, r1):
                 dy = py + r + 0.5 - cy
                 for c in range(c0, c1):

@@ -27,6 +27,7 @@ from camelyon.synthetic.cells import (
     _lattice_site,
     _lattice_span,
     _soft_edge,
+    disc_box,
     draw_vesicular,
     nearest_two,
     voronoi_sites,
@@ -38,10 +39,7 @@ from camelyon.synthetic.noise import hash2, next_hash, to_unit
 def _clear_disc(conc, eos, px, py, cx, cy, radius, h_value, e_value):
     """Set a soft disc of cytoplasm (pushes aside the nuclei drawn before)."""
     h, w = conc.shape
-    r0 = max(0, int(cy - radius - 1.0) - py)
-    r1 = min(h, int(cy + radius + 2.0) - py)
-    c0 = max(0, int(cx - radius - 1.0) - px)
-    c1 = min(w, int(cx + radius + 2.0) - px)
+    r0, r1, c0, c1 = disc_box(cx, cy, radius, px, py, h, w)
     for r in range(r0, r1):
         dy = py + r + 0.5 - cy
         for c in range(c0, c1):
@@ -129,10 +127,7 @@ def splat_files(conc, eos, cls, want, px, py, seed, salt, angle, along, across, 
             ang = 2.0 * math.pi * to_unit(s)
             nx = cx + off * math.cos(ang)
             ny = cy + off * math.sin(ang)
-            r0 = max(0, int(ny - a - 1.0) - py)
-            r1 = min(h, int(ny + a + 2.0) - py)
-            c0 = max(0, int(nx - a - 1.0) - px)
-            c1 = min(w, int(nx + a + 2.0) - px)
+            r0, r1, c0, c1 = disc_box(nx, ny, a, px, py, h, w)
             for r in range(r0, r1):
                 dy = py + r + 0.5 - ny
                 for c in range(c0, c1):
@@ -176,10 +171,7 @@ def splat_tingible(conc, eos, cls, want, px, py, seed, salt, spacing, probabilit
                 rd = debris_px * (0.6 + 0.8 * to_unit(s))
                 dx0 = cx + rr * math.cos(th)
                 dy0 = cy + rr * math.sin(th)
-                r0 = max(0, int(dy0 - rd - 1.0) - py)
-                r1 = min(h, int(dy0 + rd + 2.0) - py)
-                c0 = max(0, int(dx0 - rd - 1.0) - px)
-                c1 = min(w, int(dx0 + rd + 2.0) - px)
+                r0, r1, c0, c1 = disc_box(dx0, dy0, rd, px, py, h, w)
                 for r in range(r0, r1):
                     dy = py + r + 0.5 - dy0
                     for c in range(c0, c1):
@@ -204,10 +196,7 @@ def splat_rbc(eos, conc, cls, want, px, py, seed, salt, spacing, jitter, probabi
                 continue
             s = next_hash(s)
             rad = radius * (0.85 + 0.3 * to_unit(s))
-            r0 = max(0, int(cy - rad - 1.0) - py)
-            r1 = min(h, int(cy + rad + 2.0) - py)
-            c0 = max(0, int(cx - rad - 1.0) - px)
-            c1 = min(w, int(cx + rad + 2.0) - px)
+            r0, r1, c0, c1 = disc_box(cx, cy, rad, px, py, h, w)
             for r in range(r0, r1):
                 dy = py + r + 0.5 - cy
                 for c in range(c0, c1):
