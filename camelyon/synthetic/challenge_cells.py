@@ -33,6 +33,7 @@ from camelyon.synthetic.cells import (
     voronoi_sites,
 )
 from camelyon.synthetic.noise import hash2, next_hash, to_unit
+from camelyon.synthetic.painter import lut_value, noisy_byte
 
 
 @njit(cache=True, nogil=True)
@@ -248,19 +249,8 @@ def to_rgb_challenge(out, hem, eos, dark, ink, thick, hfield, light, stitch, m, 
             li = light[r, c] * stitch[c]
             hs = hash2(seed, px + c, py + r, noise_salt)
             for ch in range(3):
-                o = hh * od[0, ch] + ee * od[1, ch] + dd + kk * ink_od[ch]
-                i = int(o * lut_scale)
-                if i > nlut:
-                    i = nlut
-                if i < 0:
-                    i = 0
-                u = np.float64((hs >> np.uint64(16 * ch)) & np.uint64(0xFFFF)) * (1.0 / 65536.0)
-                v = background[ch] * li * lut[i] + noise * (2.0 * u - 1.0)
-                if v < 0.0:
-                    v = 0.0
-                elif v > 255.0:
-                    v = 255.0
-                out[r, c, ch] = np.uint8(v + 0.5)
+                transmitted = lut_value(hh * od[0, ch] + ee * od[1, ch] + dd + kk * ink_od[ch], lut, lut_scale, nlut)
+                out[r, c, ch] = noisy_byte(background[ch] * li * transmitted, noise, hs, ch)
 
 
 @njit(cache=True, nogil=True)

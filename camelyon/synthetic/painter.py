@@ -183,6 +183,30 @@ def _base_stain(cls, hem, eos, fat_field, fat_threshold, fibre, px, py, seed, st
                 eos[r, c] = 0.0
 
 
+@njit(cache=True, inline="always")
+def lut_value(o, lut, lut_scale, nlut):
+    """``exp(-o)`` from the table ``lut`` (``lut[i] = exp(-i / lut_scale)``, index clipped to 0..nlut)."""
+    i = int(o * lut_scale)
+    if i > nlut:
+        i = nlut
+    if i < 0:
+        i = 0
+    return lut[i]
+
+
+@njit(cache=True, inline="always")
+def noisy_byte(value, noise, hs, ch):
+    """``value`` (0..255) plus uniform noise of half-width ``noise`` drawn from bits ``16 ch`` of hash ``hs``,
+    clipped and rounded to uint8."""
+    u = np.float64((hs >> np.uint64(16 * ch)) & np.uint64(0xFFFF)) * (1.0 / 65536.0)
+    v = value + noise * (2.0 * u - 1.0)
+    if v < 0.0:
+        v = 0.0
+    elif v > 255.0:
+        v = 255.0
+    return np.uint8(v + 0.5)
+
+
 @njit(cache=True, nogil=True)
 def _to_rgb(out, hem, eos, thick, hfield, m, od, background, lut, lut_scale, noise, seed, px, py):
     """``thick`` and ``hfield`` cover the unpadded region; ``hem`` / ``eos`` the padded one."""
@@ -195,19 +219,8 @@ def _to_rgb(out, hem, eos, thick, hfield, m, od, background, lut, lut_scale, noi
             ee = eos[r + m, c + m] * t
             hs = hash2(seed, px + c, py + r, _SALT_NOISE)
             for ch in range(3):
-                o = hh * od[0, ch] + ee * od[1, ch]
-                i = int(o * lut_scale)
-                if i > nlut:
-                    i = nlut
-                if i < 0:
-                    i = 0
-                u = np.float64((hs >> np.uint64(16 * ch)) & np.uint64(0xFFFF)) * (1.0 / 65536.0)
-                v = background[ch] * lut[i] + noise * (2.0 * u - 1.0)
-                if v < 0.0:
-                    v = 0.0
-                elif v > 255.0:
-                    v = 255.0
-                out[r, c, ch] = np.uint8(v + 0.5)
+                transmitted = lut_value(hh * od[0, ch] + ee * od[1, ch], lut, lut_scale, nlut)
+                out[r, c, ch] = noisy_byte(background[ch] * transmitted, noise, hs, ch)
 
 
 @njit(cache=True, nogil=True)
@@ -218,13 +231,7 @@ def _background(out, background, noise, seed, px, py):
         for c in range(w):
             hs = hash2(seed, px + c, py + r, _SALT_NOISE)
             for ch in range(3):
-                u = np.float64((hs >> np.uint64(16 * ch)) & np.uint64(0xFFFF)) * (1.0 / 65536.0)
-                v = background[ch] + noise * (2.0 * u - 1.0)
-                if v < 0.0:
-                    v = 0.0
-                elif v > 255.0:
-                    v = 255.0
-                out[r, c, ch] = np.uint8(v + 0.5)
+                out[r, c, ch] = noisy_byte(background[ch], noise, hs, ch)
 
 
 class Painter:
