@@ -52,9 +52,21 @@ def disc_box(cx, cy, radius, px, py, h, w):
 
 
 @njit(cache=True, inline="always")
-def _lattice_span(p, n, reach, spacing):
-    """First and last lattice index whose site may lie within ``reach`` px of px ``[p, p + n)``."""
-    return int(math.floor((p - reach) / spacing)), int(math.floor((p + n + reach) / spacing))
+def disc_edge(px, py, r, c, cx, cy, radius):
+    """Distance of pixel ``(r, c)`` (region at level-0 px, py) from level-0 (cx, cy) in units of ``radius``,
+    and the soft-edge weight of a disc of that radius there."""
+    dx = px + c + 0.5 - cx
+    dy = py + r + 0.5 - cy
+    dn = math.sqrt(dx * dx + dy * dy) / radius
+    return dn, _soft_edge(dn, radius)
+
+
+@njit(cache=True, inline="always")
+def lattice_window(px, py, w, h, reach, spacing):
+    """First and last lattice index in x, then in y, of the sites that may lie within ``reach`` px of the
+    region ``[px, px + w) x [py, py + h)``."""
+    return (int(math.floor((px - reach) / spacing)), int(math.floor((px + w + reach) / spacing)),
+            int(math.floor((py - reach) / spacing)), int(math.floor((py + h + reach) / spacing)))
 
 
 @njit(cache=True, inline="always")
@@ -121,9 +133,7 @@ def splat_nuclei(conc, cls, want, px, py, seed, salt, spacing, jitter, probabili
         Hematoxylin concentration of the nucleus; ``texture`` its relative pixel-to-pixel variation.
     """
     h, w = conc.shape
-    reach = r_max + spacing
-    gx0, gx1 = _lattice_span(px, w, reach, spacing)
-    gy0, gy1 = _lattice_span(py, h, reach, spacing)
+    gx0, gx1, gy0, gy1 = lattice_window(px, py, w, h, r_max + spacing, spacing)
     for gy in range(gy0, gy1 + 1):
         for gx in range(gx0, gx1 + 1):
             found, cx, cy, ir, ic, s = _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, jitter)
@@ -288,9 +298,7 @@ def splat_vesicular(conc, cls, want, px, py, seed, salt, spacing, jitter, probab
         Fifth-harmonic lobes too (see :func:`draw_vesicular`).
     """
     h, w = conc.shape
-    reach = r_max * (1.0 + reach_lobes * irregularity) + spacing
-    gx0, gx1 = _lattice_span(px, w, reach, spacing)
-    gy0, gy1 = _lattice_span(py, h, reach, spacing)
+    gx0, gx1, gy0, gy1 = lattice_window(px, py, w, h, r_max * (1.0 + reach_lobes * irregularity) + spacing, spacing)
     for gy in range(gy0, gy1 + 1):
         for gx in range(gx0, gx1 + 1):
             found, cx, cy, ir, ic, s = _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, jitter)

@@ -25,10 +25,10 @@ from numba import njit
 
 from camelyon.synthetic.cells import (
     _lattice_site,
-    _lattice_span,
-    _soft_edge,
     disc_box,
+    disc_edge,
     draw_vesicular,
+    lattice_window,
     nearest_two,
     voronoi_sites,
 )
@@ -42,10 +42,8 @@ def _clear_disc(conc, eos, px, py, cx, cy, radius, h_value, e_value):
     h, w = conc.shape
     r0, r1, c0, c1 = disc_box(cx, cy, radius, px, py, h, w)
     for r in range(r0, r1):
-        dy = py + r + 0.5 - cy
         for c in range(c0, c1):
-            dx = px + c + 0.5 - cx
-            e = _soft_edge(math.sqrt(dx * dx + dy * dy) / radius, radius)
+            _, e = disc_edge(px, py, r, c, cx, cy, radius)
             if e <= 0.0:
                 continue
             conc[r, c] = conc[r, c] * (1.0 - e) + h_value * e
@@ -130,11 +128,8 @@ def splat_files(conc, eos, cls, want, px, py, seed, salt, angle, along, across, 
             ny = cy + off * math.sin(ang)
             r0, r1, c0, c1 = disc_box(nx, ny, a, px, py, h, w)
             for r in range(r0, r1):
-                dy = py + r + 0.5 - ny
                 for c in range(c0, c1):
-                    dx = px + c + 0.5 - nx
-                    dn = math.sqrt(dx * dx + dy * dy) / a
-                    e = _soft_edge(dn, a)
+                    dn, e = disc_edge(px, py, r, c, nx, ny, a)
                     if e <= 0.0:
                         continue
                     val = interior
@@ -150,9 +145,7 @@ def splat_tingible(conc, eos, cls, want, px, py, seed, salt, spacing, probabilit
                    cyto_e, debris_h):
     """Tingible-body macrophages: large pale cells (radius ``r_cell`` px) with 2-5 dark debris bodies."""
     h, w = conc.shape
-    reach = r_cell + spacing
-    gx0, gx1 = _lattice_span(px, w, reach, spacing)
-    gy0, gy1 = _lattice_span(py, h, reach, spacing)
+    gx0, gx1, gy0, gy1 = lattice_window(px, py, w, h, r_cell + spacing, spacing)
     for gy in range(gy0, gy1 + 1):
         for gx in range(gx0, gx1 + 1):
             found, cx, cy, ir, ic, s = _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, 0.8)
@@ -174,11 +167,8 @@ def splat_tingible(conc, eos, cls, want, px, py, seed, salt, spacing, probabilit
                 dy0 = cy + rr * math.sin(th)
                 r0, r1, c0, c1 = disc_box(dx0, dy0, rd, px, py, h, w)
                 for r in range(r0, r1):
-                    dy = py + r + 0.5 - dy0
                     for c in range(c0, c1):
-                        dx = px + c + 0.5 - dx0
-                        e = _soft_edge(math.sqrt(dx * dx + dy * dy) / rd, rd)
-                        val = debris_h * e
+                        val = debris_h * disc_edge(px, py, r, c, dx0, dy0, rd)[1]
                         if val > conc[r, c]:
                             conc[r, c] = val
 
@@ -187,9 +177,7 @@ def splat_tingible(conc, eos, cls, want, px, py, seed, salt, spacing, probabilit
 def splat_rbc(eos, conc, cls, want, px, py, seed, salt, spacing, jitter, probability, radius, e_peak):
     """Red blood cells: eosin discs with a paler centre (biconcave), no nucleus, where ``cls`` is ``want``."""
     h, w = eos.shape
-    reach = radius + spacing
-    gx0, gx1 = _lattice_span(px, w, reach, spacing)
-    gy0, gy1 = _lattice_span(py, h, reach, spacing)
+    gx0, gx1, gy0, gy1 = lattice_window(px, py, w, h, radius + spacing, spacing)
     for gy in range(gy0, gy1 + 1):
         for gx in range(gx0, gx1 + 1):
             found, cx, cy, ir, ic, s = _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, jitter)
@@ -199,11 +187,8 @@ def splat_rbc(eos, conc, cls, want, px, py, seed, salt, spacing, jitter, probabi
             rad = radius * (0.85 + 0.3 * to_unit(s))
             r0, r1, c0, c1 = disc_box(cx, cy, rad, px, py, h, w)
             for r in range(r0, r1):
-                dy = py + r + 0.5 - cy
                 for c in range(c0, c1):
-                    dx = px + c + 0.5 - cx
-                    dn = math.sqrt(dx * dx + dy * dy) / rad
-                    e = _soft_edge(dn, rad)
+                    dn, e = disc_edge(px, py, r, c, cx, cy, rad)
                     if e <= 0.0:
                         continue
                     val = e_peak * e * (0.7 + 0.3 * min(1.0, dn * 1.4))
