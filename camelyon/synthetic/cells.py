@@ -62,6 +62,15 @@ def disc_edge(px, py, r, c, cx, cy, radius):
 
 
 @njit(cache=True, inline="always")
+def ellipse_uv(dx, dy, cau, sau, cbv, sbv):
+    """Coordinates of offset (dx, dy) along an ellipse's axes, each in units of its semi-axis
+    (``cau = cos(angle) / a``, ``sau = sin(angle) / a``, ``cbv``, ``sbv`` likewise with ``b``), and ``u^2 + v^2``."""
+    u = dx * cau + dy * sau
+    v = dy * cbv - dx * sbv
+    return u, v, u * u + v * v
+
+
+@njit(cache=True, inline="always")
 def lattice_window(px, py, w, h, reach, spacing):
     """First and last lattice index in x, then in y, of the sites that may lie within ``reach`` px of the
     region ``[px, px + w) x [py, py + h)``."""
@@ -156,10 +165,7 @@ def splat_nuclei(conc, cls, want, px, py, seed, salt, spacing, jitter, probabili
             for r in range(r0, r1):
                 dy = py + r + 0.5 - cy
                 for c in range(c0, c1):
-                    dx = px + c + 0.5 - cx
-                    u = dx * ca + dy * sa
-                    v = dy * cb - dx * sb
-                    d2 = u * u + v * v
+                    u, v, d2 = ellipse_uv(px + c + 0.5 - cx, dy, ca, sa, cb, sb)
                     if d2 >= lim:
                         continue
                     e = _soft_edge(math.sqrt(d2), b)
@@ -234,10 +240,7 @@ def draw_vesicular(conc, px, py, s, cx, cy, r_min, r_max, aspect_min, irregulari
     for r in range(r0, r1):
         dy = py + r + 0.5 - cy
         for c in range(c0, c1):
-            dx = px + c + 0.5 - cx
-            u = dx * cau + dy * sau
-            v = dy * cbv - dx * sbv
-            d2 = u * u + v * v
+            u, v, d2 = ellipse_uv(px + c + 0.5 - cx, dy, cau, sau, cbv, sbv)
             if d2 >= lim:
                 continue
             d = math.sqrt(d2)

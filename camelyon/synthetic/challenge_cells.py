@@ -33,7 +33,7 @@ from camelyon.synthetic.cells import (
     voronoi_sites,
 )
 from camelyon.synthetic.noise import hash2, next_hash, to_unit
-from camelyon.synthetic.painter import lut_value, noisy_byte
+from camelyon.synthetic.painter import lut_value, noisy_byte, stain_at
 
 
 @njit(cache=True, nogil=True)
@@ -226,9 +226,7 @@ def to_rgb_challenge(out, hem, eos, dark, ink, thick, hfield, light, stitch, m, 
     nlut = lut.shape[0] - 1
     for r in range(h):
         for c in range(w):
-            t = thick[r, c]
-            hh = hem[r + m, c + m] * t * hfield[r, c]
-            ee = eos[r + m, c + m] * t
+            hh, ee = stain_at(hem, eos, thick, hfield, r, c, m)
             dd = dark[r + m, c + m]
             kk = ink[r + m, c + m]
             li = light[r, c] * stitch[c]

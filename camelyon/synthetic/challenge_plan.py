@@ -209,13 +209,8 @@ def place_challenge_lesions(label: str, sections: list[Section], rng: np.random.
 
     Parameters
     ----------
-    label : {"negative", "itc", "micro", "macro"}
-    sections : list of Section
-    rng : numpy.random.Generator
-    mpp : float
-        Level-0 um/px of this slide.
-    max_diameter_mm : float or None
-        Room for the largest lesion in the first section.
+    label, sections, rng, mpp, max_diameter_mm
+        As in :func:`camelyon.synthetic.lesions.place_lesions` (``mpp``: this slide's level-0 um/px).
     sinus_px : list of float
         Width of each section's subcapsular sinus (px).
 

@@ -184,6 +184,14 @@ def _base_stain(cls, hem, eos, fat_field, fat_threshold, fibre, px, py, seed, st
 
 
 @njit(cache=True, inline="always")
+def stain_at(hem, eos, thick, hfield, r, c, m):
+    """Hematoxylin and eosin at pixel (r, c): the padded maps (border ``m``) times the section thickness,
+    and hematoxylin times its uptake (unpadded maps)."""
+    t = thick[r, c]
+    return hem[r + m, c + m] * t * hfield[r, c], eos[r + m, c + m] * t
+
+
+@njit(cache=True, inline="always")
 def lut_value(o, lut, lut_scale, nlut):
     """``exp(-o)`` from the table ``lut`` (``lut[i] = exp(-i / lut_scale)``, index clipped to 0..nlut)."""
     i = int(o * lut_scale)
@@ -214,9 +222,7 @@ def _to_rgb(out, hem, eos, thick, hfield, m, od, background, lut, lut_scale, noi
     nlut = lut.shape[0] - 1
     for r in range(h):
         for c in range(w):
-            t = thick[r, c]
-            hh = hem[r + m, c + m] * t * hfield[r, c]
-            ee = eos[r + m, c + m] * t
+            hh, ee = stain_at(hem, eos, thick, hfield, r, c, m)
             hs = hash2(seed, px + c, py + r, _SALT_NOISE)
             for ch in range(3):
                 transmitted = lut_value(hh * od[0, ch] + ee * od[1, ch], lut, lut_scale, nlut)
