@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from camelyon.commands import add_worker_options
+
 
 def add_pipeline_options(p) -> None:
     """Options shared by ``camelyon pipeline`` and ``camelyon demo``."""
     from camelyon.pipeline import PipelineConfig
 
     d = PipelineConfig()
-    p.add_argument("--workers", type=int, default=None, help="worker processes for per-slide steps (default: all cores)")
-    p.add_argument("--scheduler", default=None,
-                   help="Dask scheduler address (tcp://host:8786): run per-slide steps on that cluster")
+    add_worker_options(p)
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of the split, CNN and classifier (default {d.seed})")
     p.add_argument("--epochs", type=int, default=None, help=f"tile-CNN epochs (default {d.epochs})")
     p.add_argument("--tile-size", type=int, default=None, help=f"tile side in px (default {d.tile_size})")
@@ -18,9 +18,11 @@ def add_pipeline_options(p) -> None:
                    help=f"tile resolution in um/px (default {d.tile_um_per_px})")
     p.add_argument("--heatmap-stride", type=int, default=None, help="heatmap grid step in tile px (default: tile size)")
     p.add_argument("--classifier", choices=("forest", "tree"), default=None, help=f"slide classifier (default {d.classifier})")
+    p.add_argument("--slide-score", choices=("max", "classifier"), default=None,
+                   help="CAMELYON16 layout: slide probability from the heatmap maximum or from a slide classifier "
+                        f"fitted on the training slides' heatmap features (default {d.slide_score})")
     p.add_argument("--cnn-fraction", type=float, default=None,
                    help=f"fraction of patients that train the tile CNN (default {d.cnn_fraction})")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def config_from_args(args, **defaults):
@@ -34,7 +36,7 @@ def config_from_args(args, **defaults):
     cfg.progress = not args.quiet
     for opt, field in (("epochs", "epochs"), ("tile_size", "tile_size"), ("tile_um_per_px", "tile_um_per_px"),
                        ("heatmap_stride", "heatmap_stride"), ("classifier", "classifier"),
-                       ("cnn_fraction", "cnn_fraction")):
+                       ("cnn_fraction", "cnn_fraction"), ("slide_score", "slide_score")):
         value = getattr(args, opt)
         if value is not None:
             setattr(cfg, field, value)

@@ -160,6 +160,28 @@ def plan_patients(n_patients: int, n_centers: int = 5, seed: int = 0, stage_mix=
     return plans
 
 
+def _sections_with_room(rng, width, height, mpp, n_sections, need_room_mm, no_room):
+    """Lay out ``n_sections`` sections, or fewer until the first one has room for a lesion of ``need_room_mm``.
+
+    Returns ``(sections, room_mm)``: the room (mm) the first section offers. ``no_room`` is the error
+    message when even one section has not enough room, or None to keep that one section anyway.
+    """
+    need_um = need_room_mm * 1000 * 0.56 + 25.0
+    for n in range(n_sections, 0, -1):
+        try:
+            sections = make_sections(rng, width, height, mpp, n, need_um if n == 1 else 0.0)
+        except CamelyonError:
+            if n == 1:
+                raise
+            continue
+        room_mm = 2 * sections[0].inner_radius_min() * mpp / 1000.0 / 1.12
+        if room_mm >= need_room_mm:
+            break
+        if n == 1 and no_room is not None:  # pragma: no cover - make_sections guarantees the room
+            raise CamelyonError(no_room)
+    return sections, room_mm
+
+
 def plan_slide(seed: int, patient: int, node: int, center: int, label: str, mpp: float,
                size: tuple[int, int], difficulty: str = "easy") -> SlidePlan:
     """Lay out one slide: staining, sections and lesions (cheap: no pixels are painted).
@@ -179,20 +201,8 @@ def plan_slide(seed: int, patient: int, node: int, center: int, label: str, mpp:
     n_sections = int(rng.choice([1, 2, 2, 3]))
     # room (mm) the largest lesion needs in the first section
     min_room = {"macro": DIAMETER_RANGES_MM["macro"][0] * 1.03, "micro": DIAMETER_RANGES_MM["micro"][0] * 1.5}
-    need_room = min_room.get(label, 0.0)
-    need_um = need_room * 1000 * 0.56 + 25.0
-    for n in range(n_sections, 0, -1):
-        try:
-            sections = make_sections(rng, width, height, mpp, n, need_um if n == 1 else 0.0)
-        except CamelyonError:
-            if n == 1:
-                raise
-            continue
-        room_mm = 2 * sections[0].inner_radius_min() * mpp / 1000.0 / 1.12
-        if room_mm >= need_room:
-            break
-        if n == 1:  # pragma: no cover - make_sections guarantees the room
-            raise CamelyonError(f"{slide_name(patient, node)}: no room for a {label} lesion")
+    sections, room_mm = _sections_with_room(rng, width, height, mpp, n_sections, min_room.get(label, 0.0),
+                                            f"{slide_name(patient, node)}: no room for a {label} lesion")
     lesions = place_lesions(label, sections, rng, mpp, max_diameter_mm=max(room_mm, 0.0))
     plan = SlidePlan(
         name=slide_name(patient, node),
@@ -228,17 +238,7 @@ def plan_challenge_slide(seed: int, patient: int, node: int, center: int, label:
     stain = scanned_stain(slide_stain(center, rng), center_scanner(center))
     n_sections = int(rng.choice([1, 2, 2, 3]))
     need_room = {"macro": CHALLENGE_RANGES_MM["macro"][0] * 1.03, "micro": 0.3}.get(label, 0.0)
-    need_um = need_room * 1000 * 0.56 + 25.0
-    for n in range(n_sections, 0, -1):
-        try:
-            sections = make_sections(rng, width, height, mpp, n, need_um if n == 1 else 0.0)
-        except CamelyonError:
-            if n == 1:
-                raise
-            continue
-        room_mm = 2 * sections[0].inner_radius_min() * mpp / 1000.0 / 1.12
-        if room_mm >= need_room:
-            break
+    sections, room_mm = _sections_with_room(rng, width, height, mpp, n_sections, need_room, None)
     cores, sinus_px = sinus_cores(sections, rng, mpp)
     lesions = place_challenge_lesions(label, sections, rng, mpp, max(room_mm, 0.0), sinus_px)
     features = plan_lookalikes(sections, rng, mpp, cores) + plan_artefacts(width, height, sections, rng, mpp)

@@ -7,15 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ._random import make_state
-from ._validation import (
-    NotFittedError,
-    ParamsMixin,
-    check_sample_weight,
-    check_X,
-    check_y,
-    class_weight_vector,
-    resolve_tree_params,
-)
+from ._validation import ParamsMixin, check_fit_data, resolve_tree_params
 from .builder import presort
 from .tree import DecisionTreeClassifier
 
@@ -113,6 +105,7 @@ class RandomForestClassifier(ParamsMixin):
     oob_decision_function_ : ndarray of shape (n_samples, n_classes)
     """
 
+    _fitted_attribute = "estimators_"
     _param_names = ("n_estimators", "criterion", "splitter", "max_depth", "min_samples_split",
                     "min_samples_leaf", "min_impurity_decrease", "max_features", "bootstrap", "oob_score",
                     "n_jobs", "random_state", "class_weight", "max_samples", "progress")
@@ -167,19 +160,9 @@ class RandomForestClassifier(ParamsMixin):
         -------
         self
         """
-        if isinstance(self.n_estimators, bool) or not isinstance(self.n_estimators, (int, np.integer)) \
-                or self.n_estimators < 1:
-            raise ValueError(f"n_estimators must be an int >= 1, got {self.n_estimators!r}")
-        if not isinstance(self.bootstrap, (bool, np.bool_)):
-            raise ValueError(f"bootstrap must be True or False, got {self.bootstrap!r}")
-        if self.oob_score and not self.bootstrap:
-            raise ValueError("oob_score=True needs bootstrap=True (without bootstrap no sample is out of bag)")
-        n_jobs = _resolve_n_jobs(self.n_jobs)
-        X = check_X(X)
+        self._check_forest_params()
+        X, classes, y_enc, base_w = check_fit_data(X, y, sample_weight, self.class_weight)
         n_samples, n_features = X.shape
-        classes, y_enc = check_y(y, n_samples)
-        base_w = check_sample_weight(sample_weight, n_samples)
-        base_w = base_w * class_weight_vector(self.class_weight, classes, y_enc)[y_enc]
         probe = DecisionTreeClassifier(**self._tree_params())
         params = resolve_tree_params(probe, n_samples, n_features)
         n_draws = self._n_draws(n_samples)
@@ -204,25 +187,7 @@ class RandomForestClassifier(ParamsMixin):
             tree._fit_encoded(X, y_enc, w, classes, params, make_state(int(tree_seeds[i])), presorted)
             return tree, counts
 
-        results = [None] * self.n_estimators
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=self.n_estimators, desc="trees")
-        if n_jobs == 1:
-            for i in range(self.n_estimators):
-                results[i] = grow(i)
-                if bar is not None:
-                    bar.update()
-        else:
-            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-                for i, result in enumerate(pool.map(grow, range(self.n_estimators))):
-                    results[i] = result
-                    if bar is not None:
-                        bar.update()
-        if bar is not None:
-            bar.close()
-
+        results = self._grow_all(grow)
         self.estimators_ = [tree for tree, _ in results]
         self.classes_ = classes
         self.n_classes_ = int(classes.shape[0])
@@ -231,6 +196,43 @@ class RandomForestClassifier(ParamsMixin):
         if self.oob_score:
             self._set_oob(X, y_enc, [c for _, c in results])
         return self
+
+    def _check_forest_params(self):
+        """The forest's own parameters (the trees' are checked by :func:`resolve_tree_params`)."""
+        if isinstance(self.n_estimators, bool) or not isinstance(self.n_estimators, (int, np.integer)) \
+                or self.n_estimators < 1:
+            raise ValueError(f"n_estimators must be an int >= 1, got {self.n_estimators!r}")
+        if not isinstance(self.bootstrap, (bool, np.bool_)):
+            raise ValueError(f"bootstrap must be True or False, got {self.bootstrap!r}")
+        if self.oob_score and not self.bootstrap:
+            raise ValueError("oob_score=True needs bootstrap=True (without bootstrap no sample is out of bag)")
+        _resolve_n_jobs(self.n_jobs)
+
+    def _grow_all(self, grow) -> list:
+        """``[grow(0), ..., grow(n_estimators - 1)]`` on ``n_jobs`` threads, in order, with a progress bar."""
+        n_jobs = _resolve_n_jobs(self.n_jobs)
+        results = [None] * self.n_estimators
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=self.n_estimators, desc="trees")
+        if n_jobs == 1:
+            done = (grow(i) for i in range(self.n_estimators))
+            pool = None
+        else:
+            pool = ThreadPoolExecutor(max_workers=n_jobs)
+            done = pool.map(grow, range(self.n_estimators))
+        try:
+            for i, result in enumerate(done):
+                results[i] = result
+                if bar is not None:
+                    bar.update()
+        finally:
+            if pool is not None:
+                pool.shutdown()
+            if bar is not None:
+                bar.close()
+        return results
 
     def _importances(self):
         grown = [t.feature_importances_ for t in self.estimators_ if t.tree_.node_count > 1]
@@ -256,11 +258,6 @@ class RandomForestClassifier(ParamsMixin):
         proba[~has_vote] = np.nan
         self.oob_decision_function_ = proba
         self.oob_score_ = float(np.mean(np.argmax(proba[has_vote], axis=1) == y_enc[has_vote]))
-
-    def _check_fitted(self, X):
-        if not hasattr(self, "estimators_"):
-            raise NotFittedError("This RandomForestClassifier is not fitted yet; call fit(X, y) before using it")
-        return check_X(X, n_features=self.n_features_in_)
 
     def predict_proba(self, X):
         """Mean class probabilities of the trees, ndarray of shape (n_samples, n_classes)."""
