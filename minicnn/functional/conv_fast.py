@@ -144,9 +144,9 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     """Forward pass of a 2-D convolution through im2col and batched matrix products.
 
     Same contract as :func:`~minicnn.functional.conv_naive.conv2d_forward_naive`. The batch is
-    processed about 1 MB of columns at a time (one task each, shared among the threads): their columns
-    (about 1 MB) are built and multiplied while still in the cache, and are rebuilt in the
-    backward pass rather than stored.
+    processed in tasks of about 1 MB of columns (shared among the threads): each task's columns are
+    built and multiplied while still in the cache, and are rebuilt in the backward pass rather than
+    stored.
 
     Parameters
     ----------
