@@ -32,6 +32,7 @@ from camelyon.errors import CamelyonError
 from camelyon.executor import default_workers, map_slides, runs_in_process
 from camelyon.messages import count_noun
 from camelyon.staging import STAGES
+from camelyon.synth_presets import DEFAULT_MPP, DEFAULT_SIZE_MM, DEMO_MPP, DEMO_SIZE  # noqa: F401 (re-exported)
 from camelyon.synthetic.challenge_painter import ChallengePainter
 from camelyon.synthetic.challenge_plan import (
     CHALLENGE_RANGES_MM,
@@ -58,12 +59,6 @@ from minicnn.io import atomic_write
 
 #: Nodes (slides) per patient, as in CAMELYON17.
 NODES_PER_PATIENT = 5
-#: Default level-0 resolution (um/px) and physical slide size (mm) of ``camelyon synth``.
-DEFAULT_MPP = 0.5
-DEFAULT_SIZE_MM = (6.0, 4.0)
-#: The demo preset: 10x-like level 0 (1 um/px), 6 x 4 mm slides; ~1 s and a few MB per slide.
-DEMO_MPP = 1.0
-DEMO_SIZE = (6144, 4096)
 CONFIG_NAME = "synth_config.json"
 #: Presets: ``easy`` (the demo's: clear morphology, no look-alikes) and ``challenge`` (see docs/synthetic.md).
 DIFFICULTIES = ("easy", "challenge")
