@@ -9,11 +9,18 @@
 - ``--teaching-report PATH`` writes one JSON record per test (node id, exercises, outcome, the
   exercise that was not implemented, first line of the error); the grader and the student-edition
   check of CI read it. Works under pytest-xdist (the records travel in ``user_properties``).
+- ``--teaching-budget SECONDS`` stops each test's setup and call after SECONDS (``SIGALRM`` raises
+  :class:`OverBudget`, a ``BaseException``) and reports it skipped, ``over the teaching budget``. In a blank
+  student edition a test that reaches an unwritten exercise fails at its first call of it, so running the
+  whole suite with a budget of a few seconds checks cheaply that every failure names an exercise; what ran
+  longer without failing is listed, not judged.
 """
 
 from __future__ import annotations
 
 import re
+import signal
+import threading
 
 import pytest
 
@@ -24,6 +31,13 @@ MESSAGE_RE = re.compile(
     r"^(?P<id>[A-Za-z][A-Za-z0-9_.-]*): implement (?:(?P<func>[\w.<>]+) in )?(?P<path>[^\s:()]+)"
 )
 EXERCISE_ID_RE = re.compile(r"^[A-Z]\d{2}$")
+
+
+class OverBudget(BaseException):
+    """A test (setup or call) ran longer than ``--teaching-budget`` seconds; a BaseException, so that
+    ``except Exception`` in the test does not swallow it."""
+
+    __test__ = False
 
 
 def exercise_of(exc: BaseException, depth: int = 0):
@@ -91,6 +105,14 @@ def pytest_addoption(parser):
         metavar="PATH",
         help="write a JSON record per test (exercises, outcome, not-implemented exercise) to PATH",
     )
+    group.addoption(
+        "--teaching-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop each test's setup and call after SECONDS and report it skipped (over the teaching budget): "
+             "a cheap run of a blank student edition's whole suite, whose tests fail at their first unwritten exercise",
+    )
 
 
 def pytest_configure(config):
@@ -111,6 +133,35 @@ def pytest_collection_modifyitems(config, items):
                     marks.add(ex_id)
 
 
+def _budget(item) -> float:
+    value = item.config.getoption("--teaching-budget", default=None)
+    if not value or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return 0.0
+    return float(value)
+
+
+def _on_budget(signum, frame):
+    raise OverBudget("over the teaching budget")
+
+
+def _within_budget(item):
+    """Hook body of setup and call: a SIGALRM after ``--teaching-budget`` seconds raises OverBudget."""
+    budget = _budget(item)
+    if budget > 0:
+        previous = signal.signal(signal.SIGALRM, _on_budget)
+        signal.setitimer(signal.ITIMER_REAL, budget)
+    try:
+        yield
+    finally:
+        if budget > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+pytest_runtest_setup = pytest.hookimpl(hookwrapper=True)(_within_budget)
+pytest_runtest_call = pytest.hookimpl(hookwrapper=True)(_within_budget)
+
+
 def _exercises_of(item) -> list[str]:
     ids = []
     for mark in item.iter_markers("exercise"):
@@ -125,6 +176,12 @@ def pytest_runtest_makereport(item, call):
     if call.when == "setup":
         report.user_properties.append(("teaching_exercises", _exercises_of(item)))
     if not report.failed or call.excinfo is None:
+        return
+    if isinstance(call.excinfo.value, OverBudget):
+        budget = item.config.getoption("--teaching-budget", default=None)
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: over the teaching budget ({budget:g} s)")
+        report.user_properties.append(("teaching_over_budget", True))
         return
     found = exercise_of(call.excinfo.value)
     if found is None and call.when == "call":
@@ -164,6 +221,7 @@ def pytest_runtest_logreport(report):
                 "where": None,
                 "error": None,
                 "duration": 0.0,
+                "over_budget": False,
             }
         )
     record = next((r for r in reversed(records) if r["nodeid"] == report.nodeid), None)
@@ -172,6 +230,8 @@ def pytest_runtest_logreport(report):
     record["duration"] = round(record["duration"] + float(getattr(report, "duration", 0.0)), 4)
     if report.skipped and record["outcome"] == "passed":
         record["outcome"] = "skipped"
+    if props.get("teaching_over_budget"):
+        record["over_budget"] = True
     if report.failed:
         record["outcome"] = "failed" if report.when == "call" else "error"
         record["when"] = report.when
