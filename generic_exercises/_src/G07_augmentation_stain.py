@@ -53,7 +53,7 @@ rng = np.random.default_rng(0)
 # %%
 def compose_he(conc_h, conc_e, stain_matrix, io=240.0):
     """RGB uint8 image (H, W, 3) from H and E concentrations (H, W) by the Beer-Lambert law."""
-    ### BEGIN SOLUTION (G07) OD = c_H h + c_E e per pixel, then I = io * exp(-OD), rounded and clipped to uint8
+    ### BEGIN SOLUTION (G07) the Beer-Lambert law per pixel (theory above): the two stains' optical densities add up; back to intensities, rounded and clipped to uint8 (H, W, 3)
     od = conc_h[..., None] * stain_matrix[0] + conc_e[..., None] * stain_matrix[1]
     return np.clip(np.rint(io * np.exp(-od)), 0, 255).astype(np.uint8)
     ### END SOLUTION

@@ -316,13 +316,19 @@ def write_golden(source: Path, edition: Path) -> list[str]:
     if package != (Path(source) / "minicnn").resolve():
         raise ReleaseError(f"{GOLDEN_CASES}: golden values must be computed with {source}'s minicnn, but this "
                            f"process imports {package}; run the release with PYTHONPATH={source}")
-    spec = importlib.util.spec_from_file_location("_release_golden_cases", path)
+    import sys
+
+    name = "_release_golden_cases"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
     try:
         spec.loader.exec_module(module)
         written = module.write(Path(source), Path(edition))
     except Exception as exc:  # noqa: BLE001 - any failure of the cases stops the release with its reason
         raise ReleaseError(f"{GOLDEN_CASES}: the golden values could not be computed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.modules.pop(name, None)
     return sorted(Path(p).relative_to(edition).as_posix() for p in written)
 
 

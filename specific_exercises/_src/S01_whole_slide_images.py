@@ -100,7 +100,7 @@ import numpy as np
 
 def centred_location(center_xy, size_wh, downsample):
     """Level-0 (x, y) top-left corner of a ``size_wh`` px region at ``downsample``, centred on ``center_xy``."""
-    ### BEGIN SOLUTION (S01) subtract half the region's level-0 extent (size * downsample / 2) from the centre; round
+    ### BEGIN SOLUTION (S01) return (x, y) ints: the region's level-0 extent follows from size_wh and downsample; the corner lies half of it before the centre
     cx, cy = center_xy
     w, h = size_wh
     return int(round(cx - w * downsample / 2.0)), int(round(cy - h * downsample / 2.0))

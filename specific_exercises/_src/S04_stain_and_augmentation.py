@@ -96,7 +96,7 @@ import numpy as np
 
 def mean_od_per_centre(tiles, centres, io=240.0, beta=0.15):
     """{centre: (3,) mean optical density of the stained pixels} for uint8 tiles (N, H, W, 3), centres (N,)."""
-    ### BEGIN SOLUTION (S04) od = max(-log((rgb + 1) / io), 0); stained = all(od >= beta, axis=-1); mean per centre
+    ### BEGIN SOLUTION (S04) per pixel the optical density of each channel (theory above, with io and the +1 offset, never below 0); a pixel is stained when all three reach beta; return {centre (int): mean OD (3,) of its stained pixels, zeros when none}
     tiles = np.asarray(tiles)
     centres = np.asarray(centres)
     od = np.maximum(-np.log((tiles.astype(np.float64) + 1.0) / io), 0.0)

@@ -96,7 +96,7 @@ for p in chosen:
 # %%
 def heatmap_pixel_box(heatmap, row, col):
     """Level-0 (x0, y0, x1, y1) covered by heatmap pixel (row, col)."""
-    ### BEGIN SOLUTION (S06) x0 = origin[0] + col * stride_level0; width = tile_size * downsample
+    ### BEGIN SOLUTION (S06) return level-0 floats (x0, y0, x1, y1): start at the heatmap's origin, move col (and row) grid steps of stride_level0; the box spans one tile at level 0
     step = heatmap.stride_level0
     extent = heatmap.tile_size * heatmap.downsample
     x0 = float(heatmap.origin[0] + col * step)
@@ -107,7 +107,7 @@ def heatmap_pixel_box(heatmap, row, col):
 
 def overlay_extent(heatmap, thumbnail_downsample):
     """matplotlib extent (left, right, bottom, top) in thumbnail px of a heatmap drawn over a thumbnail."""
-    ### BEGIN SOLUTION (S06) left = origin_x / ds, right = (origin_x + W * stride_level0) / ds; bottom/top likewise in y
+    ### BEGIN SOLUTION (S06) return (left, right, bottom, top) for imshow: the heatmap's level-0 origin and far edge (its width and height in grid steps later) in thumbnail pixels; image rows grow downwards, so bottom is the far edge in y
     h, w = heatmap.shape
     step = heatmap.stride_level0
     ox, oy = heatmap.origin

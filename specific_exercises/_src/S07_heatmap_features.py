@@ -134,7 +134,7 @@ import numpy as np
 
 def tumour_burden(heatmap, threshold=0.5):
     """dict(area_mm2, tissue_ratio) of the heatmap pixels above ``threshold``."""
-    ### BEGIN SOLUTION (S07) count probability > threshold; area = count * (um_per_px / 1000) ** 2; ratio = count / tissue pixels
+    ### BEGIN SOLUTION (S07) return {"area_mm2", "tissue_ratio"}: the pixels above threshold, their area from the heatmap's um_per_px, their share of the tissue pixels (0.0 without tissue)
     above = int(np.count_nonzero(heatmap.probability > threshold))
     tissue = int(np.count_nonzero(heatmap.tissue))
     return {"area_mm2": above * (heatmap.um_per_px / 1000.0) ** 2,
