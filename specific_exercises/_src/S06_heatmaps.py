@@ -93,6 +93,49 @@ for p in chosen:
 # `origin_x + W * stride_level0` (and `H` rows likewise in y; with `imshow`'s default orientation the *bottom*
 # is the larger y). Divide level-0 coordinates by `thumbnail_downsample` to get thumbnail pixels.
 
+# %% [markdown]
+# **Hints for `heatmap_pixel_box`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# A heatmap pixel is one tile of the grid: it starts at the heatmap's level-0 origin plus `col` (and `row`) grid steps, and spans one tile at level 0.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $x_0 = o_x + \text{col}\cdot s$, $y_0 = o_y + \text{row}\cdot s$, $x_1 = x_0 + t\,d$, $y_1 = y_0 + t\,d$ with $s$ = `stride_level0`, $t$ = `tile_size`, $d$ = `downsample`.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# step = heatmap.stride_level0; extent = heatmap.tile_size * heatmap.downsample
+# x0 = origin x + col * step; y0 = ...
+# return x0, y0, x0 + extent, y0 + extent
+# ```
+# </details>
+
+# %% [markdown]
+# **Hints for `overlay_extent`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# `imshow(..., extent=...)` places an image by its edges. The heatmap covers level-0 pixels from its origin to W (H) grid steps further; divide by the thumbnail's downsample to get thumbnail pixels.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# left $= o_x/d$, right $= (o_x + W s)/d$, bottom $= (o_y + H s)/d$, top $= o_y/d$ (image rows grow downwards).
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# h, w = heatmap.shape; step = heatmap.stride_level0; ox, oy = heatmap.origin; ds = float(thumbnail_downsample)
+# return (ox / ds, <right>, <bottom>, oy / ds)
+# ```
+# </details>
+
 # %%
 def heatmap_pixel_box(heatmap, row, col):
     """Level-0 (x0, y0, x1, y1) covered by heatmap pixel (row, col)."""
