@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from golden_cases import CASES, as_outputs, load
 
 REPO = Path(__file__).resolve().parents[1]
