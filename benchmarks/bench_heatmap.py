@@ -21,10 +21,11 @@ Usage::
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_env import pin_threads
 
 
 def _parse_args(argv=None):
@@ -41,11 +42,7 @@ def _parse_args(argv=None):
 
 
 ARGS = _parse_args()
-for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(ARGS.threads)
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+ROOT = pin_threads(ARGS.threads, tests=True)
 
 import numpy as np  # noqa: E402
 from torch_peer import torch_network  # noqa: E402

@@ -32,8 +32,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +68,18 @@ def percentiles(ms: list[float]) -> dict:
     return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)), "n": len(a)}
 
 
+def _in_threads(worker, requests: list, threads: int) -> list[float]:
+    """Run ``worker(part)`` on ``threads`` threads at once; the latencies (ms) they return, together.
+
+    Thread i takes every ``threads``-th request from request i on.
+    """
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        parts = list(pool.map(worker, [requests[i::threads] for i in range(threads)]))
+    return [ms for part in parts for ms in part]
+
+
 def run_clients(port: int, requests, clients: int = CLIENTS) -> list[float]:
     """Latencies (ms) of ``requests`` shared among ``clients`` threads with kept-alive connections."""
-    lat: list[float] = []
-    lock = threading.Lock()
     errors = []
 
     def worker(part):
@@ -86,14 +94,9 @@ def run_clients(port: int, requests, clients: int = CLIENTS) -> list[float]:
             if r.status != 200 or not body:
                 errors.append((stem, level, col, row, r.status))
         conn.close()
-        with lock:
-            lat.extend(mine)
+        return mine
 
-    threads = [threading.Thread(target=worker, args=(requests[i::clients],)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    lat = _in_threads(worker, requests, clients)
     if errors:
         raise RuntimeError(f"{len(errors)} tile requests failed, e.g. {errors[0]}")
     return lat
@@ -116,8 +119,6 @@ def direct(slides: dict, requests, threads: int, encode: bool) -> list[float]:
 
     handles = {s: openslide.OpenSlide(str(p)) for s, p in slides.items()}
     gens = {s: DeepZoomGenerator(h, tile_size=254, overlap=1, limit_bounds=False) for s, h in handles.items()}
-    lat: list[float] = []
-    lock = threading.Lock()
 
     def worker(part):
         mine = []
@@ -127,14 +128,9 @@ def direct(slides: dict, requests, threads: int, encode: bool) -> list[float]:
             if encode:
                 img.save(io.BytesIO(), "jpeg", quality=75)
             mine.append((time.perf_counter() - t0) * 1e3)
-        with lock:
-            lat.extend(mine)
+        return mine
 
-    ts = [threading.Thread(target=worker, args=(requests[i::threads],)) for i in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    lat = _in_threads(worker, requests, threads)
     for h in handles.values():
         h.close()
     return lat

@@ -370,13 +370,26 @@ class _AsapHandler(xml.sax.ContentHandler):
         )
 
 
-def read_asap(path: str | os.PathLike) -> AnnotationSet:
+def read_annotation_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of an annotation file; a missing or unreadable file is an :class:`AnnotationError` naming it."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: annotation file not found") from None
+    except OSError as exc:
+        raise AnnotationError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from None
+
+
+def read_asap(path: str | os.PathLike, data: bytes | None = None) -> AnnotationSet:
     """Read an ASAP XML annotation file.
 
     Parameters
     ----------
     path : path-like
         The ``.xml`` file.
+    data : bytes, optional
+        Its content when already read (``path`` then only names it in messages).
 
     Returns
     -------
@@ -390,12 +403,8 @@ def read_asap(path: str | os.PathLike) -> AnnotationSet:
         ASAP XML, or holds a coordinate that is not a number.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: annotation file not found") from None
-    except OSError as exc:
-        raise AnnotationError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from None
+    if data is None:
+        data = read_annotation_bytes(path)
     handler = _AsapHandler(str(path))
     try:
         _safe_parse_string(data, handler)
@@ -430,17 +439,12 @@ def read_annotations(path: str | os.PathLike) -> AnnotationSet:
         Missing, unreadable or malformed file (file and line named).
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: annotation file not found") from None
-    except OSError as exc:
-        raise AnnotationError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from None
+    data = read_annotation_bytes(path)
     from camelyon.annotations_geojson import looks_like_geojson, read_geojson
 
     if looks_like_geojson(data):
         return read_geojson(path, data)
-    return read_asap(path)
+    return read_asap(path, data)
 
 
 def write_geojson(annotations: Iterable[Annotation], path: str | os.PathLike) -> Path:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camelyon.annotations import Annotation, AnnotationSet
+from camelyon.annotations import Annotation, AnnotationSet, read_annotation_bytes
 from camelyon.errors import AnnotationError
 from minicnn.io import write_json
 
@@ -115,12 +115,7 @@ def read_geojson(path: str | os.PathLike, data: bytes | None = None) -> Annotati
     """
     path = Path(path)
     if data is None:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise AnnotationError(f"{path}: annotation file not found") from None
-        except OSError as exc:
-            raise AnnotationError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from None
+        data = read_annotation_bytes(path)
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:

@@ -35,7 +35,7 @@ from camelyon.errors import CamelyonError
 class _ParameterError(CamelyonError, ValueError):
     """A bad ``workers`` or ``retries``: a ValueError that the command line prints in one line."""
 
-__all__ = ["TaskResult", "map_slides", "default_workers", "runs_in_process"]
+__all__ = ["TaskResult", "map_slides", "default_workers", "runs_in_process", "process_alive"]
 
 
 @dataclass
@@ -112,7 +112,7 @@ def _stop_worker(signum=None, frame=None) -> None:
     os._exit(STOPPED_STATUS)
 
 
-def _parent_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a killed process waiting to be reaped, a zombie, does not)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -139,7 +139,7 @@ def _wait_for_exit(pid: int) -> None:
         select.select([fd], [], [])
         os.close(fd)
         return
-    while _parent_alive(pid):  # pragma: no cover - older kernels
+    while process_alive(pid):  # pragma: no cover - older kernels
         time.sleep(PARENT_POLL_SECONDS)
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from camelyon.errors import CamelyonError
+from camelyon.executor import process_alive
 
 __all__ = [
     "OutputError",
@@ -139,22 +140,6 @@ def lock_path(out: str | os.PathLike) -> Path:
     return out.with_name(out.name + ".lock")
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-    except OSError:  # pragma: no cover - no /proc
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-
 class OutputLock:
     """Hold ``<output>.lock`` while a command writes ``output``; a second run on it is refused.
 
@@ -221,7 +206,7 @@ class OutputLock:
             return False
         if not holder or holder.get("host") != socket.gethostname():
             return True  # cannot tell: another machine's process may be running
-        return _process_alive(holder["pid"]) and holder["pid"] != os.getpid()
+        return process_alive(holder["pid"]) and holder["pid"] != os.getpid()
 
     def _refuse(self, holder: dict | None) -> None:
         who = (f"process {holder['pid']} ({holder.get('command', '?')}, on {holder.get('host', '?')}, "

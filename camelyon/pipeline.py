@@ -139,8 +139,22 @@ class PipelineConfig:
 # ------------------------------------------------------------------------------------------------
 
 def _file_fingerprint(path: Path) -> list:
+    """Size and modification time (ns) of a large input or an output (slides, stores, heatmaps)."""
     st = path.stat()
     return [st.st_size, st.st_mtime_ns]
+
+
+def _content_fingerprint(path: Path) -> list:
+    """SHA-256 of a small text input (``stage_labels.csv``, lesion XML/GeoJSON).
+
+    A user may copy these again (new mtime, same bytes: nothing to redo) or edit one within the
+    filesystem's mtime resolution without changing its size (a rerun is needed): only the content tells.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return ["sha256", digest.hexdigest()]
 
 
 def _digest(obj) -> str:
@@ -368,7 +382,7 @@ def _step_split(run: _Run) -> _Context:
         raise CamelyonError(f"{run.data_dir} has no stage_labels.csv (reference pN stages and slide labels)")
     slide_paths = find_slides(run.data_dir)
     step = _Step("split", run.config.params("cnn_fraction", "seed"),
-                 {"stage_labels": _file_fingerprint(ref_path),
+                 {"stage_labels": _content_fingerprint(ref_path),
                   "slides": _digest([[p.name, _file_fingerprint(p)] for p in slide_paths])},
                  [run.out / "split.json"])
 
@@ -402,6 +416,20 @@ def _step_split(run: _Run) -> _Context:
     return _Context(reference, slides, split["cnn_patients"], split["eval_patients"])
 
 
+def _annotations_digest(slide_paths, ann_dir: Path) -> str:
+    """Digest of the annotation file each slide's tiles are labelled from (ASAP XML, or QuPath GeoJSON/JSON
+    when a slide has no XML: :func:`camelyon.dataset.find_annotation`'s choice), by name and content."""
+    from camelyon.dataset.build import find_annotation
+
+    used = []
+    if ann_dir.is_dir():
+        for sp in slide_paths:
+            p = find_annotation(Path(sp), ann_dir)
+            if p is not None:
+                used.append([Path(sp).name, p.name, _content_fingerprint(p)])
+    return _digest(used)
+
+
 def _step_tiles(run: _Run, ctx: _Context) -> None:
     from camelyon.dataset import build_tile_store
     from camelyon.tiling import TileGrid
@@ -410,11 +438,10 @@ def _step_tiles(run: _Run, ctx: _Context) -> None:
     store = run.out / "tiles.h5"
     slides = ctx.slides_of(ctx.cnn_patients)
     ann_dir = run.data_dir / "lesion_annotations"
-    annotations = sorted(ann_dir.glob("*.xml")) if ann_dir.is_dir() else []
     step = _Step("tiles", cfg.params("tile_size", "tile_um_per_px", "tile_stride", "min_tissue",
                                      "max_negatives_per_slide", "seed"),
                  {"slides": {s: _file_fingerprint(ctx.slides[s]) for s in slides},
-                  "annotations": _digest([[p.name, _file_fingerprint(p)] for p in annotations])},
+                  "annotations": _annotations_digest([ctx.slides[s] for s in slides], ann_dir)},
                  [store])
 
     def do(resume):

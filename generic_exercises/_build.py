@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -74,8 +73,10 @@ def build(src: Path, out: Path, check: bool = False) -> list[Path]:
     """Write (or, with ``check``, compare) one notebook per ``src/*.py``; returns the stale ones.
 
     ``out`` is created (with its parents) when a notebook is written to it; a notebook is written
-    under a temporary name and then renamed, so an interrupted build leaves no half-written file.
+    through :func:`minicnn.io.write_text`, so an interrupted build leaves no half-written file.
     """
+    from minicnn.io import write_text
+
     stale = []
     for source in sorted(Path(src).glob("*.py")):
         target = Path(out) / (source.stem + ".ipynb")
@@ -83,10 +84,7 @@ def build(src: Path, out: Path, check: bool = False) -> list[Path]:
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             stale.append(target)
             if not check:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.tmp")
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, target)
+                write_text(target, text)
     return stale
 
 

@@ -13,6 +13,8 @@ stores, JSON stamps) goes through this module:
   full disk, a kill) leaves all the previous files as they were. The renames then follow one another
   immediately; a reader that must know the files belong together stores a fingerprint of one in the
   other (see ``camelyon.slide_classifier``).
+- :func:`atomic_folder` ``(path)``: a folder replaced as a whole (built under a temporary name, then
+  renamed over the old one).
 - :func:`write_text`, :func:`write_json`, :func:`save_npz`: the common cases in one line.
 
 Temporary names are hidden and unique (``.<name>.<pid>.<random>.tmp``), so two processes writing the
@@ -34,6 +36,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -42,6 +45,7 @@ import numpy as np
 
 __all__ = [
     "AtomicFiles",
+    "atomic_folder",
     "atomic_path",
     "atomic_paths",
     "atomic_write",
@@ -232,6 +236,56 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     with atomic_paths([path]) as (tmp,):
         yield tmp
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new empty folder next to ``path``; on a clean exit it takes the place of ``path``.
+
+    For an output made of several files that is replaced as a whole (e.g. a folder of sample heatmaps).
+
+    Parameters
+    ----------
+    path : str or Path
+        Final folder (its parent is created). An existing folder there is replaced, not merged.
+
+    Yields
+    ------
+    Path
+        The new folder (a hidden temporary name in the same parent). Fill it completely.
+
+    Notes
+    -----
+    On an exception inside the block the new folder is deleted and ``path`` is unchanged. On a clean exit
+    every file in the new folder is synced, an existing ``path`` is moved aside under a temporary name,
+    the new folder is renamed to ``path`` and the old one is deleted. POSIX has no portable way to
+    exchange two folders in one step, so for an instant between the two renames ``path`` is absent; a
+    kill in that instant leaves the previous folder next to it under a hidden ``.tmp`` name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    tmp.mkdir()
+    try:
+        yield tmp
+        for p in sorted(tmp.rglob("*")):
+            if p.is_file():
+                _sync_file(p)
+        old = temporary_name(path) if path.exists() else None
+        if old is not None:
+            os.replace(path, old)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            if old is not None:
+                os.replace(old, path)
+            raise
+        _sync_folder(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write(path: str | os.PathLike, writer: Callable, *, mode: str = "wb",

@@ -24,6 +24,31 @@ def _as_float_array(scores, name: str) -> np.ndarray:
     return scores
 
 
+def _elementwise_targets(scores, y, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Checked (scores, y) of a loss over every element: y gets the shape and dtype of the scores.
+
+    Parameters
+    ----------
+    scores : array-like, float, of any shape (not empty)
+    y : array-like of real numbers (or bool), the shape of ``scores`` (shape (N,) accepted for scores (N, 1))
+    name : str
+        The loss, named in the errors.
+    """
+    scores = _as_float_array(scores, name)
+    y = np.asarray(y)
+    if scores.size == 0:
+        raise ValueError(f"{name}: empty batch (N = 0)")
+    if y.shape != scores.shape:
+        if y.size == scores.size and y.ndim == 1 and scores.shape[0] == y.shape[0]:
+            y = y.reshape(scores.shape)
+        else:
+            raise ValueError(f"{name}: targets must have the shape of the scores {scores.shape} "
+                             f"(or ({scores.shape[0]},)), got shape {y.shape}")
+    if not (y.dtype == bool or np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise ValueError(f"{name}: targets must be real numbers, got dtype {y.dtype}")
+    return scores, y.astype(scores.dtype)
+
+
 def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
@@ -157,19 +182,7 @@ class BCEWithLogits(Loss):
         return {"type": "BCEWithLogits", "pos_weight": self.pos_weight}
 
     def forward(self, scores, y) -> float:
-        scores = _as_float_array(scores, "BCEWithLogits")
-        y = np.asarray(y)
-        if scores.size == 0:
-            raise ValueError("BCEWithLogits: empty batch (N = 0)")
-        if y.shape != scores.shape:
-            if y.size == scores.size and y.ndim == 1 and scores.shape[0] == y.shape[0]:
-                y = y.reshape(scores.shape)
-            else:
-                raise ValueError(f"BCEWithLogits: targets must have the shape of the scores {scores.shape} "
-                                 f"(or ({scores.shape[0]},)), got shape {y.shape}")
-        if not (y.dtype == bool or np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
-            raise ValueError(f"BCEWithLogits: targets must be numbers in [0, 1], got dtype {y.dtype}")
-        y = y.astype(scores.dtype)
+        scores, y = _elementwise_targets(scores, y, "BCEWithLogits")
         if not (np.all(y >= 0) and np.all(y <= 1)):  # also false for NaN
             bad = y[~((y >= 0) & (y <= 1))][0]
             raise ValueError(f"BCEWithLogits: targets must be in the range [0, 1], got {bad}")
@@ -200,18 +213,7 @@ class MSE(Loss):
     """
 
     def forward(self, scores, y) -> float:
-        scores = _as_float_array(scores, "MSE")
-        y = np.asarray(y)
-        if scores.size == 0:
-            raise ValueError("MSE: empty batch (N = 0)")
-        if y.shape != scores.shape:
-            if y.size == scores.size and y.ndim == 1 and scores.shape[0] == y.shape[0]:
-                y = y.reshape(scores.shape)
-            else:
-                raise ValueError(f"MSE: targets must have the shape of the scores {scores.shape}, got shape {y.shape}")
-        if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-            raise ValueError(f"MSE: targets must be numbers, got dtype {y.dtype}")
-        y = y.astype(scores.dtype)
+        scores, y = _elementwise_targets(scores, y, "MSE")
         ### BEGIN SOLUTION (G02) return the mean squared error as a Python float; set self.cache to what backward needs
         diff = scores - y
         self.cache = diff

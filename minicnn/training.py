@@ -172,6 +172,22 @@ class _ReplayedBatches:
         return iter(self.collection)
 
 
+def _as_batch_source(X, what: str):
+    """``X`` as a batch source: an object with ``batches(rng)``, or a re-iterable collection of ``(x, y)``."""
+    names = {"training data": ("X", "y"), "validation data": ("X_val", "y_val")}.get(what, ("X", "y"))
+    if isinstance(X, np.ndarray):
+        raise ValueError(f"Trainer.fit: {what} inputs {names[0]} need their targets {names[1]} "
+                         f"(or pass a batch source as {names[0]})")
+    if callable(getattr(X, "batches", None)):
+        return X
+    if isinstance(X, Iterable) and iter(X) is not X:
+        return _ReplayedBatches(X)
+    raise ValueError(f"Trainer.fit: {names[0]} ({what}) must be arrays (with {names[1]}), an object with batches(rng) "
+                     f"yielding (x, y) minibatches, or a collection of (x, y) pairs that can be iterated once per "
+                     f"epoch; got {type(X).__name__}" + (" (a one-shot iterator cannot be replayed each epoch or "
+                                                         "after a resume)" if isinstance(X, Iterable) else ""))
+
+
 class _Batch:
     """One minibatch as :meth:`Trainer.train_epoch` sees it: ``X[batch]`` is its input, ``y[batch]`` its target."""
 
@@ -486,13 +502,16 @@ class Trainer:
         ### END SOLUTION
 
     # ------------------------------------------------------------ evaluation
-    def evaluate(self, X: np.ndarray, y: np.ndarray, batch_size: int = 256, prepare: Callable | None = None
+    def evaluate(self, X, y=None, batch_size: int = 256, prepare: Callable | None = None
                  ) -> dict[str, float]:
         """Loss and metrics of the model on ``(X, y)`` in evaluation mode.
 
         Parameters
         ----------
         X, y : ndarrays of shape (N, ...)
+            Inputs and targets; or, with ``y`` left out, a batch source as :meth:`fit` takes it (an object
+            with ``batches(rng)``, or a re-iterable collection of ``(x, y)`` pairs): its batches are
+            drawn with a generator seeded 0, so a random source gives the same batches at every call.
         batch_size : int
             Samples per forward pass.
         prepare : callable, optional
@@ -504,7 +523,10 @@ class Trainer:
         dict
             ``{"loss": ..., "<metric>": ...}``.
         """
-        if prepare is None:
+        if y is None:
+            X, y = self._predict_source(_as_batch_source(X, "evaluation data"), batch_size, prepare)
+            scores, X = X, None
+        elif prepare is None:
             scores = self.model.predict(X, batch_size=batch_size)
         else:
             scores = np.concatenate([self.model.predict(prepare(X[i:i + batch_size]), batch_size=batch_size)
@@ -513,6 +535,16 @@ class Trainer:
         for name, fn in self.metrics.items():
             result[name] = float(fn(y, scores))
         return result
+
+    def _predict_source(self, source, batch_size: int, prepare: Callable | None):
+        """(scores, targets) of every batch of ``source``, concatenated in the order drawn."""
+        scores, targets = [], []
+        for x, y in source.batches(np.random.default_rng(0)):
+            scores.append(self.model.predict(x if prepare is None else prepare(x), batch_size=batch_size))
+            targets.append(np.asarray(y))
+        if not scores:
+            raise ValueError(f"Trainer: the batch source {type(source).__name__} gave no validation batch")
+        return np.concatenate(scores), np.concatenate(targets)
 
     # ------------------------------------------------------------ the loop
     def _bar_disabled(self) -> bool:
@@ -538,21 +570,14 @@ class Trainer:
         if y is not None:
             X, y = self._check_data(X, y, "training data")
             return ArrayBatches(X, y, batch_size), X.shape[1:]
-        if isinstance(X, np.ndarray):
-            raise ValueError("Trainer.fit: training inputs X need their targets y (or pass a batch source as X)")
-        if callable(getattr(X, "batches", None)):
-            return X, None
-        if isinstance(X, Iterable) and iter(X) is not X:
-            return _ReplayedBatches(X), None
-        raise ValueError(f"Trainer.fit: X must be arrays (with y), an object with batches(rng) yielding (x, y) "
-                         f"minibatches, or a collection of (x, y) pairs that can be iterated once per epoch; got "
-                         f"{type(X).__name__}" + (" (a one-shot iterator cannot be replayed each epoch or after a "
-                                                  "resume)" if isinstance(X, Iterable) else ""))
+        return _as_batch_source(X, "training data"), None
 
     def _check_fit_arguments(self, epochs, batch_size, X_val, y_val, sample_shape, early_stopping):
-        if (X_val is None) != (y_val is None):
-            raise ValueError("Trainer.fit: give both X_val and y_val, or neither")
-        if X_val is not None:
+        if X_val is None and y_val is not None:
+            raise ValueError("Trainer.fit: y_val without X_val; give both, or a batch source as X_val")
+        if X_val is not None and y_val is None:
+            X_val = _as_batch_source(X_val, "validation data")
+        elif X_val is not None:
             X_val, y_val = self._check_data(X_val, y_val, "validation data")
             if sample_shape is not None and X_val.shape[1:] != sample_shape:
                 raise ValueError(f"Trainer.fit: validation inputs have shape {X_val.shape}, but training inputs "
@@ -566,7 +591,7 @@ class Trainer:
             early_stopping = EarlyStopping(patience=early_stopping)
         if early_stopping is not None and early_stopping.monitor.startswith("val_") and X_val is None:
             raise ValueError(f"Trainer.fit: early stopping monitors {early_stopping.monitor!r}, "
-                             f"which needs validation data (X_val, y_val)")
+                             f"which needs validation data (X_val, y_val, or a batch source as X_val)")
         return int(epochs), int(batch_size), X_val, y_val, early_stopping
 
     def fit(self, X, y=None, epochs: int | None = None, batch_size: int = 32, X_val=None, y_val=None,
@@ -588,7 +613,10 @@ class Trainer:
         batch_size : int
             Minibatch size with arrays (a batch source decides its own); also the chunk size of validation.
         X_val, y_val : ndarrays, optional
-            Validation data, evaluated at the end of every epoch.
+            Validation data, evaluated at the end of every epoch; or, with ``y_val`` left out, a batch
+            source as for ``X`` (e.g. a tile store's reader that loads tiles chunk by chunk), drawn with a
+            generator seeded 0 each epoch (its own, not the training one: the same validation batches
+            every epoch, and a resume stays bit-identical).
         checkpoint : str or Path, optional
             A ``.npz`` file written (atomically) at the end of every epoch. If it exists when ``fit``
             starts and ``resume`` is True, training continues from it.

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import time
 from pathlib import Path
 
@@ -89,45 +88,42 @@ def cohort_dir(data_dir=None, progress: bool = False) -> Path:
         if not path.is_dir():
             raise FileNotFoundError(f"DATA_DIR {path} is not a folder; set DATA_DIR = None for the synthetic cohort")
         return path
-    out = RUNS / "notebook_cohort"
-    done = out / ".complete.json"
-    if done.exists() and json.loads(done.read_text()) == COHORT_SETTINGS:
-        return out
-    from camelyon.synthetic import generate_cohort
-
-    with file_lock(RUNS / ".notebook_cohort.lock"):
-        if done.exists() and json.loads(done.read_text()) == COHORT_SETTINGS:
-            return out
-        t0 = time.perf_counter()
-        print("painting the notebooks' synthetic cohort (once) into", out, flush=True)
-        s = COHORT_SETTINGS
-        generate_cohort(out, s["n_patients"], n_centers=s["n_centers"], seed=s["seed"], mpp=s["mpp"],
-                        stage_mix=s["stage_mix"], workers=2, progress=progress, overwrite=done.exists())
-        tmp = done.with_name(done.name + ".tmp")
-        tmp.write_text(json.dumps(COHORT_SETTINGS))
-        os.replace(tmp, done)
-        print(f"cohort ready in {time.perf_counter() - t0:.0f} s", flush=True)
-    return out
+    return _synthetic_cohort("notebook_cohort", COHORT_SETTINGS, progress, announce=True)
 
 
 def challenge_cohort_dir(progress: bool = False) -> Path:
     """The notebooks' challenge-preset cohort in ``runs/notebook_challenge`` (created once, ~10 s)."""
-    out = RUNS / "notebook_challenge"
+    return _synthetic_cohort("notebook_challenge", CHALLENGE_SETTINGS, progress)
+
+
+def _synthetic_cohort(name: str, settings: dict, progress: bool, announce: bool = False) -> Path:
+    """``runs/<name>``, painted once with ``settings`` (a :func:`generate_cohort` call) under a file lock.
+
+    ``runs/<name>/.complete.json`` holds the settings of the finished cohort; a cohort painted with
+    other settings is painted again.
+    """
+    out = RUNS / name
     done = out / ".complete.json"
-    if done.exists() and json.loads(done.read_text()) == CHALLENGE_SETTINGS:
+
+    def complete() -> bool:
+        return done.exists() and json.loads(done.read_text()) == settings
+
+    if complete():
         return out
     from camelyon.synthetic import generate_cohort
+    from minicnn.io import write_json
 
-    with file_lock(RUNS / ".notebook_challenge.lock"):
-        if done.exists() and json.loads(done.read_text()) == CHALLENGE_SETTINGS:
+    with file_lock(RUNS / f".{name}.lock"):
+        if complete():
             return out
-        s = CHALLENGE_SETTINGS
-        generate_cohort(out, s["n_patients"], n_centers=s["n_centers"], seed=s["seed"], mpp=s["mpp"],
-                        stage_mix=s["stage_mix"], workers=2, progress=progress, overwrite=done.exists(),
-                        difficulty=s["difficulty"])
-        tmp = done.with_name(done.name + ".tmp")
-        tmp.write_text(json.dumps(CHALLENGE_SETTINGS))
-        os.replace(tmp, done)
+        t0 = time.perf_counter()
+        if announce:
+            print("painting the notebooks' synthetic cohort (once) into", out, flush=True)
+        s = dict(settings)
+        generate_cohort(out, s.pop("n_patients"), workers=2, progress=progress, overwrite=done.exists(), **s)
+        write_json(done, settings, indent=None)
+        if announce:
+            print(f"cohort ready in {time.perf_counter() - t0:.0f} s", flush=True)
     return out
 
 
@@ -207,6 +203,7 @@ def tile_model(data_dir=None, progress: bool = False):
     """
     from camelyon.tile_model import load_tile_model
     from camelyon.training import TrainingConfig, train_from_store
+    from minicnn.io import write_json
 
     path = tile_model_path(data_dir)
     stamp = path.with_name(path.stem + ".settings.json")
@@ -226,9 +223,7 @@ def tile_model(data_dir=None, progress: bool = False):
                     train_from_store(store, path, TrainingConfig(**TRAINING), resume=True, progress=progress)
                 except CamelyonError:  # the checkpoint comes from other settings: start again
                     train_from_store(store, path, TrainingConfig(**TRAINING), resume=False, progress=progress)
-                tmp = stamp.with_name(stamp.name + ".tmp")
-                tmp.write_text(json.dumps(TRAINING))
-                os.replace(tmp, stamp)
+                write_json(stamp, TRAINING, indent=None)
                 print(f"tile model trained in {time.perf_counter() - t0:.0f} s: {path}", flush=True)
     return load_tile_model(path)
 

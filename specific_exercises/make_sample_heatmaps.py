@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,44 +32,38 @@ def export(data_dir: Path, run_dir: Path, out: Path) -> Path:
     from camelyon.heatmap import Heatmap
     from camelyon.slide import Slide
     from camelyon.staging import patient_of, read_stage_csv, write_stage_csv
+    from minicnn.io import atomic_folder
 
     reference = read_stage_csv(data_dir / "stage_labels.csv")
     files = sorted((run_dir / "heatmaps").glob("*.npz"))
     if not files:
         raise SystemExit(f"no heatmaps in {run_dir / 'heatmaps'}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    tmp.chmod(0o755)
-    slides, thumbs = {}, {}
-    for f in files:
-        hm = Heatmap.load(f)
-        hm.probability = hm.probability.astype(np.float16).astype(np.float32)
-        hm.extra = {k: v for k, v in hm.extra.items() if k in ("model", "tile_size", "um_per_px", "stride")}
-        hm.save(tmp / f.name)
-        slides[hm.slide] = reference.slides[hm.slide]
-        path = next(data_dir.glob(f"center_*/{hm.slide}"))
-        with Slide(path) as s:
-            thumbs[Path(hm.slide).stem] = s.thumbnail(THUMBNAIL_SIZE)
-    patients = {p: reference.patients[p] for p in sorted({patient_of(s) for s in slides})}
-    write_stage_csv(tmp / "stage_labels.csv", patients, slides)
-    np.savez_compressed(tmp / "thumbnails.npz", **thumbs)
-    summary = json.loads((run_dir / "run_summary.json").read_text()) if (run_dir / "run_summary.json").exists() else {}
-    provenance = {
-        "cohort": str(data_dir), "run": str(run_dir),
-        "synth_config": json.loads((data_dir / "synth_config.json").read_text())
-        if (data_dir / "synth_config.json").exists() else None,
-        "pipeline_config": summary.get("config"), "kappa": summary.get("kappa"),
-        "cnn_patients": summary.get("cnn_patients"), "eval_patients": sorted(patients),
-    }
-    (tmp / "run.json").write_text(json.dumps(provenance, indent=1, default=str) + "\n")
-    readme = out / "README.md"
-    if readme.exists():
-        shutil.copy2(readme, tmp / "README.md")
-    old = out.with_name(out.name + ".old")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(out) as tmp:
+        slides, thumbs = {}, {}
+        for f in files:
+            hm = Heatmap.load(f)
+            hm.probability = hm.probability.astype(np.float16).astype(np.float32)
+            hm.extra = {k: v for k, v in hm.extra.items() if k in ("model", "tile_size", "um_per_px", "stride")}
+            hm.save(tmp / f.name)
+            slides[hm.slide] = reference.slides[hm.slide]
+            path = next(data_dir.glob(f"center_*/{hm.slide}"))
+            with Slide(path) as s:
+                thumbs[Path(hm.slide).stem] = s.thumbnail(THUMBNAIL_SIZE)
+        patients = {p: reference.patients[p] for p in sorted({patient_of(s) for s in slides})}
+        write_stage_csv(tmp / "stage_labels.csv", patients, slides)
+        np.savez_compressed(tmp / "thumbnails.npz", **thumbs)
+        summary = json.loads((run_dir / "run_summary.json").read_text()) if (run_dir / "run_summary.json").exists() else {}
+        provenance = {
+            "cohort": str(data_dir), "run": str(run_dir),
+            "synth_config": json.loads((data_dir / "synth_config.json").read_text())
+            if (data_dir / "synth_config.json").exists() else None,
+            "pipeline_config": summary.get("config"), "kappa": summary.get("kappa"),
+            "cnn_patients": summary.get("cnn_patients"), "eval_patients": sorted(patients),
+        }
+        (tmp / "run.json").write_text(json.dumps(provenance, indent=1, default=str) + "\n")
+        readme = out / "README.md"
+        if readme.exists():
+            shutil.copy2(readme, tmp / "README.md")
     return out
 
 
@@ -112,13 +104,9 @@ def checkpoint_texts(folder: Path) -> dict[str, str]:
 
 def write_checkpoints(folder: Path) -> list[Path]:
     """Write the checkpoint CSVs next to the sample heatmaps (each atomically)."""
-    written = []
-    for name, text in checkpoint_texts(folder).items():
-        tmp = folder / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, folder / name)
-        written.append(folder / name)
-    return written
+    from minicnn.io import write_text
+
+    return [write_text(folder / name, text) for name, text in checkpoint_texts(folder).items()]
 
 
 def main(argv=None) -> int:

@@ -69,3 +69,28 @@ def test_pipeline_command_runs_the_camelyon16_tasks(c16, tmp_path, capsys):
     # a rerun resumes: the model and the heatmaps are kept
     assert main(args) == 0
     assert "0 of" in capsys.readouterr().out
+
+
+def test_pipeline_stops_in_one_line_at_an_unwritten_exercise(c16, tmp_path, monkeypatch, capsys):
+    """A student stub raised inside the heatmap step (a worker's error) stops `camelyon pipeline` with exit 3
+    and one line naming the exercise, as the other commands do; it is not reported as failed slides."""
+    import types
+
+    import camelyon.dataset
+    import camelyon.heatmap
+
+    root, _ = c16
+    out = tmp_path / "run"
+    (out / "model").mkdir(parents=True)
+    (out / "model" / "tile_model.npz").write_bytes(b"a finished model: the train step keeps it")
+    monkeypatch.setattr(camelyon.dataset, "build_tile_store",
+                        lambda *a, **k: types.SimpleNamespace(failed=[], n_tiles=0))
+
+    def stub(*_a, **_k):
+        raise NotImplementedError("S07: implement tile_probabilities in camelyon/heatmap.py")
+
+    monkeypatch.setattr(camelyon.heatmap, "compute_heatmap", stub)
+    assert main(["pipeline", str(root), "--out", str(out), "--workers", "1", "--quiet"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stopped at an exercise not written yet" in err[0]
+    assert "S07" in err[0] and "camelyon/heatmap.py" in err[0] and "heatmaps failed" not in err[0]

@@ -20,6 +20,22 @@ def _inputs(case, seed, dtype=np.float64):
     return x, w, b
 
 
+def _check_backward(forward, backward, case, seed):
+    """dx, dw, db of ``backward`` agree with finite differences of ``forward`` (relative error < 1e-6)."""
+    x, w, b = _inputs(case, seed)
+    s, p = case["stride"], case["padding"]
+    out, cache = forward(x, w, b, s, p)
+    dout = rng_array(seed + 3, out.shape)
+    dx, dw, db = backward(dout, cache)
+
+    def f(_):
+        return forward(x, w, b, s, p)[0]
+
+    assert relative_error(dx, numeric_gradient(f, x, dout)) < 1e-6
+    assert relative_error(dw, numeric_gradient(f, w, dout)) < 1e-6
+    assert relative_error(db, numeric_gradient(f, b, dout)) < 1e-6
+
+
 @pytest.mark.exercise("G03")
 @settings(max_examples=25)
 @given(case=conv_cases(), seed=seeds)
@@ -36,35 +52,13 @@ def test_naive_forward_matches_the_fast_kernel(case, seed):
 @settings(max_examples=15)
 @given(case=conv_cases(max_batch=2, max_size=6, max_filters=3), seed=seeds)
 def test_naive_backward_matches_numeric_gradient(case, seed):
-    x, w, b = _inputs(case, seed)
-    s, p = case["stride"], case["padding"]
-    out, cache = F.conv2d_forward_naive(x, w, b, s, p)
-    dout = rng_array(seed + 3, out.shape)
-    dx, dw, db = F.conv2d_backward_naive(dout, cache)
-
-    def f(_):
-        return F.conv2d_forward_naive(x, w, b, s, p)[0]
-
-    assert relative_error(dx, numeric_gradient(f, x, dout)) < 1e-6
-    assert relative_error(dw, numeric_gradient(f, w, dout)) < 1e-6
-    assert relative_error(db, numeric_gradient(f, b, dout)) < 1e-6
+    _check_backward(F.conv2d_forward_naive, F.conv2d_backward_naive, case, seed)
 
 
 @settings(max_examples=8)
 @given(case=conv_cases(max_batch=2, max_size=5, max_filters=3), seed=seeds)
 def test_fast_backward_matches_numeric_gradient(case, seed):
-    x, w, b = _inputs(case, seed)
-    s, p = case["stride"], case["padding"]
-    out, cache = F.conv2d_forward_fast(x, w, b, s, p)
-    dout = rng_array(seed + 3, out.shape)
-    dx, dw, db = F.conv2d_backward_fast(dout, cache)
-
-    def f(_):
-        return F.conv2d_forward_fast(x, w, b, s, p)[0]
-
-    assert relative_error(dx, numeric_gradient(f, x, dout)) < 1e-6
-    assert relative_error(dw, numeric_gradient(f, w, dout)) < 1e-6
-    assert relative_error(db, numeric_gradient(f, b, dout)) < 1e-6
+    _check_backward(F.conv2d_forward_fast, F.conv2d_backward_fast, case, seed)
 
 
 @pytest.mark.exercise("G03")

@@ -34,31 +34,29 @@ def test_naive_forward_matches_the_fast_kernel(kind, case, seed):
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.exercise("G04")
-@pytest.mark.parametrize("kind", ["max", "avg"])
-@settings(max_examples=20)
-@given(case=pool_cases(max_size=6), seed=seeds)
-def test_naive_backward_matches_numeric_gradient(kind, case, seed):
-    fwd, bwd = OPS[kind][:2]
+def _check_backward(fwd, bwd, case, seed):
+    """``bwd`` agrees with finite differences of ``fwd`` (relative error < 1e-6)."""
     x = _x(case, seed)
     out, cache = fwd(x, case["k"], case["stride"])
     dout = rng_array(seed, out.shape)
     dx = bwd(dout, cache)
     num = numeric_gradient(lambda v: fwd(v, case["k"], case["stride"])[0], x, dout)
     assert relative_error(dx, num) < 1e-6
+
+
+@pytest.mark.exercise("G04")
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@settings(max_examples=20)
+@given(case=pool_cases(max_size=6), seed=seeds)
+def test_naive_backward_matches_numeric_gradient(kind, case, seed):
+    _check_backward(*OPS[kind][:2], case, seed)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @settings(max_examples=15)
 @given(case=pool_cases(max_size=6), seed=seeds)
 def test_fast_backward_matches_numeric_gradient(kind, case, seed):
-    fwd, bwd = OPS[kind][2:]
-    x = _x(case, seed)
-    out, cache = fwd(x, case["k"], case["stride"])
-    dout = rng_array(seed, out.shape)
-    dx = bwd(dout, cache)
-    num = numeric_gradient(lambda v: fwd(v, case["k"], case["stride"])[0], x, dout)
-    assert relative_error(dx, num) < 1e-6
+    _check_backward(*OPS[kind][2:], case, seed)
 
 
 @pytest.mark.exercise("G04")

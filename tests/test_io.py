@@ -110,6 +110,22 @@ def test_files_committed_together_change_together(tmp_path):
         mio.AtomicFiles([a, a])
 
 
+def test_a_folder_is_replaced_as_a_whole_or_not_at_all(tmp_path):
+    out = tmp_path / "sample"
+    with mio.atomic_folder(out) as new:
+        (new / "a.txt").write_text("1")
+        (new / "b.txt").write_text("1")
+    assert _listing(out) == ["a.txt", "b.txt"]
+    with pytest.raises(RuntimeError, match="stopped"), mio.atomic_folder(out) as new:
+        (new / "a.txt").write_text("2")
+        raise RuntimeError("stopped half-way")
+    assert [(out / n).read_text() for n in _listing(out)] == ["1", "1"]  # untouched
+    with mio.atomic_folder(out) as new:
+        (new / "c.txt").write_text("3")
+    assert _listing(out) == ["c.txt"]  # replaced, not merged
+    assert _listing(tmp_path) == ["sample"]  # no temporary or old folder left
+
+
 _KILLED_WRITER = textwrap.dedent("""
     import sys, time
     from minicnn.io import atomic_write
@@ -155,7 +171,7 @@ ALLOWED_RENAMES = {
 def test_no_module_renames_files_by_hand():
     """Every file written under its final name goes through minicnn.io (one set of guarantees)."""
     offenders = []
-    for folder in ("minicnn", "camelyon", "benchmarks"):
+    for folder in ("minicnn", "camelyon", "benchmarks", "generic_exercises", "specific_exercises"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
             if rel in ALLOWED_RENAMES:

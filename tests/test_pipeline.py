@@ -1,6 +1,7 @@
 """The whole pipeline on a tiny synthetic cohort: outputs, resume, and the split protocol."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,106 @@ def test_pipeline_command_options_and_errors(tmp_path, capsys):
     assert cfg.tile_um_per_px == PipelineConfig().tile_um_per_px
     assert main(["pipeline", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]) == 2
     assert "data folder not found" in capsys.readouterr().err
+
+
+def test_tiles_step_reruns_when_a_geojson_annotation_changes(tmp_path, monkeypatch):
+    """The tiles step's stamp covers the annotation file each slide uses, QuPath GeoJSON included."""
+    import types
+
+    import camelyon.dataset
+    from camelyon.pipeline import _Context, _Run, _step_tiles
+
+    data = tmp_path / "data"
+    (data / "center_0").mkdir(parents=True)
+    (data / "lesion_annotations").mkdir()
+    slides = {}
+    for n in range(2):
+        p = data / "center_0" / f"patient_000_node_{n}.tif"
+        p.write_bytes(b"slide %d" % n)
+        slides[p.name] = p
+    geo = data / "lesion_annotations" / "patient_000_node_1.geojson"
+    geo.write_text('{"type": "FeatureCollection", "features": []}')
+    calls = []
+
+    def fake_build(paths, store, **kw):
+        calls.append(sorted(Path(p).name for p in paths))
+        Path(store).write_bytes(b"store %d" % len(calls))
+        return types.SimpleNamespace(failed=[], n_tiles=7)
+
+    monkeypatch.setattr(camelyon.dataset, "build_tile_store", fake_build)
+    run = _Run(data, tmp_path / "run", PipelineConfig(), log=lambda _m: None, summary={"steps": {}})
+    run.out.mkdir()
+    ctx = _Context(None, slides, ["patient_000"], [])
+    statuses = []
+    for change in (None, None, "edit", None, "xml"):
+        if change == "edit":
+            geo.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
+                           '{"type": "Polygon", "coordinates": [[[0, 0], [9, 0], [9, 9], [0, 0]]]}}]}')
+        elif change == "xml":  # an ASAP XML takes precedence over the GeoJSON: the step reruns
+            (data / "lesion_annotations" / "patient_000_node_1.xml").write_text("<ASAP_Annotations/>")
+        _step_tiles(run, ctx)
+        statuses.append(run.summary["steps"]["tiles"]["status"])
+    assert statuses == ["ran", "up to date", "ran", "up to date", "ran"]
+    assert len(calls) == 3
+
+
+def _recopy(path: Path) -> None:
+    """The same bytes with a new mtime, as a fresh copy of the data folder has them."""
+    data = path.read_bytes()
+    path.unlink()
+    path.write_bytes(data)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+
+
+def _edit_keeping_size_and_mtime(path: Path, old: bytes, new: bytes) -> None:
+    st = path.stat()
+    data = path.read_bytes()
+    assert len(old) == len(new) and old in data
+    path.write_bytes(data.replace(old, new, 1))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+
+
+def test_small_inputs_are_fingerprinted_by_content(tmp_path, monkeypatch):
+    """stage_labels.csv and lesion annotations: a re-copy (same bytes, new mtime) reruns nothing; an edit
+    that keeps size and mtime reruns the steps that read them."""
+    import types
+
+    import camelyon.dataset
+    from camelyon.pipeline import _Run, _step_split, _step_tiles
+
+    data = tmp_path / "data"
+    (data / "center_0").mkdir(parents=True)
+    (data / "lesion_annotations").mkdir()
+    rows = ["patient,stage"]
+    for pid in range(3):
+        (data / "center_0" / f"patient_00{pid}_node_0.tif").write_bytes(b"slide %d" % pid)
+        rows += [f"patient_00{pid}.zip,pN0", f"patient_00{pid}_node_0.tif,negative"]
+    labels = data / "stage_labels.csv"
+    labels.write_text("\n".join(rows) + "\n")
+    geo = data / "lesion_annotations" / "patient_000_node_0.geojson"
+    geo.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
+                   '{"type": "Polygon", "coordinates": [[[0, 0], [9, 0], [9, 9], [0, 0]]]}}]}')
+
+    def fake_build(paths, store, **kw):
+        Path(store).write_bytes(b"store")
+        return types.SimpleNamespace(failed=[], n_tiles=1)
+
+    monkeypatch.setattr(camelyon.dataset, "build_tile_store", fake_build)
+    run = _Run(data, tmp_path / "run", PipelineConfig(cnn_fraction=0.34), log=lambda _m: None,
+               summary={"steps": {}})
+    run.out.mkdir()
+    statuses = []
+    for change in (None, "recopy", "edit"):
+        if change == "recopy":
+            _recopy(labels)
+            _recopy(geo)
+        elif change == "edit":
+            _edit_keeping_size_and_mtime(labels, b"patient_001.zip,pN0\n", b"patient_001.zip,pN0\r")  # a line ending
+            _edit_keeping_size_and_mtime(geo, b"[9, 9]", b"[8, 9]")
+        ctx = _step_split(run)
+        ctx.cnn_patients = ["patient_000"]  # the slide with the annotation
+        _step_tiles(run, ctx)
+        statuses.append((run.summary["steps"]["split"]["status"], run.summary["steps"]["tiles"]["status"]))
+    assert statuses == [("ran", "ran"), ("up to date", "up to date"), ("ran", "ran")]

@@ -218,7 +218,19 @@ class Recorder:
         pass
 
 
-def source_run(seed, epochs, checkpoint=None, callbacks=(), augment=True):
+class ShuffledChunks:
+    """A validation batch source: every sample once, in chunks of 16, in an order drawn from ``rng``."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def batches(self, rng):
+        order = rng.permutation(len(self.X))
+        for i in range(0, len(order), 16):
+            yield self.X[order[i:i + 16]], self.y[order[i:i + 16]]
+
+
+def source_run(seed, epochs, checkpoint=None, callbacks=(), augment=True, val="arrays"):
     X, y = make_blobs(400, n_classes=2, seed=0)
     Xv, yv = make_blobs(100, n_classes=2, seed=1)
     model = mlp(seed=0, dropout=True, n_out=1)
@@ -229,8 +241,10 @@ def source_run(seed, epochs, checkpoint=None, callbacks=(), augment=True):
     def jitter(x, rng):
         return np.clip(x.astype(np.int16) + rng.integers(-2, 3, size=x.shape), 0, 255).astype(np.uint8)
 
-    trainer.fit(NoisyBlobBatches(X, y.astype(np.float32)[:, None]), epochs=epochs,
-                X_val=stored_blobs(Xv), y_val=yv.astype(np.float32)[:, None],
+    Xv, yv = stored_blobs(Xv), yv.astype(np.float32)[:, None]
+    validation = {"arrays": {"X_val": Xv, "y_val": yv}, "source": {"X_val": ShuffledChunks(Xv, yv)},
+                  "pairs": {"X_val": [(Xv[i:i + 30], yv[i:i + 30]) for i in range(0, len(Xv), 30)]}}[val]
+    trainer.fit(NoisyBlobBatches(X, y.astype(np.float32)[:, None]), epochs=epochs, **validation,
                 augment=jitter if augment else None, prepare=prepare_blobs, checkpoint=checkpoint,
                 callbacks=callbacks, checkpoint_metadata={"note": "blobs"})
     return trainer
@@ -258,6 +272,34 @@ def test_resume_on_a_batch_source_is_bitwise_identical(tmp_path):
     resumed = source_run(seed=5, epochs=4, checkpoint=ckpt)
     assert_same_weights(weights(resumed.model), weights(reference.model))
     assert without_time(resumed.history) == without_time(reference.history)
+
+
+def test_validation_from_a_batch_source(tmp_path):
+    """X_val may be a batch source (or a list of pairs): the same records as arrays, the same training."""
+    reference = source_run(seed=3, epochs=3)
+    for val in ("source", "pairs"):
+        run = source_run(seed=3, epochs=3, val=val)
+        # validation draws from its own generator: the training run is the same, bit for bit
+        assert_same_weights(weights(run.model), weights(reference.model))
+        for key in ("val_loss", "val_auc", "val_accuracy"):
+            assert run.history[key] == pytest.approx(reference.history[key], rel=1e-6)
+    ckpt = tmp_path / "ckpt.npz"
+    source_run(seed=3, epochs=2, checkpoint=ckpt, val="source")
+    resumed = source_run(seed=3, epochs=3, checkpoint=ckpt, val="source")
+    assert without_time(resumed.history) == without_time(source_run(seed=3, epochs=3, val="source").history)
+    X, y, _, _ = spirals()
+    model = mlp()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), progress=False)
+    with pytest.raises(ValueError, match="one-shot iterator"):
+        trainer.fit(X, y, epochs=1, X_val=((X[i:i + 8], y[i:i + 8]) for i in range(0, 64, 8)))
+    with pytest.raises(ValueError, match="gave no validation batch"):
+        trainer.fit(X, y, epochs=1, X_val=[])
+    with pytest.raises(ValueError, match="monitors 'val_loss'"):
+        trainer.fit(X, y, epochs=1, early_stopping=2)
+    history = trainer.fit(X, y, epochs=1, X_val=[(X[:50], y[:50])], early_stopping=2)
+    assert history["val_loss"][-1] == pytest.approx(trainer.evaluate(X[:50], y[:50])["loss"], rel=1e-6)
+    assert trainer.evaluate([(X[:20], y[:20]), (X[20:50], y[20:50])]) == pytest.approx(
+        trainer.evaluate(X[:50], y[:50]), rel=1e-6)
 
 
 def test_fit_refuses_what_cannot_be_a_batch_source(tmp_path):
@@ -324,7 +366,8 @@ def test_diverging_learning_rate_raises():
     ({"y": np.zeros(5, dtype=int)}, "300 inputs but 5 targets"),
     ({"epochs": -1}, "epochs"),
     ({"batch_size": 0}, "batch_size"),
-    ({"X_val": np.zeros((3, 2))}, "X_val and y_val"),
+    ({"X_val": np.zeros((3, 2))}, "X_val need their targets y_val"),
+    ({"y_val": np.zeros(3, dtype=int)}, "y_val without X_val"),
     ({"X_val": np.zeros((3, 1)), "y_val": np.zeros(3, dtype=int)}, r"validation inputs have shape \(3, 1\)"),
 ])
 def test_fit_bad_arguments(kwargs, match):

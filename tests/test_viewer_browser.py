@@ -16,19 +16,7 @@ import time
 
 import numpy as np
 import pytest
-from viewer_data import (
-    BROKEN,
-    CELL,
-    DETECTIONS,
-    EMPTY,
-    EXCLUSION,
-    HOT_CELL,
-    LESION,
-    LESION_DIAMETER_MM,
-    SLIDE,
-    TISSUE_BOX,
-    make_viewer_folders,
-)
+import viewer_data as vd
 from wsi_factory import TISSUE, TUMOUR
 
 pytestmark = pytest.mark.xdist_group("viewer")
@@ -73,7 +61,7 @@ def page(tmp_path_factory):
     from camelyon.viewer import Catalog, ViewerServer
 
     browser = _browser()
-    data, run = make_viewer_folders(tmp_path_factory.mktemp("viewer_browser"))
+    data, run = vd.make_viewer_folders(tmp_path_factory.mktemp("viewer_browser"))
     server = ViewerServer(Catalog.from_folders(data, run), port=0).start()
     try:
         browser.get(server.url)
@@ -149,63 +137,63 @@ def near(pixel, colour, tol=30) -> bool:
 
 def test_slide_list_loads_sorts_filters_and_follows_the_keyboard(page):
     rows = page.js("return [...document.querySelectorAll('#slides tbody tr')].map(r => r.dataset.name)")
-    assert rows == sorted([SLIDE, EMPTY, BROKEN])
-    assert page.js("return camelyonViewer.state.current") == SLIDE  # the first slide opens by itself
+    assert rows == sorted([vd.SLIDE, vd.EMPTY, vd.BROKEN])
+    assert page.js("return camelyonViewer.state.current") == vd.SLIDE  # the first slide opens by itself
     cells = page.js("return [...document.querySelector('#slides tbody tr').cells].map(c => c.textContent)")
-    assert cells[:6] == [SLIDE, "center_0", "micro", "pN1mi", "itc", "pN0(i+)"]
+    assert cells[:6] == [vd.SLIDE, "center_0", "micro", "pN1mi", "itc", "pN0(i+)"]
     assert page.js("return getComputedStyle(document.querySelector('th.run')).display") != "none"
     head = page.d.find_element("css selector", "th[data-key='reference_label']")
     head.click()
     order = page.js("return camelyonViewer.state.order.map(s => s.name)")
-    assert order == [SLIDE, EMPTY, BROKEN]  # micro < negative, ties by name
+    assert order == [vd.SLIDE, vd.EMPTY, vd.BROKEN]  # micro < negative, ties by name
     head.click()
-    assert page.js("return camelyonViewer.state.order.map(s => s.name)") == [EMPTY, BROKEN, SLIDE]
+    assert page.js("return camelyonViewer.state.order.map(s => s.name)") == [vd.EMPTY, vd.BROKEN, vd.SLIDE]
     page.d.find_element("css selector", "th[data-key='name']").click()
     box = page.d.find_element("id", "filter")
     box.send_keys("center_1")
-    assert page.js("return camelyonViewer.state.order.map(s => s.name)") == [BROKEN]
+    assert page.js("return camelyonViewer.state.order.map(s => s.name)") == [vd.BROKEN]
     assert page.text("count") == "1 of 3 slides"
     page.js("document.getElementById('filter').value = ''; document.getElementById('filter')"
             ".dispatchEvent(new Event('input'))")
     page.d.find_element("id", "view").click()
     page.d.find_element("tag name", "body").send_keys("j")
     page.wait_idle()
-    assert page.js("return camelyonViewer.state.current") == EMPTY
-    assert page.js("return document.querySelector('#slides tr.current').dataset.name") == EMPTY
+    assert page.js("return camelyonViewer.state.current") == vd.EMPTY
+    assert page.js("return document.querySelector('#slides tr.current').dataset.name") == vd.EMPTY
     page.d.find_element("tag name", "body").send_keys("k")
     page.wait_idle()
-    assert page.js("return camelyonViewer.state.current") == SLIDE
+    assert page.js("return camelyonViewer.state.current") == vd.SLIDE
 
 
 def test_a_slide_opens_and_zooms_to_level0_tiles_in_place(page):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
 
-    page.open(SLIDE)
+    page.open(vd.SLIDE)
     page.only()
     s_home = page.js("return camelyonViewer.getView().s")
     canvas = page.d.find_element("id", "canvas")
     ActionChains(page.d).scroll_from_origin(ScrollOrigin.from_element(canvas), 0, -400).perform()
     page.wait_idle()
     assert page.js("return camelyonViewer.getView().s") > 1.5 * s_home  # the wheel zooms in
-    page.centre_on(LESION[0], LESION[1], 1.0)  # the lesion and both its edges on screen
+    page.centre_on(vd.LESION[0], vd.LESION[1], 1.0)  # the lesion and both its edges on screen
     last = page.js("return camelyonViewer.state.info.dz_levels") - 1
     fetched = page.js("return performance.getEntriesByType('resource').map(e => e.name)")
     assert any(f"_files/{last}/" in u for u in fetched)  # full-resolution tiles were asked for
     img = page.shot()
-    assert near(window(img, *page.screen(LESION[0] - 150, LESION[1])).mean(0), TUMOUR)
-    assert near(window(img, *page.screen(LESION[0] - LESION[2] - 40, LESION[1])).mean(0), TISSUE)
-    for dx in (-LESION[2], LESION[2]):  # the lesion's edge is where its outline says, to a few px
-        inner = page.screen(LESION[0] + dx - np.sign(dx) * 6, LESION[1])
-        outer = page.screen(LESION[0] + dx + np.sign(dx) * 6, LESION[1])
+    assert near(window(img, *page.screen(vd.LESION[0] - 150, vd.LESION[1])).mean(0), TUMOUR)
+    assert near(window(img, *page.screen(vd.LESION[0] - vd.LESION[2] - 40, vd.LESION[1])).mean(0), TISSUE)
+    for dx in (-vd.LESION[2], vd.LESION[2]):  # the lesion's edge is where its outline says, to a few px
+        inner = page.screen(vd.LESION[0] + dx - np.sign(dx) * 6, vd.LESION[1])
+        outer = page.screen(vd.LESION[0] + dx + np.sign(dx) * 6, vd.LESION[1])
         assert near(window(img, *inner, 1).mean(0), TUMOUR, 40) and near(window(img, *outer, 1).mean(0), TISSUE, 40)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_each_overlay_toggles_and_lands_where_it_should(page, overlay):
-    page.open(SLIDE)
-    cx, cy, r = LESION
-    hr, hc = HOT_CELL
+    page.open(vd.SLIDE)
+    cx, cy, r = vd.LESION
+    hr, hc = vd.HOT_CELL
     reddish = lambda p: p[0] > 180 and p[1] < 90 and p[2] < 90  # noqa: E731
     greenish = lambda p: p[1] > 120 and p[1] > p[0] + 60 and p[1] > p[2] + 60  # noqa: E731
     cyan = lambda p: p[0] < 110 and p[1] > 170 and p[2] > 170  # noqa: E731
@@ -214,18 +202,18 @@ def test_each_overlay_toggles_and_lands_where_it_should(page, overlay):
         probes = [((cx + r, cy), reddish), ((cx, cy - r), reddish)]
     elif overlay == "tissue":
         page.view(-50, -50, 0.4)
-        probes = [((TISSUE_BOX[2], 768), greenish), ((1000, TISSUE_BOX[1]), greenish)]
+        probes = [((vd.TISSUE_BOX[2], 768), greenish), ((1000, vd.TISSUE_BOX[1]), greenish)]
     elif overlay == "grid":
         page.view(-50, -50, 0.4)
         probes = [((512, 800), reddish), ((2048, 800), greenish)]  # a tumour tile's and a normal tile's edges
     elif overlay == "lesions":
-        page.centre_on(hc * CELL, (hr + 0.5) * CELL, 1.0)
-        probes = [((hc * CELL, (hr + 0.5) * CELL), cyan), (((hc + 1) * CELL, (hr + 0.5) * CELL), cyan)]
+        page.centre_on(hc * vd.CELL, (hr + 0.5) * vd.CELL, 1.0)
+        probes = [((hc * vd.CELL, (hr + 0.5) * vd.CELL), cyan), (((hc + 1) * vd.CELL, (hr + 0.5) * vd.CELL), cyan)]
     elif overlay == "detections":
-        page.centre_on(DETECTIONS[0][1], DETECTIONS[0][2], 1.0)
-        probes = [((DETECTIONS[0][1] + 6, DETECTIONS[0][2]), reddish)]
+        page.centre_on(vd.DETECTIONS[0][1], vd.DETECTIONS[0][2], 1.0)
+        probes = [((vd.DETECTIONS[0][1] + 6, vd.DETECTIONS[0][2]), reddish)]
     else:  # the heatmap: checked by colour below
-        page.centre_on((hc + 0.5) * CELL, (hr + 0.5) * CELL, 1.0)
+        page.centre_on((hc + 0.5) * vd.CELL, (hr + 0.5) * vd.CELL, 1.0)
         probes = []
     page.only()
     off = page.shot()
@@ -238,7 +226,7 @@ def test_each_overlay_toggles_and_lands_where_it_should(page, overlay):
         assert not any(is_colour(p) for p in window(off, col, row, r_px)), (overlay, "off", x, y)
     if overlay == "heatmap":
         lut = page.js("return camelyonViewer.state.config.colour_maps[camelyonViewer.state.cmap]")
-        hot, cold = page.screen((hc + 0.5) * CELL, (hr + 0.5) * CELL), page.screen((hc - 1.5) * CELL, (hr + 0.5) * CELL)
+        hot, cold = page.screen((hc + 0.5) * vd.CELL, (hr + 0.5) * vd.CELL), page.screen((hc - 1.5) * vd.CELL, (hr + 0.5) * vd.CELL)
         page.js("camelyonViewer.setOpacity(1.0)")
         page.wait_idle()
         opaque = page.shot()
@@ -252,14 +240,14 @@ def test_each_overlay_toggles_and_lands_where_it_should(page, overlay):
 
 
 def test_exclusion_outline_is_blue_and_the_lesion_threshold_is_set_on_the_page(page):
-    page.open(EMPTY)  # its annotations are a QuPath GeoJSON exclusion area
+    page.open(vd.EMPTY)  # its annotations are a QuPath GeoJSON exclusion area
     page.only("annotations")
-    (x0, y0), (x1, _) = EXCLUSION[0], EXCLUSION[1]
+    (x0, y0), (x1, _) = vd.EXCLUSION[0], vd.EXCLUSION[1]
     page.centre_on((x0 + x1) / 2, y0, 1.0)
     blue = [p for p in window(page.shot(), *page.screen((x0 + x1) / 2, y0), 3) if p[2] > 180 and p[0] < 90]
     assert blue, "no blue exclusion outline where the GeoJSON says"
 
-    page.open(SLIDE)
+    page.open(vd.SLIDE)
     page.only("lesions")
     assert len(page.js("return camelyonViewer.state.data.lesions.lesions")) == 1  # the hot cell at >= 0.5
     box = page.d.find_element("id", "threshold")
@@ -271,7 +259,7 @@ def test_exclusion_outline_is_blue_and_the_lesion_threshold_is_set_on_the_page(p
     lesions = page.js("return camelyonViewer.state.data.lesions")
     assert lesions["threshold"] == 0.05 and len(lesions["lesions"]) == 1
     xy = np.array(lesions["lesions"][0]["coordinates"])  # now every tissue cell: the tissue box
-    assert (xy.min(0) == TISSUE_BOX[:2]).all() and (xy.max(0) == TISSUE_BOX[2:]).all()
+    assert (xy.min(0) == vd.TISSUE_BOX[:2]).all() and (xy.max(0) == vd.TISSUE_BOX[2:]).all()
     page.js("camelyonViewer.setThreshold(0.5)")
     page.wait_idle()
 
@@ -279,9 +267,9 @@ def test_exclusion_outline_is_blue_and_the_lesion_threshold_is_set_on_the_page(p
 def test_ruler_gives_the_lesion_diameter_and_its_class(page):
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
-    page.open(SLIDE)
+    page.open(vd.SLIDE)
     page.only()
-    cx, cy, r = LESION
+    cx, cy, r = vd.LESION
     page.centre_on(cx, cy, 1.0)
     img = page.shot()
     # the lesion's left and right edges on its centre row, found in the tiles' pixels
@@ -303,7 +291,7 @@ def test_ruler_gives_the_lesion_diameter_and_its_class(page):
         return float(m[1]), m[3]
 
     mm, label = drag(left, right + 1)
-    assert mm == pytest.approx(LESION_DIAMETER_MM, abs=0.003) and label == "micro"
+    assert mm == pytest.approx(vd.LESION_DIAMETER_MM, abs=0.003) and label == "micro"
     mm, label = drag(col, col + 150)  # 150 px x 0.5 um/px = 0.075 mm: an ITC
     assert mm == pytest.approx(0.075, abs=0.002) and label == "itc"
     page.d.find_element("tag name", "body").send_keys("\ue00c")  # Escape clears the ruler
@@ -313,7 +301,7 @@ def test_ruler_gives_the_lesion_diameter_and_its_class(page):
 def test_pointer_position_and_scale_bar(page):
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
-    page.open(SLIDE)
+    page.open(vd.SLIDE)
     page.centre_on(1000, 700, 0.5)
     col, row = page.screen(1000, 700)
     actions = ActionBuilder(page.d)
@@ -329,7 +317,7 @@ def test_pointer_position_and_scale_bar(page):
 def test_keys_zoom_in_steps_and_the_overview_map_moves_the_view(page):
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
-    page.open(SLIDE)
+    page.open(vd.SLIDE)
     page.only()
     page.centre_on(500, 400, 0.5)
     page.d.find_element("id", "view").send_keys("+")  # an animated zoom about the centre
@@ -355,7 +343,7 @@ def test_two_fingers_pinch_zoom_about_their_midpoint(page):
     from selenium.webdriver.common.actions import interaction
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
-    page.open(SLIDE)
+    page.open(vd.SLIDE)
     page.centre_on(1000, 800, 0.3)
     left, top, w, h = page.canvas()
     cx, cy = int(left + w / 2), int(top + h / 2)
@@ -374,11 +362,11 @@ def test_two_fingers_pinch_zoom_about_their_midpoint(page):
 
 
 def test_a_bad_slide_shows_an_error_panel_and_the_page_goes_on(page):
-    page.d.find_element("css selector", f"#slides tr[data-name='{BROKEN}']").click()
+    page.d.find_element("css selector", f"#slides tr[data-name='{vd.BROKEN}']").click()
     page.wait_idle()
     panel = page.d.find_element("id", "error-panel")
-    assert panel.is_displayed() and "OpenSlide" in panel.text and BROKEN in panel.text
-    page.open(SLIDE)
+    assert panel.is_displayed() and "OpenSlide" in panel.text and vd.BROKEN in panel.text
+    page.open(vd.SLIDE)
     assert not panel.is_displayed()
     assert page.js("return camelyonViewer.state.info.width") == 2048
 
@@ -390,10 +378,10 @@ def test_embedded_view_as_show_makes_it(page):
     back = page.d.current_url
     origin = "{0.scheme}://{0.netloc}/".format(urlsplit(back))
     try:
-        page.d.get(f"{origin}?embed=1&slide={EMPTY}&overlays=annotations,tissue")
+        page.d.get(f"{origin}?embed=1&slide={vd.EMPTY}&overlays=annotations,tissue")
         page.wait_idle()
         assert not page.d.find_element("id", "sidebar").is_displayed()
-        assert page.js("return camelyonViewer.state.current") == EMPTY
+        assert page.js("return camelyonViewer.state.current") == vd.EMPTY
         assert page.js("return [camelyonViewer.state.overlays.tissue, camelyonViewer.state.overlays.heatmap]") == [
             True, False]
         assert page.js("return camelyonViewer.state.data.tissue.outlines.length") >= 1

@@ -160,15 +160,27 @@ def evaluate16(data_dir, detections: str | os.PathLike | None = None, probabilit
     -------
     Evaluation16
     """
-    from camelyon.annotations import read_annotations
-    from camelyon.camelyon16.evaluation_mask import mask_from_annotations, mask_from_tiff
-
     if detections is None and probabilities is None:
         raise CamelyonError("nothing to evaluate: give detections (FROC) and/or probabilities (slide AUC)")
     layout = detect_layout(data_dir)
     if log:
         log(layout.describe())
     slides = layout.testing or layout.slides
+    is_tumour = _tumour_slides(layout, slides, reference)
+    result = Evaluation16(layout=layout.describe())
+    if detections is not None:
+        _score_detections(result, layout, slides, is_tumour, Path(detections), masks, slide_mpp)
+    else:
+        for stem in slides:
+            result.slides[stem] = {"tumour": bool(is_tumour[stem]), "lesions": 0}
+    if probabilities is not None:
+        _score_probabilities(result, slides, is_tumour, probabilities, n_bootstrap, confidence, seed)
+    return result
+
+
+def _tumour_slides(layout, slides: dict, reference) -> dict:
+    """Slide stem -> whether it is a tumour slide: from ``reference`` (or the layout's
+    ``testing/reference.csv`` for test slides), else the training folder, else whether it has an annotation."""
     ref_rows = read_reference(reference) if reference else None
     if ref_rows is None and layout.kind == "camelyon16" and layout.reference is not None and layout.testing:
         ref_rows = read_reference(layout.reference)
@@ -183,59 +195,68 @@ def evaluate16(data_dir, detections: str | os.PathLike | None = None, probabilit
             is_tumour[stem] = layout.roles[stem] == "tumour"
         else:
             is_tumour[stem] = layout.annotation_of(stem) is not None
-    result = Evaluation16(layout=layout.describe())
-    if detections is not None:
-        files = _detection_files(Path(detections))
-        masks_dir = Path(masks) if masks else None
-        if masks_dir is not None and not masks_dir.is_dir():
-            raise CamelyonError(f"mask folder not found: {masks_dir}")
-        hits: list[SlideHits] = []
-        for stem, path in slides.items():
-            mask = None
-            if is_tumour[stem]:
-                mfile = find_mask_file(masks_dir, stem) if masks_dir else None
-                if mfile is not None:
-                    mask = mask_from_tiff(mfile)
-                else:
-                    ann = layout.annotation_of(stem)
-                    if ann is None:
-                        raise CamelyonError(
-                            f"{stem} is a tumour slide but has no annotation in "
-                            f"{', '.join(map(str, layout.annotation_dirs)) or 'lesion_annotations/ (none found)'}"
-                            + (f" nor a mask in {masks_dir}" if masks_dir else "")
-                            + ": its lesions are unknown")
-                    dims, mpp = _dimensions(path)
-                    mask = mask_from_annotations(read_annotations(ann), dims, str(ann),
-                                                 slide_um_per_px=mpp if slide_mpp else None)
-            det_file = files.get(slide_key(stem))
-            if det_file is None:
-                result.missing_detections.append(stem)
-            d = read_detections(det_file) if det_file is not None else Detections.empty()
-            h = score_slide(stem, d.probability, d.x, d.y, mask, d.where)
-            hits.append(h)
-            result.slides[stem] = h.counts()
-        known = {slide_key(s) for s in slides}
-        result.unmatched_detections = sorted(str(f) for k, f in files.items() if k not in known)
-        fp, se, thr = froc_curve(hits)
-        score, at = froc_score(fp, se, FP_RATES)
-        result.froc, result.sensitivities = score, at
-        result.fp_per_slide, result.sensitivity, result.thresholds = fp, se, thr
-    else:
-        for stem in slides:
-            result.slides[stem] = {"tumour": bool(is_tumour[stem]), "lesions": 0}
-    if probabilities is not None:
-        probs = read_probabilities(probabilities)
-        missing = [s for s in slides if slide_key(s) not in probs]
-        if missing:
-            raise CamelyonError(f"{probabilities}: no probability for {count_noun(len(missing), 'slide')} "
-                                f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''})")
-        y = np.array([is_tumour[s] for s in slides], dtype=bool)
-        s = np.array([probs[slide_key(st)] for st in slides], dtype=np.float64)
-        result.auc, result.auc_ci = slide_auc(y, s, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
-        result.auc_confidence = confidence
-        for st, p in zip(slides, s, strict=True):
-            result.slides[st]["probability"] = float(p)
-    return result
+    return is_tumour
+
+
+def _evaluation_mask(layout, stem: str, path: Path, masks_dir: Path | None, slide_mpp: bool):
+    """The level-5 evaluation mask of a tumour slide: its mask TIFF when ``masks_dir`` has one, else built
+    from its annotation (ASAP XML or GeoJSON)."""
+    from camelyon.annotations import read_annotations
+    from camelyon.camelyon16.evaluation_mask import mask_from_annotations, mask_from_tiff
+
+    mfile = find_mask_file(masks_dir, stem) if masks_dir else None
+    if mfile is not None:
+        return mask_from_tiff(mfile)
+    ann = layout.annotation_of(stem)
+    if ann is None:
+        raise CamelyonError(
+            f"{stem} is a tumour slide but has no annotation in "
+            f"{', '.join(map(str, layout.annotation_dirs)) or 'lesion_annotations/ (none found)'}"
+            + (f" nor a mask in {masks_dir}" if masks_dir else "")
+            + ": its lesions are unknown")
+    dims, mpp = _dimensions(path)
+    return mask_from_annotations(read_annotations(ann), dims, str(ann), slide_um_per_px=mpp if slide_mpp else None)
+
+
+def _score_detections(result: Evaluation16, layout, slides: dict, is_tumour: dict, detections: Path, masks,
+                      slide_mpp: bool) -> None:
+    """Lesion-level FROC of the ``<stem>.csv`` files in ``detections`` into ``result``."""
+    files = _detection_files(detections)
+    masks_dir = Path(masks) if masks else None
+    if masks_dir is not None and not masks_dir.is_dir():
+        raise CamelyonError(f"mask folder not found: {masks_dir}")
+    hits: list[SlideHits] = []
+    for stem, path in slides.items():
+        mask = _evaluation_mask(layout, stem, path, masks_dir, slide_mpp) if is_tumour[stem] else None
+        det_file = files.get(slide_key(stem))
+        if det_file is None:
+            result.missing_detections.append(stem)
+        d = read_detections(det_file) if det_file is not None else Detections.empty()
+        h = score_slide(stem, d.probability, d.x, d.y, mask, d.where)
+        hits.append(h)
+        result.slides[stem] = h.counts()
+    known = {slide_key(s) for s in slides}
+    result.unmatched_detections = sorted(str(f) for k, f in files.items() if k not in known)
+    fp, se, thr = froc_curve(hits)
+    score, at = froc_score(fp, se, FP_RATES)
+    result.froc, result.sensitivities = score, at
+    result.fp_per_slide, result.sensitivity, result.thresholds = fp, se, thr
+
+
+def _score_probabilities(result: Evaluation16, slides: dict, is_tumour: dict, probabilities, n_bootstrap: int,
+                         confidence: float, seed: int) -> None:
+    """Slide-level ROC AUC (with its bootstrap interval) of the ``image,probability`` CSV into ``result``."""
+    probs = read_probabilities(probabilities)
+    missing = [s for s in slides if slide_key(s) not in probs]
+    if missing:
+        raise CamelyonError(f"{probabilities}: no probability for {count_noun(len(missing), 'slide')} "
+                            f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''})")
+    y = np.array([is_tumour[s] for s in slides], dtype=bool)
+    s = np.array([probs[slide_key(st)] for st in slides], dtype=np.float64)
+    result.auc, result.auc_ci = slide_auc(y, s, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
+    result.auc_confidence = confidence
+    for st, p in zip(slides, s, strict=True):
+        result.slides[st]["probability"] = float(p)
 
 
 def _dimensions(path: Path) -> tuple[tuple[int, int], float | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from camelyon.commands import add_worker_options
 from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
 
@@ -19,9 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("heatmaps", nargs="+", help="heatmap .npz files or folders holding them")
     p.add_argument("--out", required=True, help="output CSV")
     p.add_argument("--labels", default=None, help="stage_labels.csv with slide rows (adds a label column)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786) instead of local workers")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_worker_options(p)
     p.set_defaults(func=run)
 
 

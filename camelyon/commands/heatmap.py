@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from camelyon.commands import add_worker_options
 from camelyon.discovery import find_slides
 from camelyon.errors import CamelyonError
 from camelyon.messages import count_noun
@@ -23,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("slides", nargs="+", metavar="SLIDES_OR_DIR", help="slide files or folders holding them")
     p.add_argument("--model", required=True, help="tile model .npz written by 'camelyon train'")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 1: inline)")
+    add_worker_options(p, overwrite="recompute heatmaps that already exist")
     p.add_argument("--stride", type=int, default=None,
                    help="grid step in tile px (default: the tile size; e.g. half of it for a finer map)")
     p.add_argument("--batch-size", type=int, default=128, help="tiles per forward pass (default 128)")
@@ -31,9 +32,6 @@ def register(subparsers) -> None:
                    help="tissue fraction a tile needs to be classified (default 0.25)")
     p.add_argument("--mpp", type=float, default=None, help="level-0 um/px for slides that do not record it")
     p.add_argument("--no-png", action="store_true", help="do not draw the overlay pictures")
-    p.add_argument("--overwrite", action="store_true", help="recompute heatmaps that already exist")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786) instead of local workers")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from camelyon.commands import add_worker_options
+
 
 def add_pipeline_options(p) -> None:
     """Options shared by ``camelyon pipeline`` and ``camelyon demo``."""
     from camelyon.pipeline import PipelineConfig
 
     d = PipelineConfig()
-    p.add_argument("--workers", type=int, default=None, help="worker processes for per-slide steps (default: all cores)")
-    p.add_argument("--scheduler", default=None,
-                   help="Dask scheduler address (tcp://host:8786): run per-slide steps on that cluster")
+    add_worker_options(p)
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of the split, CNN and classifier (default {d.seed})")
     p.add_argument("--epochs", type=int, default=None, help=f"tile-CNN epochs (default {d.epochs})")
     p.add_argument("--tile-size", type=int, default=None, help=f"tile side in px (default {d.tile_size})")
@@ -20,7 +20,6 @@ def add_pipeline_options(p) -> None:
     p.add_argument("--classifier", choices=("forest", "tree"), default=None, help=f"slide classifier (default {d.classifier})")
     p.add_argument("--cnn-fraction", type=float, default=None,
                    help=f"fraction of patients that train the tile CNN (default {d.cnn_fraction})")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def config_from_args(args, **defaults):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from camelyon.commands import add_worker_options
 from camelyon.errors import CamelyonError
 
 
@@ -33,10 +34,7 @@ def register(subparsers) -> None:
                         "nominal: 0.25 gives each centre its scanner's real resolution, 0.226-0.2527 um/px)")
     p.add_argument("--stage-mix", default=None,
                    help="fractions of patients per stage, e.g. 'pN0=0.3,pN0(i+)=0.1,pN1mi=0.2,pN1=0.25,pN2=0.15'")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: every core; 1: none)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, to paint slides on a cluster")
-    p.add_argument("--overwrite", action="store_true", help="replace a different cohort already in OUT")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_worker_options(p, overwrite="replace a different cohort already in OUT")
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from camelyon.commands import add_worker_options
 from camelyon.messages import count_noun
 
 
@@ -44,10 +45,7 @@ def register(subparsers) -> None:
                    help="level-0 um/px for slides whose file does not say it (e.g. 0.243)")
     p.add_argument("--compression", choices=["lzf", "gzip", "none"], default="lzf",
                    help="compression of the tiles: lzf (default, fast to read), gzip (smaller, slower to read)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 1: no pool)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address to run on a cluster instead")
-    p.add_argument("--overwrite", action="store_true", help="start again, discarding an existing store")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_worker_options(p, overwrite="start again, discarding an existing store")
     p.set_defaults(func=run)
 
 

@@ -46,6 +46,11 @@ __all__ = ["TileStore", "prefetch"]
 THREADED_BATCH_MIN_BYTES = 4 << 20
 
 
+def _stored(name: str, kind: type, doc: str) -> property:
+    """A read-only property: the store's HDF5 attribute ``name`` as ``kind`` (int, float or str)."""
+    return property(lambda self: kind(self._f.attrs[name]), doc=doc)
+
+
 class TileStore:
     """A tile store opened for reading.
 
@@ -164,22 +169,10 @@ class TileStore:
     def tile_shape(self) -> tuple[int, int, int]:
         return tuple(self._tiles.shape[1:])
 
-    @property
-    def tile_size(self) -> int:
-        return int(self._f.attrs["tile_size"])
-
-    @property
-    def level(self) -> int:
-        """Level the tiles were read at (-1 when a um/px target was used)."""
-        return int(self._f.attrs["level"])
-
-    @property
-    def um_per_px(self) -> float:
-        return float(self._f.attrs["um_per_px"])
-
-    @property
-    def software_version(self) -> str:
-        return str(self._f.attrs["software_version"])
+    tile_size = _stored("tile_size", int, "Tile side (px).")
+    level = _stored("level", int, "Level the tiles were read at (-1 when a um/px target was used).")
+    um_per_px = _stored("um_per_px", float, "Resolution of the tiles (um/px).")
+    software_version = _stored("software_version", str, "Version of the software that built the store.")
 
     @property
     def params(self) -> dict:

@@ -8,13 +8,15 @@ to one target appearance:
 - :class:`MacenkoNormalizer`: estimate each image's H and E optical-density vectors and recompose
   it with the target's vectors and concentration scale.
 
-Both have ``fit(target)`` / ``transform(images)`` on (H, W, 3) or (N, H, W, 3) uint8 arrays, pass
-tiles without tissue through unchanged, and serialize with ``to_dict()`` / :func:`normalizer_from_dict`.
+Both are :class:`StainNormalizer` subclasses: ``fit(target)`` / ``transform(images)`` on (H, W, 3) or
+(N, H, W, 3) uint8 arrays, tiles without tissue passed through unchanged, and serialization with
+``to_dict()`` / :func:`normalizer_from_dict`.
 """
 
 from __future__ import annotations
 
 from camelyon.errors import StainError
+from camelyon.stain.base import StainNormalizer
 from camelyon.stain.macenko import (
     REFERENCE_MAX_CONCENTRATIONS,
     REFERENCE_STAIN_MATRIX,
@@ -33,6 +35,7 @@ __all__ = [
     "REFERENCE_STAIN_MATRIX",
     "MacenkoNormalizer",
     "ReinhardNormalizer",
+    "StainNormalizer",
     "StainSeparation",
     "estimate_stain_matrix",
     "make_normalizer",

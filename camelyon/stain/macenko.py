@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from camelyon.errors import StainError
+from camelyon.stain.base import StainNormalizer
 from camelyon.stain.optical_density import (
     BETA_DEFAULT,
     IO_DEFAULT,
@@ -138,7 +139,7 @@ def stain_concentrations(od: np.ndarray, stain_matrix: np.ndarray) -> np.ndarray
     return (np.asarray(od, dtype=np.float32) @ pinv.astype(np.float32)).astype(np.float32, copy=False)
 
 
-class MacenkoNormalizer:
+class MacenkoNormalizer(StainNormalizer):
     """Normalize H&E images to a target's stain vectors and stain amounts (Macenko).
 
     Parameters
@@ -161,6 +162,7 @@ class MacenkoNormalizer:
     """
 
     method = "macenko"
+    _fitted_attribute = "stain_matrix_"
 
     def __init__(
         self,
@@ -198,28 +200,8 @@ class MacenkoNormalizer:
             return None, None
         return matrix, max_conc
 
-    def _check_fitted(self):
-        if self.stain_matrix_ is None:
-            raise StainError("MacenkoNormalizer is not fitted: call fit(target) first")
-
-    def fit(self, target: np.ndarray) -> "MacenkoNormalizer":
-        """Estimate the target stain matrix and concentration scale.
-
-        Parameters
-        ----------
-        target : ndarray of shape (H, W, 3) or (N, H, W, 3), uint8
-            One reference image, or several tiles that are pooled into one estimate.
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        ValueError
-            When the target does not hold enough tissue showing two stains.
-        """
-        batch, _ = as_image_batch(target, "target")
+    def _fit_batch(self, batch: np.ndarray) -> None:
+        """The target stain matrix and concentration scale, the tiles of ``batch`` pooled into one estimate."""
         od = rgb_to_od(batch, self.io).reshape(1, -1, 3)
         matrix, max_conc = self._image_stains(od)
         if matrix is None:
@@ -228,7 +210,6 @@ class MacenkoNormalizer:
                 f"{tissue_pixels(od, self.beta).mean():.1%} of its pixels have OD >= {self.beta:g}"
             )
         self.stain_matrix_, self.max_concentrations_ = matrix, max_conc
-        return self
 
     def separate(self, images: np.ndarray) -> StainSeparation:
         """H and E concentration images and the stain matrix of each image.
@@ -262,42 +243,22 @@ class MacenkoNormalizer:
             return StainSeparation(conc[0, ..., 0], conc[0, ..., 1], matrices[0], bool(has_tissue[0]))
         return StainSeparation(conc[..., 0], conc[..., 1], matrices, has_tissue)
 
-    def transform(self, images: np.ndarray) -> np.ndarray:
-        """Normalize an image or a batch to the target stains.
-
-        Each image's own stain matrix and 99th-percentile concentrations are estimated; its
-        concentrations are rescaled to the target's and recomposed with the target stain
-        vectors. Images with too little tissue (or a single stain) are returned unchanged.
-
-        Parameters
-        ----------
-        images : ndarray of shape (H, W, 3) or (N, H, W, 3), uint8
-
-        Returns
-        -------
-        out : ndarray of the same shape, uint8
-        """
-        self._check_fitted()
-        batch, single = as_image_batch(images, "images")
-        out = batch.copy()
-        target = self.stain_matrix_.astype(np.float32)
-        for i, image in enumerate(batch):
-            od = rgb_to_od(image, self.io)
-            matrix, max_conc = self._image_stains(od)
-            if matrix is None:
-                continue
-            conc = stain_concentrations(od, matrix)
-            conc *= (self.max_concentrations_ / max_conc).astype(np.float32)
-            np.maximum(conc, 0.0, out=conc)
-            out[i] = od_to_rgb(conc @ target, self.io)
-        return out[0] if single else out
+    def _normalize_image(self, image: np.ndarray) -> np.ndarray | None:
+        """The image's own stain matrix and 99th-percentile concentrations are estimated; its
+        concentrations are rescaled to the target's and recomposed with the target stain vectors
+        (None for too little tissue or a single stain)."""
+        od = rgb_to_od(image, self.io)
+        matrix, max_conc = self._image_stains(od)
+        if matrix is None:
+            return None
+        conc = stain_concentrations(od, matrix)
+        conc *= (self.max_concentrations_ / max_conc).astype(np.float32)
+        np.maximum(conc, 0.0, out=conc)
+        return od_to_rgb(conc @ self.stain_matrix_.astype(np.float32), self.io)
 
     # -- persistence ---------------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        """JSON-serializable parameters and target (for model files)."""
-        self._check_fitted()
+    def _state(self) -> dict:
         return {
-            "method": self.method,
             "io": self.io,
             "beta": self.beta,
             "alpha": self.alpha,

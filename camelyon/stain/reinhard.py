@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from camelyon.errors import StainError
+from camelyon.stain.base import StainNormalizer
 from camelyon.stain.lab import lab_to_rgb, rgb_to_lab
-from camelyon.stain.optical_density import as_image_batch
 
 __all__ = ["ReinhardNormalizer", "lab_statistics", "match_lab_statistics"]
 
@@ -78,7 +78,7 @@ def match_lab_statistics(
     ### END SOLUTION
 
 
-class ReinhardNormalizer:
+class ReinhardNormalizer(StainNormalizer):
     """Normalize H&E images by matching LAB mean and standard deviation over tissue pixels.
 
     Parameters
@@ -96,6 +96,7 @@ class ReinhardNormalizer:
     """
 
     method = "reinhard"
+    _fitted_attribute = "target_mean_"
 
     def __init__(self, background_lightness: float = 85.0, min_tissue_fraction: float = 0.01):
         if not 0.0 < background_lightness <= 100.0:
@@ -110,23 +111,8 @@ class ReinhardNormalizer:
     def _tissue(self, lab: np.ndarray) -> np.ndarray:
         return lab[..., 0] < self.background_lightness
 
-    def fit(self, target: np.ndarray) -> "ReinhardNormalizer":
-        """Measure the target statistics over the tissue pixels of an image or of a batch.
-
-        Parameters
-        ----------
-        target : ndarray of shape (H, W, 3) or (N, H, W, 3), uint8
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        ValueError
-            When the target holds too little tissue to measure.
-        """
-        batch, _ = as_image_batch(target, "target")
+    def _fit_batch(self, batch: np.ndarray) -> None:
+        """LAB mean and standard deviation over the tissue pixels of all of ``batch``."""
         lab = rgb_to_lab(batch)
         mask = self._tissue(lab)
         if mask.mean() <= self.min_tissue_fraction or mask.sum() < 2:
@@ -135,38 +121,20 @@ class ReinhardNormalizer:
                 f"are darker than L*={self.background_lightness:g}"
             )
         self.target_mean_, self.target_std_ = lab_statistics(lab, mask)
-        return self
 
-    def transform(self, images: np.ndarray) -> np.ndarray:
-        """Normalize an image or a batch; images with too little tissue are returned unchanged.
+    def _normalize_image(self, image: np.ndarray) -> np.ndarray | None:
+        """The tissue pixels matched to the target statistics (None for too little tissue)."""
+        lab = rgb_to_lab(image)
+        mask = self._tissue(lab)
+        if mask.mean() <= self.min_tissue_fraction or mask.sum() < 2:
+            return None
+        lab = match_lab_statistics(lab, mask, self.target_mean_, self.target_std_)
+        out = image.copy()
+        out[mask] = lab_to_rgb(lab[mask])
+        return out
 
-        Parameters
-        ----------
-        images : ndarray of shape (H, W, 3) or (N, H, W, 3), uint8
-
-        Returns
-        -------
-        out : ndarray of the same shape, uint8
-        """
-        if self.target_mean_ is None:
-            raise StainError("ReinhardNormalizer is not fitted: call fit(target) first")
-        batch, single = as_image_batch(images, "images")
-        out = batch.copy()
-        for i, image in enumerate(batch):
-            lab = rgb_to_lab(image)
-            mask = self._tissue(lab)
-            if mask.mean() <= self.min_tissue_fraction or mask.sum() < 2:
-                continue
-            lab = match_lab_statistics(lab, mask, self.target_mean_, self.target_std_)
-            out[i][mask] = lab_to_rgb(lab[mask])
-        return out[0] if single else out
-
-    def to_dict(self) -> dict:
-        """JSON-serializable parameters and target (for model files)."""
-        if self.target_mean_ is None:
-            raise StainError("ReinhardNormalizer is not fitted: call fit(target) first")
+    def _state(self) -> dict:
         return {
-            "method": self.method,
             "background_lightness": self.background_lightness,
             "min_tissue_fraction": self.min_tissue_fraction,
             "target_mean": [float(v) for v in self.target_mean_],

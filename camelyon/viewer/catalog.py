@@ -216,15 +216,22 @@ def _attach_annotations(by_stem: dict, files) -> None:
             entry.annotations = p
 
 
-def _attach_reference(by_stem: dict, path: Path, warnings: list) -> None:
+def _read_or_warn(reader, path: Path, what: str, warnings: list):
+    """``reader(path)``; None when the file is absent, or broken (then a warning "<what> not shown: ...")."""
     if not path.is_file():
-        return
+        return None
+    try:
+        return reader(path)
+    except CamelyonError as exc:
+        warnings.append(f"{what} not shown: {exc}")
+        return None
+
+
+def _attach_reference(by_stem: dict, path: Path, warnings: list) -> None:
     from camelyon.staging import patient_of, read_stage_csv
 
-    try:
-        table = read_stage_csv(path)
-    except CamelyonError as exc:
-        warnings.append(f"reference labels not shown: {exc}")
+    table = _read_or_warn(read_stage_csv, path, "reference labels", warnings)
+    if table is None:
         return
     for e in by_stem.values():
         e.reference_label = table.slides.get(e.path.name, "")
@@ -247,10 +254,8 @@ def _attach_camelyon16_reference(by_stem: dict, root: Path, roots, warnings: lis
             by_stem[stem].reference_label = "negative" if role == "normal" else "tumour"
     if layout.reference is None or not inside(layout.reference, roots):
         return
-    try:
-        rows = read_reference(layout.reference)
-    except CamelyonError as exc:
-        warnings.append(f"reference labels not shown: {exc}")
+    rows = _read_or_warn(read_reference, layout.reference, "reference labels", warnings)
+    if rows is None:
         return
     for e in by_stem.values():
         row = rows.get(slide_key(e.stem))
@@ -264,12 +269,8 @@ def _attach_run(by_stem: dict, run: Path, files, warnings: list) -> None:
     slide_csv = run / "slide_predictions.csv"
     stage_csv = run / "predictions.csv"
     for path, kind in ((slide_csv, "slides"), (stage_csv, "patients")):
-        if not path.is_file():
-            continue
-        try:
-            table = read_stage_csv(path)
-        except CamelyonError as exc:
-            warnings.append(f"predictions not shown: {exc}")
+        table = _read_or_warn(read_stage_csv, path, "predictions", warnings)
+        if table is None:
             continue
         for e in by_stem.values():
             if kind == "slides" and e.path.name in table.slides:
@@ -278,18 +279,15 @@ def _attach_run(by_stem: dict, run: Path, files, warnings: list) -> None:
                 e.predicted_stage = table.patients.get(patient_of(e.path.name), e.predicted_stage)
                 if not e.predicted_label:
                     e.predicted_label = table.slides.get(e.path.name, "")
-    features = run / "features.csv"
-    if features.is_file():
-        from camelyon.features import read_features_csv
+    from camelyon.features import read_features_csv
 
-        try:
-            slides, names, X, _labels = read_features_csv(features)
-            for s, row in zip(slides, X, strict=True):
-                e = by_stem.get(Path(s).stem)
-                if e is not None:
-                    e.features = {n: round(float(v), 6) for n, v in zip(names, row, strict=True)}
-        except CamelyonError as exc:
-            warnings.append(f"features not shown: {exc}")
+    features = _read_or_warn(read_features_csv, run / "features.csv", "features", warnings)
+    if features is not None:
+        slides, names, X, _labels = features
+        for s, row in zip(slides, X, strict=True):
+            e = by_stem.get(Path(s).stem)
+            if e is not None:
+                e.features = {n: round(float(v), 6) for n, v in zip(names, row, strict=True)}
     for p in files:
         e = by_stem.get(p.stem)
         if p.suffix == ".npz" and e is not None and (p.parent.name == "heatmaps" or p.parent == run):

@@ -43,9 +43,6 @@ class LeakyReLU(Layer):
         super().__init__()
         self.alpha = float(alpha)
 
-    def describe(self):
-        return f"LeakyReLU(alpha={self.alpha})"
-
     def _config_args(self):
         return {"alpha": self.alpha}
 

@@ -58,8 +58,9 @@ class Layer:
         return {}
 
     def describe(self):
-        """Short name used in error messages, e.g. ``Conv2D(3->16, k=3)``."""
-        return f"{type(self).__name__}()"
+        """Short name used in error messages, e.g. ``Dropout(p=0.5)``: the class and its constructor arguments."""
+        args = ", ".join(f"{k}={v}" for k, v in self._config_args().items())
+        return f"{type(self).__name__}({args})"
 
     # ------------------------------------------------------------------ common
     @property

@@ -23,9 +23,6 @@ class Dropout(Layer):
         self.p = float(p)
         self.rng = as_rng(rng)
 
-    def describe(self):
-        return f"Dropout(p={self.p})"
-
     def _config_args(self):
         return {"p": self.p}
 

@@ -20,10 +20,21 @@ class NotFittedError(ValueError, AttributeError):
 class ParamsMixin:
     """scikit-learn's parameter protocol for an estimator whose constructor arguments are ``_param_names``.
 
-    The constructor stores every argument unchanged as an attribute of the same name; ``fit`` validates.
+    The constructor stores every argument unchanged as an attribute of the same name; ``fit`` validates
+    and sets ``_fitted_attribute`` (e.g. ``tree_``), whose absence means "not fitted".
     """
 
     _param_names: tuple = ()
+    _fitted_attribute: str = ""
+
+    def _require_fitted(self):
+        if not hasattr(self, self._fitted_attribute):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X, y) before using it")
+
+    def _check_fitted(self, X):
+        """``X`` checked against the fitted estimator (a NotFittedError before ``fit``)."""
+        self._require_fitted()
+        return check_X(X, n_features=self.n_features_in_)
 
     def get_params(self):
         """Constructor parameters as a dict."""
@@ -169,6 +180,28 @@ def class_weight_vector(class_weight, classes, y_enc):
             out[known[key]] = float(weight)
         return out
     raise ValueError(f'class_weight must be None, "balanced" or a dict, got {type(class_weight).__name__}')
+
+
+def check_fit_data(X, y, sample_weight, class_weight):
+    """Validated training data of a classifier's ``fit``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+    classes : ndarray of shape (n_classes,)
+        The distinct labels, sorted.
+    y_enc : ndarray of shape (n_samples,), int64
+        Index of each sample's class in ``classes``.
+    w : ndarray of shape (n_samples,), float64
+        ``sample_weight`` times the weight of the sample's class (at least one positive).
+    """
+    X = check_X(X)
+    classes, y_enc = check_y(y, X.shape[0])
+    w = check_sample_weight(sample_weight, X.shape[0])
+    w = w * class_weight_vector(class_weight, classes, y_enc)[y_enc]
+    if not (w > 0).any():
+        raise ValueError("all samples have zero weight after applying sample_weight and class_weight")
+    return X, classes, y_enc, w
 
 
 def _is_int(value):

@@ -198,10 +198,17 @@ def grow_fast(X, y, w, n_classes, params, rng_state, sorted_index=None, XT=None)
 
 
 @numba.njit(cache=True, nogil=True)
-def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth, min_samples_split,
-                        min_samples_leaf, min_impurity_decrease, max_features, rng_state):
+def _weighted_in_sorted_order(XT, sorted_index, w):
+    """The samples with positive weight in each feature's sorted order.
+
+    Returns
+    -------
+    order : ndarray of shape (n_features, n_used), int64
+        Sample indices, sorted by the feature's value.
+    values : ndarray of shape (n_features, n_used), float64
+        The feature's values in that order.
+    """
     n_features, n_samples = XT.shape
-    # keep the samples with positive weight, in each feature's sorted order
     n_used = 0
     for s in range(n_samples):
         if w[s] > 0.0:
@@ -216,6 +223,26 @@ def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth,
                 order[f, j] = s
                 values[f, j] = XT[f, s]
                 j += 1
+    return order, values
+
+
+@numba.njit(cache=True, nogil=True)
+def _push(stack, top, start, end, depth, parent, is_left):
+    """Put a pending node (rows ``start:end`` of the sorted order) on ``stack``; the new ``top``."""
+    stack[top, 0] = start
+    stack[top, 1] = end
+    stack[top, 2] = depth
+    stack[top, 3] = parent
+    stack[top, 4] = is_left
+    return top + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth, min_samples_split,
+                        min_samples_leaf, min_impurity_decrease, max_features, rng_state):
+    n_features, n_samples = XT.shape
+    order, values = _weighted_in_sorted_order(XT, sorted_index, w)
+    n_used = order.shape[1]
     total_weight = 0.0
     for s in range(n_samples):
         total_weight += w[s]
@@ -240,28 +267,14 @@ def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth,
     right_buf = np.empty(n_classes, dtype=np.float64)
     feature_order = np.arange(n_features).astype(np.int64)
 
-    # explicit stack of pending nodes: (start, end, depth, parent, is_left)
-    stack_size = n_used + 2
-    st_start = np.empty(stack_size, dtype=np.int64)
-    st_end = np.empty(stack_size, dtype=np.int64)
-    st_depth = np.empty(stack_size, dtype=np.int64)
-    st_parent = np.empty(stack_size, dtype=np.int64)
-    st_left = np.empty(stack_size, dtype=np.bool_)
-    top = 0
-    st_start[0] = 0
-    st_end[0] = n_used
-    st_depth[0] = 0
-    st_parent[0] = NO_PARENT
-    st_left[0] = True
-    top = 1
+    # explicit stack of pending nodes, one row each: (start, end, depth, parent, is_left)
+    stack = np.empty((n_used + 2, 5), dtype=np.int64)
+    top = _push(stack, 0, 0, n_used, 0, NO_PARENT, 1)
     node_count = 0
     while top > 0:
         top -= 1
-        start = st_start[top]
-        end = st_end[top]
-        depth = st_depth[top]
-        parent = st_parent[top]
-        is_left = st_left[top]
+        start, end, depth, parent = stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3]
+        is_left = stack[top, 4] == 1
 
         node = node_count
         node_count += 1
@@ -307,18 +320,8 @@ def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth,
         threshold[node] = thr
         partition_node(order, values, start, end, pos, best_f, goes_left, tmp_idx, tmp_val)
         # right child first so that the left child is popped (and numbered) first
-        st_start[top] = pos
-        st_end[top] = end
-        st_depth[top] = depth + 1
-        st_parent[top] = node
-        st_left[top] = False
-        top += 1
-        st_start[top] = start
-        st_end[top] = pos
-        st_depth[top] = depth + 1
-        st_parent[top] = node
-        st_left[top] = True
-        top += 1
+        top = _push(stack, top, pos, end, depth + 1, node, 0)
+        top = _push(stack, top, start, pos, depth + 1, node, 1)
     n = node_count
     return (children_left[:n].copy(), children_right[:n].copy(), feature[:n].copy(),
             threshold[:n].copy(), value[:n].copy(), impurity[:n].copy(), n_node_samples[:n].copy(),

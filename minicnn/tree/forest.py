@@ -7,15 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ._random import make_state
-from ._validation import (
-    NotFittedError,
-    ParamsMixin,
-    check_sample_weight,
-    check_X,
-    check_y,
-    class_weight_vector,
-    resolve_tree_params,
-)
+from ._validation import ParamsMixin, check_fit_data, resolve_tree_params
 from .builder import presort
 from .tree import DecisionTreeClassifier
 
@@ -113,6 +105,7 @@ class RandomForestClassifier(ParamsMixin):
     oob_decision_function_ : ndarray of shape (n_samples, n_classes)
     """
 
+    _fitted_attribute = "estimators_"
     _param_names = ("n_estimators", "criterion", "splitter", "max_depth", "min_samples_split",
                     "min_samples_leaf", "min_impurity_decrease", "max_features", "bootstrap", "oob_score",
                     "n_jobs", "random_state", "class_weight", "max_samples", "progress")
@@ -175,11 +168,8 @@ class RandomForestClassifier(ParamsMixin):
         if self.oob_score and not self.bootstrap:
             raise ValueError("oob_score=True needs bootstrap=True (without bootstrap no sample is out of bag)")
         n_jobs = _resolve_n_jobs(self.n_jobs)
-        X = check_X(X)
+        X, classes, y_enc, base_w = check_fit_data(X, y, sample_weight, self.class_weight)
         n_samples, n_features = X.shape
-        classes, y_enc = check_y(y, n_samples)
-        base_w = check_sample_weight(sample_weight, n_samples)
-        base_w = base_w * class_weight_vector(self.class_weight, classes, y_enc)[y_enc]
         probe = DecisionTreeClassifier(**self._tree_params())
         params = resolve_tree_params(probe, n_samples, n_features)
         n_draws = self._n_draws(n_samples)
@@ -256,11 +246,6 @@ class RandomForestClassifier(ParamsMixin):
         proba[~has_vote] = np.nan
         self.oob_decision_function_ = proba
         self.oob_score_ = float(np.mean(np.argmax(proba[has_vote], axis=1) == y_enc[has_vote]))
-
-    def _check_fitted(self, X):
-        if not hasattr(self, "estimators_"):
-            raise NotFittedError("This RandomForestClassifier is not fitted yet; call fit(X, y) before using it")
-        return check_X(X, n_features=self.n_features_in_)
 
     def predict_proba(self, X):
         """Mean class probabilities of the trees, ndarray of shape (n_samples, n_classes)."""

@@ -3,15 +3,7 @@
 import numpy as np
 
 from ._random import make_state
-from ._validation import (
-    NotFittedError,
-    ParamsMixin,
-    check_sample_weight,
-    check_X,
-    check_y,
-    class_weight_vector,
-    resolve_tree_params,
-)
+from ._validation import ParamsMixin, check_fit_data, resolve_tree_params
 from .builder import grow_fast, grow_naive
 
 
@@ -55,6 +47,7 @@ class DecisionTreeClassifier(ParamsMixin):
         Normalised total impurity decrease brought by each feature.
     """
 
+    _fitted_attribute = "tree_"
     _param_names = ("criterion", "splitter", "max_depth", "min_samples_split", "min_samples_leaf",
                     "min_impurity_decrease", "max_features", "class_weight", "random_state")
 
@@ -87,12 +80,7 @@ class DecisionTreeClassifier(ParamsMixin):
         -------
         self
         """
-        X = check_X(X)
-        classes, y_enc = check_y(y, X.shape[0])
-        w = check_sample_weight(sample_weight, X.shape[0])
-        w = w * class_weight_vector(self.class_weight, classes, y_enc)[y_enc]
-        if not (w > 0).any():
-            raise ValueError("all samples have zero weight after applying sample_weight and class_weight")
+        X, classes, y_enc, w = check_fit_data(X, y, sample_weight, self.class_weight)
         params = resolve_tree_params(self, X.shape[0], X.shape[1])
         self._fit_encoded(X, y_enc, w, classes, params, make_state(self.random_state))
         return self
@@ -110,12 +98,6 @@ class DecisionTreeClassifier(ParamsMixin):
         self.n_features_in_ = int(X.shape[1])
         self.feature_importances_ = self.tree_.compute_feature_importances(X.shape[1])
         return self
-
-    def _check_fitted(self, X):
-        if not hasattr(self, "tree_"):
-            raise NotFittedError(
-                "This DecisionTreeClassifier is not fitted yet; call fit(X, y) before using it")
-        return check_X(X, n_features=self.n_features_in_)
 
     def apply(self, X):
         """Index of the leaf that each sample reaches, ndarray of shape (n_samples,), int64."""
@@ -146,8 +128,3 @@ class DecisionTreeClassifier(ParamsMixin):
         """Number of leaves."""
         self._require_fitted()
         return self.tree_.n_leaves
-
-    def _require_fitted(self):
-        if not hasattr(self, "tree_"):
-            raise NotFittedError(
-                "This DecisionTreeClassifier is not fitted yet; call fit(X, y) before using it")

@@ -13,8 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_annotations import ASAP
 
 from camelyon.annotations import read_annotations, read_asap
 from camelyon.errors import CamelyonError
@@ -25,26 +27,7 @@ from camelyon.staging import read_stage_csv
 TIME_LIMIT = 5.0
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-VALID_XML = b"""<?xml version="1.0"?>
-<ASAP_Annotations>
-  <Annotations>
-    <Annotation Name="Annotation 0" Type="Polygon" PartOfGroup="metastases" Color="#F4FA58">
-      <Coordinates>
-        <Coordinate Order="0" X="100.5" Y="200.25" />
-        <Coordinate Order="1" X="400" Y="210" />
-        <Coordinate Order="2" X="390" Y="500" />
-      </Coordinates>
-    </Annotation>
-    <Annotation Name="Annotation 1" Type="Polygon" PartOfGroup="_2" Color="#64FE2E">
-      <Coordinates>
-        <Coordinate Order="0" X="150" Y="250" /><Coordinate Order="1" X="200" Y="250" />
-        <Coordinate Order="2" X="200" Y="300" />
-      </Coordinates>
-    </Annotation>
-  </Annotations>
-  <AnnotationGroups><Group Name="metastases" PartOfGroup="None" Color="#ff0000"><Attributes /></Group></AnnotationGroups>
-</ASAP_Annotations>
-"""
+VALID_XML = ASAP.encode()  # every kind of ASAP annotation, comma decimals, shuffled Order attributes
 
 VALID_GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
     {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [100, 0], [100, 80], [0, 0]]]},
@@ -133,31 +116,20 @@ def _check(parser, suffix: str, data: bytes) -> None:
         assert seconds < TIME_LIMIT, f"parse took {seconds:.1f} s"
 
 
+#: What each fuzzed parser reads: (parser, file suffix, inputs).
+PARSERS = {
+    "asap_xml": (read_asap, ".xml", mutated(VALID_XML)),
+    "annotations_by_content_xml": (read_annotations, ".xml", mutated(VALID_XML)),
+    "geojson_mutations_and_hostile_documents": (read_annotations, ".geojson",
+                                                mutated(VALID_GEOJSON) | geojson_like()),
+    "stage_csv": (read_stage_csv, ".csv", mutated(VALID_STAGES) | csv_like()),
+    "feature_csv": (read_features_csv, ".csv", mutated(VALID_FEATURES) | csv_like()),
+}
+
+
+@pytest.mark.parametrize("name", PARSERS)
 @FUZZ
-@given(mutated(VALID_XML))
-def test_asap_xml_mutations(data):
-    _check(read_asap, ".xml", data)
-
-
-@FUZZ
-@given(mutated(VALID_XML))
-def test_annotation_files_by_content_xml(data):
-    _check(read_annotations, ".xml", data)
-
-
-@FUZZ
-@given(mutated(VALID_GEOJSON) | geojson_like())
-def test_geojson_mutations_and_hostile_documents(data):
-    _check(read_annotations, ".geojson", data)
-
-
-@FUZZ
-@given(mutated(VALID_STAGES) | csv_like())
-def test_stage_csv(data):
-    _check(read_stage_csv, ".csv", data)
-
-
-@FUZZ
-@given(mutated(VALID_FEATURES) | csv_like())
-def test_feature_csv(data):
-    _check(read_features_csv, ".csv", data)
+@given(data=st.data())
+def test_a_fuzzed_file_parses_or_raises_an_error_naming_it(name, data):
+    parser, suffix, inputs = PARSERS[name]
+    _check(parser, suffix, data.draw(inputs, label="file bytes"))

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from camelyon.executor import process_alive
+
 HERE = Path(__file__).parent
 
 PARENT = textwrap.dedent("""
@@ -35,14 +37,6 @@ PARENT = textwrap.dedent("""
         print("stopped", flush=True)
         sys.exit(143)
 """)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 def _start_parent(folder: Path, handle_term: bool) -> subprocess.Popen:
@@ -65,7 +59,7 @@ def _worker_pids(folder: Path) -> list[int]:
 def _wait_gone(pids, seconds=10.0) -> list[int]:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        alive = [p for p in pids if _alive(p)]
+        alive = [p for p in pids if process_alive(p)]
         if not alive:
             return []
         time.sleep(0.05)
