@@ -9,8 +9,9 @@
 - ``--teaching-report PATH`` writes one JSON record per test (node id, exercises, outcome, the
   exercise that was not implemented, first line of the error); the grader and the student-edition
   check of CI read it. Works under pytest-xdist (the records travel in ``user_properties``).
-- ``--teaching-budget SECONDS`` stops each test's setup and call after SECONDS (``SIGALRM`` raises
-  :class:`OverBudget`, a ``BaseException``) and reports it skipped, ``over the teaching budget``. In a blank
+- ``--teaching-budget SECONDS`` stops each test function and each fixture function after SECONDS
+  (``SIGALRM`` raises :class:`OverBudget`, a ``BaseException``; never while Numba compiles) and reports the
+  test skipped, ``over the teaching budget``. In a blank
   student edition a test that reaches an unwritten exercise fails at its first call of it, so running the
   whole suite with a budget of a few seconds checks cheaply that every failure names an exercise; what ran
   longer without failing is listed, not judged.
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 import threading
+import time
 
 import pytest
 
@@ -33,9 +36,10 @@ MESSAGE_RE = re.compile(
 EXERCISE_ID_RE = re.compile(r"^[A-Z]\d{2}$")
 
 
-class OverBudget(BaseException):
-    """A test (setup or call) ran longer than ``--teaching-budget`` seconds; a BaseException, so that
-    ``except Exception`` in the test does not swallow it."""
+class OverBudget(pytest.skip.Exception):
+    """A test or fixture function ran longer than ``--teaching-budget`` seconds: a skip (pytest reports it so,
+    and caches it for every test that asks for the same fixture), a BaseException that ``except Exception``
+    in the test does not swallow."""
 
     __test__ = False
 
@@ -110,7 +114,8 @@ def pytest_addoption(parser):
         type=float,
         default=None,
         metavar="SECONDS",
-        help="stop each test's setup and call after SECONDS and report it skipped (over the teaching budget): "
+        help="stop each test function and fixture function after SECONDS and report the test skipped (over the "
+             "teaching budget): "
              "a cheap run of a blank student edition's whole suite, whose tests fail at their first unwritten exercise",
     )
 
@@ -133,33 +138,51 @@ def pytest_collection_modifyitems(config, items):
                     marks.add(ex_id)
 
 
-def _budget(item) -> float:
-    value = item.config.getoption("--teaching-budget", default=None)
+def _budget(config) -> float:
+    value = config.getoption("--teaching-budget", default=None)
     if not value or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         return 0.0
     return float(value)
 
 
+_STATE: dict = {"budget": 0.0}
+
+
 def _on_budget(signum, frame):
-    raise OverBudget("over the teaching budget")
+    # never interrupt Numba while it compiles: a half-compiled kernel fails every later test of the process
+    compiler = sys.modules.get("numba.core.compiler_lock")
+    if compiler is not None and compiler.global_compiler_lock.is_locked():
+        signal.setitimer(signal.ITIMER_REAL, 0.25)
+        return
+    raise OverBudget(f"over the teaching budget ({_STATE['budget']:g} s)")
 
 
-def _within_budget(item):
-    """Hook body of setup and call: a SIGALRM after ``--teaching-budget`` seconds raises OverBudget."""
-    budget = _budget(item)
+def _within_budget(config):
+    """Hook body around the test function and each fixture function (never around pytest's own code, whose
+    state an interruption would break): a SIGALRM after ``--teaching-budget`` seconds raises OverBudget."""
+    budget = _budget(config)
     if budget > 0:
+        _STATE["budget"] = budget
         previous = signal.signal(signal.SIGALRM, _on_budget)
-        signal.setitimer(signal.ITIMER_REAL, budget)
+        outer, _ = signal.setitimer(signal.ITIMER_REAL, budget)  # a fixture asked for inside another one
+        start = time.monotonic()
     try:
         yield
     finally:
         if budget > 0:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            left = outer - (time.monotonic() - start) if outer > 0 else 0.0
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.01) if outer > 0 else 0.0)
             signal.signal(signal.SIGALRM, previous)
 
 
-pytest_runtest_setup = pytest.hookimpl(hookwrapper=True)(_within_budget)
-pytest_runtest_call = pytest.hookimpl(hookwrapper=True)(_within_budget)
+@pytest.hookimpl(hookwrapper=True)
+def pytest_pyfunc_call(pyfuncitem):
+    yield from _within_budget(pyfuncitem.config)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    yield from _within_budget(request.config)
 
 
 def _exercises_of(item) -> list[str]:
@@ -175,13 +198,10 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if call.when == "setup":
         report.user_properties.append(("teaching_exercises", _exercises_of(item)))
-    if not report.failed or call.excinfo is None:
-        return
-    if isinstance(call.excinfo.value, OverBudget):
-        budget = item.config.getoption("--teaching-budget", default=None)
-        report.outcome = "skipped"
-        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: over the teaching budget ({budget:g} s)")
+    if call.excinfo is not None and isinstance(call.excinfo.value, OverBudget):
         report.user_properties.append(("teaching_over_budget", True))
+        return
+    if not report.failed or call.excinfo is None:
         return
     found = exercise_of(call.excinfo.value)
     if found is None and call.when == "call":
