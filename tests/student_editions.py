@@ -14,8 +14,7 @@ cohort generator runs in a blank edition is checked by ``camelyon demo`` there
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import functools
 import importlib.util
 import os
 import shutil
@@ -34,17 +33,6 @@ def shared_folder(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-@contextlib.contextmanager
-def locked(path: Path):
-    """Hold an exclusive lock on ``path`` for the block (creates it)."""
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def is_solution_edition() -> bool:
     """True in the solution edition (it holds solution regions); the student edition cannot build these."""
     from minicnn.teaching.release import check
@@ -52,12 +40,23 @@ def is_solution_edition() -> bool:
     return bool(check(REPO))
 
 
-def notebook_cohort() -> Path:
-    """This repository's ``runs/notebook_cohort``, painted first if needed (by ``course_data.cohort_dir``)."""
+@functools.cache
+def course_data():
+    """This repository's ``specific_exercises/course_data.py`` (the notebooks' data helpers), loaded once."""
     spec = importlib.util.spec_from_file_location("_solution_course_data", REPO / "specific_exercises" / "course_data.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.cohort_dir(None)
+    return module
+
+
+def locked(path: Path):
+    """Hold an exclusive lock on ``path`` for a ``with`` block (``course_data.file_lock``)."""
+    return course_data().file_lock(path)
+
+
+def notebook_cohort() -> Path:
+    """This repository's ``runs/notebook_cohort``, painted first if needed (by ``course_data.cohort_dir``)."""
+    return course_data().cohort_dir(None)
 
 
 def link_notebook_cohort(edition: Path) -> None:
