@@ -510,6 +510,11 @@ def test_plugin_budget_skips_what_runs_too_long_and_keeps_failures(edition, tmp_
         "    pass\n\n\n"
         "def test_slow_fixture_again(slow_fixture):\n"
         "    pass\n\n\n"
+        "def test_cleanup_fails_after_the_budget():\n"
+        "    try:\n"
+        "        time.sleep(30)\n"
+        "    finally:\n"
+        "        raise TimeoutError('the cleanup of an interrupted test')\n\n\n"
         "def test_sleeps_past_the_budget():\n"
         "    try:\n"
         "        time.sleep(30)\n"
@@ -519,7 +524,7 @@ def test_plugin_budget_skips_what_runs_too_long_and_keeps_failures(edition, tmp_
         "    assert 1 == 2\n"
     )
     report = tmp_path / "report.json"
-    out = _pytest(edition, "-q", "-rs", "-p", "no:randomly", "-k", "sleeps or fails_at_once or test_double or slow_fixture",
+    out = _pytest(edition, "-q", "-rs", "-p", "no:randomly", "-k", "sleeps or fails_at_once or test_double or slow_fixture or cleanup",
                   "--teaching-budget", "0.5", "--teaching-report", str(report))  # fmt: skip
     assert report.exists(), out.stdout[-3000:] + out.stderr[-3000:]
     records = {r["nodeid"].split("::")[-1]: r for r in json.loads(report.read_text())["tests"]}
@@ -527,10 +532,10 @@ def test_plugin_budget_skips_what_runs_too_long_and_keeps_failures(edition, tmp_
     assert records["test_sleeps_past_the_budget"]["over_budget"] is True
     assert records["test_fails_at_once"]["outcome"] == "failed" and not records["test_fails_at_once"]["over_budget"]
     # a fixture over the budget skips the tests that use it, however often it is asked for
-    for name in ("test_slow_fixture_first", "test_slow_fixture_again"):
+    for name in ("test_slow_fixture_first", "test_slow_fixture_again", "test_cleanup_fails_after_the_budget"):
         assert records[name]["outcome"] == "skipped" and records[name]["over_budget"], records[name]
     assert records["test_double"]["not_implemented"] == "G01"
-    assert "over the teaching budget (0.5 s)" in out.stdout and "2 failed, 3 skipped" in out.stdout, out.stdout
+    assert "over the teaching budget (0.5 s)" in out.stdout and "2 failed, 4 skipped" in out.stdout, out.stdout
 
 
 def test_plugin_leaves_other_failures_alone(edition):

@@ -122,7 +122,7 @@ def test_student_edition_fails_only_on_unimplemented_exercises(tmp_path):
 
 #: Seconds a test or fixture function of the blank edition may run (``--teaching-budget``): a test that reaches an
 #: unwritten exercise fails at its first call of it, long before; one still running then is skipped and listed.
-BLANK_SUITE_BUDGET = 3.0
+BLANK_SUITE_BUDGET = 1.0
 #: Tests without an exercise mark that reach an exercise through a doctest or a command (exit status 3); they
 #: failed naming no exercise before (issue 15), so the run below must find them named.
 REACH_EXERCISES_INDIRECTLY = (

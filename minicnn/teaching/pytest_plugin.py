@@ -157,6 +157,15 @@ def _on_budget(signum, frame):
     raise OverBudget(f"over the teaching budget ({_STATE['budget']:g} s)")
 
 
+def _over_budget(exc: BaseException | None, depth: int = 0) -> bool:
+    """Whether ``exc`` is an OverBudget or was raised while handling one (``__context__``/``__cause__``)."""
+    if exc is None or depth > 8:
+        return False
+    if isinstance(exc, OverBudget):
+        return True
+    return _over_budget(exc.__context__, depth + 1) or _over_budget(exc.__cause__, depth + 1)
+
+
 def _within_budget(config):
     """Hook body around the test function and each fixture function (never around pytest's own code, whose
     state an interruption would break): a SIGALRM after ``--teaching-budget`` seconds raises OverBudget."""
@@ -198,7 +207,13 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if call.when == "setup":
         report.user_properties.append(("teaching_exercises", _exercises_of(item)))
-    if call.excinfo is not None and isinstance(call.excinfo.value, OverBudget):
+    if call.excinfo is not None and _over_budget(call.excinfo.value):
+        # also an error the interruption caused while the test cleaned up (its cause chain holds the OverBudget)
+        if report.failed:
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0,
+                               f"Skipped: over the teaching budget ({_STATE['budget']:g} s), then "
+                               f"{call.excinfo.exconly().splitlines()[0][:200]}")  # fmt: skip
         report.user_properties.append(("teaching_over_budget", True))
         return
     if not report.failed or call.excinfo is None:
