@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,11 +61,13 @@ def test_s_notebook_with_every_g_written_stops_only_at_its_own_exercise(g_editio
 
 
 def _demo(edition: Path, out: Path) -> tuple[int, str]:
-    """``camelyon demo --small`` of ``edition`` into ``out`` (exit status, stdout + stderr)."""
+    """``camelyon demo --small`` of ``edition`` into ``out`` (exit status, stdout + stderr); prints its time."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_XDIST_WORKER", "PYTEST_ADDOPTS")}
     env.update(PYTHONPATH=str(edition), PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
     cmd = [sys.executable, "-m", "camelyon", "demo", "--small", "--quiet", "--workers", "2", "--out", str(out)]
+    start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=edition, env=env, capture_output=True, text=True, timeout=1200)
+    print(f"camelyon demo --small in {edition.name}: exit {proc.returncode} after {time.perf_counter() - start:.1f} s")
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -105,7 +108,9 @@ def test_demo_runs_as_far_as_each_edition_allows(tmp_path_factory, g_edition, tm
 
     # S07 and S09's library functions written too: it resumes from the heatmaps and reaches the end
     library = tmp_path / "library_edition"
-    shutil.copytree(g_edition, library, symlinks=True, ignore=shutil.ignore_patterns("runs", "__pycache__"))
+    # Numba's caches of the G edition's run are kept (a cold compile costs tens of seconds); those of the files
+    # replaced below are stale and recompiled (their source changed)
+    shutil.copytree(g_edition, library, symlinks=True, ignore=shutil.ignore_patterns("runs"))
     written = s_library_files()
     assert "camelyon/features.py" in written and "camelyon/staging.py" in written, written
     for rel in written:
