@@ -85,6 +85,10 @@ class PipelineConfig:
         Heatmap grid step in tile px (default: the tile size).
     classifier : str
         "forest" or "tree".
+    slide_score : str
+        CAMELYON16 layout only: the slide probability is the heatmap maximum (``"max"``) or a slide
+        classifier on heatmap features fitted on the training slides' heatmaps (``"classifier"``, see
+        :mod:`camelyon.camelyon16.slide_scores`).
     n_estimators : int
         Trees of the forest.
     itc_threshold : float or None
@@ -120,6 +124,7 @@ class PipelineConfig:
     normalize: str | None = None
     heatmap_stride: int | None = None
     classifier: str = "forest"
+    slide_score: str = "max"
     n_estimators: int = 200
     itc_threshold: float | None = None
     cv_folds: int = 5

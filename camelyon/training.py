@@ -396,10 +396,7 @@ def train_tile_model(
     -------
     TrainingResult
     """
-    from minicnn.losses import BCEWithLogits
-    from minicnn.optim import Adam
-    from minicnn.schedules import CosineLR
-    from minicnn.training import NonFiniteLossError, Trainer, binary_auc
+    from minicnn.training import NonFiniteLossError
 
     if len(train) == 0:
         raise TrainingError("no training tiles")
@@ -412,12 +409,7 @@ def train_tile_model(
     normalizer, train_tiles, val_tiles, mean, std = _input_standardization(config, train, val, state, progress)
     model = TileModel.new(tile, um_per_px, level, normalizer, mean, std, seed=config.seed)
     network = model.network
-    if hasattr(network.layers[0], "input_grad"):
-        network.layers[0].input_grad = False  # nothing needs the gradient of the input tiles
-    optimizer = Adam(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = CosineLR(optimizer, t_max=config.epochs, eta_min=config.lr / 20)
-    trainer = Trainer(network, BCEWithLogits(), optimizer, scheduler=scheduler, metrics={"auc": binary_auc},
-                      progress=progress, seed=config.seed)
+    trainer = _tile_trainer(network, config, progress)
     steps = config.steps_per_epoch or max(1, math.ceil(len(train) / config.batch_size))
     source = BalancedTileBatches(train_tiles, train.labels, config.batch_size, steps)
     augmenter = TileAugmenter(True, True, config.stain_scale, config.stain_shift) if config.augment else None
@@ -440,18 +432,38 @@ def train_tile_model(
             prepare=prepare, callbacks=[_EpochReport(steps * config.batch_size, progress)], checkpoint_metadata=metadata)
     except NonFiniteLossError as exc:
         raise TrainingError(f"{exc} The checkpoint of the last finished epoch is kept; try a smaller --lr.") from exc
-    history = dict(history)
     network.eval()
+    return _finish(model, dict(history), config, len(train), 0 if val is None else len(val), start_epoch, out)
+
+
+def _tile_trainer(network, config: TrainingConfig, progress: bool):
+    """The :class:`minicnn.training.Trainer` of the tile CNN: Adam, cosine schedule, BCE, validation AUC."""
+    from minicnn.losses import BCEWithLogits
+    from minicnn.optim import Adam
+    from minicnn.schedules import CosineLR
+    from minicnn.training import Trainer, binary_auc
+
+    if hasattr(network.layers[0], "input_grad"):
+        network.layers[0].input_grad = False  # nothing needs the gradient of the input tiles
+    optimizer = Adam(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = CosineLR(optimizer, t_max=config.epochs, eta_min=config.lr / 20)
+    return Trainer(network, BCEWithLogits(), optimizer, scheduler=scheduler, metrics={"auc": binary_auc},
+                   progress=progress, seed=config.seed)
+
+
+def _finish(model: TileModel, history: dict, config: TrainingConfig, n_train: int, n_val: int,
+            start_epoch: int, out) -> TrainingResult:
+    """The result; when all epochs are done and ``out`` is given, the model file and curves replace the checkpoint."""
     done = len(history.get("epoch", []))
-    model.extra = {"training": settings, "history": history, "n_train": len(train),
-                   "n_val": 0 if val is None else len(val), "epochs_done": done}
+    model.extra = {"training": asdict(config), "history": history, "n_train": n_train, "n_val": n_val,
+                   "epochs_done": done}
     result = TrainingResult(model, history, resumed_from=start_epoch)
     if out is not None and done == config.epochs:
         result.model_path = model.save(out)
         result.curve_path = plot_training_curves(history, curve_path(out),
                                                  title=f"tile CNN, normalization {config.normalize}"
                                                        f"{' + augmentation' if config.augment else ''}")
-        ckpt.unlink(missing_ok=True)  # the run is complete: the model file replaces the checkpoint
+        checkpoint_path(out).unlink(missing_ok=True)  # the run is complete: the model file replaces the checkpoint
     return result
 
 

@@ -40,14 +40,28 @@ def test_synthetic_copy_has_the_camelyon16_layout(c16):
     assert detect_layout(root.parent / "c17").kind == "camelyon17"
 
 
+PIPELINE_ARGS = ["--workers", "1", "--quiet", "--epochs", "2", "--tile-size", "16", "--tile-um-per-px", "8"]
+
+
+@pytest.fixture(scope="module")
+def c16_run(c16, tmp_path_factory):
+    """The CAMELYON16 pipeline run once on the synthetic copy: (run folder, what it printed)."""
+    import contextlib
+    import io
+
+    root, _ = c16
+    out = tmp_path_factory.mktemp("c16run") / "run"
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        assert main(["pipeline", str(root), "--out", str(out), *PIPELINE_ARGS]) == 0
+    return out, text.getvalue()
+
+
 @pytest.mark.slow
-def test_pipeline_command_runs_the_camelyon16_tasks(c16, tmp_path, capsys):
+def test_pipeline_command_runs_the_camelyon16_tasks(c16, c16_run, tmp_path, capsys):
     root, counts = c16
-    out = tmp_path / "run"
-    args = ["pipeline", str(root), "--out", str(out), "--workers", "1", "--quiet", "--epochs", "2",
-            "--tile-size", "16", "--tile-um-per-px", "8"]
-    assert main(args) == 0
-    text = capsys.readouterr().out
+    out, text = c16_run
+    args = ["pipeline", str(root), "--out", str(out), *PIPELINE_ARGS]
     assert "CAMELYON16 layout" in text and "running the CAMELYON16 tasks" in text
     assert "FROC " in text and "slide AUC " in text
     probs = read_probabilities(out / "slide_probabilities.csv")
@@ -94,3 +108,39 @@ def test_pipeline_stops_in_one_line_at_an_unwritten_exercise(c16, tmp_path, monk
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "stopped at an exercise not written yet" in err[0]
     assert "S07" in err[0] and "camelyon/heatmap.py" in err[0] and "heatmaps failed" not in err[0]
+
+
+@pytest.mark.slow
+def test_pipeline_slide_classifier_on_heatmap_features(c16, c16_run, tmp_path, capsys):
+    """--slide-score classifier: training heatmaps, a forest on their features, its AUC next to the maximum's."""
+    import shutil
+
+    from camelyon.camelyon16.slide_scores import training_slide_label
+    from camelyon.slide_classifier import SlideClassifier
+
+    root, counts = c16
+    out = tmp_path / "run"
+    out.mkdir()
+    for part in ("tiles.h5", "model", "heatmaps"):  # the tile CNN and test heatmaps of the default run, kept
+        copy = shutil.copytree if (c16_run[0] / part).is_dir() else shutil.copy2
+        copy(c16_run[0] / part, out / part)
+    assert main(["pipeline", str(root), "--out", str(out), *PIPELINE_ARGS, "--slide-score", "classifier"]) == 0
+    text = capsys.readouterr().out
+    assert "slide AUC of the heatmap maximum (baseline)" in text
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert 0.0 <= summary["auc"] <= 1.0 and 0.0 <= summary["auc_max_score"] <= 1.0
+    assert summary["steps"]["training heatmaps"]["computed"] == counts["normal"] + counts["tumor"]
+    labels = summary["steps"]["slide classifier"]["training_labels"]
+    assert labels["negative"] == counts["normal"] and sum(labels.values()) == counts["normal"] + counts["tumor"]
+    assert labels["itc"] + labels["micro"] + labels["macro"] == counts["tumor"]
+    clf = SlideClassifier.load(out / "slide_classifier16.npz")
+    assert "negative" in clf.classes_ and len(clf.classes_) >= 2
+    classifier = read_probabilities(out / "slide_probabilities.csv")
+    maximum = read_probabilities(out / "slide_probabilities_max.csv")
+    assert classifier.keys() == maximum.keys() and len(classifier) == counts["test"]
+    assert classifier != maximum and all(0.0 <= p <= 1.0 for p in classifier.values())
+    # the label of a training tumour slide is the size class of its largest annotated lesion
+    layout = detect_layout(root)
+    tumour = sorted(layout.with_role("tumour"))
+    assert {training_slide_label(layout, s) for s in tumour} <= {"itc", "micro", "macro"}
+    assert training_slide_label(layout, sorted(layout.with_role("normal"))[0]) == "negative"

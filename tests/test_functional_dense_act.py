@@ -41,15 +41,48 @@ def test_dense_forward_and_gradients(n, d, m, seed):
 @given(shape=shapes(), seed=seeds)
 def test_activation_forward_and_gradient(name, shape, seed):
     fwd, bwd, reference = ACTIVATIONS[name]
-    # Kept within |x| <= 4: deeper in the saturated tails the exact gradient of sigmoid/tanh is ~1e-6 and a
-    # one-element finite difference cannot reach a relative error of 1e-6 (hypothesis found x = 7.13).
-    x = away_from_zero(np.clip(rng_array(seed, shape, scale=3.0), -4.0, 4.0))
+    x, dout = _activation_inputs(shape, seed)
     out, cache = fwd(x)
     assert out.shape == x.shape and out.dtype == x.dtype
     np.testing.assert_allclose(out, reference(x), rtol=1e-12, atol=1e-15)
-    dout = rng_array(seed + 1, shape)
-    dx = bwd(dout, cache)
-    assert relative_error(dx, numeric_gradient(lambda v: fwd(v)[0], x, dout)) < 1e-6
+    assert _gradient_error(fwd, bwd, x, dout) < GRADIENT_TOLERANCE
+
+
+GRADIENT_TOLERANCE = 1e-6
+
+
+def _activation_inputs(shape, seed):
+    # Kept within |x| <= 4: deeper in the saturated tails the exact gradient of sigmoid/tanh is ~1e-6 and a
+    # one-element finite difference cannot reach a relative error of 1e-6 (hypothesis found x = 7.13).
+    x = away_from_zero(np.clip(rng_array(seed, shape, scale=3.0), -4.0, 4.0))
+    return x, rng_array(seed + 1, shape)
+
+
+def _gradient_error(fwd, bwd, x, dout):
+    """Relative error of ``bwd`` against central differences of ``fwd`` (the check above)."""
+    return relative_error(bwd(dout, fwd(x)[1]), numeric_gradient(lambda v: fwd(v)[0], x, dout))
+
+
+# gradients a student could plausibly write, each wrong; the cache of sigmoid and tanh is their output
+WRONG_BACKWARDS = {
+    "tanh: 1 - y": (F.tanh_forward, lambda dout, y: dout * (1 - y)),
+    "tanh: no dout": (F.tanh_forward, lambda dout, y: 1 - y * y),
+    "tanh: 0.1 % too large": (F.tanh_forward, lambda dout, y: 1.001 * dout * (1 - y * y)),
+    "sigmoid: y alone": (F.sigmoid_forward, lambda dout, y: dout * y),
+    "sigmoid: 0.1 % too large": (F.sigmoid_forward, lambda dout, y: 1.001 * dout * y * (1 - y)),
+}
+
+
+@pytest.mark.exercise("G01")
+@pytest.mark.parametrize("wrong", list(WRONG_BACKWARDS))
+@settings(max_examples=25)
+@given(shape=shapes(), seed=seeds)
+def test_activation_gradient_check_still_fails_on_wrong_gradients(wrong, shape, seed):
+    # keeping the inputs within |x| <= 4 must not let a wrong gradient pass: the same inputs and tolerance
+    # as test_activation_forward_and_gradient reject every one of these on every generated case
+    fwd, wrong_bwd = WRONG_BACKWARDS[wrong]
+    x, dout = _activation_inputs(shape, seed)
+    assert _gradient_error(fwd, wrong_bwd, x, dout) > GRADIENT_TOLERANCE
 
 
 @pytest.mark.exercise("G01")

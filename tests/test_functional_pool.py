@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import distinct_values, pool_cases, rng_array, seeds
 
 import minicnn.functional as F
@@ -72,6 +73,27 @@ def test_fast_matches_naive(kind, case, seed):
     np.testing.assert_allclose(out_f, out_n, rtol=1e-12, atol=1e-12)
     dout = rng_array(seed + 1, out_n.shape)
     np.testing.assert_allclose(bwd_f(dout, cache_f), bwd_n(dout, cache_n), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.exercise("G04")
+@settings(max_examples=40)
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(2, 9), w=st.integers(2, 9), seed=seeds,
+       workspace=st.booleans())
+def test_2x2_max_pool_matches_naive_with_odd_sides_and_reused_buffers(n, c, h, w, seed, workspace):
+    # the unrolled 2x2 stride-2 kernel: odd H and W leave a last row/column outside every window, which
+    # must get a zero gradient even when the workspace's output array holds the previous call's values
+    ws = Workspace() if workspace else None
+    if ws is not None:
+        ws.reuse_outputs = True
+    x = np.round(rng_array(seed, (n, c, h, w)), 1)  # ties go to the first maximum
+    out_n, cache_n = F.max_pool2d_forward_naive(x, 2, 2)
+    for _ in range(2):  # the second call reuses the workspace's arrays
+        out_f, cache_f = F.max_pool2d_forward_fast(x, 2, 2, workspace=ws)
+        np.testing.assert_array_equal(out_f, out_n)
+        dout = rng_array(seed + 1, out_n.shape)
+        np.testing.assert_array_equal(F.max_pool2d_backward_fast(dout, cache_f), F.max_pool2d_backward_naive(dout, cache_n))
+        if ws is not None:
+            ws.output("dx", x.shape, x.dtype).fill(7.0)  # the buffer the next backward call writes into
 
 
 @pytest.mark.exercise("G04")

@@ -100,6 +100,11 @@ def test_double():
 
 
 @pytest.mark.exercise("{T01}")
+def test_double_is_documented():  # passes on the blank edition too: earns nothing
+    assert double.__doc__
+
+
+@pytest.mark.exercise("{T01}")
 def test_double_needs_torch():
     pytest.importorskip("no_such_module_for_grading")
 
@@ -145,7 +150,8 @@ def probe_double(rng):
 def notebook_twice(rng):
     from minicnn.teaching.notebooks import notebook_function
     f = notebook_function(Path.cwd() / "notebooks" / "{T01}_toy.ipynb", "twice")
-    return {{"out": np.array([f(float(v)) for v in rng.uniform(-9, 9, 4)])}}
+    # "visible": the input of the visible test; "out": new inputs (gamed = right on the first, wrong on these)
+    return {{"visible": np.array(f(3.0)), "out": np.array([f(float(v)) for v in rng.uniform(-9, 9, 4)])}}
 
 
 def probe_add_one(rng):
@@ -248,6 +254,12 @@ def _grade(reference, student, out, only=None, **kw):
     return grade(student, out, reference=reference, only=only, progress=False, **kw)
 
 
+@pytest.fixture(autouse=True)
+def _grading_cache(tmp_path, monkeypatch):
+    """The blank baselines of these tests go to a temporary folder, not ~/.cache."""
+    monkeypatch.setenv("MINICNN_GRADING_CACHE", str(tmp_path / "grading-cache"))
+
+
 def _sandbox_processes(marker: str) -> list[int]:
     """Processes still running whose environment mentions ``marker`` (a path of this test)."""
     found = []
@@ -278,8 +290,9 @@ def test_conftest_rewrite_does_not_run_and_skipped_is_not_passed(toy, tmp_path):
     (student / "toypkg/evil.pth").write_text("import os; os._exit(9)\n")
     payload = _grade(reference, student, tmp_path / "out", only=[T01, T03])
     t01, t03 = payload["exercises"][T01], payload["exercises"][T03]
-    assert t01["points"] == 0.0 and t01["tests_passed"] == 0  # blank: nothing passes, whatever the conftest says
-    assert t01["tests_skipped"] == 1 and t01["tests_total"] == 3  # the importorskip test is left out of the count
+    assert t01["points"] == 0.0 and t01["tests_passed"] == 1  # blank: nothing passes, whatever the conftest says ...
+    assert t01["tests_blank"] == 1  # ... but the docstring test, which passes on the blank edition and earns nothing
+    assert t01["tests_skipped"] == 1 and t01["tests_total"] == 4  # the importorskip test is left out of the count
     assert t03["score"] is None and t03["status"].startswith("not graded")  # its only test is skipped
     assert payload["max_points"] == 10  # T03 is left out of the maximum
     html = (tmp_path / "out/feedback.html").read_text()
@@ -301,11 +314,20 @@ def test_complete_copy_scores_full_and_gamed_copies_score_zero(toy, tmp_path):
     t01, t02 = payload["exercises"][T01], payload["exercises"][T02]
     assert t02["points"] == 0.0 and t02["delegation"] == f"{T02} must be written with loops, not by calling add_one_fast"
     assert t02["status"].startswith("gamed:")
-    assert t01["groups"]["notebook"]["earned"] == 0.0  # visible notebook test passes, hidden probe does not
-    assert t01["points"] == 8.0
-    assert t01["probes"]["notebook_twice"].startswith("mismatch: out: at [")
+    # T01's notebook function is right on the visible input (3) and wrong on new ones: the whole exercise is 0,
+    # although its module functions (8 of its 10 points) are correct
+    assert t01["probes"]["notebook_twice"].startswith("gamed: right on the visible tests' inputs, wrong on new inputs")
+    assert t01["points"] == 0.0 and t01["status"].startswith("gamed: notebook_twice: ")
+    assert t01["groups"]["visible"]["earned"] == 4.0 and t01["groups"]["notebook"]["earned"] == 0.0
     md = (tmp_path / "gamed-out/feedback.md").read_text()
     assert "must be written with loops" in md and "notebook_twice" in md and "expected" in md
+    assert md.count("**Gamed, not accepted:**") == 2 and "The exercise scores 0." in md
+
+    # gamed = "fail" in grading.toml: only the probe concerned fails
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text(POLICY.replace("wall_limit = 120\n", 'wall_limit = 120\ngamed = "fail"\n'))
+    payload = _grade(reference, gamed, tmp_path / "lenient-out", only=[T01], policy_file=lenient)
+    assert payload["exercises"][T01]["points"] == 8.0 and payload["exercises"][T01]["gamed"]
 
 
 @pytest.mark.slow
@@ -495,6 +517,14 @@ def blank_edition(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def real_cache(tmp_path_factory):
+    """One run's cache for the real-edition tests (same solution edition and seed): blank baselines are shared."""
+    from minicnn.teaching.grade import GradeCache
+
+    return GradeCache(tmp_path_factory.mktemp("grading-cache"))
+
+
 def _real(blank, tmp_path, name, complete, faults):
     from grading_editions import make_copy
 
@@ -502,28 +532,38 @@ def _real(blank, tmp_path, name, complete, faults):
 
 
 @pytest.mark.slow
-def test_real_edition_leaky_alpha_and_delegation_to_the_fast_kernel(blank_edition, tmp_path):
-    g01, g03 = "G01,G03".split(",")
-    student = _real(blank_edition, tmp_path, "gamed", [], ["leaky_alpha", "delegate_fast"])
-    payload = _grade(REPO, student, tmp_path / "out", only=[g01, g03], seed=11)
+def test_real_edition_leaky_alpha_and_delegation_to_the_fast_kernel(blank_edition, tmp_path, real_cache):
+    g01, g02, g03 = "G01,G02,G03".split(",")
+    student = _real(blank_edition, tmp_path, "gamed", [], ["leaky_alpha", "delegate_fast"])  # G02 left blank
+    payload = _grade(REPO, student, tmp_path / "out", only=[g01, g02, g03], seed=11, cache=real_cache)
     ex = payload["exercises"]
     assert ex[g03]["points"] == 0.0 and ex[g03]["status"].startswith("gamed:")
     assert ex[g03]["delegation"] == "G03 must be written with loops, not by calling conv2d_forward_fast"
     assert 0 < ex[g01]["points"] < 10.0
     assert ex[g01]["probes"]["probe_activations"].startswith("mismatch: leaky: at [")  # a random alpha
+    assert not ex[g01]["gamed"]  # a bug, not special-casing: partial credit
     print({e: (g["points"], g["status"]) for e, g in ex.items()})
+    # the blank edition scores 0 everywhere, although some visible tests pass on it (they earn nothing); its
+    # files are byte-identical to the blank baseline's, so nothing runs again
+    assert ex[g02]["points"] == 0.0 and ex[g02]["reused"]  # the same files as the blank baseline's
+    payload = _grade(REPO, blank_edition, tmp_path / "blank-out", only=[g01, g02, g03], seed=11, cache=real_cache)
+    for g in payload["exercises"].values():
+        assert g["points"] == 0.0 and g["reused"] and g["cpu_seconds"] == 0.0, g["status"]
+    assert payload["exercises"][g02]["tests_blank"] > 0  # it scored 1.71 of 10 before they were left out
+    assert payload["total_points"] == 0.0
 
 
 @pytest.mark.slow
-def test_real_edition_gini_off_by_a_thousandth_and_hard_coded_notebook_function(blank_edition, tmp_path):
+def test_real_edition_gini_off_by_a_thousandth_and_hard_coded_notebook_function(blank_edition, tmp_path, real_cache):
     g08, g10 = "G08,G10".split(",")
     student = _real(blank_edition, tmp_path, "faulty", [], ["gini_off", "hardcoded_notebook"])
-    payload = _grade(REPO, student, tmp_path / "out", only=[g08, g10], seed=12)
+    payload = _grade(REPO, student, tmp_path / "out", only=[g08, g10], seed=11, cache=real_cache)
     ex = payload["exercises"]
     assert "relative error 0.001" in ex[g08]["probes"]["probe_criteria"]
-    assert ex[g08]["points"] < 10.0
+    assert 0 < ex[g08]["points"] < 10.0 and not ex[g08]["gamed"]  # wrong on the visible inputs too: a bug
     notebook = ex[g10]["groups"]["notebook"]
-    assert notebook["earned"] == 0.0 and notebook["passed"] >= 1  # the visible check passes, the hidden one not
-    assert ex[g10]["probes"]["notebook_g10_auc_by_pairs"].startswith("mismatch")
-    assert ex[g10]["points"] == 8.0
+    assert notebook["passed"] >= 1  # the visible check passes ...
+    # ... the hidden one sees the visible inputs answered right and new ones of the same sizes wrong: gamed
+    assert ex[g10]["probes"]["notebook_g10_auc_by_pairs"].startswith("gamed: right on the visible tests' inputs")
+    assert ex[g10]["points"] == 0.0 and ex[g10]["status"].startswith("gamed: notebook_g10_auc_by_pairs")
     print({e: (g["points"], g["status"]) for e, g in ex.items()})

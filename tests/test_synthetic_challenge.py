@@ -54,6 +54,43 @@ def test_easy_preset_is_unchanged():
         assert not (Path(t) / "lookalike_annotations").exists()
 
 
+def _challenge_digest() -> str:
+    """sha256 of 96 px windows of challenge slides: on the first vertex of every region kind (first plan
+    holding it) and on the first lesion of an ITC and a macro slide of each centre."""
+    digest = hashlib.sha256()
+    plans = [_plan_with_everything()] + [plan_slide(7, c, 1, c, label, 3.0, (1536, 1536), "challenge")
+                                         for c in range(5) for label in ("itc", "macro")]
+    seen = set()
+    for plan in plans:
+        painter = make_painter(plan)
+        spots = [tuple(plan.lesions[0].center)] if plan.lesions else []
+        for f in plan.features:
+            if f.kind not in seen:
+                seen.add(f.kind)
+                spots.append(tuple(f.coordinates[0]))
+        for x, y in spots:
+            digest.update(painter.paint(max(int(x) - 48, 0), max(int(y) - 48, 0), 96, 96).tobytes())
+    assert set(LOOKALIKE_KINDS) <= seen
+    return digest.hexdigest()
+
+
+def test_challenge_preset_is_unchanged():
+    """The challenge preset's pixels, tables and region XMLs keep their sha256, so that a refactoring
+    cannot change the cohort silently (a deliberate change updates both digests and says why)."""
+    assert _challenge_digest() == "d806cf67290d7d53ae49f614c0f1f81ec945981f1b14bfe2fbd17f895587782c"
+    pats = plan_patients(5, 5, 11)
+    plans = [plan_slide(11, p.patient, n, p.center, lab, 3.0, (1536, 1536), "challenge") for p in pats
+             for n, lab in enumerate(p.labels)]
+    with tempfile.TemporaryDirectory() as t:
+        write_tables(Path(t), pats, plans)
+        digest = hashlib.sha256()
+        for f in sorted(Path(t).rglob("*")):
+            if f.is_file():
+                digest.update(str(f.relative_to(t)).encode())
+                digest.update(f.read_bytes())
+        assert len(list(Path(t).rglob("*.xml"))) > 25
+        assert digest.hexdigest() == "0f9e293745d3a1b9825351df6d7aa1d06b8da912e73611bbd3c3756c51afa98a"
+
 def test_every_kind_is_generated_and_named_in_ground_truth(cohort):
     root, summary, rows = cohort
     kinds = {r["kind"] for r in rows}

@@ -10,6 +10,10 @@ Steps (each skips what an earlier run finished, so a rerun resumes):
 4. ``detect``: :func:`camelyon.camelyon16.detection.detect_lesions` on each heatmap ->
    ``detections/<stem>.csv``; the slide probability (task 1) is the highest value of the smoothed
    heatmap -> ``slide_probabilities.csv`` (``image,probability``).
+4b. with ``slide_score="classifier"`` (``--slide-score classifier``): heatmaps of the training slides
+   (``heatmaps_training/``), a slide classifier on their features
+   (:mod:`camelyon.camelyon16.slide_scores`) -> ``slide_probabilities.csv``; the heatmap maximum goes to
+   ``slide_probabilities_max.csv`` and its AUC is reported next to the classifier's.
 5. ``evaluate``: with ``testing/reference.csv`` (or annotations saying which test slides are tumour),
    :func:`camelyon.camelyon16.evaluation.evaluate16` -> ``evaluation16.json`` and ``figures/froc.png``.
 """
@@ -105,10 +109,17 @@ def run_pipeline16(data_dir, out_dir, config=None, *, layout: Layout | None = No
     run = _Run16(layout, config or PipelineConfig(), out, log or (lambda _m: None),
                  {"layout": layout.describe(), "data_dir": str(data_dir), "steps": {}})
     t_all = time.perf_counter()
+    if run.cfg.slide_score not in ("max", "classifier"):
+        raise CamelyonError(f"slide_score must be 'max' or 'classifier', got {run.cfg.slide_score!r}")
     store = _step_tiles(run)
     model = _step_train(run, store)
-    hm_dir = _step_heatmaps(run, model)
-    prob_csv, det_dir = _step_detect(run, hm_dir, detection)
+    hm_dir = _step_heatmaps(run, model, layout.testing, out / "heatmaps", "heatmaps")
+    with_classifier = run.cfg.slide_score == "classifier"
+    prob_csv, det_dir = _step_detect(run, hm_dir, detection,
+                                     "slide_probabilities_max.csv" if with_classifier else "slide_probabilities.csv")
+    if with_classifier:
+        train_dir = _step_heatmaps(run, model, layout.training, out / "heatmaps_training", "training heatmaps")
+        prob_csv = _step_slide_classifier(run, train_dir, hm_dir)
     _step_evaluate(run, det_dir, prob_csv)
     run.summary["total_seconds"] = round(time.perf_counter() - t_all, 2)
     _write_json(out / "run_summary.json", run.summary)
@@ -164,31 +175,60 @@ def _step_train(run: _Run16, store: Path) -> Path:
     return model
 
 
-def _step_heatmaps(run: _Run16, model: Path) -> Path:
-    """A heatmap per test slide (the ones already computed are kept); stops on an unwritten exercise."""
+def _step_heatmaps(run: _Run16, model: Path, slides: dict, hm_dir: Path, name: str) -> Path:
+    """A heatmap per slide of ``slides`` into ``hm_dir`` (the ones already computed are kept); stops on an
+    unwritten exercise."""
     from camelyon.executor import map_slides
 
     cfg = run.cfg
-    t0 = run.start("heatmaps")
-    hm_dir = run.out / "heatmaps"
+    t0 = run.start(name)
     hm_dir.mkdir(exist_ok=True)
     jobs = [(str(p), str(model), cfg.heatmap_stride, str(hm_dir / f"{stem}.npz"), cfg.min_tissue)
-            for stem, p in run.test_slides.items() if not (hm_dir / f"{stem}.npz").is_file()]
-    run.log(f"[heatmaps] {len(jobs)} of {count_noun(len(run.test_slides), 'test slide')} to compute")
+            for stem, p in slides.items() if not (hm_dir / f"{stem}.npz").is_file()]
+    run.log(f"[{name}] {len(jobs)} of {count_noun(len(slides), 'slide')} to compute")
     failed = []
-    for res in map_slides(_heatmap_job, jobs, workers=cfg.workers, scheduler=cfg.scheduler, desc="heatmaps",
+    for res in map_slides(_heatmap_job, jobs, workers=cfg.workers, scheduler=cfg.scheduler, desc=name,
                           progress=cfg.progress):
         if not res.ok:
             res.raise_if_unwritten()  # an exercise not written yet (student edition) is not a bad slide
             failed.append(f"{Path(res.item[0]).name}: {res.error}")
     if failed:
-        raise CamelyonError("heatmaps failed for " + "; ".join(failed))
-    run.done("heatmaps", t0, computed=len(jobs))
+        raise CamelyonError(f"{name} failed for " + "; ".join(failed))
+    run.done(name, t0, computed=len(jobs))
     return hm_dir
 
 
-def _step_detect(run: _Run16, hm_dir: Path, detection) -> tuple[Path, Path]:
-    """Lesion detections (``detections/<stem>.csv``) and slide probabilities (``slide_probabilities.csv``)."""
+def _step_slide_classifier(run: _Run16, train_dir: Path, test_dir: Path) -> Path:
+    """Slide probabilities from a classifier on heatmap features, fitted on the training slides' heatmaps.
+
+    The heatmap-maximum probabilities are in ``slide_probabilities_max.csv`` (the baseline the
+    evaluation reports next to the classifier's); the classifier is saved as ``slide_classifier16.npz``.
+    """
+    from camelyon.camelyon16.reference import write_probabilities
+    from camelyon.camelyon16.slide_scores import (
+        fit_slide_scorer,
+        load_heatmaps,
+        training_slide_label,
+        tumour_probabilities,
+    )
+
+    t0 = run.start("slide classifier")
+    cfg, layout = run.cfg, run.layout
+    labels = {stem: training_slide_label(layout, stem) for stem in layout.training}
+    clf = fit_slide_scorer(load_heatmaps(train_dir, layout.training), labels, kind=cfg.classifier,
+                           n_estimators=cfg.n_estimators, seed=cfg.seed)
+    clf.save(run.out / "slide_classifier16.npz")
+    probs = tumour_probabilities(clf, load_heatmaps(test_dir, layout.testing))
+    prob_csv = write_probabilities(run.out / "slide_probabilities.csv", probs)
+    counts = {lab: sum(v == lab for v in labels.values()) for lab in ("negative", "itc", "micro", "macro")}
+    run.done("slide classifier", t0, training_labels=counts)
+    run.summary["slide_probabilities_max"] = run.summary["slide_probabilities"]
+    run.summary["slide_probabilities"] = str(prob_csv)
+    return prob_csv
+
+
+def _step_detect(run: _Run16, hm_dir: Path, detection, prob_name: str) -> tuple[Path, Path]:
+    """Lesion detections (``detections/<stem>.csv``) and the heatmap-maximum slide probabilities (``prob_name``)."""
     from camelyon.camelyon16.detection import DetectionParams, detect_lesions, slide_probability
     from camelyon.camelyon16.reference import write_detections, write_probabilities
     from camelyon.heatmap import Heatmap
@@ -204,7 +244,7 @@ def _step_detect(run: _Run16, hm_dir: Path, detection) -> tuple[Path, Path]:
         write_detections(det_dir / f"{stem}.csv", p, x, y)
         probs[stem] = slide_probability(hm, params)
         n_det += len(p)
-    prob_csv = write_probabilities(run.out / "slide_probabilities.csv", probs)
+    prob_csv = write_probabilities(run.out / prob_name, probs)
     run.done("detect", t0, n_detections=n_det)
     run.summary["slide_probabilities"] = str(prob_csv)
     run.summary["detections"] = str(det_dir)
@@ -246,4 +286,19 @@ def _step_evaluate(run: _Run16, det_dir: Path, prob_csv: Path) -> None:
                                              ev.froc, title="CAMELYON16 layout: lesion FROC")
         for line in ev.summary().splitlines():
             run.log(line)
+        _evaluate_baseline(run)
     run.done("evaluate", t0)
+
+
+def _evaluate_baseline(run: _Run16) -> None:
+    """With the slide classifier: the slide AUC of the heatmap maximum too, for comparison."""
+    from camelyon.camelyon16.evaluation import evaluate16
+
+    baseline = run.summary.get("slide_probabilities_max")
+    if baseline is None:
+        return
+    ev = evaluate16(run.layout.root, None, baseline, seed=run.cfg.seed)
+    run.summary["auc_max_score"] = ev.auc
+    run.summary["auc_max_score_ci"] = list(ev.auc_ci) if ev.auc_ci else None
+    lo, hi = run.summary["auc_max_score_ci"] or (float("nan"), float("nan"))
+    run.log(f"slide AUC of the heatmap maximum (baseline) {ev.auc:.4f} ({lo:.3f}-{hi:.3f})")

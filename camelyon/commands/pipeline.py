@@ -18,6 +18,9 @@ def add_pipeline_options(p) -> None:
                    help=f"tile resolution in um/px (default {d.tile_um_per_px})")
     p.add_argument("--heatmap-stride", type=int, default=None, help="heatmap grid step in tile px (default: tile size)")
     p.add_argument("--classifier", choices=("forest", "tree"), default=None, help=f"slide classifier (default {d.classifier})")
+    p.add_argument("--slide-score", choices=("max", "classifier"), default=None,
+                   help="CAMELYON16 layout: slide probability from the heatmap maximum or from a slide classifier "
+                        f"fitted on the training slides' heatmap features (default {d.slide_score})")
     p.add_argument("--cnn-fraction", type=float, default=None,
                    help=f"fraction of patients that train the tile CNN (default {d.cnn_fraction})")
 
@@ -33,7 +36,7 @@ def config_from_args(args, **defaults):
     cfg.progress = not args.quiet
     for opt, field in (("epochs", "epochs"), ("tile_size", "tile_size"), ("tile_um_per_px", "tile_um_per_px"),
                        ("heatmap_stride", "heatmap_stride"), ("classifier", "classifier"),
-                       ("cnn_fraction", "cnn_fraction")):
+                       ("cnn_fraction", "cnn_fraction"), ("slide_score", "slide_score")):
         value = getattr(args, opt)
         if value is not None:
             setattr(cfg, field, value)

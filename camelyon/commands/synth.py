@@ -7,7 +7,7 @@ from camelyon.errors import CamelyonError
 
 
 def register(subparsers) -> None:
-    from camelyon.synthetic.cohort import DEFAULT_MPP, DEMO_MPP, DEMO_SIZE
+    from camelyon.synth_presets import DEFAULT_MPP, DEMO_MPP, DEMO_SIZE
 
     p = subparsers.add_parser(
         "synth",

@@ -66,15 +66,7 @@ def run(args) -> int:
 
     given = list(args.inputs)
     args.inputs = expand_inputs(args.inputs, ("normal", "tumour"), "tiling")
-    annotations = args.annotations
-    if annotations is None:
-        folders = find_annotation_folders(given)
-        if len(folders) == 1:
-            annotations = folders[0]
-        elif folders:
-            annotations = _merge_annotation_folders(folders)
-        print(f"annotations: {', '.join(map(str, folders))}" if folders else
-              "annotations: none (no lesion_annotations folder in or next to the slide folder)")
+    annotations = args.annotations if args.annotations is not None else _found_annotations(given)
     grid = TileGrid(
         tile_size=args.tile_size,
         stride=args.stride,
@@ -108,6 +100,23 @@ def run(args) -> int:
     for w in caught:
         if issubclass(w.category, DiscoveryWarning):
             print(f"warning: {w.message}")
+    return _print_report(report)
+
+
+def _found_annotations(inputs):
+    """The annotation folder(s) in or next to the slide inputs (printed), merged when there are several."""
+    folders = find_annotation_folders(inputs)
+    print(f"annotations: {', '.join(map(str, folders))}" if folders else
+          "annotations: none (no lesion_annotations folder in or next to the slide folder)")
+    if len(folders) == 1:
+        return folders[0]
+    return _merge_annotation_folders(folders) if folders else None
+
+
+def _print_report(report) -> int:
+    """What the build did (warnings, recomputed and failed slides, the store's contents); the exit status."""
+    from camelyon.dataset import TileStore
+
     for name, messages in sorted(report.warnings.items()):
         for m in messages:
             print(f"warning: {name}: {m}")
@@ -115,8 +124,6 @@ def run(args) -> int:
         print(f"recomputed {count_noun(len(report.changed), 'slide')} whose input changed since the earlier run:")
         for name, what in sorted(report.changed.items()):
             print(f"  {name}: {what}")
-    from camelyon.dataset import TileStore
-
     with TileStore(report.path) as store:
         pos = int((store.labels == 1).sum())
         records = store.slide_records

@@ -361,36 +361,8 @@ def _build_locked(out, slide_paths, names, parts_dir, grid, annotations, params,
             out.unlink()
         shutil.rmtree(parts_dir, ignore_errors=True)
 
-    # slides already in an existing store
-    existing: dict[str, SlideRecord] = {}
-    if out.exists():
-        try:
-            with h5py.File(out, "r") as f:
-                if f.attrs.get("format") != FORMAT:
-                    raise DatasetError(f"{out}: not a camelyon tile store; choose another --out")
-                old = json.loads(f.attrs["params"])
-                if old != params:
-                    raise DatasetError(
-                        f"{out}: built with other parameters ({_diff(old, params)}); "
-                        "use another --out or --overwrite"
-                    )
-                existing = {r.name: r for r in read_slide_records(f)}
-        except OSError as exc:
-            raise DatasetError(f"{out}: exists but is not a readable HDF5 file ({exc}); use --overwrite") from None
-        except KeyError as exc:
-            raise DatasetError(f"{out}: damaged tile store (no {exc.args[0]!r}); rebuild it with --overwrite") from None
-
-    # finished part files of an interrupted run
-    parts_dir.mkdir(exist_ok=True)
-    requested = set(names)
-    done_parts: dict[str, tuple[SlideRecord, Path]] = {}
-    for p in parts_dir.glob("*.h5"):
-        info = read_part_info(p)
-        # parts of slides not requested this time (e.g. a slide left out of the rerun) are ignored
-        if info is not None and info[1] == params_json and info[0].name in requested:
-            done_parts[info[0].name] = (info[0], p)
-    for stale in [*parts_dir.glob(".*.tmp"), *out.parent.glob(f".{out.name}.*.tmp")]:
-        stale.unlink(missing_ok=True)  # left by a process killed while writing
+    existing = _slides_in_store(out, params)
+    done_parts = _finished_parts(out, parts_dir, set(names), params_json)
 
     report = BuildReport(out)
     jobs = []
@@ -437,6 +409,51 @@ def _build_locked(out, slide_paths, names, parts_dir, grid, annotations, params,
         if on_slide_done is not None:
             on_slide_done(rec.name)
 
+    _write_store(out, existing, done_parts, report, grid, params_json, compression, compression_level, progress)
+    if not keep_parts:
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    return report
+
+
+def _slides_in_store(out: Path, params: dict) -> dict[str, SlideRecord]:
+    """The slides of an existing store at ``out`` built with ``params`` (none when there is no store)."""
+    if not out.exists():
+        return {}
+    try:
+        with h5py.File(out, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise DatasetError(f"{out}: not a camelyon tile store; choose another --out")
+            old = json.loads(f.attrs["params"])
+            if old != params:
+                raise DatasetError(
+                    f"{out}: built with other parameters ({_diff(old, params)}); "
+                    "use another --out or --overwrite"
+                )
+            return {r.name: r for r in read_slide_records(f)}
+    except OSError as exc:
+        raise DatasetError(f"{out}: exists but is not a readable HDF5 file ({exc}); use --overwrite") from None
+    except KeyError as exc:
+        raise DatasetError(f"{out}: damaged tile store (no {exc.args[0]!r}); rebuild it with --overwrite") from None
+
+
+def _finished_parts(out: Path, parts_dir: Path, requested: set, params_json: str
+                    ) -> dict[str, tuple[SlideRecord, Path]]:
+    """The part files an interrupted run finished with the same parameters, by slide name (temporaries
+    a killed process left are deleted; parts of slides not requested this time are ignored)."""
+    parts_dir.mkdir(exist_ok=True)
+    done_parts: dict[str, tuple[SlideRecord, Path]] = {}
+    for p in parts_dir.glob("*.h5"):
+        info = read_part_info(p)
+        if info is not None and info[1] == params_json and info[0].name in requested:
+            done_parts[info[0].name] = (info[0], p)
+    for stale in [*parts_dir.glob(".*.tmp"), *out.parent.glob(f".{out.name}.*.tmp")]:
+        stale.unlink(missing_ok=True)
+    return done_parts
+
+
+def _write_store(out: Path, existing: dict, done_parts: dict, report: BuildReport, grid: TileGrid,
+                 params_json: str, compression, compression_level, progress: bool) -> None:
+    """Assemble the store from the slides kept from ``existing`` and the finished parts; fills ``report``."""
     sources = [(rec, out, rec.start) for name, rec in existing.items() if name not in done_parts]
     sources += [(rec, p, 0) for rec, p in done_parts.values()]
     for rec, _, _ in sources:
@@ -456,9 +473,6 @@ def _build_locked(out, slide_paths, names, parts_dir, grid, annotations, params,
     finally:
         bar.close()
     report.n_tiles = total
-    if not keep_parts:
-        shutil.rmtree(parts_dir, ignore_errors=True)
-    return report
 
 
 #: Worker errors that are the disk's fault, not the slide's: the build stops (finished slides are kept).

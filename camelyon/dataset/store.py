@@ -348,16 +348,7 @@ def assemble_store(
             chunks=(1, t, t, 3),
             **tile_dataset_options(compression, compression_level),
         )
-        cols = {
-            "labels": np.zeros(n_total, np.int8),
-            "coords": np.zeros((n_total, 2), np.int64),
-            "tissue_fraction": np.zeros(n_total, np.float32),
-            "tumour_fraction": np.zeros(n_total, np.float32),
-            "slide": np.zeros(n_total, np.int32),
-            "patient": np.zeros(n_total, np.int32),
-            "centre": np.zeros(n_total, np.int16),
-            CHECKSUM_COLUMN: np.zeros(n_total, np.uint32),
-        }
+        cols = _empty_columns(n_total)
         records = []
         start = 0
         for row, (rec, path, offset) in enumerate(sources):
@@ -378,15 +369,34 @@ def assemble_store(
         for name, values in cols.items():
             f.create_dataset(name, data=values)
         f.create_dataset("patients", data=np.array(patients, dtype=object), dtype=_STR)
-        g = f.create_group("slides")
-        for name, dtype in SLIDE_COLUMNS.items():
-            values = [getattr(r, name) for r in records]
-            if dtype is _STR:
-                g.create_dataset(name, data=np.array(values, dtype=object), dtype=_STR)
-            else:
-                g.create_dataset(name, data=np.array(values, dtype=dtype).reshape(len(records)))
-        g.attrs["warnings"] = json.dumps({r.name: r.warnings for r in records if r.warnings})
-        g.attrs["fingerprints"] = json.dumps({r.name: r.fingerprint for r in records if r.fingerprint})
+        _write_slide_table(f, records)
+
+
+def _empty_columns(n_total: int) -> dict[str, np.ndarray]:
+    """The per-tile columns of a store of ``n_total`` tiles, zero-filled, by dataset name."""
+    return {
+        "labels": np.zeros(n_total, np.int8),
+        "coords": np.zeros((n_total, 2), np.int64),
+        "tissue_fraction": np.zeros(n_total, np.float32),
+        "tumour_fraction": np.zeros(n_total, np.float32),
+        "slide": np.zeros(n_total, np.int32),
+        "patient": np.zeros(n_total, np.int32),
+        "centre": np.zeros(n_total, np.int16),
+        CHECKSUM_COLUMN: np.zeros(n_total, np.uint32),
+    }
+
+
+def _write_slide_table(f: h5py.File, records: list[SlideRecord]) -> None:
+    """The ``slides`` group of an open store: one row per record (the inverse of :func:`read_slide_records`)."""
+    g = f.create_group("slides")
+    for name, dtype in SLIDE_COLUMNS.items():
+        values = [getattr(r, name) for r in records]
+        if dtype is _STR:
+            g.create_dataset(name, data=np.array(values, dtype=object), dtype=_STR)
+        else:
+            g.create_dataset(name, data=np.array(values, dtype=dtype).reshape(len(records)))
+    g.attrs["warnings"] = json.dumps({r.name: r.warnings for r in records if r.warnings})
+    g.attrs["fingerprints"] = json.dumps({r.name: r.fingerprint for r in records if r.fingerprint})
 
 
 def read_slide_records(f: h5py.File) -> list[SlideRecord]:

@@ -6,7 +6,8 @@ Same conventions as :mod:`camelyon.synthetic.cells`: every map is ``(h, w)`` flo
 
 Cell kinds (sizes in um, converted to px by the caller):
 
-* vesicular nuclei of any class (:func:`splat_vesicular`): centroblasts of germinal centres,
+* vesicular nuclei of any class (:func:`camelyon.synthetic.cells.splat_vesicular`, shared with the easy
+  preset's tumour): centroblasts of germinal centres,
   sinus histiocytes, ductal tumour cells: large, pale, with a rim, chromatin and a nucleolus;
 * tumour cells at given centres (:func:`paint_cells_at`): isolated tumour cells and small
   clusters, drawn over whatever lies beneath (their cytoplasm pushes lymphocytes aside);
@@ -22,123 +23,27 @@ import math
 import numpy as np
 from numba import njit
 
-from camelyon.synthetic.cells import _lattice_site, _lattice_span, _soft_edge
+from camelyon.synthetic.cells import (
+    _lattice_site,
+    disc_box,
+    disc_edge,
+    draw_vesicular,
+    lattice_window,
+    nearest_two,
+    voronoi_sites,
+)
 from camelyon.synthetic.noise import hash2, next_hash, to_unit
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _vesicular_value(dn, b, shade, interior, rim, q, clump, dd2, nr):
-    """Hematoxylin of a vesicular nucleus at normalised radius ``dn`` (0 centre, 1 edge)."""
-    e = _soft_edge(dn, b)
-    if e <= 0.0:
-        return 0.0
-    val = interior * shade
-    if dn > 0.78:
-        val += rim * min(1.0, (dn - 0.78) * 6.0)
-    if q > 0.5:
-        val += clump * (q - 0.5) * 2.0
-    if dd2 < nr * nr:
-        val += 0.9 * min(1.0, nr - math.sqrt(dd2))
-    return val * e
-
-
-@njit(cache=True, nogil=True)
-def _draw_vesicular(conc, px, py, s, cx, cy, r_min, r_max, aspect_min, irregularity, interior, rim,
-                    nucleolus_px, chromatin, clump):
-    """One irregular vesicular nucleus centred at level-0 (cx, cy); its draws start from hash ``s``."""
-    h, w = conc.shape
-    a = r_min + (r_max - r_min) * to_unit(s)
-    s = next_hash(s)
-    b = a * (aspect_min + (1.0 - aspect_min) * to_unit(s))
-    s = next_hash(s)
-    ang = math.pi * to_unit(s)
-    s = next_hash(s)
-    ph1 = 2.0 * math.pi * to_unit(s)
-    s = next_hash(s)
-    amp = irregularity * (0.5 + to_unit(s))
-    s = next_hash(s)
-    nang = 2.0 * math.pi * to_unit(s)
-    s = next_hash(s)
-    noff = 0.35 * to_unit(s)
-    s = next_hash(s)
-    shade = 0.8 + 0.4 * to_unit(s)
-    nx = cx + noff * a * math.cos(nang)
-    ny = cy + noff * b * math.sin(nang)
-    ca, sa = math.cos(ang), math.sin(ang)
-    cau, sau = ca / a, sa / a
-    cbv, sbv = ca / b, sa / b
-    c1p, s1p = math.cos(ph1), math.sin(ph1)
-    ext = a * (1.0 + 1.6 * amp) + 1.5
-    lim = (1.0 + 1.6 * amp + 0.5 / b) ** 2
-    r0 = max(0, int(cy - ext) - py)
-    r1 = min(h, int(cy + ext + 1.0) - py)
-    c0 = max(0, int(cx - ext) - px)
-    c1 = min(w, int(cx + ext + 1.0) - px)
-    nr = nucleolus_px + 0.5
-    for r in range(r0, r1):
-        dy = py + r + 0.5 - cy
-        for c in range(c0, c1):
-            dx = px + c + 0.5 - cx
-            u = dx * cau + dy * sau
-            v = dy * cbv - dx * sbv
-            d2 = u * u + v * v
-            if d2 >= lim:
-                continue
-            d = math.sqrt(d2)
-            if d > 1e-9:
-                ct = u / d
-                st = v / d
-            else:
-                ct = 1.0
-                st = 0.0
-            ct2 = ct * ct
-            st2 = st * st
-            c3 = ct * (4.0 * ct2 - 3.0)
-            s3 = st * (3.0 - 4.0 * st2)
-            bound = 1.0 + amp * (c3 * c1p - s3 * s1p)
-            ddx = px + c + 0.5 - nx
-            ddy = py + r + 0.5 - ny
-            val = _vesicular_value(d / bound, b, shade, interior, rim, chromatin[r, c], clump,
-                                   ddx * ddx + ddy * ddy, nr)
-            if val > conc[r, c]:
-                conc[r, c] = val
-
-
-@njit(cache=True, nogil=True)
-def splat_vesicular(conc, cls, want, px, py, seed, salt, spacing, jitter, probability, r_min, r_max,
-                    aspect_min, irregularity, interior, rim, nucleolus_px, chromatin, clump):
-    """Vesicular nuclei on a jittered lattice where the class map is ``want``.
-
-    Parameters as :func:`camelyon.synthetic.cells.splat_tumour_nuclei`, plus ``want`` (the
-    tissue class a centre must fall in). Used for ductal tumour, centroblasts and sinus histiocytes:
-    the same drawing with different sizes, spacing and contrast, so that only those tell them apart.
-    """
-    h, w = conc.shape
-    reach = r_max * (1.0 + 2.4 * irregularity) + spacing
-    gx0, gx1 = _lattice_span(px, w, reach, spacing)
-    gy0, gy1 = _lattice_span(py, h, reach, spacing)
-    for gy in range(gy0, gy1 + 1):
-        for gx in range(gx0, gx1 + 1):
-            found, cx, cy, ir, ic, s = _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, jitter)
-            if not found or to_unit(s) >= probability:
-                continue
-            _draw_vesicular(conc, px, py, next_hash(s), cx, cy, r_min, r_max, aspect_min, irregularity,
-                            interior, rim, nucleolus_px, chromatin, clump)
+from camelyon.synthetic.painter import lut_value, noisy_byte, stain_at
 
 
 @njit(cache=True, nogil=True)
 def _clear_disc(conc, eos, px, py, cx, cy, radius, h_value, e_value):
     """Set a soft disc of cytoplasm (pushes aside the nuclei drawn before)."""
     h, w = conc.shape
-    r0 = max(0, int(cy - radius - 1.0) - py)
-    r1 = min(h, int(cy + radius + 2.0) - py)
-    c0 = max(0, int(cx - radius - 1.0) - px)
-    c1 = min(w, int(cx + radius + 2.0) - px)
+    r0, r1, c0, c1 = disc_box(cx, cy, radius, px, py, h, w)
     for r in range(r0, r1):
-        dy = py + r + 0.5 - cy
         for c in range(c0, c1):
-            dx = px + c + 0.5 - cx
-            e = _soft_edge(math.sqrt(dx * dx + dy * dy) / radius, radius)
+            _, e = disc_edge(px, py, r, c, cx, cy, radius)
             if e <= 0.0:
                 continue
             conc[r, c] = conc[r, c] * (1.0 - e) + h_value * e
@@ -158,7 +63,7 @@ def paint_cells_at(conc, eos, cells, px, py, seed, salt, r_min, r_max, cyto_px, 
         ``x, y, key`` per cell: level-0 centre and an integer key (unique on the slide) that seeds it.
     cyto_px, cyto_e : float
         Radius (px) and eosin of the cell's cytoplasm, painted first over what lies there.
-    Others as in :func:`splat_vesicular`.
+    Others as in :func:`camelyon.synthetic.cells.splat_vesicular`.
     """
     h, w = conc.shape
     reach = max(cyto_px, r_max * (1.0 + 2.4 * irregularity)) + 2.0
@@ -169,8 +74,8 @@ def paint_cells_at(conc, eos, cells, px, py, seed, salt, r_min, r_max, cyto_px, 
             continue
         s = hash2(seed, int(cells[i, 2]), 0, salt)
         _clear_disc(conc, eos, px, py, cx, cy, cyto_px * (0.85 + 0.3 * to_unit(s)), 0.06, cyto_e)
-        _draw_vesicular(conc, px, py, next_hash(s), cx, cy, r_min, r_max, 0.7, irregularity, interior, rim,
-                        nucleolus_px, chromatin, clump)
+        draw_vesicular(conc, px, py, next_hash(s), cx, cy, r_min, r_max, 0.7, irregularity, interior, rim,
+                       nucleolus_px, chromatin, clump, False)
 
 
 @njit(cache=True, nogil=True)
@@ -221,16 +126,10 @@ def splat_files(conc, eos, cls, want, px, py, seed, salt, angle, along, across, 
             ang = 2.0 * math.pi * to_unit(s)
             nx = cx + off * math.cos(ang)
             ny = cy + off * math.sin(ang)
-            r0 = max(0, int(ny - a - 1.0) - py)
-            r1 = min(h, int(ny + a + 2.0) - py)
-            c0 = max(0, int(nx - a - 1.0) - px)
-            c1 = min(w, int(nx + a + 2.0) - px)
+            r0, r1, c0, c1 = disc_box(nx, ny, a, px, py, h, w)
             for r in range(r0, r1):
-                dy = py + r + 0.5 - ny
                 for c in range(c0, c1):
-                    dx = px + c + 0.5 - nx
-                    dn = math.sqrt(dx * dx + dy * dy) / a
-                    e = _soft_edge(dn, a)
+                    dn, e = disc_edge(px, py, r, c, nx, ny, a)
                     if e <= 0.0:
                         continue
                     val = interior
@@ -246,9 +145,7 @@ def splat_tingible(conc, eos, cls, want, px, py, seed, salt, spacing, probabilit
                    cyto_e, debris_h):
     """Tingible-body macrophages: large pale cells (radius ``r_cell`` px) with 2-5 dark debris bodies."""
     h, w = conc.shape
-    reach = r_cell + spacing
-    gx0, gx1 = _lattice_span(px, w, reach, spacing)
-    gy0, gy1 = _lattice_span(py, h, reach, spacing)
+    gx0, gx1, gy0, gy1 = lattice_window(px, py, w, h, r_cell + spacing, spacing)
     for gy in range(gy0, gy1 + 1):
         for gx in range(gx0, gx1 + 1):
             found, cx, cy, ir, ic, s = _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, 0.8)
@@ -259,7 +156,7 @@ def splat_tingible(conc, eos, cls, want, px, py, seed, salt, spacing, probabilit
             _clear_disc(conc, eos, px, py, cx, cy, rc, 0.03, cyto_e)
             s = next_hash(s)
             n = 2 + int(4.0 * to_unit(s))
-            for k in range(n):
+            for _ in range(n):
                 s = next_hash(s)
                 rr = 0.6 * rc * math.sqrt(to_unit(s))
                 s = next_hash(s)
@@ -268,16 +165,10 @@ def splat_tingible(conc, eos, cls, want, px, py, seed, salt, spacing, probabilit
                 rd = debris_px * (0.6 + 0.8 * to_unit(s))
                 dx0 = cx + rr * math.cos(th)
                 dy0 = cy + rr * math.sin(th)
-                r0 = max(0, int(dy0 - rd - 1.0) - py)
-                r1 = min(h, int(dy0 + rd + 2.0) - py)
-                c0 = max(0, int(dx0 - rd - 1.0) - px)
-                c1 = min(w, int(dx0 + rd + 2.0) - px)
+                r0, r1, c0, c1 = disc_box(dx0, dy0, rd, px, py, h, w)
                 for r in range(r0, r1):
-                    dy = py + r + 0.5 - dy0
                     for c in range(c0, c1):
-                        dx = px + c + 0.5 - dx0
-                        e = _soft_edge(math.sqrt(dx * dx + dy * dy) / rd, rd)
-                        val = debris_h * e
+                        val = debris_h * disc_edge(px, py, r, c, dx0, dy0, rd)[1]
                         if val > conc[r, c]:
                             conc[r, c] = val
 
@@ -286,9 +177,7 @@ def splat_tingible(conc, eos, cls, want, px, py, seed, salt, spacing, probabilit
 def splat_rbc(eos, conc, cls, want, px, py, seed, salt, spacing, jitter, probability, radius, e_peak):
     """Red blood cells: eosin discs with a paler centre (biconcave), no nucleus, where ``cls`` is ``want``."""
     h, w = eos.shape
-    reach = radius + spacing
-    gx0, gx1 = _lattice_span(px, w, reach, spacing)
-    gy0, gy1 = _lattice_span(py, h, reach, spacing)
+    gx0, gx1, gy0, gy1 = lattice_window(px, py, w, h, radius + spacing, spacing)
     for gy in range(gy0, gy1 + 1):
         for gx in range(gx0, gx1 + 1):
             found, cx, cy, ir, ic, s = _lattice_site(cls, want, px, py, seed, salt, gx, gy, spacing, jitter)
@@ -296,16 +185,10 @@ def splat_rbc(eos, conc, cls, want, px, py, seed, salt, spacing, jitter, probabi
                 continue
             s = next_hash(s)
             rad = radius * (0.85 + 0.3 * to_unit(s))
-            r0 = max(0, int(cy - rad - 1.0) - py)
-            r1 = min(h, int(cy + rad + 2.0) - py)
-            c0 = max(0, int(cx - rad - 1.0) - px)
-            c1 = min(w, int(cx + rad + 2.0) - px)
+            r0, r1, c0, c1 = disc_box(cx, cy, rad, px, py, h, w)
             for r in range(r0, r1):
-                dy = py + r + 0.5 - cy
                 for c in range(c0, c1):
-                    dx = px + c + 0.5 - cx
-                    dn = math.sqrt(dx * dx + dy * dy) / rad
-                    e = _soft_edge(dn, rad)
+                    dn, e = disc_edge(px, py, r, c, cx, cy, rad)
                     if e <= 0.0:
                         continue
                     val = e_peak * e * (0.7 + 0.3 * min(1.0, dn * 1.4))
@@ -332,38 +215,6 @@ def class_stain(cls, hem, eos, fibre, table_h, table_e, fibrous):
 
 
 @njit(cache=True, nogil=True)
-def or_polygon(out, polygon, px, py, bit, xs):
-    """``out |= bit`` at pixels whose centre lies inside ``polygon`` (even-odd rule, as ``fill_polygon``)."""
-    h, w = out.shape
-    n = polygon.shape[0]
-    r0 = max(0, int(math.floor(polygon[:, 1].min() - py)) - 1)
-    r1 = min(h, int(math.ceil(polygon[:, 1].max() - py)) + 1)
-    for r in range(r0, r1):
-        yc = py + r + 0.5
-        k = 0
-        for i in range(n):
-            j = i + 1 if i + 1 < n else 0
-            ya = polygon[i, 1]
-            yb = polygon[j, 1]
-            if (ya <= yc) != (yb <= yc):
-                xa = polygon[i, 0]
-                xs[k] = xa + (yc - ya) * (polygon[j, 0] - xa) / (yb - ya)
-                k += 1
-        for i in range(1, k):
-            v = xs[i]
-            j = i - 1
-            while j >= 0 and xs[j] > v:
-                xs[j + 1] = xs[j]
-                j -= 1
-            xs[j + 1] = v
-        for i in range(0, k - 1, 2):
-            c0 = max(0, int(math.ceil(xs[i] - px - 0.5)))
-            c1 = min(w, int(math.ceil(xs[i + 1] - px - 0.5)))
-            for c in range(c0, c1):
-                out[r, c] |= bit
-
-
-@njit(cache=True, nogil=True)
 def to_rgb_challenge(out, hem, eos, dark, ink, thick, hfield, light, stitch, m, od, ink_od, background,
                      lut, lut_scale, noise, seed, px, py, noise_salt):
     """Beer-Lambert colour with artefacts: neutral ``dark`` OD, pen ``ink`` OD, light ``light * stitch``.
@@ -375,27 +226,14 @@ def to_rgb_challenge(out, hem, eos, dark, ink, thick, hfield, light, stitch, m, 
     nlut = lut.shape[0] - 1
     for r in range(h):
         for c in range(w):
-            t = thick[r, c]
-            hh = hem[r + m, c + m] * t * hfield[r, c]
-            ee = eos[r + m, c + m] * t
+            hh, ee = stain_at(hem, eos, thick, hfield, r, c, m)
             dd = dark[r + m, c + m]
             kk = ink[r + m, c + m]
             li = light[r, c] * stitch[c]
             hs = hash2(seed, px + c, py + r, noise_salt)
             for ch in range(3):
-                o = hh * od[0, ch] + ee * od[1, ch] + dd + kk * ink_od[ch]
-                i = int(o * lut_scale)
-                if i > nlut:
-                    i = nlut
-                if i < 0:
-                    i = 0
-                u = np.float64((hs >> np.uint64(16 * ch)) & np.uint64(0xFFFF)) * (1.0 / 65536.0)
-                v = background[ch] * li * lut[i] + noise * (2.0 * u - 1.0)
-                if v < 0.0:
-                    v = 0.0
-                elif v > 255.0:
-                    v = 255.0
-                out[r, c, ch] = np.uint8(v + 0.5)
+                transmitted = lut_value(hh * od[0, ch] + ee * od[1, ch] + dd + kk * ink_od[ch], lut, lut_scale, nlut)
+                out[r, c, ch] = noisy_byte(background[ch] * li * transmitted, noise, hs, ch)
 
 
 @njit(cache=True, nogil=True)
@@ -409,20 +247,11 @@ def tumour_architecture(cls, px, py, seed, salt, want, spacing, septum_px, lumen
     the site become ``lumen_class``. Only pixels of class ``want`` change.
     """
     h, w = cls.shape
-    gx0 = int(math.floor(px / spacing)) - 1
-    gy0 = int(math.floor(py / spacing)) - 1
-    nx = int(math.floor((px + w) / spacing)) - gx0 + 2
-    ny = int(math.floor((py + h) / spacing)) - gy0 + 2
-    fx = np.empty((ny, nx), dtype=np.float64)
-    fy = np.empty((ny, nx), dtype=np.float64)
-    lr = np.empty((ny, nx), dtype=np.float64)
-    for j in range(ny):
-        for i in range(nx):
-            s = hash2(seed, gx0 + i, gy0 + j, salt)
-            fx[j, i] = (gx0 + i + 0.1 + 0.8 * to_unit(s)) * spacing
-            s = next_hash(s)
-            fy[j, i] = (gy0 + j + 0.1 + 0.8 * to_unit(s)) * spacing
-            s = next_hash(s)
+    gx0, gy0, fx, fy, hashes = voronoi_sites(px, py, h, w, seed, salt, spacing)
+    lr = np.empty(fx.shape, dtype=np.float64)
+    for j in range(fx.shape[0]):
+        for i in range(fx.shape[1]):
+            s = hashes[j, i]
             has = to_unit(s) < lumen_prob
             s = next_hash(s)
             lr[j, i] = lumen_min + (lumen_max - lumen_min) * to_unit(s) if has else -1.0
@@ -434,21 +263,8 @@ def tumour_architecture(cls, px, py, seed, salt, want, spacing, septum_px, lumen
             if cls[r, c] != want:
                 continue
             x = px + c + 0.5
-            jx = int(math.floor(x * inv)) - gx0
-            d1 = 1e30
-            d2 = 1e30
-            best = 0.0
-            for j in range(jy - 1, jy + 2):
-                for i in range(jx - 1, jx + 2):
-                    ddx = x - fx[j, i]
-                    ddy = y - fy[j, i]
-                    dd = ddx * ddx + ddy * ddy
-                    if dd < d1:
-                        d2 = d1
-                        d1 = dd
-                        best = lr[j, i]
-                    elif dd < d2:
-                        d2 = dd
+            d1, d2, bj, bi = nearest_two(x, y, int(math.floor(x * inv)) - gx0, jy, fx, fy)
+            best = lr[bj, bi]
             if math.sqrt(d2) - math.sqrt(d1) < septum_px:
                 cls[r, c] = stroma_class
             elif best > 0.0 and d1 < best * best:

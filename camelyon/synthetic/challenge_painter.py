@@ -27,7 +27,7 @@ from camelyon.synthetic.cells import CAPSULE, FAT, PARENCHYMA, PERINODAL_FAT, TU
 from camelyon.synthetic.noise import value_noise
 from camelyon.synthetic.painter import Painter, _blur, _gauss_kernel
 from camelyon.synthetic.scanners import center_scanner, stitch_profile
-from camelyon.synthetic.tissue_layout import fill_polygon, shrink_radially
+from camelyon.synthetic.tissue_layout import shrink_radially
 
 # tissue classes beyond those of the easy preset
 SINUS, GERMINAL, HISTIO, LUMEN, WALL, HEV, TRABECULA, NECROSIS, LOBULAR = 6, 7, 8, 9, 10, 11, 12, 13, 14
@@ -131,13 +131,8 @@ class ChallengePainter(Painter):
     def _buffers(self, h: int, w: int) -> None:
         if self._shape != (h, w):
             super()._buffers(h, w)
-            self.art = np.empty((h, w), dtype=np.uint8)
-            self.dark = np.empty((h, w), dtype=np.float32)
-            self.ink = np.empty((h, w), dtype=np.float32)
-            self.hem2 = np.empty((h, w), dtype=np.float32)
-            self.eos2 = np.empty((h, w), dtype=np.float32)
-            self.mask = np.empty((h, w), dtype=np.float32)
-            self.light = np.empty((h, w), dtype=np.float32)
+            self._allocate(h, w, ("art",), np.uint8)
+            self._allocate(h, w, ("dark", "ink", "hem2", "eos2", "mask", "light"))
 
     def touches_tissue(self, x: int, y: int, w: int, h: int) -> bool:
         """Always True: glass has uneven light and seams too, so every region takes the full path."""
@@ -151,15 +146,9 @@ class ChallengePainter(Painter):
         m = self.margin
         px, py, pw, ph = x - m, y - m, w + 2 * m, h + 2 * m
         self._buffers(ph, pw)
-        cls, hem, eos, art = self.cls, self.hem, self.eos, self.art
-        cls[:] = 0
-        art[:] = 0
-        for poly, value, bb in zip(self.polygons, self.values, self.bboxes, strict=True):
-            if bb[0] < px + pw and bb[2] > px and bb[1] < py + ph and bb[3] > py:
-                fill_polygon(cls, poly, px, py, value, self.xs)
-        for poly, bit, bb in zip(self.art_polygons, self.art_bits, self.art_bboxes, strict=True):
-            if bb[0] < px + pw and bb[2] > px and bb[1] < py + ph and bb[3] > py:
-                cc.or_polygon(art, poly, px, py, bit, self.xs)
+        cls, hem, eos = self.cls, self.hem, self.eos
+        self._fill_classes(cls, self.polygons, self.values, self.bboxes, px, py)
+        self._fill_classes(self.art, self.art_polygons, self.art_bits, self.art_bboxes, px, py, True)
         um = self.um
         tissue = bool(cls.any()) or self._itc_near(px, py, pw, ph)
         if tissue:
@@ -168,16 +157,9 @@ class ChallengePainter(Painter):
             hem[:] = 0.0
             eos[:] = 0.0
         self._artefacts(px, py, seed, um)
-        thick = self.thick[m : m + h, m : m + w]
-        hfield = self.hfield[m : m + h, m : m + w]
+        thick, hfield = self._thickness(x, y, w, h, _S_THICK, _S_HF)
         light = self.light[m : m + h, m : m + w]
-        value_noise(seed, _S_THICK, x, y, max(2, int(700 * um)), thick)
-        value_noise(seed, _S_HF, x, y, max(2, int(450 * um)), hfield)
         value_noise(seed, _S_LIGHT, x, y, max(2, int(1500 * um)), light)
-        np.multiply(thick, 0.4, out=thick)
-        np.add(thick, 0.8, out=thick)
-        np.multiply(hfield, 0.24, out=hfield)
-        np.add(hfield, 0.88, out=hfield)
         np.multiply(light, -float(self.plan.extras.uneven), out=light)
         np.add(light, 1.0, out=light)
         stitch = stitch_profile(w, x, self.plan.mpp, self.scanner, self.plan.extras.stitch_phase_um)
@@ -224,16 +206,16 @@ class ChallengePainter(Painter):
                            0.6 * um, 1.8 * um, 0.5, 1.0, 1.3, 0.0)
         cc.splat_rbc(eos, hem, cls, LUMEN, px, py, seed, _S_RBC, 7.0 * um, 0.9, 0.75, 3.6 * um, 0.95)
         # germinal centres: centroblasts (large vesicular nuclei with nucleoli) and tingible-body macrophages
-        cc.splat_vesicular(hem, cls, GERMINAL, px, py, seed, _S_CB, 12.0 * um, 0.7, 0.55, 4.0 * um, 5.5 * um,
-                           0.7, 0.10, 0.30, 0.45, 0.8 * um, chrom, 0.6)
+        cells.splat_vesicular(hem, cls, GERMINAL, px, py, seed, _S_CB, 12.0 * um, 0.7, 0.55, 4.0 * um, 5.5 * um,
+                              0.7, 0.10, 0.30, 0.45, 0.8 * um, chrom, 0.6)
         cc.splat_tingible(hem, eos, cls, GERMINAL, px, py, seed, _S_TBM, 45.0 * um, 0.5, 9.0 * um, 1.5 * um,
                           0.25, 1.6)
         # sinus histiocytosis: sheets of large pale histiocytes
-        cc.splat_vesicular(hem, cls, HISTIO, px, py, seed, _S_SH, 14.0 * um, 0.6, 0.85, 4.5 * um, 6.5 * um,
-                           0.6, 0.08, 0.28, 0.30, 0.5 * um, chrom, 0.35)
+        cells.splat_vesicular(hem, cls, HISTIO, px, py, seed, _S_SH, 14.0 * um, 0.6, 0.85, 4.5 * um, 6.5 * um,
+                              0.6, 0.08, 0.28, 0.30, 0.5 * um, chrom, 0.35)
         # ductal carcinoma, lobular carcinoma in single files, isolated tumour cells
-        cc.splat_vesicular(hem, cls, TUMOUR, px, py, seed, _S_TUMOUR, 13.0 * um, 0.55, 0.97, 5.0 * um, 7.8 * um,
-                           0.7, 0.12, DUCTAL_INTERIOR, 0.5, 0.9 * um, chrom, 0.75)
+        cells.splat_vesicular(hem, cls, TUMOUR, px, py, seed, _S_TUMOUR, 13.0 * um, 0.55, 0.97, 5.0 * um, 7.8 * um,
+                              0.7, 0.12, DUCTAL_INTERIOR, 0.5, 0.9 * um, chrom, 0.75)
         cc.splat_files(hem, eos, cls, LOBULAR, px, py, seed, _S_FILES, self.plan.extras.file_angle, 9.0 * um,
                        20.0 * um, 0.3, 0.85, 3.0 * um, 4.0 * um, 0.9, 0.4, 5.5 * um, 0.45)
         if len(self.itc):

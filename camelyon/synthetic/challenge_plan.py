@@ -32,7 +32,13 @@ from camelyon.annotations import largest_diameter_mm
 from camelyon.errors import CamelyonError
 from camelyon.staging import ITC_MAX_MM, MICRO_MAX_MM, slide_label_from_diameter
 from camelyon.synthetic.lesions import TUMOUR_CELL_SPACING_UM, Lesion, lesion_outline
-from camelyon.synthetic.tissue_layout import Section, ellipse_points, points_in_polygon, shrink_radially, star_radius
+from camelyon.synthetic.tissue_layout import (
+    Section,
+    ellipse_points,
+    points_in_polygon,
+    shrink_radially,
+    star_radius,
+)
 
 #: Kinds of lesion, look-alike and artefact the challenge preset draws (the ``kind`` column).
 LESION_KINDS = ("ductal_carcinoma", "lobular_carcinoma", "itc_single_cells", "itc_cluster")
@@ -203,13 +209,8 @@ def place_challenge_lesions(label: str, sections: list[Section], rng: np.random.
 
     Parameters
     ----------
-    label : {"negative", "itc", "micro", "macro"}
-    sections : list of Section
-    rng : numpy.random.Generator
-    mpp : float
-        Level-0 um/px of this slide.
-    max_diameter_mm : float or None
-        Room for the largest lesion in the first section.
+    label, sections, rng, mpp, max_diameter_mm
+        As in :func:`camelyon.synthetic.lesions.place_lesions` (``mpp``: this slide's level-0 um/px).
     sinus_px : list of float
         Width of each section's subcapsular sinus (px).
 

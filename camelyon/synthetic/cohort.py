@@ -32,6 +32,7 @@ from camelyon.errors import CamelyonError
 from camelyon.executor import default_workers, map_slides, runs_in_process
 from camelyon.messages import count_noun
 from camelyon.staging import STAGES
+from camelyon.synth_presets import DEFAULT_MPP, DEFAULT_SIZE_MM, DEMO_MPP, DEMO_SIZE  # noqa: F401 (re-exported)
 from camelyon.synthetic.challenge_painter import ChallengePainter
 from camelyon.synthetic.challenge_plan import (
     CHALLENGE_RANGES_MM,
@@ -58,12 +59,6 @@ from minicnn.io import atomic_write
 
 #: Nodes (slides) per patient, as in CAMELYON17.
 NODES_PER_PATIENT = 5
-#: Default level-0 resolution (um/px) and physical slide size (mm) of ``camelyon synth``.
-DEFAULT_MPP = 0.5
-DEFAULT_SIZE_MM = (6.0, 4.0)
-#: The demo preset: 10x-like level 0 (1 um/px), 6 x 4 mm slides; ~1 s and a few MB per slide.
-DEMO_MPP = 1.0
-DEMO_SIZE = (6144, 4096)
 CONFIG_NAME = "synth_config.json"
 #: Presets: ``easy`` (the demo's: clear morphology, no look-alikes) and ``challenge`` (see docs/synthetic.md).
 DIFFICULTIES = ("easy", "challenge")
@@ -165,6 +160,28 @@ def plan_patients(n_patients: int, n_centers: int = 5, seed: int = 0, stage_mix=
     return plans
 
 
+def _sections_with_room(rng, width, height, mpp, n_sections, need_room_mm, no_room):
+    """Lay out ``n_sections`` sections, or fewer until the first one has room for a lesion of ``need_room_mm``.
+
+    Returns ``(sections, room_mm)``: the room (mm) the first section offers. ``no_room`` is the error
+    message when even one section has not enough room, or None to keep that one section anyway.
+    """
+    need_um = need_room_mm * 1000 * 0.56 + 25.0
+    for n in range(n_sections, 0, -1):
+        try:
+            sections = make_sections(rng, width, height, mpp, n, need_um if n == 1 else 0.0)
+        except CamelyonError:
+            if n == 1:
+                raise
+            continue
+        room_mm = 2 * sections[0].inner_radius_min() * mpp / 1000.0 / 1.12
+        if room_mm >= need_room_mm:
+            break
+        if n == 1 and no_room is not None:  # pragma: no cover - make_sections guarantees the room
+            raise CamelyonError(no_room)
+    return sections, room_mm
+
+
 def plan_slide(seed: int, patient: int, node: int, center: int, label: str, mpp: float,
                size: tuple[int, int], difficulty: str = "easy") -> SlidePlan:
     """Lay out one slide: staining, sections and lesions (cheap: no pixels are painted).
@@ -184,20 +201,8 @@ def plan_slide(seed: int, patient: int, node: int, center: int, label: str, mpp:
     n_sections = int(rng.choice([1, 2, 2, 3]))
     # room (mm) the largest lesion needs in the first section
     min_room = {"macro": DIAMETER_RANGES_MM["macro"][0] * 1.03, "micro": DIAMETER_RANGES_MM["micro"][0] * 1.5}
-    need_room = min_room.get(label, 0.0)
-    need_um = need_room * 1000 * 0.56 + 25.0
-    for n in range(n_sections, 0, -1):
-        try:
-            sections = make_sections(rng, width, height, mpp, n, need_um if n == 1 else 0.0)
-        except CamelyonError:
-            if n == 1:
-                raise
-            continue
-        room_mm = 2 * sections[0].inner_radius_min() * mpp / 1000.0 / 1.12
-        if room_mm >= need_room:
-            break
-        if n == 1:  # pragma: no cover - make_sections guarantees the room
-            raise CamelyonError(f"{slide_name(patient, node)}: no room for a {label} lesion")
+    sections, room_mm = _sections_with_room(rng, width, height, mpp, n_sections, min_room.get(label, 0.0),
+                                            f"{slide_name(patient, node)}: no room for a {label} lesion")
     lesions = place_lesions(label, sections, rng, mpp, max_diameter_mm=max(room_mm, 0.0))
     plan = SlidePlan(
         name=slide_name(patient, node),
@@ -233,17 +238,7 @@ def plan_challenge_slide(seed: int, patient: int, node: int, center: int, label:
     stain = scanned_stain(slide_stain(center, rng), center_scanner(center))
     n_sections = int(rng.choice([1, 2, 2, 3]))
     need_room = {"macro": CHALLENGE_RANGES_MM["macro"][0] * 1.03, "micro": 0.3}.get(label, 0.0)
-    need_um = need_room * 1000 * 0.56 + 25.0
-    for n in range(n_sections, 0, -1):
-        try:
-            sections = make_sections(rng, width, height, mpp, n, need_um if n == 1 else 0.0)
-        except CamelyonError:
-            if n == 1:
-                raise
-            continue
-        room_mm = 2 * sections[0].inner_radius_min() * mpp / 1000.0 / 1.12
-        if room_mm >= need_room:
-            break
+    sections, room_mm = _sections_with_room(rng, width, height, mpp, n_sections, need_room, None)
     cores, sinus_px = sinus_cores(sections, rng, mpp)
     lesions = place_challenge_lesions(label, sections, rng, mpp, max(room_mm, 0.0), sinus_px)
     features = plan_lookalikes(sections, rng, mpp, cores) + plan_artefacts(width, height, sections, rng, mpp)

@@ -183,6 +183,38 @@ def _base_stain(cls, hem, eos, fat_field, fat_threshold, fibre, px, py, seed, st
                 eos[r, c] = 0.0
 
 
+@njit(cache=True, inline="always")
+def stain_at(hem, eos, thick, hfield, r, c, m):
+    """Hematoxylin and eosin at pixel (r, c): the padded maps (border ``m``) times the section thickness,
+    and hematoxylin times its uptake (unpadded maps)."""
+    t = thick[r, c]
+    return hem[r + m, c + m] * t * hfield[r, c], eos[r + m, c + m] * t
+
+
+@njit(cache=True, inline="always")
+def lut_value(o, lut, lut_scale, nlut):
+    """``exp(-o)`` from the table ``lut`` (``lut[i] = exp(-i / lut_scale)``, index clipped to 0..nlut)."""
+    i = int(o * lut_scale)
+    if i > nlut:
+        i = nlut
+    if i < 0:
+        i = 0
+    return lut[i]
+
+
+@njit(cache=True, inline="always")
+def noisy_byte(value, noise, hs, ch):
+    """``value`` (0..255) plus uniform noise of half-width ``noise`` drawn from bits ``16 ch`` of hash ``hs``,
+    clipped and rounded to uint8."""
+    u = np.float64((hs >> np.uint64(16 * ch)) & np.uint64(0xFFFF)) * (1.0 / 65536.0)
+    v = value + noise * (2.0 * u - 1.0)
+    if v < 0.0:
+        v = 0.0
+    elif v > 255.0:
+        v = 255.0
+    return np.uint8(v + 0.5)
+
+
 @njit(cache=True, nogil=True)
 def _to_rgb(out, hem, eos, thick, hfield, m, od, background, lut, lut_scale, noise, seed, px, py):
     """``thick`` and ``hfield`` cover the unpadded region; ``hem`` / ``eos`` the padded one."""
@@ -190,24 +222,11 @@ def _to_rgb(out, hem, eos, thick, hfield, m, od, background, lut, lut_scale, noi
     nlut = lut.shape[0] - 1
     for r in range(h):
         for c in range(w):
-            t = thick[r, c]
-            hh = hem[r + m, c + m] * t * hfield[r, c]
-            ee = eos[r + m, c + m] * t
+            hh, ee = stain_at(hem, eos, thick, hfield, r, c, m)
             hs = hash2(seed, px + c, py + r, _SALT_NOISE)
             for ch in range(3):
-                o = hh * od[0, ch] + ee * od[1, ch]
-                i = int(o * lut_scale)
-                if i > nlut:
-                    i = nlut
-                if i < 0:
-                    i = 0
-                u = np.float64((hs >> np.uint64(16 * ch)) & np.uint64(0xFFFF)) * (1.0 / 65536.0)
-                v = background[ch] * lut[i] + noise * (2.0 * u - 1.0)
-                if v < 0.0:
-                    v = 0.0
-                elif v > 255.0:
-                    v = 255.0
-                out[r, c, ch] = np.uint8(v + 0.5)
+                transmitted = lut_value(hh * od[0, ch] + ee * od[1, ch], lut, lut_scale, nlut)
+                out[r, c, ch] = noisy_byte(background[ch] * transmitted, noise, hs, ch)
 
 
 @njit(cache=True, nogil=True)
@@ -218,13 +237,7 @@ def _background(out, background, noise, seed, px, py):
         for c in range(w):
             hs = hash2(seed, px + c, py + r, _SALT_NOISE)
             for ch in range(3):
-                u = np.float64((hs >> np.uint64(16 * ch)) & np.uint64(0xFFFF)) * (1.0 / 65536.0)
-                v = background[ch] + noise * (2.0 * u - 1.0)
-                if v < 0.0:
-                    v = 0.0
-                elif v > 255.0:
-                    v = 255.0
-                out[r, c, ch] = np.uint8(v + 0.5)
+                out[r, c, ch] = noisy_byte(background[ch], noise, hs, ch)
 
 
 class Painter:
@@ -276,17 +289,38 @@ class Painter:
 
     def _buffers(self, h: int, w: int) -> None:
         if self._shape != (h, w):
-            self.cls = np.empty((h, w), dtype=np.uint8)
-            self.hem = np.empty((h, w), dtype=np.float32)
-            self.eos = np.empty((h, w), dtype=np.float32)
-            self.tmp = np.empty((h, w), dtype=np.float32)
-            self.fat_field = np.empty((h, w), dtype=np.float32)
-            self.density = np.empty((h, w), dtype=np.float32)
-            self.thick = np.empty((h, w), dtype=np.float32)
-            self.hfield = np.empty((h, w), dtype=np.float32)
-            self.chromatin = np.empty((h, w), dtype=np.float32)
+            self._allocate(h, w, ("cls",), np.uint8)
+            self._allocate(h, w, ("hem", "eos", "tmp", "fat_field", "density", "thick", "hfield", "chromatin"))
             self.ones = np.ones((h, w), dtype=np.float32)
             self._shape = (h, w)
+
+    def _allocate(self, h: int, w: int, names, dtype=np.float32) -> None:
+        """One (h, w) scratch map per name, as attributes of the painter (reused while the size holds)."""
+        for name in names:
+            setattr(self, name, np.empty((h, w), dtype=dtype))
+
+    def _fill_classes(self, out, polygons, values, bboxes, px, py, bitwise_or=False) -> None:
+        """Write each polygon's value into ``out`` (the padded region at level-0 px, py), skipping polygons
+        whose bounding box misses it."""
+        ph, pw = out.shape
+        out[:] = 0
+        for poly, value, bb in zip(polygons, values, bboxes, strict=True):
+            if bb[0] < px + pw and bb[2] > px and bb[1] < py + ph and bb[3] > py:
+                fill_polygon(out, poly, px, py, value, self.xs, bitwise_or)
+
+    def _thickness(self, x: int, y: int, w: int, h: int, salt_thick: int, salt_uptake: int):
+        """Section thickness (0.8..1.2, ~700 um) and hematoxylin uptake (0.88..1.12, ~450 um) over the
+        unpadded region: views of the ``thick`` and ``hfield`` buffers."""
+        m, um = self.margin, self.um
+        thick = self.thick[m : m + h, m : m + w]
+        hfield = self.hfield[m : m + h, m : m + w]
+        value_noise(self.seed, salt_thick, x, y, max(2, int(700 * um)), thick)
+        value_noise(self.seed, salt_uptake, x, y, max(2, int(450 * um)), hfield)
+        np.multiply(thick, 0.4, out=thick)
+        np.add(thick, 0.8, out=thick)
+        np.multiply(hfield, 0.24, out=hfield)
+        np.add(hfield, 0.88, out=hfield)
+        return thick, hfield
 
     def touches_tissue(self, x: int, y: int, w: int, h: int) -> bool:
         """True when the region (level-0 px), padded, may contain tissue."""
@@ -314,10 +348,7 @@ class Painter:
         px, py, pw, ph = x - m, y - m, w + 2 * m, h + 2 * m
         self._buffers(ph, pw)
         cls, hem, eos = self.cls, self.hem, self.eos
-        cls[:] = 0
-        for poly, value, bb in zip(self.polygons, self.values, self.bboxes, strict=False):
-            if bb[0] < px + pw and bb[2] > px and bb[1] < py + ph and bb[3] > py:
-                fill_polygon(cls, poly, px, py, value, self.xs)
+        self._fill_classes(cls, self.polygons, self.values, self.bboxes, px, py)
         if not cls.any():
             _background(out, self.background, self.noise, seed, x, y)
             return out
@@ -329,10 +360,7 @@ class Painter:
         self.fat_field *= 0.75
         self.fat_field += 0.25 * self.tmp
         value_noise(seed, _SALT_DENSITY, px, py, max(2, int(120 * um)), self.density)
-        thick = self.thick[m : m + h, m : m + w]
-        hfield = self.hfield[m : m + h, m : m + w]
-        value_noise(seed, _SALT_THICK, x, y, max(2, int(700 * um)), thick)
-        value_noise(seed, _SALT_HFIELD, x, y, max(2, int(450 * um)), hfield)
+        thick, hfield = self._thickness(x, y, w, h, _SALT_THICK, _SALT_HFIELD)
         fat_threshold = 0.92 - 0.5 * plan.fat_fraction
         _base_stain(cls, hem, eos, self.fat_field, fat_threshold, self.density, px, py, seed,
                     0.10, 0.34, 0.15, 0.34, 0.10, 0.85, self.centres, 5.0 * um)
@@ -349,17 +377,12 @@ class Painter:
                            4.0 * um, 6.5 * um, 0.18, 0.35, 1.1, 0.0)
         if (cls == TUMOUR).any():
             value_noise(seed, _SALT_CHROMATIN, px, py, max(1, int(round(1.6 * um))), self.chromatin)
-            cells.splat_tumour_nuclei(hem, cls, px, py, seed, _SALT_TUMOUR, TUMOUR_CELL_SPACING_UM * um, 0.55,
-                                      0.97, 5.8 * um, 7.8 * um, 0.7, 0.12, 0.36, 0.5, 0.9 * um,
-                                      self.chromatin, 0.75)
+            cells.splat_vesicular(hem, cls, TUMOUR, px, py, seed, _SALT_TUMOUR, TUMOUR_CELL_SPACING_UM * um, 0.55,
+                                  0.97, 5.8 * um, 7.8 * um, 0.7, 0.12, 0.36, 0.5, 0.9 * um, self.chromatin, 0.75,
+                                  1.0, True)
         if self.kernel is not None:
             _blur(hem, self.tmp, self.kernel, m)
             _blur(eos, self.tmp, self.kernel, m)
-        # thickness 0.8..1.2 for both stains, hematoxylin uptake 0.88..1.12
-        np.multiply(thick, 0.4, out=thick)
-        np.add(thick, 0.8, out=thick)
-        np.multiply(hfield, 0.24, out=hfield)
-        np.add(hfield, 0.88, out=hfield)
         _to_rgb(out, hem, eos, thick, hfield, m, self.od, self.background, self.lut, self.LUT_SCALE,
                 self.noise, seed, x, y)
         return out

@@ -66,33 +66,22 @@ class CenterStain:
         )
 
 
-#: The five synthetic centres (0..4), deliberately as different as CAMELYON17's.
-CENTER_STAINS: tuple[CenterStain, ...] = (
-    CenterStain(
-        "balanced, bright, sharp",
-        _unit((0.60, 0.73, 0.33)), _unit((0.18, 0.86, 0.48)),
-        1.00, 1.00, (246.0, 244.0, 247.0), 0.35, 3.0, 85,
-    ),
-    CenterStain(
-        "strong blue hematoxylin, darker scanner",
-        _unit((0.48, 0.74, 0.47)), _unit((0.12, 0.90, 0.42)),
-        1.30, 0.80, (238.0, 238.0, 244.0), 0.55, 4.0, 80,
-    ),
-    CenterStain(
-        "eosin-heavy, pink",
-        _unit((0.66, 0.70, 0.27)), _unit((0.24, 0.80, 0.55)),
-        0.80, 1.40, (248.0, 244.0, 246.0), 0.45, 3.0, 85,
-    ),
-    CenterStain(
-        "pale and washed out, blurry",
-        _unit((0.54, 0.68, 0.50)), _unit((0.20, 0.76, 0.62)),
-        0.70, 0.70, (250.0, 249.0, 250.0), 0.90, 5.0, 80,
-    ),
-    CenterStain(
-        "dark, brownish-red, noisy, yellowish light",
-        _unit((0.70, 0.67, 0.25)), _unit((0.34, 0.82, 0.46)),
-        1.25, 1.20, (236.0, 230.0, 218.0), 0.50, 7.0, 75,
-    ),
+#: Names of the five synthetic centres (0..4), deliberately as different as CAMELYON17's.
+_CENTER_NAMES = ("balanced, bright, sharp", "strong blue hematoxylin, darker scanner", "eosin-heavy, pink",
+                 "pale and washed out, blurry", "dark, brownish-red, noisy, yellowish light")
+#: Per centre: H and E OD directions (normalised below), H and E amounts, light through glass (R, G, B),
+#: focus blur (um), noise, JPEG quality (the fields of :class:`CenterStain` after the name).
+_CENTER_VALUES = (
+    ((0.60, 0.73, 0.33), (0.18, 0.86, 0.48), 1.00, 1.00, (246.0, 244.0, 247.0), 0.35, 3.0, 85),
+    ((0.48, 0.74, 0.47), (0.12, 0.90, 0.42), 1.30, 0.80, (238.0, 238.0, 244.0), 0.55, 4.0, 80),
+    ((0.66, 0.70, 0.27), (0.24, 0.80, 0.55), 0.80, 1.40, (248.0, 244.0, 246.0), 0.45, 3.0, 85),
+    ((0.54, 0.68, 0.50), (0.20, 0.76, 0.62), 0.70, 0.70, (250.0, 249.0, 250.0), 0.90, 5.0, 80),
+    ((0.70, 0.67, 0.25), (0.34, 0.82, 0.46), 1.25, 1.20, (236.0, 230.0, 218.0), 0.50, 7.0, 75),
+)
+#: The five synthetic centres (0..4).
+CENTER_STAINS: tuple[CenterStain, ...] = tuple(
+    CenterStain(name, _unit(h), _unit(e), *rest)
+    for name, (h, e, *rest) in zip(_CENTER_NAMES, _CENTER_VALUES, strict=True)
 )
 
 

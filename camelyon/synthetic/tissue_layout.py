@@ -103,8 +103,9 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def fill_polygon(out, polygon, px, py, value, xs):
-    """Set ``out`` to ``value`` at pixels whose centre lies inside ``polygon`` (even-odd rule).
+def fill_polygon(out, polygon, px, py, value, xs, bitwise_or=False):
+    """Set ``out`` to ``value`` (or ``out |= value``) at pixels whose centre lies inside ``polygon``
+    (even-odd rule).
 
     Parameters
     ----------
@@ -115,6 +116,8 @@ def fill_polygon(out, polygon, px, py, value, xs):
     value : int
     xs : ndarray (N,) float64
         Scratch space for one row's edge crossings.
+    bitwise_or : bool
+        ``out[r, c] |= value`` instead of ``=`` (bit masks of overlapping regions).
     """
     h, w = out.shape
     n = polygon.shape[0]
@@ -150,7 +153,10 @@ def fill_polygon(out, polygon, px, py, value, xs):
             if c1 > w:
                 c1 = w
             for c in range(c0, c1):
-                out[r, c] = value
+                if bitwise_or:
+                    out[r, c] |= value
+                else:
+                    out[r, c] = value
 
 
 def make_sections(

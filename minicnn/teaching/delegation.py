@@ -6,14 +6,18 @@ replaces every function of the forbidden modules (``grading.toml``: ``forbid``) 
 at the Python call stack: when one of the frames belongs to a *guarded* file of the student (``guard``:
 the naive module, the exercise notebook), the wrapper raises :class:`DelegationError`
 ("G03 must be written with loops, not by calling conv2d_forward_fast"); otherwise (a test using the fast
-kernel as an oracle, the layer calling its fast kernel as it should) it calls the original.
+kernel as an oracle, the layer calling its fast kernel as it should) it calls the original. Frames of the
+instructor's tests (``tests/`` of the working folder) stop the search: a function a test hands to the
+student's code, which calls the twin as an oracle, is the test's call, not the student's.
 
 The wrappers replace the module attributes and every other binding of the same object in already
 imported modules (``from .conv_fast import conv2d_forward_fast`` in a package ``__init__`` or in the
 student's module), so the order of imports does not matter.
 
 Limits (said in ``docs/teaching.md``): a reference kept before :func:`install` ran in a closure or a
-default argument, or a call made from compiled (Numba) code, does not go through the wrapper; copying the
+default argument, a call made from compiled (Numba) code, or a call of a compiled twin through its own
+module's attribute (``conv_fast.im2col``: it stays there and in every module with compiled functions of
+its own, which may use it as a global) does not go through the wrapper; copying the
 twin's source text into the exercise is not a call and is not detected.
 """
 
@@ -37,11 +41,20 @@ def _guarded(filename: str, guard: tuple[str, ...], notebooks: tuple[str, ...]) 
     return os.path.realpath(filename) in guard if guard else False
 
 
-def _wrap(original, name: str, message: str, guard: tuple[str, ...], notebooks: tuple[str, ...]):
+def _compiled(obj) -> bool:
+    """True for a Numba dispatcher (``@njit`` function)."""
+    owner = type(obj).__dict__.get("__module__")
+    return isinstance(owner, str) and owner.startswith("numba.")  # not getattr(obj, ...): some objects raise
+
+
+def _wrap(original, name: str, message: str, guard: tuple[str, ...], notebooks: tuple[str, ...], oracles: tuple = ()):
     def stub(*args, **kwargs):
         frame = sys._getframe(1)
         while frame is not None:
-            if _guarded(frame.f_code.co_filename, guard, notebooks):
+            filename = frame.f_code.co_filename
+            if oracles and filename.startswith(oracles):
+                break  # an instructor's test calls the twin itself (an oracle), even when student code called it
+            if _guarded(filename, guard, notebooks):
                 raise DelegationError(message.format(name=name))
             frame = frame.f_back
         return original(*args, **kwargs)
@@ -80,6 +93,10 @@ def install(exercise: str, guard: list[str], forbid: list[str], message: str | N
     """
     message = message or f"{exercise} must be written by you, not by calling {{name}}"
     py_guard = tuple(sorted(os.path.realpath(g) for g in guard if not g.endswith(".ipynb")))
+    # the instructor's tests of the graded tree (the working folder): a call whose nearest caller among the
+    # test and guarded frames is a test is an oracle (the G08 test hands the notebook a compiled Gini)
+    tests = os.path.join(os.getcwd(), "tests")
+    oracles = tuple({os.path.realpath(tests) + os.sep, os.path.abspath(tests) + os.sep}) if os.path.isdir(tests) else ()
     nb_guard = tuple(os.path.basename(g) + ":cell" for g in guard if g.endswith(".ipynb"))
     replaced: dict[int, tuple[object, object]] = {}
     names = []
@@ -96,16 +113,22 @@ def install(exercise: str, guard: list[str], forbid: list[str], message: str | N
             owner = getattr(obj, "__module__", None) or ""
             if owner != module_name and not owner.startswith(module_name + "."):
                 continue  # helpers the twin imports (numpy, minicnn's checks) stay untouched
-            stub = replaced.get(id(obj), (None, None))[1] or _wrap(obj, name, message, py_guard, nb_guard)
+            stub = replaced.get(id(obj), (None, None))[1] or _wrap(obj, name, message, py_guard, nb_guard, oracles)
             replaced[id(obj)] = (obj, stub)
-            setattr(module, name, stub)
+            if not _compiled(obj):
+                # a Numba function stays in its own module: the module's other compiled functions look it up
+                # there as a global when they compile, and a Python wrapper would not type (below, too)
+                setattr(module, name, stub)
             names.append(f"{module_name}.{name}")
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
+        # a module with compiled functions of its own may use a compiled twin as a global: it keeps it
+        own = getattr(module, "__name__", None)
+        compiled_ok = any(_compiled(v) and getattr(v, "__module__", None) == own for v in list(namespace.values()))
         for key, value in list(namespace.items()):
             hit = replaced.get(id(value))
-            if hit is not None and hit[0] is value:
+            if hit is not None and hit[0] is value and not (compiled_ok and _compiled(value)):
                 namespace[key] = hit[1]
     return names

@@ -38,15 +38,16 @@ def feedback_markdown(payload: dict) -> str:
     for ex_id, g in payload["exercises"].items():
         lines += ["", f"## {ex_id}: {_points(g)}", ""]
         groups = [f"{name} {v['earned']:g}/{v['points']:g} ({v['passed']} passed, {v['failed']} failed"
-                  + (f", {v['skipped']} skipped" if v["skipped"] else "") + ")"
+                  + (f", {v['skipped']} skipped" if v["skipped"] else "")
+                  + (f", {v['blank']} not counted: they pass on the blank edition" if v.get("blank") else "") + ")"
                   for name, v in g["groups"].items() if v.get("status") != "not graded"]  # fmt: skip
         if groups:
             lines.append("Checks: " + "; ".join(groups) + ".")
         skipped = [name for name, v in g["groups"].items() if v.get("status") == "not graded"]
         if skipped:
             lines.append(f"Not graded (all skipped): {', '.join(skipped)}.")
-        if g["delegation"]:
-            lines += ["", f"**Not accepted:** {g['delegation']}. The exercise scores 0."]
+        if g.get("gamed") or g["delegation"]:
+            lines += ["", f"**Gamed, not accepted:** {g.get('gamed') or g['delegation']}. {_consequence(g)}"]
         if g["hung"]:
             lines += ["", "**Hung:** " + ", ".join(f"`{h}`" for h in g["hung"][:5])]
         failure = g.get("first_failure")
@@ -59,6 +60,10 @@ def feedback_markdown(payload: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _consequence(g: dict) -> str:
+    return "The exercise scores 0." if g["points"] == 0 else "The checks concerned fail."
+
+
 def feedback_html(payload: dict) -> str:
     """The same page in stand-alone HTML (no external resources)."""
     sid = html.escape(_student_id(payload))
@@ -66,15 +71,16 @@ def feedback_html(payload: dict) -> str:
     total = payload["total_score"]
     rows = []
     for ex_id, g in payload["exercises"].items():
-        colour = "#b00020" if g["score"] is None or g["delegation"] or g["score"] == 0 else "#1b5e20" if g["score"] == 100 else "#8a6d00"
+        colour = "#b00020" if g["score"] is None or g.get("gamed") or g["delegation"] or g["score"] == 0 else "#1b5e20" if g["score"] == 100 else "#8a6d00"
         rows.append(f"<tr><td>{e(ex_id)}</td><td style='color:{colour}'>{e(_points(g))}</td><td>{e(g['status'])}</td></tr>")
     sections = []
     for ex_id, g in payload["exercises"].items():
         parts = [f"<h2 id='{e(ex_id)}'>{e(ex_id)}: {e(_points(g))}</h2>"]
         if g["score"] is None:
             parts.append("<p style='color:#b00020'><b>Not graded</b>: every check of this exercise was skipped.</p>")
-        if g["delegation"]:
-            parts.append(f"<p style='color:#b00020'><b>Not accepted:</b> {e(g['delegation'])}. The exercise scores 0.</p>")
+        if g.get("gamed") or g["delegation"]:
+            parts.append(f"<p style='color:#b00020'><b>Gamed, not accepted:</b> {e(g.get('gamed') or g['delegation'])}. "
+                         f"{e(_consequence(g))}</p>")  # fmt: skip
         if g["hung"]:
             parts.append("<p><b>Hung:</b> " + ", ".join(f"<code>{e(h)}</code>" for h in g["hung"][:5]) + "</p>")
         items = "".join(

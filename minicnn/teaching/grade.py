@@ -27,6 +27,7 @@ not run counts as failed. Skipped tests are not counted; an exercise whose every
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
@@ -43,7 +44,7 @@ import numpy as np
 from minicnn.io import atomic_write, write_text
 from minicnn.teaching import sandbox
 from minicnn.teaching.policy import ExercisePolicy, Policy, load_policy
-from minicnn.teaching.regions import Region
+from minicnn.teaching.regions import EXCLUDED_DIRS, EXCLUDED_SUFFIXES, Region
 from minicnn.teaching.regions import exercises as group_regions
 from minicnn.teaching.release import ReleaseError, check
 from minicnn.teaching.selfcheck import exercise_test_files
@@ -100,6 +101,7 @@ class ExerciseGrade:
     probes: dict = field(default_factory=dict)
     import_problems: dict = field(default_factory=dict)
     delegation: str = ""
+    gamed: str = ""  # why the exercise counts as gamed (a delegation, or a function special-casing the visible inputs)
     hung: list[str] = field(default_factory=list)
     files: dict = field(default_factory=dict)
     first_failure: dict | None = None
@@ -107,6 +109,11 @@ class ExerciseGrade:
     seconds: float = 0.0
     wall_limit_reached: bool = False
     leftovers_killed: int = 0
+    cpu_seconds: float = 0.0  # CPU of the sandboxed processes (user + system), all steps; 0 when reused
+    cpu: dict = field(default_factory=dict)  # step -> CPU seconds
+    reused: bool = False  # byte-identical exercise files were graded earlier in this run: their results
+    logs: str = ""  # when reused: the folder holding the logs of that grading
+    tests_blank: int = 0  # tests that pass on the blank edition too: not counted
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -170,11 +177,67 @@ def _events(path: Path) -> list[dict]:
     return out
 
 
+_METER = threading.local()
+
+
+def _run(step: str, *args, **kwargs) -> sandbox.RunResult:
+    """:func:`sandbox.run`, adding its CPU seconds to the exercise being graded by this thread (``step``)."""
+    result = sandbox.run(*args, **kwargs)
+    meter = getattr(_METER, "cpu", None)
+    if meter is not None:
+        meter[step] = round(meter.get(step, 0.0) + result.cpu_seconds, 3)
+    return result
+
+
 # --------------------------------------------------------------------------------------- import check
 
 
+def _import_timeout(settings: Settings) -> float:
+    return min(IMPORT_TIMEOUT_SECONDS, max(settings.test_timeout, 5.0))
+
+
+def read_import_steps(text: str, work: Path, result: sandbox.RunResult, import_timeout: float,
+                      problems: dict) -> str | None:  # fmt: skip
+    """Fold the import check's JSON lines of a log into ``problems`` (module -> what went wrong).
+
+    Returns the module whose import never ended (it hung, or the interpreter died in it), else None.
+    """
+    started, finished = None, set()
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            step = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(step, dict):
+            continue
+        if "start" in step:
+            started = step["start"]
+        elif "ok" in step:
+            finished.add(step["ok"])
+        elif "error" in step:
+            finished.add(step["error"])
+            where = culprit(step["text"], work)
+            last = step["text"].strip().splitlines()[-1] if step["text"].strip() else "error"
+            problems[step["error"]] = f"import fails: {last}" + (f" (at {where})" if where else "")
+    if started is None or started in finished:
+        return None
+    where = culprit(text, work)
+    if result.timed_out:
+        problems[started] = f"import hangs: the exercise's wall limit passed while importing it (at {where or '?'})"
+    elif "Timeout (" in text:
+        problems[started] = f"import hangs: still running after {import_timeout:g} s (at {where or '?'})"
+    else:
+        problems[started] = f"import crashes the interpreter (exit code {result.returncode})" + (f" at {where}" if where else "")
+    return started
+
+
 def check_imports(work: Path, modules: list[str], settings: Settings, log: Path, deadline: float) -> tuple[dict, bool]:
-    """Import ``modules`` of ``work`` one by one in the sandbox.
+    """Import ``modules`` of ``work`` one by one in the sandbox (a process of their own).
+
+    The grader runs this check in the probes' process (:func:`run_probes`); this function carries on after
+    a module that hung or crashed there, to report the modules after it.
 
     Returns
     -------
@@ -184,46 +247,22 @@ def check_imports(work: Path, modules: list[str], settings: Settings, log: Path,
         True when a module hung or killed the interpreter (the exercise's other steps would do the same).
     """
     problems: dict[str, str] = {}
-    import_timeout = min(IMPORT_TIMEOUT_SECONDS, max(settings.test_timeout, 5.0))
+    import_timeout = _import_timeout(settings)
     todo = list(modules)
     fatal = False
     while todo:
-        out = log.with_suffix(".stdout")
-        out.unlink(missing_ok=True)
         cmd = [settings.python, str(IMPORT_CHECK_FILE), str(import_timeout), *todo]
         # stdout (the JSON steps) and stderr (dumps) both go to the log; the steps are read back from it
-        result = sandbox.run(cmd, work, _env(work), log, settings.limits(), deadline)
+        result = _run("import", cmd, work, _env(work), log, settings.limits(), deadline)
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-        started, finished = None, set()
-        for line in text.splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                step = json.loads(line)
-            except ValueError:
-                continue
-            if "start" in step:
-                started = step["start"]
-            elif "ok" in step:
-                finished.add(step["ok"])
-            elif "error" in step:
-                finished.add(step["error"])
-                where = culprit(step["text"], work)
-                last = step["text"].strip().splitlines()[-1] if step["text"].strip() else "error"
-                problems[step["error"]] = f"import fails: {last}" + (f" (at {where})" if where else "")
-        if started is None or started in finished or result.returncode == 0:
+        stuck = read_import_steps(text, work, result, import_timeout, problems)
+        if stuck is None or result.returncode == 0:
             break
-        where = culprit(text, work)
-        if result.timed_out:
-            problems[started] = f"import hangs: the exercise's wall limit passed while importing it (at {where or '?'})"
-        elif "Timeout (" in text:
-            problems[started] = f"import hangs: still running after {import_timeout:g} s (at {where or '?'})"
-        else:
-            problems[started] = f"import crashes the interpreter (exit code {result.returncode})" + (f" at {where}" if where else "")
         fatal = True
-        todo = todo[todo.index(started) + 1 :] if started in todo else []
+        todo = todo[todo.index(stuck) + 1 :] if stuck in todo else []
         if result.timed_out or time.monotonic() >= deadline:
             break
+        log.unlink(missing_ok=True)
     return problems, fatal
 
 
@@ -287,7 +326,7 @@ def run_tests(work: Path, ex_id: str, rules: list[dict], settings: Settings, log
                "--continue-on-collection-errors",
                "--tb=short", *[f"--deselect={n}" for n in sorted(done)]]  # fmt: skip
         start_len = len(_events(events_file))
-        result = sandbox.run(cmd, work, _env(work, extra), log, settings.limits(), deadline)
+        result = _run("tests", cmd, work, _env(work, extra), log, settings.limits(), deadline)
         leftovers += result.leftovers_killed
         events = _events(events_file)[start_len:]
         new_collected, running, finished = _merge_test_events(events, records)
@@ -337,14 +376,19 @@ def _tail(path: Path, n: int = 5) -> str:
 # --------------------------------------------------------------------------------------------- probes
 
 
-def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadline: float, rules: list[dict]) -> tuple[dict, dict]:
+def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadline: float, rules: list[dict],
+               modules: list[str] = (), imports: dict | None = None) -> tuple[dict, dict] | tuple[dict, dict, bool]:  # fmt: skip
     """Outputs and status of the hidden probes of one exercise over ``tree`` (sandboxed).
 
     Each probe has the per-test timeout; a probe that hangs or kills its process is reported (with the
-    file and line it was running) and the probes after it run in a new process.
+    file and line it was running) and the probes after it run in a new process. With ``modules``, the
+    same process first imports them one by one (the import check): their problems go to ``imports``, and
+    when one hangs or crashes the interpreter the probes do not run and ``(arrays, status, True)`` is
+    returned (``False`` otherwise).
     """
     probes_file = settings.probes_file or tree / PROBES_RELATIVE
-    if not probes_file.exists():
+    fatal = False
+    if not probes_file.exists() and not modules:
         return {}, {}
     extra = {"MINICNN_GRADING_DELEGATION": json.dumps({"exercise": ex_id, "rules": rules})} if rules else {}
     extra["MINICNN_GRADING_TEST_TIMEOUT"] = str(settings.test_timeout)
@@ -358,7 +402,22 @@ def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadlin
         cmd = [settings.python, str(RUNNER_FILE), str(probes_file), ex_id, str(part), str(settings.seed)]
         if todo is not None:
             cmd.append(",".join(todo))
-        result = sandbox.run(cmd, tree, _env(tree, extra), log, settings.limits(), deadline)
+        env = _env(tree, extra)
+        if modules and _attempt == 0:
+            env.update(MINICNN_GRADING_IMPORTS=",".join(modules), MINICNN_GRADING_IMPORT_TIMEOUT=str(_import_timeout(settings)))
+        result = _run("probes", cmd, tree, env, log, settings.limits(), deadline)
+        if modules and _attempt == 0:
+            text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+            stuck = read_import_steps(text, tree, result, _import_timeout(settings), imports if imports is not None else {})
+            if stuck is not None:  # the probes never started; report the modules after it too
+                fatal = True
+                rest = modules[modules.index(stuck) + 1 :] if stuck in modules else []
+                if rest and not result.timed_out and time.monotonic() < deadline:
+                    more, _ = check_imports(tree, rest, settings, Path(str(prefix) + ".import.log"), deadline)
+                    (imports if imports is not None else {}).update(more)
+                return {}, {}, True
+            if not probes_file.exists():
+                return {}, {}, False
         status_file = Path(str(part) + ".json")
         if not status_file.exists():
             status = status or {"*": "error: the probes did not start: " + _tail(log, 3)}
@@ -385,7 +444,7 @@ def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadlin
             for k in todo:
                 status[k] = "not run: the exercise's wall limit passed"
             break
-    return arrays, status
+    return (arrays, status, fatal) if modules else (arrays, status)
 
 
 def _show(value) -> str:
@@ -426,8 +485,18 @@ def outputs_match(student: np.ndarray, reference: np.ndarray, rtol: float = 1e-7
                    f"(relative error {rel:.2g}, tolerance rtol {rtol:g}); {int(bad.sum())} of {bad.size} values differ")  # fmt: skip
 
 
+#: Outputs of a probe whose name starts with this are the function on the inputs of the visible tests.
+VISIBLE_PREFIX = "visible"
+
+
 def compare_probes(stu_arrays, stu_status, ref_arrays, ref_status, rtol=1e-7, atol=1e-12) -> dict:
-    """Per probe: ``match``, or why not. Mismatches name the smallest output that differs first."""
+    """Per probe: ``match``, ``gamed: ...``, or why not. Mismatches name the smallest output that differs first.
+
+    A probe may return some outputs under names starting with ``visible`` (:data:`VISIBLE_PREFIX`): the
+    function on the inputs of the visible tests. When all of those match and an output on new inputs (same
+    shapes and parameters, values drawn at grading time) does not, the function answers exactly what it was
+    tested on and nothing else: the verdict is ``gamed: ...`` (special-casing the visible inputs).
+    """
     result = {}
     for name, ref_state in ref_status.items():
         if ref_state != "ok":
@@ -447,7 +516,15 @@ def compare_probes(stu_arrays, stu_status, ref_arrays, ref_status, rtol=1e-7, at
             same, why = outputs_match(stu_arrays[key], ref_arrays[key], rtol, atol)
             if not same:
                 problems.append(f"{short}: {why}")
-        result[name] = "match" if not problems else "mismatch: " + "; ".join(problems)
+        visible = [k for k in keys if k.split("/", 1)[1].startswith(VISIBLE_PREFIX)]
+        new_inputs = [p for p in problems if not p.startswith(VISIBLE_PREFIX)]
+        if not problems:
+            result[name] = "match"
+        elif visible and len(new_inputs) == len(problems):
+            result[name] = ("gamed: right on the visible tests' inputs, wrong on new inputs of the same shape: "
+                            + "; ".join(new_inputs))  # fmt: skip
+        else:
+            result[name] = "mismatch: " + "; ".join(problems)
     return result
 
 
@@ -469,25 +546,41 @@ class ReferenceProbes:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 ref = self.settings.reference
                 deadline = time.monotonic() + max(self.settings.wall_limit, 120.0)
-                self._cache[ex_id] = run_probes(ref, ex_id, self.folder / ex_id, self.settings, deadline, [])
+                meter, _METER.cpu = getattr(_METER, "cpu", None), None  # not the student's exercise
+                try:
+                    self._cache[ex_id] = run_probes(ref, ex_id, self.folder / ex_id, self.settings, deadline, [])
+                finally:
+                    _METER.cpu = meter
             return self._cache[ex_id]
 
 
 # -------------------------------------------------------------------------------------------- scoring
 
 
-def score_exercise(g: ExerciseGrade, pol: ExercisePolicy, delegation_policy: str) -> None:
-    """Fill ``points``, ``max_points``, ``score``, ``groups`` of ``g`` from its tests and probes."""
+def score_exercise(g: ExerciseGrade, pol: ExercisePolicy, delegation_policy: str, gamed_policy: str = "zero",
+                   blank_passes: frozenset = frozenset()) -> None:  # fmt: skip
+    """Fill ``points``, ``max_points``, ``score``, ``groups`` of ``g`` from its tests and probes.
+
+    Checks in ``blank_passes`` (test node ids and probe names that pass on the blank edition) are not counted:
+    they earn nothing. ``g.delegation`` scores 0 under ``delegation_policy == "zero"``, any other ``g.gamed``
+    under ``gamed_policy == "zero"``.
+    """
     groups = {grp.name: {"points": grp.points, "passed": 0, "failed": 0, "skipped": 0, "earned": 0.0} for grp in pol.groups}
     for rec in g.tests:
         grp = pol.group_of_test(rec["nodeid"])
         if grp is None:
+            continue
+        if rec["nodeid"] in blank_passes:
+            groups[grp.name]["blank"] = groups[grp.name].get("blank", 0) + 1
             continue
         key = "passed" if rec["outcome"] == "passed" else "skipped" if rec["outcome"] == "skipped" else "failed"
         groups[grp.name][key] += 1
     for name, verdict in g.probes.items():
         grp = pol.group_of_probe(name)
         if grp is None:
+            continue
+        if "probe:" + name in blank_passes:
+            groups[grp.name]["blank"] = groups[grp.name].get("blank", 0) + 1
             continue
         key = "passed" if verdict == "match" else "skipped" if verdict.startswith("skipped") else "failed"
         groups[grp.name][key] += 1
@@ -509,7 +602,7 @@ def score_exercise(g: ExerciseGrade, pol: ExercisePolicy, delegation_policy: str
         g.score, g.points, g.max_points = None, 0.0, pol.points
         return
     g.max_points = pol.points
-    if g.delegation and delegation_policy == "zero":
+    if (g.delegation and delegation_policy == "zero") or (g.gamed and not g.delegation and gamed_policy == "zero"):
         g.score, g.points = 0.0, 0.0
         return
     g.score = round(100.0 * earned / maximum, 1)
@@ -526,6 +619,9 @@ def _first_failure(g: ExerciseGrade) -> dict | None:
     for rec in failing:
         if rec.get("delegation"):
             return {"check": rec["nodeid"], "detail": rec["delegation"]}
+    for name, verdict in g.probes.items():
+        if verdict.startswith("gamed: "):
+            return {"check": f"hidden check {name} (visible inputs, then new random inputs)", "detail": verdict[len("gamed: "):]}
     for rec in failing:
         if rec.get("timeout"):
             return {"check": rec["nodeid"], "detail": rec.get("error", "hung") + (f" (at {rec['where']})" if rec.get("where") else "")}
@@ -558,15 +654,16 @@ def _status(g: ExerciseGrade) -> str:
     if g.import_problems:
         first = next(iter(g.import_problems.items()))
         return f"does not import: {first[0]}: {first[1]}"
-    if g.delegation:
-        return f"gamed: {g.delegation}"
+    if g.gamed:
+        return f"gamed: {g.gamed}"
     notes = []
     if g.wall_limit_reached:
         notes.append("wall limit reached")
     if g.hung:
         notes.append(f"{len(g.hung)} check{'s' if len(g.hung) > 1 else ''} hung ({g.hung[0]})")
     if g.score is None:
-        notes.insert(0, "not graded: every check was skipped")
+        notes.insert(0, "not graded: every check was skipped" if not g.tests_blank else
+                     "not graded: every check was skipped or passes on the blank edition")  # fmt: skip
     elif g.tests_not_implemented and g.tests_not_implemented == g.tests_failed and not g.probes_matched:
         notes.insert(0, "not implemented")
     elif g.score == 100.0:
@@ -581,58 +678,220 @@ def _status(g: ExerciseGrade) -> str:
 # ------------------------------------------------------------------------------------------- grading
 
 
-def grade_exercise(student: Path, ex_id: str, regions: list[Region], settings: Settings, work_root: Path, logs: Path,
-                   references: ReferenceProbes) -> ExerciseGrade:  # fmt: skip
-    """Grade one exercise of one student (see the module docstring)."""
+def _run_checks(work: Path, ex_id: str, files: list[str], settings: Settings, logs: Path,
+                references: ReferenceProbes) -> dict:  # fmt: skip
+    """Import check, tests and hidden probes of one exercise over its tree ``work``: the raw results."""
     start = time.monotonic()
     deadline = start + settings.wall_limit
     pol = settings.policy.exercise(ex_id)
+    cpu: dict = {}
+    _METER.cpu = cpu
+    raw = {"tests": [], "hung": [], "wall_limit_reached": False, "leftovers_killed": 0, "probes": {},
+           "import_problems": {}, "fatal": False, "cpu": cpu, "logs": str(logs)}  # fmt: skip
+    try:
+        rules = [
+            {**rule.as_dict(), "guard": [str(work / p) if p.endswith(".py") else p for p in rule.guard]}
+            for rule in pol.delegation
+        ]
+        modules = [module_name(rel) for rel in files if is_package_module(work, rel)]
+        ref_arrays, ref_status = references.get(ex_id)
+        # the probes' process first imports the exercise's modules one by one (the import check)
+        probed = run_probes(work, ex_id, logs / f"{ex_id}-probes", settings, deadline, rules, modules, raw["import_problems"])
+        stu_arrays, stu_status = probed[:2]
+        raw["fatal"] = bool(modules) and probed[2]
+        if raw["fatal"]:
+            raw["tests"] = [{"nodeid": f"import {m}", "outcome": "failed", "error": t} for m, t in raw["import_problems"].items()]
+            raw["wall_limit_reached"] = time.monotonic() >= deadline
+        else:  # a module whose import raises: the tests that need it fail, and say why
+            raw["probes"] = compare_probes(stu_arrays, stu_status, ref_arrays, ref_status, pol.rtol, pol.atol)
+            if time.monotonic() < deadline:
+                raw["tests"], raw["hung"], raw["wall_limit_reached"], raw["leftovers_killed"] = run_tests(
+                    work, ex_id, rules, settings, logs, deadline)
+            else:
+                raw["wall_limit_reached"] = True
+                raw["tests"] = [{"nodeid": f"tests of {ex_id}", "outcome": "failed", "error": "not run: the exercise's wall limit passed",
+                                 "not_run": True}]  # fmt: skip
+    finally:
+        _METER.cpu = None
+    raw["seconds"] = round(time.monotonic() - start, 2)
+    return raw
+
+
+def content_key(work: Path, files: list[str]) -> str:
+    """SHA-256 of the exercise files as placed in ``work`` (paths and bytes): equal keys grade the same."""
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        digest.update(rel.encode("utf-8") + b"\0")
+        path = work / rel
+        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def reference_key(settings: Settings) -> str:
+    """SHA-256 of what grades: the solution edition's files (as copied into a tree), the seed and the limits."""
+    digest = hashlib.sha256(json.dumps([settings.seed, settings.test_timeout, settings.wall_limit, settings.cpu_limit,
+                                        settings.memory_mb, settings.policy.source, settings.python]).encode())  # fmt: skip
+    roots = [(settings.reference, "")] + ([(settings.tests, "tests/")] if settings.tests else [])
+    for root, prefix in roots:
+        for path in sorted(Path(root).rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            parts = rel.split("/")
+            if any(p in EXCLUDED_DIRS for p in parts) or rel.endswith(EXCLUDED_SUFFIXES) or not path.is_file():
+                continue
+            if settings.tests and not prefix and parts[0] == "tests":
+                continue
+            digest.update((prefix + rel).encode("utf-8") + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    if settings.probes_file:
+        digest.update(settings.probes_file.read_bytes())
+    return digest.hexdigest()
+
+
+class GradeCache:
+    """Results shared by the students of one run (thread-safe).
+
+    - **Reuse**: an exercise whose files are byte-identical to one already graded in this run (same
+      :func:`content_key`) gets that grading's results without running anything again.
+    - **Blank baseline**: per exercise, the checks that pass on the blank edition (every region of the
+      exercise replaced by its stub). They earn nothing: a test that passes whatever the student writes
+      tests nothing the student wrote. Computed once per exercise and run, and kept on disk in ``folder``
+      under :func:`reference_key` (the solution edition's content, the seed and the limits), so a later run of
+      the same commit with the same seed does not compute it again.
+    """
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = Path(folder) if folder else None
+        self.hits = 0
+        self.misses = 0
+        self._results: dict[tuple[str, str], dict] = {}
+        self._blank: dict[str, frozenset] = {}
+        self._lock = threading.Lock()
+        self._locks: dict = {}
+        self._ref_key: str | None = None
+
+    def _lock_for(self, key) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _bind(self, settings: Settings) -> None:
+        """A cache serves one solution edition, seed and set of limits: refuse any other."""
+        what = (str(settings.reference), str(settings.tests), settings.seed, settings.policy.source,
+                settings.test_timeout, settings.wall_limit, settings.probes_file and str(settings.probes_file))  # fmt: skip
+        with self._lock:
+            self._settings = getattr(self, "_settings", None) or what
+        if self._settings != what:
+            raise ValueError(f"GradeCache: made for {self._settings}, used with {what}: results would be mixed up")
+
+    def checks(self, ex_id: str, key: str, compute, settings: Settings) -> tuple[dict, bool]:
+        """The raw results of ``(ex_id, key)``: computed by ``compute()`` the first time; (results, reused)."""
+        self._bind(settings)
+        with self._lock_for((ex_id, key)):
+            if (ex_id, key) in self._results:
+                with self._lock:
+                    self.hits += 1
+                return self._results[(ex_id, key)], True
+            raw = compute()
+            with self._lock:
+                self.misses += 1
+                self._results[(ex_id, key)] = raw
+            return raw, False
+
+    def blank_passes(self, ex_id: str, files: list[str], settings: Settings, work_root: Path,
+                     references: ReferenceProbes) -> frozenset:  # fmt: skip
+        """Test node ids and ``probe:<name>`` of the checks of ``ex_id`` that pass on the blank edition."""
+        self._bind(settings)
+        with self._lock_for(("blank", ex_id)):
+            if ex_id in self._blank:
+                return self._blank[ex_id]
+            disk = None
+            if self.folder is not None:
+                with self._lock:
+                    self._ref_key = self._ref_key or reference_key(settings)
+                disk = self.folder / f"blank-{self._ref_key[:32]}-{ex_id}.json"
+                if disk.is_file():
+                    try:
+                        self._blank[ex_id] = frozenset(json.loads(disk.read_text(encoding="utf-8"))["passes"])
+                        return self._blank[ex_id]
+                    except (ValueError, KeyError, OSError):
+                        pass  # a damaged cache entry: compute it again
+            work = work_root / f"blank-{ex_id}"
+            nobody = work_root / "no-student"  # every exercise file "missing": graded as not written
+            copy_reference(settings.reference, work, settings.tests, skip=[work_root])
+            place_student_files(nobody, settings.reference, work, files)
+            logs = work_root / "blank-logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            raw, _ = self.checks(ex_id, content_key(work, files),
+                                 lambda: _run_checks(work, ex_id, files, settings, logs, references), settings)  # fmt: skip
+            if not settings.keep_work:
+                shutil.rmtree(work, ignore_errors=True)
+            passes = {r["nodeid"] for r in raw["tests"] if r["outcome"] == "passed"}
+            passes |= {"probe:" + k for k, v in raw["probes"].items() if v == "match"}
+            self._blank[ex_id] = frozenset(passes)
+            if disk is not None and not raw["wall_limit_reached"] and not raw["hung"]:
+                try:
+                    disk.parent.mkdir(parents=True, exist_ok=True)
+                    write_text(disk, json.dumps({"exercise": ex_id, "reference_key": self._ref_key,
+                                                 "passes": sorted(passes)}, indent=1))  # fmt: skip
+                except OSError:
+                    pass  # a cache that cannot be written is only slower
+            return self._blank[ex_id]
+
+
+def default_cache_folder() -> Path | None:
+    """``$MINICNN_GRADING_CACHE`` (``off``: no disk cache), else ``~/.cache/minicnn/grading``."""
+    value = os.environ.get("MINICNN_GRADING_CACHE", "")
+    if value.lower() in ("off", "0", "none"):
+        return None
+    return Path(value) if value else Path.home() / ".cache" / "minicnn" / "grading"
+
+
+def grade_exercise(student: Path, ex_id: str, regions: list[Region], settings: Settings, work_root: Path, logs: Path,
+                   references: ReferenceProbes, cache: GradeCache | None = None) -> ExerciseGrade:  # fmt: skip
+    """Grade one exercise of one student (see the module docstring)."""
+    start = time.monotonic()
+    cache = cache if cache is not None else GradeCache(default_cache_folder())
+    pol = settings.policy.exercise(ex_id)
     g = ExerciseGrade(exercise=ex_id, functions=sorted({r.location for r in regions}), max_points=pol.points)
     files = exercise_files(regions)[ex_id]
+    blank = cache.blank_passes(ex_id, files, settings, work_root, references)
     work = work_root / f"tree-{ex_id}"
     copy_reference(settings.reference, work, settings.tests, skip=[work_root, student])
     g.files = place_student_files(student, settings.reference, work, files)
-    rules = [
-        {**rule.as_dict(), "guard": [str(work / p) if p.endswith(".py") else p for p in rule.guard]}
-        for rule in pol.delegation
-    ]
-    modules = [module_name(rel) for rel in files if is_package_module(work, rel)]
-    fatal = False
-    if modules:
-        g.import_problems, fatal = check_imports(work, modules, settings, logs / f"{ex_id}.import.log", deadline)
-    if fatal:
-        g.tests = [{"nodeid": f"import {m}", "outcome": "failed", "error": t} for m, t in g.import_problems.items()]
-        g.wall_limit_reached = time.monotonic() >= deadline
-    else:  # a module whose import raises: the tests that need it fail, and say why
-        g.tests, g.hung, g.wall_limit_reached, g.leftovers_killed = run_tests(work, ex_id, rules, settings, logs, deadline)
-        if time.monotonic() < deadline:
-            ref_arrays, ref_status = references.get(ex_id)
-            stu_arrays, stu_status = run_probes(work, ex_id, logs / f"{ex_id}-probes", settings, deadline, rules)
-            g.probes = compare_probes(stu_arrays, stu_status, ref_arrays, ref_status, pol.rtol, pol.atol)
-        else:
-            g.wall_limit_reached = True
-            g.probes = {name: "not run: the exercise's wall limit passed" for name in references.get(ex_id)[1]}
+    raw, g.reused = cache.checks(ex_id, content_key(work, files),
+                                 lambda: _run_checks(work, ex_id, files, settings, logs, references), settings)  # fmt: skip
+    if not settings.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    g.tests = [dict(r) for r in raw["tests"]]
+    g.hung = list(raw["hung"])
+    g.wall_limit_reached, g.leftovers_killed = raw["wall_limit_reached"], raw["leftovers_killed"]
+    g.probes, g.import_problems = dict(raw["probes"]), dict(raw["import_problems"])
+    if g.reused:
+        g.logs = raw["logs"]
+    else:
+        g.cpu = dict(raw["cpu"])
     g.tests_total = sum(r["outcome"] != "skipped" for r in g.tests)
     g.tests_passed = sum(r["outcome"] == "passed" for r in g.tests)
     g.tests_skipped = sum(r["outcome"] == "skipped" for r in g.tests)
     g.tests_failed = g.tests_total - g.tests_passed
     g.tests_not_implemented = sum(bool(r.get("not_implemented")) for r in g.tests)
+    g.tests_blank = sum(r["nodeid"] in blank for r in g.tests)
     counted = {k: v for k, v in g.probes.items() if not v.startswith("skipped")}
     g.probes_total = len(counted)
     g.probes_matched = sum(v == "match" for v in counted.values())
     delegations = [r["delegation"] for r in g.tests if r.get("delegation")]
     delegations += [v[len("delegation: "):] for v in g.probes.values() if v.startswith("delegation: ")]
     g.delegation = delegations[0] if delegations else ""
+    special = [f"{k}: {v[len('gamed: '):]}" for k, v in g.probes.items() if v.startswith("gamed: ")]
+    g.gamed = g.delegation or (special[0] if special else "")
     g.hung += [f"hidden check {k}" for k, v in g.probes.items() if v.startswith("error: hung")]
-    score_exercise(g, pol, settings.policy.delegation)
-    if fatal:
+    score_exercise(g, pol, settings.policy.delegation, settings.policy.gamed, blank)
+    if raw["fatal"]:
         g.score, g.points = 0.0, 0.0
     g.first_failure = _first_failure(g) if (g.score or 0.0) < 100.0 else None
     g.hint = _hint(regions, g.first_failure) if g.first_failure else ""
     g.status = _status(g)
     g.seconds = round(time.monotonic() - start, 2)
-    if not settings.keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+    g.cpu_seconds = round(sum(g.cpu.values()), 2)
     return g
 
 
@@ -687,6 +946,7 @@ def grade(
     references: ReferenceProbes | None = None,
     keep_work: bool = False,
     exercises: dict[str, list[Region]] | None = None,
+    cache: GradeCache | None = None,
 ) -> dict:
     """Grade one student's edition; writes ``grade.json``, ``grade.csv``, ``feedback.md``/``.html`` and ``logs/``.
 
@@ -710,6 +970,9 @@ def grade(
         Seed of the hidden probes' inputs (default: drawn now; recorded in ``grade.json``).
     probes_file : path, optional
         Hidden probes (default ``tests/hidden/probes.py`` of the solution edition).
+    cache : GradeCache, optional
+        Results shared with other students of the same run (class mode); default: a new one whose blank
+        baseline is kept in :func:`default_cache_folder`.
 
     Returns
     -------
@@ -730,14 +993,16 @@ def grade(
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
     references = references or ReferenceProbes(settings, out / "reference-probes")
+    cache = cache if cache is not None else GradeCache(default_cache_folder())
     work_root = out / "work"
     grades: list[ExerciseGrade] = []
     for ex_id, regs in by_ex.items():
-        g = grade_exercise(student, ex_id, regs, settings, work_root, logs, references)
+        g = grade_exercise(student, ex_id, regs, settings, work_root, logs, references, cache)
         grades.append(g)
         if progress:
             shown = "not graded" if g.score is None else f"{g.points:g}/{g.max_points:g}"
-            print(f"  graded {ex_id}: {shown}  ({g.seconds:.1f} s) {g.status}", file=sys.stderr, flush=True)
+            cost = "reused" if g.reused else f"{g.cpu_seconds:.1f} CPU-s"
+            print(f"  graded {ex_id}: {shown}  ({g.seconds:.1f} s, {cost}) {g.status}", file=sys.stderr, flush=True)
     if not settings.keep_work:
         shutil.rmtree(work_root, ignore_errors=True)
     graded = [g for g in grades if g.score is not None]
@@ -748,6 +1013,8 @@ def grade(
         "reference": str(settings.reference),
         "seed": settings.seed,
         "policy": settings.policy.source,
+        "reused_exercises": sum(g.reused for g in grades),
+        "cpu_seconds": round(sum(g.cpu_seconds for g in grades), 1),
         "limits": {"test_timeout": settings.test_timeout, "wall_limit": settings.wall_limit,
                    "cpu_limit": settings.cpu_limit, "memory_mb": settings.memory_mb,
                    "network": sandbox.network_isolation()},  # fmt: skip

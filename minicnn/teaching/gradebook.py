@@ -31,8 +31,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from minicnn.io import atomic_write, write_text
-from minicnn.teaching.grade import ReferenceProbes, Settings, grade
+from minicnn.teaching.grade import GradeCache, ReferenceProbes, Settings, default_cache_folder, grade
 from minicnn.teaching.release import ReleaseError
+from minicnn.teaching.worktree import exercise_files
 
 MAX_ZIP_BYTES = 512 * 1024 * 1024
 MAX_ZIP_FILES = 20000
@@ -96,14 +97,16 @@ def extract_zip(path: Path, target: Path) -> Path:
     return target
 
 
-def _grade_one(sid: str, path: Path, out: Path, settings: Settings, references: ReferenceProbes, by_ex: dict) -> dict:
+def _grade_one(sid: str, path: Path, out: Path, settings: Settings, references: ReferenceProbes, by_ex: dict,
+               cache: GradeCache) -> dict:  # fmt: skip
     start = time.monotonic()
     folder = out / "students" / sid
     try:
         edition = extract_zip(path, out / "editions" / sid) if path.is_file() else path
         if not is_edition(edition):
             raise ReleaseError(f"{path.name}: no minicnn/ folder or EXERCISES.md: not a student edition")
-        payload = grade(edition, folder, settings=settings, references=references, exercises=by_ex, progress=False)
+        payload = grade(edition, folder, settings=settings, references=references, exercises=by_ex, progress=False,
+                        cache=cache)  # fmt: skip
         payload["student_id"] = sid
         from minicnn.teaching.feedback import write_feedback
 
@@ -145,8 +148,13 @@ def grade_class(folder: Path, out: Path, settings: Settings, by_ex: dict, worker
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     references = ReferenceProbes(settings, out / "reference-probes")
+    cache = GradeCache(default_cache_folder())
     with ThreadPoolExecutor(max(1, workers)) as pool:  # the reference outputs once, before the students
         list(pool.map(references.get, list(by_ex)))
+    blank_root = out / "blank-baseline"
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # then what passes on the blank edition (earns nothing)
+        files = {ex: exercise_files(regs)[ex] for ex, regs in by_ex.items()}
+        list(pool.map(lambda ex: cache.blank_passes(ex, files[ex], settings, blank_root, references), list(by_ex)))
     results = []
     bar = None
     if progress:
@@ -154,7 +162,7 @@ def grade_class(folder: Path, out: Path, settings: Settings, by_ex: dict, worker
 
         bar = tqdm(total=len(submissions), desc="grading", unit="student")
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        futures = [pool.submit(_grade_one, sid, path, out, settings, references, by_ex) for sid, path in submissions]
+        futures = [pool.submit(_grade_one, sid, path, out, settings, references, by_ex, cache) for sid, path in submissions]
         for future in as_completed(futures):
             res = future.result()
             results.append(res)
@@ -172,6 +180,9 @@ def grade_class(folder: Path, out: Path, settings: Settings, by_ex: dict, worker
         "seed": settings.seed,
         "workers": workers,
         "seconds": round(time.monotonic() - start, 1),
+        "exercise_gradings": cache.misses,
+        "reused_gradings": cache.hits,
+        "cpu_seconds": round(sum(r["payload"]["cpu_seconds"] for r in results if r["payload"]), 1),
         "exercises": list(by_ex),
         "points": points,
         "students": [

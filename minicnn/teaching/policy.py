@@ -13,6 +13,9 @@ The file lives at the root of the solution edition (students do not get it). Eve
     rtol = 1e-7            # hidden probes: float tolerance (relative) ...
     atol = 1e-12           # ... and absolute, times the largest magnitude of the expected output
     delegation = "zero"    # an exercise caught calling a forbidden twin scores 0 ("fail": only those checks fail)
+    gamed = "zero"         # an exercise whose function is right on the visible tests' inputs and wrong on new
+                           # inputs of the same shape (a hidden probe's "visible" outputs) scores 0 ("fail": only
+                           # that probe fails)
 
     [groups.notebook]      # default groups, in this order: a check belongs to the first group that matches
     points = 2
@@ -117,6 +120,7 @@ class Policy:
     rtol: float = 1e-7
     atol: float = 1e-12
     delegation: str = "zero"
+    gamed: str = "zero"
     groups: tuple[Group, ...] = (Group("all", 1.0),)
     exercises: dict[str, dict] = field(default_factory=dict)
     source: str = "(defaults)"
@@ -227,7 +231,8 @@ def parse_policy(data: dict, source: str = POLICY_FILE, known: list[str] | None 
     grading = data.get("grading", {})
     if not isinstance(grading, dict):
         raise PolicyError(f"{source}: grading: expected a table [grading]")
-    _unknown(grading, {"points", "test_timeout", "wall_limit", "cpu_limit", "memory_mb", "rtol", "atol", "delegation"}, source, "grading")
+    _unknown(grading, {"points", "test_timeout", "wall_limit", "cpu_limit", "memory_mb", "rtol", "atol", "delegation", "gamed"},
+             source, "grading")  # fmt: skip
     for key, minimum, integer in (("points", 0, False), ("test_timeout", 0.1, False), ("wall_limit", 1, False),
                                   ("cpu_limit", 1, True), ("memory_mb", 0, True), ("rtol", 0, False), ("atol", 0, False)):  # fmt: skip
         if key in grading:
@@ -236,6 +241,10 @@ def parse_policy(data: dict, source: str = POLICY_FILE, known: list[str] | None 
         if grading["delegation"] not in ("zero", "fail"):
             raise PolicyError(f"{_where(source, 'grading', 'delegation')}: expected \"zero\" or \"fail\", got {grading['delegation']!r}")
         policy.delegation = grading["delegation"]
+    if "gamed" in grading:
+        if grading["gamed"] not in ("zero", "fail"):
+            raise PolicyError(f"{_where(source, 'grading', 'gamed')}: expected \"zero\" or \"fail\", got {grading['gamed']!r}")
+        policy.gamed = grading["gamed"]
     if "groups" in data:
         policy.groups = _groups(data["groups"], source, "")
     exercises = data.get("exercises", {})

@@ -2,6 +2,10 @@
 
 Usage: ``python probe_runner.py PROBES_FILE EXERCISE OUT_PREFIX SEED [NAME,NAME...]`` (only those probes)
 
+With ``MINICNN_GRADING_IMPORTS=module,module`` it first runs the import check of
+:mod:`minicnn.teaching.import_check` on those modules (its JSON lines on stdout, the log), so a module
+that hangs or crashes at import is named before any probe runs, without a process of its own.
+
 The probes file is loaded by path (the instructor's ``tests/hidden/probes.py``); ``minicnn``/``camelyon``
 are imported from ``PYTHONPATH`` (the tree being graded, also the working folder). Each probe is called
 with ``numpy.random.default_rng([SEED, crc32(probe name)])`` and returns a dict of arrays. While an
@@ -60,6 +64,13 @@ def main(argv: list[str]) -> int:
         from minicnn.teaching.grading_plugin import _block_network
 
         _block_network()
+    imports = os.environ.get("MINICNN_GRADING_IMPORTS", "")
+    if imports:  # the import check first, in this process (one interpreter start less per exercise)
+        check = importlib.util.spec_from_file_location("_teaching_import_check", os.path.join(os.path.dirname(__file__), "import_check.py"))
+        import_check = importlib.util.module_from_spec(check)
+        check.loader.exec_module(import_check)
+        import_check.main([os.environ.get("MINICNN_GRADING_IMPORT_TIMEOUT", "30"), *imports.split(",")])
+        faulthandler.enable(all_threads=True)
     spec = importlib.util.spec_from_file_location("_teaching_probes", probes_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

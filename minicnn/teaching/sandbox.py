@@ -73,6 +73,22 @@ class RunResult:
     seconds: float
     leftovers_killed: int
     network: str
+    cpu_seconds: float = 0.0  # user + system CPU of the command and every child it waited for
+
+
+def _reap(proc: subprocess.Popen, deadline: float | None) -> float | None:
+    """Wait for ``proc`` (until ``deadline``, or for ever when None) with ``os.wait4``; returns its CPU seconds
+    (children it reaped included), or None when the deadline passed first. Sets ``proc.returncode``."""
+    pause = 0.005
+    while True:
+        pid, status, usage = os.wait4(proc.pid, 0 if deadline is None else os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_utime + usage.ru_stime
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 0.05)
 
 
 def _unshare_network() -> bool:
@@ -173,21 +189,23 @@ def run(cmd: list[str], cwd: Path, env: dict, log: Path, limits: Limits, deadlin
             [*launcher, "--", *cmd], cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
+        cpu = None
         try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            try:
-                os.killpg(proc.pid, signal.SIGUSR1)  # the grading plugin dumps the stacks to the log
-                proc.wait(timeout=1.0)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+            cpu = _reap(proc, deadline)
+            if cpu is None:
+                timed_out = True
+                try:
+                    os.killpg(proc.pid, signal.SIGUSR1)  # the grading plugin dumps the stacks to the log
+                    cpu = _reap(proc, time.monotonic() + 1.0)
+                except OSError:
+                    pass
         finally:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except OSError:
                 pass
-            proc.wait()
+            if proc.returncode is None:
+                cpu = _reap(proc, None)
     leftovers = kill_leftovers(token)
     return RunResult(
         returncode=None if timed_out else proc.returncode,
@@ -195,6 +213,7 @@ def run(cmd: list[str], cwd: Path, env: dict, log: Path, limits: Limits, deadlin
         seconds=round(time.monotonic() - start, 2),
         leftovers_killed=leftovers,
         network=mode,
+        cpu_seconds=round(cpu or 0.0, 3),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,19 +24,23 @@ def repository_root() -> Path:
 
 
 def exercise_test_files(tests: Path, exercise: str) -> list[Path]:
-    """Test files under ``tests`` that mention ``exercise`` (quoted, or ``mark.<id>``), so that unrelated test
-    modules are not imported.
+    """Test files under ``tests`` that mark tests with ``exercise``, so that unrelated test modules are not
+    imported (collecting one costs its imports).
 
-    Falls back to ``[tests]`` when no file mentions it (pytest then reports that nothing was selected).
+    A file counts when it has ``exercise("<id>")`` or ``mark.<id>``, or marks tests with a computed id
+    (``mark.exercise(name)``) and mentions ``"<id>"`` quoted. Falls back to ``[tests]`` when no file does
+    (pytest then reports that nothing was selected).
     """
-    needles = (f'"{exercise}"', f"'{exercise}'", f"mark.{exercise}")
+    marked = (f'exercise("{exercise}")', f"exercise('{exercise}')", f"mark.{exercise}")
+    quoted = (f'"{exercise}"', f"'{exercise}'")
+    computed = re.compile(r"mark\.exercise\(\s*[A-Za-z_]")
     files = []
     for path in sorted(Path(tests).rglob("test_*.py")):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        if any(n in text for n in needles):
+        if any(n in text for n in marked) or (computed.search(text) and any(q in text for q in quoted)):
             files.append(path)
     return files or [Path(tests)]
 

@@ -227,6 +227,28 @@ def _weighted_in_sorted_order(XT, sorted_index, w):
 
 
 @numba.njit(cache=True, nogil=True)
+def _empty_nodes(capacity, n_classes):
+    """The node arrays of a tree of at most ``capacity`` nodes, in the order :class:`Tree` takes them."""
+    return (np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64),
+            np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.float64),
+            np.empty((capacity, n_classes), dtype=np.float64), np.empty(capacity, dtype=np.float64),
+            np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.float64))
+
+
+@numba.njit(cache=True, nogil=True)
+def _class_counts(rows, y, w, start, end, counts):
+    """Fill ``counts`` (n_classes,) with the weight of each class among samples ``rows[start:end]``;
+    return the node's total weight."""
+    counts[:] = 0.0
+    for i in range(start, end):
+        counts[y[rows[i]]] += w[rows[i]]
+    weight = 0.0
+    for k in range(counts.shape[0]):
+        weight += counts[k]
+    return weight
+
+
+@numba.njit(cache=True, nogil=True)
 def _push(stack, top, start, end, depth, parent, is_left):
     """Put a pending node (rows ``start:end`` of the sorted order) on ``stack``; the new ``top``."""
     stack[top, 0] = start
@@ -250,14 +272,8 @@ def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth,
     capacity = 2 * n_used - 1
     if max_depth < 40:
         capacity = min(capacity, 2 ** (max_depth + 1) - 1)
-    children_left = np.empty(capacity, dtype=np.int64)
-    children_right = np.empty(capacity, dtype=np.int64)
-    feature = np.empty(capacity, dtype=np.int64)
-    threshold = np.empty(capacity, dtype=np.float64)
-    value = np.empty((capacity, n_classes), dtype=np.float64)
-    impurity = np.empty(capacity, dtype=np.float64)
-    n_node_samples = np.empty(capacity, dtype=np.int64)
-    weighted_n = np.empty(capacity, dtype=np.float64)
+    children_left, children_right, feature, threshold, value, impurity, n_node_samples, weighted_n = \
+        _empty_nodes(capacity, n_classes)
 
     goes_left = np.zeros(n_samples, dtype=np.bool_)
     tmp_idx = np.empty(n_used, dtype=np.int64)
@@ -283,14 +299,7 @@ def _grow_fast_compiled(XT, sorted_index, y, w, n_classes, criterion, max_depth,
                 children_left[parent] = node
             else:
                 children_right[parent] = node
-        for k in range(n_classes):
-            counts[k] = 0.0
-        idx0 = order[0]
-        for i in range(start, end):
-            counts[y[idx0[i]]] += w[idx0[i]]
-        weight = 0.0
-        for k in range(n_classes):
-            weight += counts[k]
+        weight = _class_counts(order[0], y, w, start, end, counts)
         node_imp = node_impurity(counts, weight, criterion)
         n_node = end - start
         children_left[node] = TREE_LEAF

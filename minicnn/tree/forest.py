@@ -160,14 +160,7 @@ class RandomForestClassifier(ParamsMixin):
         -------
         self
         """
-        if isinstance(self.n_estimators, bool) or not isinstance(self.n_estimators, (int, np.integer)) \
-                or self.n_estimators < 1:
-            raise ValueError(f"n_estimators must be an int >= 1, got {self.n_estimators!r}")
-        if not isinstance(self.bootstrap, (bool, np.bool_)):
-            raise ValueError(f"bootstrap must be True or False, got {self.bootstrap!r}")
-        if self.oob_score and not self.bootstrap:
-            raise ValueError("oob_score=True needs bootstrap=True (without bootstrap no sample is out of bag)")
-        n_jobs = _resolve_n_jobs(self.n_jobs)
+        self._check_forest_params()
         X, classes, y_enc, base_w = check_fit_data(X, y, sample_weight, self.class_weight)
         n_samples, n_features = X.shape
         probe = DecisionTreeClassifier(**self._tree_params())
@@ -194,25 +187,7 @@ class RandomForestClassifier(ParamsMixin):
             tree._fit_encoded(X, y_enc, w, classes, params, make_state(int(tree_seeds[i])), presorted)
             return tree, counts
 
-        results = [None] * self.n_estimators
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=self.n_estimators, desc="trees")
-        if n_jobs == 1:
-            for i in range(self.n_estimators):
-                results[i] = grow(i)
-                if bar is not None:
-                    bar.update()
-        else:
-            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-                for i, result in enumerate(pool.map(grow, range(self.n_estimators))):
-                    results[i] = result
-                    if bar is not None:
-                        bar.update()
-        if bar is not None:
-            bar.close()
-
+        results = self._grow_all(grow)
         self.estimators_ = [tree for tree, _ in results]
         self.classes_ = classes
         self.n_classes_ = int(classes.shape[0])
@@ -221,6 +196,43 @@ class RandomForestClassifier(ParamsMixin):
         if self.oob_score:
             self._set_oob(X, y_enc, [c for _, c in results])
         return self
+
+    def _check_forest_params(self):
+        """The forest's own parameters (the trees' are checked by :func:`resolve_tree_params`)."""
+        if isinstance(self.n_estimators, bool) or not isinstance(self.n_estimators, (int, np.integer)) \
+                or self.n_estimators < 1:
+            raise ValueError(f"n_estimators must be an int >= 1, got {self.n_estimators!r}")
+        if not isinstance(self.bootstrap, (bool, np.bool_)):
+            raise ValueError(f"bootstrap must be True or False, got {self.bootstrap!r}")
+        if self.oob_score and not self.bootstrap:
+            raise ValueError("oob_score=True needs bootstrap=True (without bootstrap no sample is out of bag)")
+        _resolve_n_jobs(self.n_jobs)
+
+    def _grow_all(self, grow) -> list:
+        """``[grow(0), ..., grow(n_estimators - 1)]`` on ``n_jobs`` threads, in order, with a progress bar."""
+        n_jobs = _resolve_n_jobs(self.n_jobs)
+        results = [None] * self.n_estimators
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=self.n_estimators, desc="trees")
+        if n_jobs == 1:
+            done = (grow(i) for i in range(self.n_estimators))
+            pool = None
+        else:
+            pool = ThreadPoolExecutor(max_workers=n_jobs)
+            done = pool.map(grow, range(self.n_estimators))
+        try:
+            for i, result in enumerate(done):
+                results[i] = result
+                if bar is not None:
+                    bar.update()
+        finally:
+            if pool is not None:
+                pool.shutdown()
+            if bar is not None:
+                bar.close()
+        return results
 
     def _importances(self):
         grown = [t.feature_importances_ for t in self.estimators_ if t.tree_.node_count > 1]

@@ -13,6 +13,11 @@ does not count as a mistake, and they import inside the function, so that an exe
 import does not stop the others. A probe that fails on the reference is skipped (reported). Probes named
 ``notebook_*`` check the functions students write inside the notebooks (read from the saved notebook of the
 tree being graded). This file is hidden: it is not in the student edition.
+
+Outputs named ``visible*`` are the function on the inputs of its visible tests; the other outputs of the
+same probe are on new inputs of the same shapes and parameters. A function right on the first and wrong on
+the second special-cases what it was tested on: the grader reports the exercise as gamed
+(``grading.toml``: ``gamed``).
 """
 
 import json
@@ -338,12 +343,17 @@ def notebook_g01_centred_difference(rng):
     f = _generic("G01", "centred_difference")
     x = rng.uniform(-3, 3, 7)
     a, b = rng.uniform(0.5, 2.0, 2)
-    return {"sin": f(np.sin, x, 1e-4), "poly": f(lambda v: a * v**3 - b * v, x, float(rng.uniform(0.01, 0.2)))}
+    visible = {"visible_cube": np.array(f(lambda v: v**3, 1.0, 0.1)), "visible_sin": f(np.sin, np.linspace(-2.0, 2.0, 9), 1e-5)}
+    return {**visible, "cube": np.array(f(lambda v: v**3, float(rng.uniform(-3, 3)), 0.1)),
+            "sin": f(np.sin, x, 1e-4), "poly": f(lambda v: a * v**3 - b * v, x, float(rng.uniform(0.01, 0.2)))}  # fmt: skip
 
 
 def notebook_g02_logsumexp(rng):
     f = _generic("G02", "logsumexp")
-    return {"small": f(rng.standard_normal((2, 3))), "big": f(rng.standard_normal((6, 5)) * 300)}
+    big = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1001.0, -1002.0]])
+    visible = {"visible_s": f(np.random.default_rng(0).standard_normal((5, 4)) * 3), "visible_big": f(big)}
+    return {**visible, "s": f(rng.standard_normal((5, 4)) * 3), "big_same_shape": f(big + rng.uniform(-50, 50, big.shape)),
+            "small": f(rng.standard_normal((2, 3))), "big": f(rng.standard_normal((6, 5)) * 300)}  # fmt: skip
 
 
 def notebook_g03_im2col_numpy(rng):
@@ -368,7 +378,9 @@ def notebook_g04_max_pool_2x2_reshape(rng):
 
 def notebook_g05_rosenbrock_grad(rng):
     f = _generic("G05", "rosenbrock_grad")
-    return {f"p{i}": np.asarray(f(rng.uniform(-2, 2, 2)), dtype=np.float64) for i in range(4)}
+    visible = {f"visible{i}": np.asarray(f(np.array(p, dtype=np.float64)), dtype=np.float64)
+               for i, p in enumerate([(-0.7, 1.3), (1.0, 1.0), (2.0, -1.0), (0.0, 0.0)])}  # fmt: skip
+    return {**visible, **{f"p{i}": np.asarray(f(rng.uniform(-2, 2, 2)), dtype=np.float64) for i in range(4)}}
 
 
 def notebook_g06_build_shapes_cnn(rng):
@@ -405,15 +417,30 @@ def notebook_g08_best_threshold_1d(rng):
 
 def notebook_g09_bias_variance(rng):
     f = _generic("G09", "bias_variance")
-    bias2, variance = f(rng.uniform(size=(int(rng.integers(2, 9)), 20)), rng.uniform(size=20))
-    return {"bias2": np.array(bias2), "variance": np.array(variance)}
+    same = np.tile(np.array([0.5, 1.5, 2.0]), (4, 1))
+    cases = {"visible_2x2": (np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([1.0, 1.0])), "visible_same": (same, same[0]),
+             "visible_shift": (same + 2.0, same[0]), "new_2x2": (rng.uniform(-3, 3, (2, 2)), rng.uniform(-3, 3, 2)),
+             "new_4x3": (rng.uniform(0, 3, (4, 3)), rng.uniform(0, 3, 3)),
+             "new": (rng.uniform(size=(int(rng.integers(2, 9)), 20)), rng.uniform(size=20))}  # fmt: skip
+    return {name: np.array(f(*args), dtype=np.float64) for name, args in cases.items()}
 
 
 def notebook_g10_auc_by_pairs(rng):
     f = _generic("G10", "auc_by_pairs")
+    out = {"visible4": np.array(f(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))),
+           "visible2": np.array(f(np.array([0, 1]), np.array([0.5, 0.5])))}  # fmt: skip
+    g = np.random.default_rng(6)
+    y60 = g.integers(0, 2, 60)
+    out["visible60"] = np.array(f(y60, np.round(y60 * 0.8 + g.standard_normal(60), 1)))
+    out["new4"] = np.array(f(np.array([0, 0, 1, 1]), np.round(rng.uniform(0, 1, 4), 2)))
+    out["new2"] = np.array(f(np.array([0, 1]), rng.uniform(0, 1, 2)))
+    y = rng.integers(0, 2, 60)
+    y[:2] = [0, 1]
+    out["new60"] = np.array(f(y, np.round(y * 0.8 + rng.standard_normal(60), 1)))
     y = rng.integers(0, 2, 40)
     y[:2] = [0, 1]
-    return {"auc": np.array(f(y, np.round(y * 0.7 + rng.standard_normal(40), 1)))}
+    out["auc"] = np.array(f(y, np.round(y * 0.7 + rng.standard_normal(40), 1)))
+    return out
 
 
 def notebook_s01(rng):
@@ -499,6 +526,48 @@ def notebook_s09(rng):
     return {"patients": np.array(sorted(got)), "stages": np.array([got[p] for p in sorted(got)])}
 
 
+# ------------------------------------------------------------------------ S exercises' camelyon regions
+
+
+def probe_core_features(rng):
+    from camelyon.features import core_features
+
+    out = {}
+    for i in range(3):
+        shape = (int(rng.integers(6, 20)), int(rng.integers(6, 20)))
+        prob = rng.random(shape) ** 3
+        prob[rng.random(shape) < 0.3] = 0.0  # outside tissue
+        if i == 2:
+            prob[:] = 0.0  # an empty map
+        got = core_features(prob, float(rng.uniform(0.2, 0.7)))
+        for key in ("max_probability", "mean_positive_probability", "pixels_above", "largest_major_axis_px",
+                    "largest_minor_axis_px", "largest_area_px"):  # fmt: skip
+            out[f"case{i}/{key}"] = np.array(got[key], dtype=np.float64)
+    return out
+
+
+def probe_kappa(rng):
+    from camelyon.evaluation import quadratic_weighted_kappa
+
+    out = {}
+    for i in range(3):
+        k = int(rng.integers(3, 7))
+        n = int(rng.integers(10, 40))
+        ref = rng.integers(0, k, n)
+        pred = np.where(rng.random(n) < 0.6, ref, rng.integers(0, k, n))
+        out[f"case{i}"] = np.array(quadratic_weighted_kappa(ref, pred, n_classes=k), dtype=np.float64)
+    return out
+
+
+def probe_pn_stage(rng):
+    from camelyon.staging import pn_stage
+
+    kinds = ["negative", "itc", "micro", "macro", "Negative", "ITC", "Micro", "MACRO"]
+    weights = np.array([6, 2, 2, 1, 1, 1, 1, 1], dtype=np.float64)
+    patients = [[kinds[int(j)] for j in rng.choice(len(kinds), 5, p=weights / weights.sum())] for _ in range(40)]
+    return {"stages": np.array([pn_stage(p) for p in patients])}
+
+
 PROBES = {
     "G01": [probe_dense, probe_activations, probe_dense_layer, notebook_g01_centred_difference],
     "G02": [probe_losses, probe_losses_extreme, notebook_g02_logsumexp],
@@ -516,7 +585,7 @@ PROBES = {
     "S04": [notebook_s04],
     "S05": [notebook_s05],
     "S06": [notebook_s06],
-    "S07": [notebook_s07],
+    "S07": [probe_core_features, notebook_s07],
     "S08": [notebook_s08],
-    "S09": [notebook_s09],
+    "S09": [probe_kappa, probe_pn_stage, notebook_s09],
 }

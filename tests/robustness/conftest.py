@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from wsi_factory import make_cohort, small_cohort_specs
 
 

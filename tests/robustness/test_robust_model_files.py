@@ -154,8 +154,9 @@ def test_tile_model_command_with_a_truncated_model_is_one_line(tmp_path, capsys)
 
 @pytest.fixture
 def toy_store(tmp_path, monkeypatch):
-    import camelyon.training
     from test_cli_messages import toy_store_tiles
+
+    import camelyon.training
 
     monkeypatch.setattr(camelyon.training, "load_store_tiles", lambda path, max_bytes=0, progress=True:
                         toy_store_tiles(12))

@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from wsi_factory import SlideSpec, write_slide
 
 from camelyon.cli import main
-from wsi_factory import SlideSpec, write_slide
 
 
 def _one_line_error(capsys, *words):

@@ -52,8 +52,9 @@ def test_a_sane_learning_rate_is_not_stopped():
 
 
 def test_camelyon_train_with_a_huge_learning_rate_is_one_line(tmp_path, monkeypatch, capsys):
-    import camelyon.training
     from test_cli_messages import toy_store_tiles
+
+    import camelyon.training
 
     monkeypatch.setattr(camelyon.training, "load_store_tiles", lambda path, max_bytes=0, progress=True:
                         toy_store_tiles(12))
@@ -68,8 +69,9 @@ def test_camelyon_train_with_a_huge_learning_rate_is_one_line(tmp_path, monkeypa
 
 def test_camelyon_train_on_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, small_disk, monkeypatch,
                                                                                 capsys):
-    import camelyon.training
     from test_cli_messages import toy_store_tiles
+
+    import camelyon.training
 
     monkeypatch.setattr(camelyon.training, "load_store_tiles", lambda path, max_bytes=0, progress=True:
                         toy_store_tiles(12))
