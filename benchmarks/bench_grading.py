@@ -119,6 +119,8 @@ def main() -> int:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = json.loads((grades / "class.json").read_text())
     results = {
+        "commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                 text=True).stdout.strip(),  # fmt: skip
         "students": len(plan),
         "exercises": only,
         "workers": args.workers,

@@ -402,6 +402,11 @@ def test_class_folder_with_zips_gives_a_gradebook_and_feedback_pages(toy, tmp_pa
     assert not (tmp_path / "escape.py").exists()
     summary = json.loads((out / "class.json").read_text())
     assert summary["seed"] == 5 and [s["student_id"] for s in summary["students"]] == ["alice", "bob", "mallory"]
+    # the blank baseline graded T01 and T02 once each; bob's files are the same bytes: reused, not run again
+    assert (summary["exercise_gradings"], summary["reused_gradings"]) == (4, 2)
+    assert "4 exercise gradings run (the blank baseline included), 2 reused" in proc.stdout
+    bob = json.loads((out / "students/bob/grade.json").read_text())
+    assert all(g["reused"] and g["cpu_seconds"] == 0 for g in bob["exercises"].values())
 
 
 # ------------------------------------------------------------------------------------- units

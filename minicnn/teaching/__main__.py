@@ -129,6 +129,8 @@ def _grade(args) -> int:
     failed = [s for s in summary["students"] if s["error"]]
     print(f"graded {len(summary['students'])} students in {summary['seconds']:.0f} s (seed {summary['seed']}); "
           f"gradebook: {args.out / 'gradebook.csv'} (Canvas: gradebook-canvas.csv), feedback: {args.out / 'feedback'}/")  # fmt: skip
+    print(f"{summary['exercise_gradings']} exercise gradings run (the blank baseline included), "
+          f"{summary['reused_gradings']} reused for byte-identical exercise files")  # fmt: skip
     for s in failed:
         print(f"  {s['student_id']}: not graded: {s['error']}", file=sys.stderr)
     return 0

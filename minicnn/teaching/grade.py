@@ -48,7 +48,7 @@ from minicnn.teaching.regions import EXCLUDED_DIRS, EXCLUDED_SUFFIXES, Region
 from minicnn.teaching.regions import exercises as group_regions
 from minicnn.teaching.release import ReleaseError, check
 from minicnn.teaching.selfcheck import exercise_test_files
-from minicnn.teaching.worktree import copy_reference, exercise_files, place_student_files
+from minicnn.teaching.worktree import copy_reference, exercise_files, place_student_files, student_version
 
 #: Root of the reference edition this package belongs to (the repository).
 REFERENCE_ROOT = Path(__file__).resolve().parents[2]
@@ -717,15 +717,25 @@ def _run_checks(work: Path, ex_id: str, files: list[str], settings: Settings, lo
     return raw
 
 
-def content_key(work: Path, files: list[str]) -> str:
-    """SHA-256 of the exercise files as placed in ``work`` (paths and bytes): equal keys grade the same."""
+def content_key(versions: dict[str, tuple[bytes, str]]) -> str:
+    """SHA-256 of the exercise files a tree gets (paths and bytes, :func:`student_version`): equal keys grade
+    the same."""
     digest = hashlib.sha256()
-    for rel in sorted(files):
-        digest.update(rel.encode("utf-8") + b"\0")
-        path = work / rel
-        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
-        digest.update(b"\0")
+    for rel in sorted(versions):
+        digest.update(rel.encode("utf-8") + b"\0" + hashlib.sha256(versions[rel][0]).digest())
     return digest.hexdigest()
+
+
+def _graded_tree(student: Path, ex_id: str, files: list[str], versions: dict, settings: Settings, work: Path,
+                 logs: Path, references: ReferenceProbes, skip: list[Path]) -> dict:  # fmt: skip
+    """Build the exercise's tree (the solution edition + ``versions``), run its checks, remove the tree."""
+    copy_reference(settings.reference, work, settings.tests, skip=skip)
+    place_student_files(student, settings.reference, work, files, versions)
+    try:
+        return _run_checks(work, ex_id, files, settings, logs, references)
+    finally:
+        if not settings.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def reference_key(settings: Settings) -> str:
@@ -814,16 +824,13 @@ class GradeCache:
                         return self._blank[ex_id]
                     except (ValueError, KeyError, OSError):
                         pass  # a damaged cache entry: compute it again
-            work = work_root / f"blank-{ex_id}"
             nobody = work_root / "no-student"  # every exercise file "missing": graded as not written
-            copy_reference(settings.reference, work, settings.tests, skip=[work_root])
-            place_student_files(nobody, settings.reference, work, files)
+            versions = {rel: student_version(nobody, settings.reference, rel) for rel in files}
             logs = work_root / "blank-logs"
             logs.mkdir(parents=True, exist_ok=True)
-            raw, _ = self.checks(ex_id, content_key(work, files),
-                                 lambda: _run_checks(work, ex_id, files, settings, logs, references), settings)  # fmt: skip
-            if not settings.keep_work:
-                shutil.rmtree(work, ignore_errors=True)
+            raw, _ = self.checks(ex_id, content_key(versions), lambda: _graded_tree(
+                nobody, ex_id, files, versions, settings, work_root / f"blank-{ex_id}", logs, references, [work_root]),
+                settings)  # fmt: skip
             passes = {r["nodeid"] for r in raw["tests"] if r["outcome"] == "passed"}
             passes |= {"probe:" + k for k, v in raw["probes"].items() if v == "match"}
             self._blank[ex_id] = frozenset(passes)
@@ -854,13 +861,11 @@ def grade_exercise(student: Path, ex_id: str, regions: list[Region], settings: S
     g = ExerciseGrade(exercise=ex_id, functions=sorted({r.location for r in regions}), max_points=pol.points)
     files = exercise_files(regions)[ex_id]
     blank = cache.blank_passes(ex_id, files, settings, work_root, references)
-    work = work_root / f"tree-{ex_id}"
-    copy_reference(settings.reference, work, settings.tests, skip=[work_root, student])
-    g.files = place_student_files(student, settings.reference, work, files)
-    raw, g.reused = cache.checks(ex_id, content_key(work, files),
-                                 lambda: _run_checks(work, ex_id, files, settings, logs, references), settings)  # fmt: skip
-    if not settings.keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+    versions = {rel: student_version(student, settings.reference, rel) for rel in files}
+    g.files = {rel: note for rel, (_, note) in versions.items()}
+    raw, g.reused = cache.checks(ex_id, content_key(versions), lambda: _graded_tree(
+        student, ex_id, files, versions, settings, work_root / f"tree-{ex_id}", logs, references, [work_root, student]),
+        settings)  # fmt: skip
     g.tests = [dict(r) for r in raw["tests"]]
     g.hung = list(raw["hung"])
     g.wall_limit_reached, g.leftovers_killed = raw["wall_limit_reached"], raw["leftovers_killed"]

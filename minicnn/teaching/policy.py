@@ -17,16 +17,10 @@ The file lives at the root of the solution edition (students do not get it). Eve
                            # inputs of the same shape (a hidden probe's "visible" outputs) scores 0 ("fail": only
                            # that probe fails)
 
-    [groups.notebook]      # default groups, in this order: a check belongs to the first group that matches
-    points = 2
-    tests = ["tests/test_generic_exercises.py::*"]
-    probes = ["notebook_*"]
-    all_or_nothing = true
-
-    [groups.library]
-    points = 8
-    tests = ["*"]
-    probes = ["*"]
+    [groups]               # in order: a check counts in the first group whose patterns (fnmatch) match its
+                           # pytest node id (tests) or probe name (probes); all_or_nothing: all pass or 0
+    notebook = {points = 2, tests = ["tests/test_generic_exercises.py::*"], probes = ["notebook_*"], all_or_nothing = true}
+    library = {points = 8, tests = ["*"], probes = ["*"]}
 
     [exercises.G03]
     points = 12
@@ -37,8 +31,9 @@ The file lives at the root of the solution edition (students do not get it). Eve
     message = "G03 must be written with loops, not by calling {name}"
 
 An exercise with its own ``groups`` table uses only those. A group's score is its points times the fraction
-of its counted checks that pass (``all_or_nothing``: all or none); skipped checks are not counted, and a
-group with no counted check is "not graded" and left out of the exercise's maximum.
+of its counted checks that pass (``all_or_nothing``: all or none); skipped checks, and checks that pass on
+the blank edition, are not counted, and a group with no counted check is "not graded" and left out of the
+exercise's maximum.
 """
 
 from __future__ import annotations

@@ -28,11 +28,8 @@ import time
 import pytest
 
 from minicnn.io import write_json
+from minicnn.teaching.progress import MESSAGE_RE, unwritten_in
 
-#: The message of a replaced region: "G03: implement conv2d_forward_naive in minicnn/conv.py: hint".
-MESSAGE_RE = re.compile(
-    r"^(?P<id>[A-Za-z][A-Za-z0-9_.-]*): implement (?:(?P<func>[\w.<>]+) in )?(?P<path>[^\s:()]+)"
-)
 EXERCISE_ID_RE = re.compile(r"^[A-Z]\d{2}$")
 
 
@@ -47,26 +44,11 @@ class OverBudget(pytest.skip.Exception):
 def exercise_of(exc: BaseException, depth: int = 0):
     """(exercise id, location) when ``exc`` (or an exception it wraps) comes from a replaced region.
 
-    Looks through exception groups (hypothesis) and ``__cause__``/``__context__`` chains.
+    Looks through exception groups (hypothesis) and ``__cause__``/``__context__`` chains
+    (:func:`minicnn.teaching.progress.unwritten_in`).
     """
-    if exc is None or depth > 8:
-        return None
-    if isinstance(exc, NotImplementedError) and exc.args:
-        match = MESSAGE_RE.match(str(exc.args[0]))
-        if match:
-            where = match.group("path")
-            if match.group("func"):
-                where += "::" + match.group("func")
-            return match.group("id"), where
-    for inner in getattr(exc, "exceptions", ()) or ():
-        found = exercise_of(inner, depth + 1)
-        if found:
-            return found
-    for inner in (exc.__cause__, exc.__context__):
-        found = exercise_of(inner, depth + 1)
-        if found:
-            return found
-    return None
+    found = unwritten_in(exc, depth)
+    return (found.exercise, found.where) if found else None
 
 
 #: An exercise named in text a test printed or asserted on: the one-line stop of a ``camelyon`` command

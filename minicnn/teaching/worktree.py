@@ -74,28 +74,35 @@ def _not_written(reference: Path, rel: str) -> str:
     return student_python(path.read_text(encoding="utf-8"), rel)[0]
 
 
-def place_student_files(student: Path, reference: Path, work: Path, files: list[str]) -> dict[str, str]:
-    """Copy the student's version of each exercise file into ``work``; returns notes per file.
+def student_version(student: Path, reference: Path, rel: str) -> tuple[bytes, str]:
+    """The bytes the graded tree gets for exercise file ``rel`` of ``student``, and a note.
 
-    Notes: ``"student"`` (copied), or why the file is graded as not written.
+    Notes: ``"student"`` (the student's file), or why the file is graded as not written (its student
+    version, every region replaced by ``raise NotImplementedError``).
+    """
+    source = Path(student) / rel
+    if is_notebook_source(rel, reference):
+        return _not_written(reference, rel).encode("utf-8"), "notebook source (instructor only): not written"
+    if source.is_symlink() or (source.exists() and not source.is_file()):
+        return _not_written(reference, rel).encode("utf-8"), "not a regular file in the student's edition: graded as not written"
+    if not source.exists():
+        return _not_written(reference, rel).encode("utf-8"), "missing from the student's edition: graded as not written"
+    return source.read_bytes(), "student"
+
+
+def place_student_files(student: Path, reference: Path, work: Path, files: list[str],
+                        versions: dict[str, tuple[bytes, str]] | None = None) -> dict[str, str]:  # fmt: skip
+    """Write the student's version of each exercise file into ``work``; returns notes per file.
+
+    ``versions`` (from :func:`student_version`) saves reading them again. Notes: ``"student"`` (copied), or
+    why the file is graded as not written.
     """
     notes = {}
     for rel in files:
-        source = student / rel
+        data, notes[rel] = versions[rel] if versions and rel in versions else student_version(student, reference, rel)
         target = work / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         for cache in (target.parent / "__pycache__").glob(f"{Path(rel).stem}.*"):
             cache.unlink()
-        if is_notebook_source(rel, reference):
-            target.write_text(_not_written(reference, rel), encoding="utf-8")
-            notes[rel] = "notebook source (instructor only): not written"
-        elif source.is_symlink() or (source.exists() and not source.is_file()):
-            target.write_text(_not_written(reference, rel), encoding="utf-8")
-            notes[rel] = "not a regular file in the student's edition: graded as not written"
-        elif not source.exists():
-            target.write_text(_not_written(reference, rel), encoding="utf-8")
-            notes[rel] = "missing from the student's edition: graded as not written"
-        else:
-            shutil.copyfile(source, target)
-            notes[rel] = "student"
+        target.write_bytes(data)
     return notes
