@@ -13,6 +13,10 @@ kernel compiles. Writes ``benchmarks/results/startup.json``.
 Usage::
 
     .venv/bin/python benchmarks/bench_startup.py --warm 3
+    .venv/bin/python benchmarks/bench_startup.py --warm 5 --info-only --base 6d81fd2 --out /tmp/startup.json
+
+``--base REV`` also times ``camelyon info`` from git revision REV's packages in the same run (before /
+after); ``--info-only`` skips the training step.
 """
 
 import argparse
@@ -54,7 +58,10 @@ def _timed(cmd, env, cwd):
 
 def measure(name, cmd, env, warm, cwd):
     first = _timed(cmd, env, cwd)
-    warms = [_timed(cmd, env, cwd) for _ in range(warm)]
+    return _row(name, first, [_timed(cmd, env, cwd) for _ in range(warm)])
+
+
+def _row(name, first, warms):
     row = {"first_s": first["seconds"], "first_printed_notice": first["notice"],
            "warm_s_median": statistics.median(w["seconds"] for w in warms),
            "warm_s_all": [w["seconds"] for w in warms], "warm_printed_notice": any(w["notice"] for w in warms),
@@ -64,32 +71,63 @@ def measure(name, cmd, env, warm, cwd):
     return row
 
 
+def _copy_packages(dest, revision=None):
+    """``minicnn`` and ``camelyon`` of this checkout (or of git `revision`) in ``dest``, without bytecode."""
+    dest.mkdir(parents=True)
+    if revision is None:
+        for package in ("minicnn", "camelyon"):
+            shutil.copytree(ROOT / package, dest / package, ignore=shutil.ignore_patterns("__pycache__"))
+        return
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "minicnn", "camelyon"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--warm", type=int, default=3, help="warm runs after the first (median)")
+    p.add_argument("--base", default=None,
+                   help="git revision whose `camelyon info` start-up is measured too, in the same run (key camelyon_info_base)")
+    p.add_argument("--info-only", action="store_true", help="skip the tile CNN's first step (no Numba compilation)")
     p.add_argument("--out", default=str(HERE / "results" / "startup.json"))
     args = p.parse_args(argv)
     from wsi_factory import SlideSpec, write_slide
 
     load = os.getloadavg()
+    result = {"benchmark": "start-up of a fresh copy: first run vs warm runs"}
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         tmp = Path(tmp)
-        for package in ("minicnn", "camelyon"):
-            shutil.copytree(ROOT / package, tmp / "src" / package, ignore=shutil.ignore_patterns("__pycache__"))
+        _copy_packages(tmp / "src")
         slide = tmp / "slide.tif"
         write_slide(slide, SlideSpec(width=2048, height=1536, tissue=[(256, 256, 1536, 1024)]), mpp=0.5)
-        env = dict(os.environ, PYTHONPATH=str(tmp / "src"), MINICNN_COMPILE_NOTICE="always")
-        env.pop("NUMBA_CACHE_DIR", None)
-        # run from the copy's folder: "python -c" and "-m" put the current folder first on sys.path
-        info = measure("camelyon info", [sys.executable, "-m", "camelyon", "info", str(slide)], env, args.warm,
-                       tmp / "src")
-        step = measure("tile CNN first step", [sys.executable, "-c", STEP], env, args.warm, tmp / "src")
-        if not step["stdout_tail"] or not step["stdout_tail"][0].startswith(str(tmp)):
-            raise SystemExit(f"bench_startup: the copy was not the minicnn imported ({step['stdout_tail']})")
-    result = {"benchmark": "start-up of a fresh copy: first run vs warm runs", "camelyon_info": info,
-              "tile_cnn_first_step": step, "warm_runs": args.warm, "load_average_before": list(load),
-              "load_average_after": list(os.getloadavg()), "cpu_count": os.cpu_count(),
-              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        copies = {"camelyon_info": tmp / "src"}
+        if args.base:
+            _copy_packages(tmp / "base", args.base)
+            copies["camelyon_info_base"] = tmp / "base"
+            result["base"] = subprocess.run(["git", "-C", str(ROOT), "rev-parse", args.base], check=True,
+                                            capture_output=True, text=True).stdout.strip()
+        runs = {}
+        for key, src in copies.items():  # first runs, then the warm runs alternating between the copies
+            env = dict(os.environ, PYTHONPATH=str(src), MINICNN_COMPILE_NOTICE="always")
+            env.pop("NUMBA_CACHE_DIR", None)
+            # run from the copy's folder: "python -c" and "-m" put the current folder first on sys.path
+            runs[key] = ([sys.executable, "-m", "camelyon", "info", str(slide)], env, src, [])
+            runs[key][3].append(_timed(*runs[key][:3]))
+        for _ in range(args.warm):
+            for cmd, env, src, timings in runs.values():
+                timings.append(_timed(cmd, env, src))
+        for key, (_, _, _, timings) in runs.items():
+            result[key] = _row(key.replace("_", " "), timings[0], timings[1:])
+        if not args.info_only:
+            env = dict(os.environ, PYTHONPATH=str(tmp / "src"), MINICNN_COMPILE_NOTICE="always")
+            env.pop("NUMBA_CACHE_DIR", None)
+            step = measure("tile CNN first step", [sys.executable, "-c", STEP], env, args.warm, tmp / "src")
+            if not step["stdout_tail"] or not step["stdout_tail"][0].startswith(str(tmp)):
+                raise SystemExit(f"bench_startup: the copy was not the minicnn imported ({step['stdout_tail']})")
+            result["tile_cnn_first_step"] = step
+    result.update({"warm_runs": args.warm, "load_average_before": list(load),
+                   "load_average_after": list(os.getloadavg()), "cpu_count": os.cpu_count(),
+                   "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     out = write_json(args.out, result)
     print(f"wrote {out}")
 

@@ -359,6 +359,11 @@ def notebook_g02_logsumexp(rng):
 def notebook_g03_im2col_numpy(rng):
     f = _generic("G03", "im2col_numpy")
     out = {}
+    for i, (shape, kh, kw, stride, padding) in enumerate(
+        [((2, 3, 7, 6), 3, 2, 2, 1), ((1, 2, 5, 5), 3, 3, 1, 0), ((3, 1, 4, 6), 1, 1, 1, 2)]
+    ):  # the visible test's cases, then the same shapes with new values
+        out[f"visible{i}"] = f(np.random.default_rng(1).standard_normal(shape), kh, kw, stride, padding)
+        out[f"same_shape{i}"] = f(rng.standard_normal(shape), kh, kw, stride, padding)
     for i in range(3):
         n, c = (int(v) for v in rng.integers(1, 4, 2))
         h, w = (int(v) for v in rng.integers(3, 8, 2))
@@ -373,7 +378,9 @@ def notebook_g03_im2col_numpy(rng):
 def notebook_g04_max_pool_2x2_reshape(rng):
     f = _generic("G04", "max_pool_2x2_reshape")
     n, c, h, w = (int(v) for v in rng.integers(1, 4, 4))
-    return {"out": f(rng.standard_normal((n, c, 2 * h, 2 * w)))}
+    visible = f(np.random.default_rng(2).standard_normal((3, 2, 6, 8)).astype(np.float32))
+    same_shape = f(rng.standard_normal((3, 2, 6, 8)).astype(np.float32))
+    return {"visible": visible, "same_shape": same_shape, "out": f(rng.standard_normal((n, c, 2 * h, 2 * w)))}
 
 
 def notebook_g05_rosenbrock_grad(rng):
@@ -395,7 +402,12 @@ def notebook_g07_compose_he(rng):
     stains = rng.uniform(0.05, 1.0, (2, 3))
     stains /= np.linalg.norm(stains, axis=1, keepdims=True)
     h, e = rng.uniform(0, 1.5, (4, 5)), rng.uniform(0, 1.0, (4, 5))
-    return {"out": f(h, e, stains, io=float(rng.uniform(200, 255)))}
+    shown = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11]])  # the visible test's stains and inputs
+    g = np.random.default_rng(3)
+    conc_h, conc_e = g.uniform(0, 1.5, (5, 7)), g.uniform(0, 1.0, (5, 7))
+    return {"visible": f(conc_h, conc_e, shown, io=255.0), "visible_zero": f(np.zeros((2, 3)), np.zeros((2, 3)), shown),
+            "same_shape": f(rng.uniform(0, 1.5, (5, 7)), rng.uniform(0, 1.0, (5, 7)), shown, io=255.0),
+            "out": f(h, e, stains, io=float(rng.uniform(200, 255)))}  # fmt: skip
 
 
 def _gini_formula(counts):
@@ -407,6 +419,12 @@ def _gini_formula(counts):
 def notebook_g08_best_threshold_1d(rng):
     f = _generic("G08", "best_threshold_1d", gini=_gini_formula)
     out = {}
+    shown = [(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 0, 1, 1])),
+             (np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]), np.array([1, 0, 1, 0, 1, 1, 0, 1]))]  # fmt: skip
+    for i, (x, y) in enumerate(shown):  # the visible test's cases, then new values of the same sizes
+        out[f"visible{i}"] = np.array(f(x, y)[1], dtype=np.float64)  # the decrease (thresholds may differ validly)
+        new_x = np.round(rng.uniform(0, 10, len(x)), 1)
+        out[f"same_size{i}"] = np.array(f(new_x, rng.permutation(y))[1], dtype=np.float64)
     for i in range(3):
         x = np.round(rng.standard_normal(int(rng.integers(5, 30))), 1)
         y = (x + rng.standard_normal(len(x)) > 0).astype(np.int64)
@@ -447,7 +465,13 @@ def notebook_s01(rng):
     centred, thumb = _specific("S01", "centred_location"), _specific("S01", "to_thumbnail")
     xy = rng.uniform(0, 5000, (5, 2))
     loc = centred(tuple(float(v) for v in rng.uniform(500, 9000, 2)), tuple(int(v) for v in rng.integers(16, 512, 2)), float(rng.choice([1.0, 2.0, 4.0])))
-    return {"centred": np.array(loc), "thumb": thumb(xy, float(rng.uniform(2, 64))), "thumb2": thumb(xy, (4.0, 8.0))}
+    shown = np.array([[64.0, 32.0], [0.0, 100.0]])  # the visible tests' inputs, then new values of the same kinds
+    visible = {"visible_loc0": np.array(centred((1000, 800), (100, 50), 4.0)), "visible_loc1": np.array(centred((10.4, 10.6), (2, 2), 1.0)),
+               "visible_loc2": np.array(centred((5000.0, 3000.0), (256, 128), 2.0)), "visible_thumb": thumb(shown, 32.0),
+               "visible_thumb2": thumb(shown, (32.0, 16.0))}  # fmt: skip
+    same = {"loc_int": np.array(centred(tuple(int(v) for v in rng.integers(200, 5000, 2)), (100, 50), 4.0)),
+            "thumb_same": thumb(rng.uniform(0, 200, (2, 2)), 32.0)}  # fmt: skip
+    return {**visible, **same, "centred": np.array(loc), "thumb": thumb(xy, float(rng.uniform(2, 64))), "thumb2": thumb(xy, (4.0, 8.0))}
 
 
 def notebook_s02(rng):
@@ -523,7 +547,14 @@ def notebook_s09(rng):
     kinds = ["negative", "itc", "micro", "macro"]
     labels = {f"patient_{p:03d}_node_{n}.tif": kinds[int(rng.integers(0, 4))] for p in range(6) for n in range(5)}
     got = f(labels)
-    return {"patients": np.array(sorted(got)), "stages": np.array([got[p] for p in sorted(got)])}
+    shown = {"patient_000": ["negative"] * 5, "patient_001": ["itc", "negative", "itc", "negative", "negative"],
+             "patient_002": ["micro"] * 4 + ["itc"], "patient_003": ["macro", "micro", "negative", "negative", "itc"],
+             "patient_004": ["macro", "micro", "micro", "macro", "negative"]}  # the visible test's plan
+    visible = f({f"{p}_node_{n}.tif": lab for p, labs in shown.items() for n, lab in enumerate(labs)})
+    shuffled = {p: [kinds[int(rng.integers(0, 4))] for _ in labs] for p, labs in shown.items()}  # same patients
+    same = f({f"{p}_node_{n}.tif": lab for p, labs in shuffled.items() for n, lab in enumerate(labs)})
+    return {"visible": np.array([visible[p] for p in sorted(shown)]), "same_patients": np.array([same[p] for p in sorted(shown)]),
+            "patients": np.array(sorted(got)), "stages": np.array([got[p] for p in sorted(got)])}  # fmt: skip
 
 
 # ------------------------------------------------------------------------ S exercises' camelyon regions

@@ -35,6 +35,23 @@ def test_every_exercise_has_probes_and_every_notebook_function_a_probe():
         assert not in_notebooks or any(n.startswith("notebook_") for n in names), ex_id
 
 
+def test_every_module_region_of_the_s_exercises_has_a_probe():
+    """The S exercises' regions in ``camelyon/`` (S07 ``core_features``, S09 ``pn_stage`` and
+    ``quadratic_weighted_kappa``) are called by a module probe of their exercise, not only through a notebook."""
+    import inspect
+
+    from minicnn.teaching.regions import exercises, scan_tree
+
+    probes = _probes()
+    for ex_id, regs in exercises(scan_tree(REPO)).items():
+        if not ex_id.startswith("S"):
+            continue
+        sources = "".join(inspect.getsource(p) for p in probes[ex_id] if not p.__name__.startswith("notebook_"))
+        for r in regs:
+            if r.path.endswith(".py") and "/_src/" not in r.path:
+                assert f"{r.function}(" in sources, f"{ex_id}: no module probe calls {r.function} ({r.path})"
+
+
 @pytest.mark.slow
 def test_probes_run_on_the_solution_edition(monkeypatch):
     monkeypatch.chdir(REPO)  # probes read notebooks from the working folder (the graded tree)
