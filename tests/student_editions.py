@@ -101,6 +101,16 @@ def g_filled_edition(shared: Path) -> Path:
     return out
 
 
+def edition_or_skip(make, tmp_path_factory) -> Path:
+    """``make(shared_folder)`` (:func:`blank_edition`, :func:`g_filled_edition`) in the solution edition; a
+    student edition skips (its regions are stubs already)."""
+    import pytest
+
+    if not is_solution_edition():
+        pytest.skip("this is a student edition: it cannot release or fill editions of itself")
+    return make(shared_folder(tmp_path_factory))
+
+
 def run_notebook(path: Path, timeout: int):
     """Execute a notebook in its folder; returns (seconds, None) or (seconds, the CellExecutionError)."""
     import nbformat

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from student_editions import blank_edition as make_blank_edition
-from student_editions import check_stop, g_filled_edition, is_solution_edition, run_notebook, shared_folder
+from student_editions import check_stop, edition_or_skip, g_filled_edition, run_notebook, shared_folder
 
 REPO = Path(__file__).resolve().parents[1]
 S_NOTEBOOKS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "specific_exercises").glob("S[0-9][0-9]_*.ipynb"))
@@ -45,9 +45,7 @@ def s_library_files() -> list[str]:
 
 @pytest.fixture(scope="session")
 def g_edition(tmp_path_factory):
-    if not is_solution_edition():
-        pytest.skip("this is a student edition: it cannot fill its exercises from the reference")
-    return g_filled_edition(shared_folder(tmp_path_factory))
+    return edition_or_skip(g_filled_edition, tmp_path_factory)
 
 
 @pytest.mark.notebook

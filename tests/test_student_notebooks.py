@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from student_editions import allowed_stops, check_stop, is_solution_edition, run_notebook, shared_folder
+from student_editions import allowed_stops, check_stop, edition_or_skip, is_solution_edition, run_notebook
 from student_editions import blank_edition as make_blank_edition
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,9 +31,7 @@ TIMEOUT = int(os.environ.get("NOTEBOOK_BUDGET_SECONDS", "300"))
 @pytest.fixture(scope="session")
 def blank_edition(tmp_path_factory):
     """A blank student edition of this repository, released once for all xdist workers of the run."""
-    if not is_solution_edition():
-        pytest.skip("this is a student edition already")
-    return make_blank_edition(shared_folder(tmp_path_factory))
+    return edition_or_skip(make_blank_edition, tmp_path_factory)
 
 
 @pytest.mark.notebook
