@@ -148,6 +148,11 @@ def test_every_failure_of_the_blank_editions_whole_suite_names_an_exercise(tmp_p
         f"{r['nodeid']}: {r['error']}" for r in unnamed
     )
     by_id = {r["nodeid"]: r for r in records}
+    # the tests that reach an exercise only through a command or a doctest must name it; on a loaded machine one
+    # may still be setting up at the budget: those run again without it
+    again = [n for n in REACH_EXERCISES_INDIRECTLY if by_id.get(n, {}).get("over_budget")]
+    if again:
+        by_id.update({r["nodeid"]: r for r in _run_exercise_tests(edition, tmp_path / "again.json", again)})
     for nodeid in REACH_EXERCISES_INDIRECTLY:
         assert by_id.get(nodeid, {}).get("not_implemented"), (nodeid, by_id.get(nodeid))
     named = {}
