@@ -28,7 +28,9 @@
 # output of `camelyon heatmap`) with a `stage_labels.csv` in it or set `DATA_DIR` to the cohort it belongs to.
 #
 # **Preset.** The sample heatmaps come from the **easy**-preset demo cohort; `docs/synthetic.md` (calibration) shows
-# how the same tile CNN fares on the **challenge** preset.
+# how the same tile CNN fares on the **challenge** preset. Heatmaps of a challenge cohort take a pipeline run
+# (`camelyon synth ... --difficulty challenge`, then `camelyon pipeline`; about 15 minutes for 30 patients on a
+# loaded 2-core machine), beyond this notebook's budget: set `HEATMAP_DIR` to its heatmaps to use them here.
 
 # %%
 HEATMAP_DIR = None  # None: the sample heatmaps; or a folder of <slide>.npz heatmaps
