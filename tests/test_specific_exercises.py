@@ -202,6 +202,39 @@ def test_s06_overlay_extent():
     assert f(_heatmap(origin=(0, 0)), 1.0) == (0.0, 384.0, 256.0, 0.0)
 
 
+
+@pytest.mark.exercise("S06")
+def test_s06_hard_negatives_known_case():
+    f = notebook_function("S06", "hard_negatives")
+    prob = np.array([0.9, 0.2, 0.8, 0.8, 0.1, 0.95, 0.3])
+    labels = np.array([1, 0, 0, 0, 0, 1, 0])
+    assert [int(i) for i in f(prob, labels, 3)] == [2, 3, 6]  # tumour tiles 0, 5 never; tie 2/3 in index order
+    assert [int(i) for i in f(prob, labels, 10)] == [2, 3, 6, 1, 4]  # fewer normal tiles than k: all of them
+    assert len(f(prob, labels, 0)) == 0
+    assert len(f(prob, np.ones(7, int), 3)) == 0  # no normal tile at all
+    assert np.asarray(f(prob, labels, 2)).dtype.kind in "iu"
+
+
+@pytest.mark.exercise("S06")
+def test_s06_hard_negatives_properties():
+    f = notebook_function("S06", "hard_negatives")
+    rng = np.random.default_rng(6)
+    for _ in range(20):
+        n = int(rng.integers(1, 60))
+        prob = np.round(rng.uniform(size=n), 1)  # many ties
+        labels = (rng.uniform(size=n) < 0.3).astype(np.int64)
+        k = int(rng.integers(0, n + 3))
+        idx = np.asarray(f(prob, labels, k))
+        normal = np.flatnonzero(labels == 0)
+        assert len(idx) == min(k, len(normal)) and len(set(idx.tolist())) == len(idx)
+        assert (labels[idx] == 0).all()
+        for a, b in zip(idx[:-1], idx[1:], strict=True):  # from high to low, ties in index order
+            assert prob[a] > prob[b] or (prob[a] == prob[b] and a < b)
+        rest = np.setdiff1d(normal, idx)
+        if len(idx) and len(rest):  # nothing left out is more suspicious than the last one kept
+            last = idx[-1]
+            assert all(prob[r] < prob[last] or (prob[r] == prob[last] and r > last) for r in rest)
+
 # --------------------------------------------------------------------------------------------------
 # S07: tumour burden
 # --------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from camelyon.synthetic.cohort import (
     DEMO_SIZE,
     CohortSummary,
     generate_cohort,
+    make_painter,
     plan_patients,
     plan_slide,
     render_slide,
@@ -27,6 +28,7 @@ from camelyon.synthetic.stains import CENTER_STAINS, center_stain
 
 __all__ = [
     "generate_cohort",
+    "make_painter",
     "plan_patients",
     "plan_slide",
     "render_slide",

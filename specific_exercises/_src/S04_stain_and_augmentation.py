@@ -15,8 +15,9 @@
 # The self-check runs `pytest -m S04` (save the notebook first).
 #
 # **Preset.** Tiles come from the notebooks' cohort in the **easy** preset (`course_data.COHORT_SETTINGS`). The
-# **challenge** preset (`docs/synthetic.md`) has a centre with much weaker staining and per-centre scanners: point
-# `DATA_DIR` at a challenge cohort (`camelyon synth OUT --difficulty challenge --demo`) to normalise those.
+# **challenge** preset (`docs/synthetic.md`) has a centre with much weaker staining and per-centre scanners:
+# section 5 paints a few regions of each of its centres straight from slide plans (a second or two), and
+# `DATA_DIR` can point at a challenge cohort (`camelyon synth OUT --difficulty challenge --demo`) for the rest.
 
 # %%
 DATA_DIR = None  # None: synthetic cohort (runs/notebook_cohort); or a CAMELYON17-style folder
@@ -90,13 +91,35 @@ plt.show()
 # whose OD is at least `beta` in every channel. OD is clipped below at 0. A centre without stained pixels gets
 # zeros. Return a dict `{int centre: ndarray (3,)}` with the centres sorted.
 
+# %% [markdown]
+# **Hints for `mean_od_per_centre`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Light absorbed by stain is measured as optical density (OD). Background is bright (low OD); keep the pixels dense enough in every channel, then average their OD per centre: that colour signature differs between scanners.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $\mathrm{OD} = \max\!\big(-\ln\frac{I + 1}{I_0},\, 0\big)$ per channel; a pixel is stained when all three ODs are $\ge \beta$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# od = np.maximum(-np.log((tiles + 1.0) / io), 0.0)      # (..., 3)
+# stained = all three channels >= beta
+# for each centre c: mean over its stained pixels of od (zeros(3) if none)
+# ```
+# </details>
+
 # %%
 import numpy as np
 
 
 def mean_od_per_centre(tiles, centres, io=240.0, beta=0.15):
     """{centre: (3,) mean optical density of the stained pixels} for uint8 tiles (N, H, W, 3), centres (N,)."""
-    ### BEGIN SOLUTION (S04) od = max(-log((rgb + 1) / io), 0); stained = all(od >= beta, axis=-1); mean per centre
+    ### BEGIN SOLUTION (S04) per pixel the optical density of each channel (theory above, with io and the +1 offset, never below 0); a pixel is stained when all three reach beta; return {centre (int): mean OD (3,) of its stained pixels, zeros when none}
     tiles = np.asarray(tiles)
     centres = np.asarray(centres)
     od = np.maximum(-np.log((tiles.astype(np.float64) + 1.0) / io), 0.0)
@@ -184,6 +207,69 @@ for ax, img in zip(axes[1:], augmented):
 for ax in axes:
     ax.axis("off")
 plt.show()
+
+# %% [markdown]
+# ## 5. The challenge preset: five scanners and one weakly stained lab
+#
+# The notebooks' cohort above uses the **easy** preset. In the **challenge** preset (`docs/synthetic.md`) each
+# centre also has its own scanner (resolution, blur, noise, JPEG quality), and centre 3's lab stains weakly
+# (about half the hematoxylin and eosin of the others). No cohort is needed to look at it: a slide *plan* is
+# cheap, and its painter renders any small region on demand. Below, six 128 um regions of tissue per centre,
+# their mean OD (your `mean_od_per_centre`), and the spread of mean OD that the stain augmentation of section 4
+# gives centre 0's regions at the default strength (`scale=0.25, shift=0.05`) and at a strong one
+# (`scale=0.6, shift=0.15`).
+
+# %%
+from camelyon.synthetic import make_painter, plan_slide
+from camelyon.synthetic.tissue_layout import points_in_polygon
+
+ch_tiles, ch_centres = [], []
+for c in range(5):
+    plan = plan_slide(4, c, 0, c, "micro", 2.0, None, difficulty="challenge")
+    painter = make_painter(plan)
+    side = int(round(128 / plan.mpp))  # 128 um in level-0 px of this centre's scanner
+    inner = plan.sections[0].inner
+    lo, hi = inner.min(0), inner.max(0)
+    got = 0
+    while got < 6:
+        x, y = rng.uniform(lo, hi)
+        if points_in_polygon(np.array([[x, y]]), inner)[0]:
+            region = painter.paint(int(x) - side // 2, int(y) - side // 2, side, side)
+            pick = (np.arange(64) * side / 64).astype(int)  # 64 px at 2 um/px, whatever the scanner
+            ch_tiles.append(region[pick][:, pick])
+            ch_centres.append(c)
+            got += 1
+ch_tiles, ch_centres = np.stack(ch_tiles), np.array(ch_centres)
+ch_means = mean_od_per_centre(ch_tiles, ch_centres)
+
+
+def mean_od_spread(images, scale, shift, n=30):
+    """5th and 95th percentile of the total mean OD of ``images`` under ``n`` rounds of stain augmentation."""
+    aug = TileAugmenter(geometric=False, stain=True, scale=scale, shift=shift, seed=1)
+    values = []
+    for _ in range(n):
+        od = np.maximum(-np.log((aug(images).astype(np.float64) + 1.0) / 240.0), 0.0)
+        values += list(od.reshape(len(images), -1, 3).mean(axis=1).sum(axis=1))
+    return np.percentile(values, [5, 95])
+
+
+zero = ch_tiles[ch_centres == 0]
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.4), gridspec_kw={"width_ratios": [1.1, 1]})
+total = {c: float(np.maximum(-np.log((ch_tiles[ch_centres == c].astype(np.float64) + 1.0) / 240.0), 0.0)
+              .reshape(-1, 3).mean(axis=0).sum()) for c in range(5)}
+axes[0].bar(range(5), [total[c] for c in range(5)], color="0.6")
+for (scale, shift), colour in (((0.25, 0.05), "tab:blue"), ((0.6, 0.15), "tab:orange")):
+    low, high = mean_od_spread(zero, scale, shift)
+    axes[0].axhspan(low, high, alpha=0.25, color=colour, label=f"centre 0 augmented, scale {scale}")
+axes[0].set_xticks(range(5), [f"centre {c}" for c in range(5)])
+axes[0].set_ylabel("mean OD of the regions (R + G + B)")
+axes[0].legend(fontsize=8)
+strip = np.concatenate([np.concatenate(list(ch_tiles[ch_centres == c][:3]), axis=1) for c in range(5)], axis=0)
+axes[1].imshow(strip)
+axes[1].set_yticks([32 + 64 * c for c in range(5)], [f"centre {c}" for c in range(5)])
+axes[1].set_xticks([])
+plt.show()
+print("mean OD of stained pixels per centre:", {c: np.round(v, 2).tolist() for c, v in ch_means.items()})
 
 # %% [markdown]
 # **Questions.** (1) Normalization needs a reference tile: what happens when the reference has little

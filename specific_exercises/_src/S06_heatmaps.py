@@ -7,10 +7,11 @@
 # - slide the tile CNN over every tissue tile of a slide and assemble a tumour-probability **heatmap**;
 # - keep the geometry that ties a heatmap pixel to the slide (origin, stride, um per pixel) and draw heatmaps
 #   over thumbnails;
-# - compare a heatmap with the pathologists' outlines, tile by tile.
+# - compare a heatmap with the pathologists' outlines, tile by tile;
+# - mine **hard negatives** (look-alikes the model flags) and train again with them.
 #
-# **What you implement** (in this notebook): `heatmap_pixel_box` and `overlay_extent`. The heatmap itself is
-# `camelyon.heatmap.compute_heatmap` with the shared tile model from S05.
+# **What you implement** (in this notebook): `heatmap_pixel_box`, `overlay_extent` and `hard_negatives`. The
+# heatmap itself is `camelyon.heatmap.compute_heatmap` with the shared tile model from S05.
 #
 # The self-check runs `pytest -m S06` (save the notebook first).
 #
@@ -93,10 +94,53 @@ for p in chosen:
 # `origin_x + W * stride_level0` (and `H` rows likewise in y; with `imshow`'s default orientation the *bottom*
 # is the larger y). Divide level-0 coordinates by `thumbnail_downsample` to get thumbnail pixels.
 
+# %% [markdown]
+# **Hints for `heatmap_pixel_box`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# A heatmap pixel is one tile of the grid: it starts at the heatmap's level-0 origin plus `col` (and `row`) grid steps, and spans one tile at level 0.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $x_0 = o_x + \text{col}\cdot s$, $y_0 = o_y + \text{row}\cdot s$, $x_1 = x_0 + t\,d$, $y_1 = y_0 + t\,d$ with $s$ = `stride_level0`, $t$ = `tile_size`, $d$ = `downsample`.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# step = heatmap.stride_level0; extent = heatmap.tile_size * heatmap.downsample
+# x0 = origin x + col * step; y0 = ...
+# return x0, y0, x0 + extent, y0 + extent
+# ```
+# </details>
+
+# %% [markdown]
+# **Hints for `overlay_extent`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# `imshow(..., extent=...)` places an image by its edges. The heatmap covers level-0 pixels from its origin to W (H) grid steps further; divide by the thumbnail's downsample to get thumbnail pixels.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# left $= o_x/d$, right $= (o_x + W s)/d$, bottom $= (o_y + H s)/d$, top $= o_y/d$ (image rows grow downwards).
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# h, w = heatmap.shape; step = heatmap.stride_level0; ox, oy = heatmap.origin; ds = float(thumbnail_downsample)
+# return (ox / ds, <right>, <bottom>, oy / ds)
+# ```
+# </details>
+
 # %%
 def heatmap_pixel_box(heatmap, row, col):
     """Level-0 (x0, y0, x1, y1) covered by heatmap pixel (row, col)."""
-    ### BEGIN SOLUTION (S06) x0 = origin[0] + col * stride_level0; width = tile_size * downsample
+    ### BEGIN SOLUTION (S06) return level-0 floats (x0, y0, x1, y1): start at the heatmap's origin, move col (and row) grid steps of stride_level0; the box spans one tile at level 0
     step = heatmap.stride_level0
     extent = heatmap.tile_size * heatmap.downsample
     x0 = float(heatmap.origin[0] + col * step)
@@ -107,7 +151,7 @@ def heatmap_pixel_box(heatmap, row, col):
 
 def overlay_extent(heatmap, thumbnail_downsample):
     """matplotlib extent (left, right, bottom, top) in thumbnail px of a heatmap drawn over a thumbnail."""
-    ### BEGIN SOLUTION (S06) left = origin_x / ds, right = (origin_x + W * stride_level0) / ds; bottom/top likewise in y
+    ### BEGIN SOLUTION (S06) return (left, right, bottom, top) for imshow: the heatmap's level-0 origin and far edge (its width and height in grid steps later) in thumbnail pixels; image rows grow downwards, so bottom is the far edge in y
     h, w = heatmap.shape
     step = heatmap.stride_level0
     ox, oy = heatmap.origin
@@ -187,7 +231,7 @@ show(p, heatmap=hm, annotations=read_asap(xml) if xml.exists() else None,
 # see)? (3) An ITC cluster is under 0.2 mm: how many heatmap pixels of 128 um is that?
 
 # %% [markdown]
-# ## 4. Task: hard negatives on the challenge preset
+# ## 4. Hard negatives on the challenge preset
 #
 # Everything above used the notebooks' cohort in the **easy** preset of `camelyon.synthetic` (one carcinoma
 # type, no look-alikes, no artefacts). Real nodes hold tissue that *looks* like tumour at a glance: germinal
@@ -197,28 +241,81 @@ show(p, heatmap=hm, annotations=read_asap(xml) if xml.exists() else None,
 # Below, the shared model (trained on the easy cohort) reads a small challenge cohort (two patients,
 # ten slides at 2 um/px, painted once); each flagged normal tile is looked up in those outlines.
 #
-# **Task.** *Hard-negative mining* trains again on the normal tiles the model gets most wrong.
-# (a) `hard_negatives(prob, labels, k)` below returns the indices of the `k` normal tiles (label 0) with the
-# highest probability, most suspicious first: read it, then try other `k`. (b) Which kinds do the hard
-# negatives lie on?
-# (c) Train a fresh model on the S03 store **plus** the hard negatives of the first patient and compare the
-# flag rate of look-alike tiles, and the tumour tiles found, on the second patient's slides. Is one short run
-# enough to tell (try other seeds)? Which kinds would you add more of? Why does the shared model, trained on
-# the easy cohort, flag most of the challenge cohort's normal tissue?
+# **Exercise 3: hard-negative mining.** A model trained on easy tissue flags look-alikes; *hard-negative mining*
+# (used by most CAMELYON16 teams) collects the normal tiles it gets most wrong and trains again with them.
+# Write `hard_negatives(prob, labels, k)`: the indices of the `k` normal tiles (`labels == 0`) with the highest
+# probability `prob`, the most suspicious first. Tumour tiles are never hard negatives. When two tiles have
+# the same probability, the one with the smaller index comes first (so the choice does not depend on the
+# sorting algorithm); when there are fewer than `k` normal tiles, all of them are returned. Return an integer
+# array of indices into `prob`.
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# First find which positions hold normal tiles, then rank only those positions by their probability, from
+# high to low, and keep the first `k`. The answer must be positions in the *original* arrays, not in the
+# subset of normal tiles.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# With $N_0 = \{i : y_i = 0\}$, the result is $(i_1, \dots, i_m)$, $m = \min(k, |N_0|)$, the elements of $N_0$
+# ordered so that $p_{i_1} \ge p_{i_2} \ge \dots$, and $i_j < i_{j+1}$ whenever $p_{i_j} = p_{i_{j+1}}$.
+# `np.flatnonzero` gives $N_0$; `np.argsort(..., kind="stable")` keeps equal keys in their order.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# normal = positions where labels == 0
+# order  = stable argsort of (-prob[normal])      # descending, ties in index order
+# return normal[order][:k]
+# ```
+# </details>
+#
+# Then: (b) which kinds do the hard negatives lie on? (c) the next cell trains a fresh model on the S03 store
+# **plus** the hard negatives of the first patient and compares the flag rate of look-alike tiles, and the
+# tumour tiles found, on the second patient's slides. Is one short run enough to tell (try other seeds)?
+# Which kinds would you add more of? Why does the shared model, trained on the easy cohort, flag so much of
+# the challenge cohort's normal tissue?
+#
+# To keep this section cheap, each slide contributes all its tumour tiles and at most `TILES_PER_SLIDE`
+# normal tiles drawn at random (seeded).
+
+# %%
+import numpy as np
+
+
+def hard_negatives(prob, labels, k):
+    """Indices of the ``k`` normal tiles (``labels == 0``) with the highest ``prob``, highest first.
+
+    Parameters
+    ----------
+    prob : ndarray of shape (N,)
+        Tumour probability of each tile.
+    labels : ndarray of shape (N,)
+        1 for tumour, 0 for normal.
+    k : int
+        How many to return (all normal tiles when there are fewer).
+
+    Returns
+    -------
+    ndarray of shape (min(k, number of normal tiles),), int
+        Positions in ``prob``; equal probabilities keep index order.
+    """
+    ### BEGIN SOLUTION (S06) positions of the normal tiles, ranked by probability from high to low (ties: smaller index first), the first k
+    normal = np.flatnonzero(np.asarray(labels) == 0)
+    order = np.argsort(-np.asarray(prob, dtype=np.float64)[normal], kind="stable")
+    return normal[order[:k]]
+    ### END SOLUTION
 
 # %%
 from camelyon.synthetic.tissue_layout import points_in_polygon
 from camelyon.tiling import TileReader
 
+TILES_PER_SLIDE = 250  # normal tiles read per challenge slide (all tumour tiles are kept)
 ch_root = course_data.challenge_cohort_dir()
 ch_slides = sorted(ch_root.glob("center_*/*.tif"))
 print(f"{len(ch_slides)} challenge slides in {ch_root}")
-
-
-def hard_negatives(prob, labels, k):
-    """Indices of the ``k`` normal tiles (``labels == 0``) with the highest ``prob``, highest first."""
-    normal = np.flatnonzero(labels == 0)
-    return normal[np.argsort(-prob[normal], kind="stable")[:k]]
 
 
 def tile_kinds(slide_path, tiles, extent):
@@ -234,14 +331,20 @@ def tile_kinds(slide_path, tiles, extent):
     return kinds
 
 
-def challenge_tiles(model, paths):
-    """Tiles, labels, probabilities and kinds of the challenge slides ``paths`` (at the model's um/px)."""
+def challenge_tiles(model, paths, seed=0):
+    """Tiles, labels, probabilities and kinds of the challenge slides ``paths`` (at the model's um/px):
+    every tumour tile and at most ``TILES_PER_SLIDE`` normal tiles per slide."""
     grid = TileGrid(tile_size=model.tile_size, um_per_px=model.um_per_px, min_tissue=0.5)
+    rng = np.random.default_rng(seed)
     out = {"tiles": [], "labels": [], "prob": [], "kind": []}
     for p in paths:
         xml = ch_root / "lesion_annotations" / (p.stem + ".xml")
         with Slide(p) as s:
             table = grid.tiles(s, read_asap(xml) if xml.exists() else None)
+            normal = np.flatnonzero(table["label"] == 0)
+            keep = np.flatnonzero(table["label"] == 1)
+            keep = np.sort(np.concatenate([keep, rng.permutation(normal)[:TILES_PER_SLIDE]]))
+            table = table[keep]
             geo = grid.geometry(s)
             reader = TileReader(s, geo)
             imgs = np.stack([reader.read(x, y).copy() for x, y in zip(table["x"], table["y"])])
@@ -253,12 +356,13 @@ def challenge_tiles(model, paths):
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+t0 = time.perf_counter()
 first = challenge_tiles(model, [p for p in ch_slides if "patient_000" in p.name])
 hard = hard_negatives(first["prob"], first["labels"], 200)
 print("flagged normal tiles (p > 0.5):", int(((first["prob"] > 0.5) & (first["labels"] == 0)).sum()),
-      "of", int((first["labels"] == 0).sum()))
+      "of", int((first["labels"] == 0).sum()), f"({time.perf_counter() - t0:.0f} s)")
 kinds, counts = np.unique(first["kind"][hard], return_counts=True)
-print("the 200 hardest negatives lie on:", {k or "plain tissue": int(c) for k, c in zip(kinds, counts)})
+print(f"the {len(hard)} hardest negatives lie on:", {k or "plain tissue": int(c) for k, c in zip(kinds, counts)})
 
 # %%
 from camelyon.training import TileArrays, TrainingConfig, load_store_tiles, train_tile_model
@@ -266,7 +370,7 @@ from camelyon.training import TileArrays, TrainingConfig, load_store_tiles, trai
 store_tiles, _ = load_store_tiles(course_data.tile_store(DATA_DIR), progress=False)
 config = TrainingConfig(epochs=2, steps_per_epoch=20, batch_size=32, lr=3e-3, augment=True, seed=0,
                         val_fraction=0.0)
-second = challenge_tiles(model, [p for p in ch_slides if "patient_001" in p.name])
+second = challenge_tiles(model, [p for p in ch_slides if "patient_001" in p.name], seed=1)
 look = (second["labels"] == 0) & (second["kind"] != "")
 tumour = second["labels"] == 1
 rates = {}
@@ -283,7 +387,7 @@ for name, extra in (("store only", 0), ("store + hard negatives", len(hard))):
 
 # %% [markdown]
 # ## Self-check
-# Runs the tests marked `S06`: your two geometry functions (read from the saved notebook).
+# Runs the tests marked `S06`: your two geometry functions and `hard_negatives` (read from the saved notebook).
 
 # %%
 self_check("S06")

@@ -524,6 +524,15 @@ def notebook_s06(rng):
     return {"box": np.array(box(hm, r, c), dtype=np.float64), "extent": np.array(extent(hm, float(rng.choice([1.0, 8.0]))), dtype=np.float64)}
 
 
+def notebook_s06_hard_negatives(rng):
+    f = _specific("S06", "hard_negatives")
+    n = int(rng.integers(5, 80))
+    prob = np.round(rng.uniform(size=n), 2)  # ties on purpose
+    labels = (rng.uniform(size=n) < 0.3).astype(np.int64)
+    k = int(rng.integers(0, n + 5))
+    return {"hard": np.asarray(f(prob, labels, k)).astype(np.int64)}
+
+
 def notebook_s07(rng):
     from camelyon.heatmap import Heatmap
 
@@ -615,7 +624,7 @@ PROBES = {
     "S03": [notebook_s03],
     "S04": [notebook_s04],
     "S05": [notebook_s05],
-    "S06": [notebook_s06],
+    "S06": [notebook_s06, notebook_s06_hard_negatives],
     "S07": [probe_core_features, notebook_s07],
     "S08": [notebook_s08],
     "S09": [probe_kappa, probe_pn_stage, notebook_s09],
