@@ -599,9 +599,10 @@ def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                            "load_average_at_start": list(os.getloadavg())}}
     if "tiles" in args.parts:
-        results["tiles"] = bench_tiles(
+        norms = tuple(args.normalize.split(","))
+        results["tiles" if "none" in norms else "tiles_" + "_".join(norms)] = bench_tiles(
             args.slides_per_center, args.tumour_tiles, args.normal_tiles, args.epochs, args.steps, cache,
-            tuple(float(v) for v in args.resolutions.split(",")), tuple(args.normalize.split(",")),
+            tuple(float(v) for v in args.resolutions.split(",")), norms,
             (args.stain_scale, args.stain_shift))
         print(json.dumps(results, indent=1))
     if "speed" in args.parts:
