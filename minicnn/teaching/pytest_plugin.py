@@ -10,11 +10,10 @@
   exercise that was not implemented, first line of the error); the grader and the student-edition
   check of CI read it. Works under pytest-xdist (the records travel in ``user_properties``).
 - ``--teaching-budget SECONDS`` stops each test function and each fixture function after SECONDS
-  (``SIGALRM`` raises :class:`OverBudget`, a ``BaseException``; never while Numba compiles) and reports the
-  test skipped, ``over the teaching budget``. In a blank
-  student edition a test that reaches an unwritten exercise fails at its first call of it, so running the
-  whole suite with a budget of a few seconds checks cheaply that every failure names an exercise; what ran
-  longer without failing is listed, not judged.
+  (``SIGALRM`` raises :class:`OverBudget`, a skip; never while Numba compiles or a module is imported) and
+  reports the test skipped, ``over the teaching budget``. In a blank student edition a test that reaches an
+  unwritten exercise fails at its first call of it, so running the whole suite with a budget of a second or
+  two checks cheaply that every failure names an exercise; what ran longer without failing is listed, not judged.
 """
 
 from __future__ import annotations
@@ -131,11 +130,22 @@ def _budget(config) -> float:
 _STATE: dict = {"budget": 0.0, "fired": 0, "reported": 0}
 
 
-def _on_budget(signum, frame):
-    # never interrupt Numba while it compiles: a half-compiled kernel fails every later test of the process
+def _in_critical_section(frame) -> bool:
+    """Whether interrupting now would break the process for later tests: Numba compiling (a half-compiled
+    kernel), or a module being imported (a half-initialised module stays in ``sys.modules``)."""
     compiler = sys.modules.get("numba.core.compiler_lock")
     if compiler is not None and compiler.global_compiler_lock.is_locked():
-        signal.setitimer(signal.ITIMER_REAL, 0.25)
+        return True
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_budget(signum, frame):
+    if _in_critical_section(frame):  # try again a little later
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
         return
     _STATE["fired"] += 1
     raise OverBudget(f"over the teaching budget ({_STATE['budget']:g} s)")
