@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 WORKERS ?= 2
+# `make demo DEMO_ARGS=--small`: a one-minute check that every step runs (6 small patients, one epoch)
+DEMO_ARGS ?=
 
 .PHONY: demo test install install-dev bench lint student clean
 
@@ -21,7 +23,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/camelyon demo --out runs/demo
+	$(VENV)/bin/camelyon demo --out runs/demo $(DEMO_ARGS)
 
 # One BLAS/Numba thread per pytest worker: with two workers on two cores, more threads only
 # oversubscribe the machine (measured 20-40x slower small-network steps under load).

@@ -350,6 +350,7 @@ def main():
     }
     if "minicnn-base" in profiles:
         result["minicnn_base_layers"] = profiles["minicnn-base"]
+        result["max_logit_difference_base"] = base_diff
     if torch is not None:
         result["machine"]["torch"] = torch.__version__
         result["max_logit_difference"] = max_diff

@@ -58,8 +58,8 @@ def confusion(reference, predicted, n_classes: int) -> np.ndarray:
 def quadratic_weighted_kappa(reference, predicted, n_classes: int = len(STAGES)) -> float:
     """Cohen's kappa with quadratic weights for ordered classes ``0 .. n_classes - 1``.
 
-    kappa = 1 - sum(W * O) / sum(W * E), where O is the confusion matrix, E the matrix expected by
-    chance (outer product of the row and column totals over n) and W[i, j] = (i - j)**2 / (n_classes - 1)**2.
+    The observed disagreement of the confusion matrix against the one expected by chance from its row and
+    column totals, each cell weighted by the squared distance between its classes (S09 and G10 theory).
 
     Parameters
     ----------

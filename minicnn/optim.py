@@ -130,12 +130,9 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay.
 
-    For each parameter ``p`` with gradient ``g`` (``v`` starts at zero)::
-
-        g = g + weight_decay * p
-        v = momentum * v + g
-        p -= lr * (g + momentum * v)   if nesterov
-        p -= lr * v                    otherwise
+    Each parameter ``p`` moves against its gradient ``g``, by a velocity ``v`` (zero at first) that keeps a
+    ``momentum`` fraction of the previous steps; Nesterov's variant looks one step ahead; weight decay adds an L2
+    penalty to the gradient. The update rules, as PyTorch's ``torch.optim.SGD``, are derived in the G05 notebook.
 
     Parameters
     ----------
@@ -186,13 +183,11 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015): per-parameter step sizes from running moments of the gradient.
 
-    For each parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...`` (``m``, ``v`` start at zero)::
-
-        g = g + weight_decay * p                 (Adam: L2 penalty in the gradient)
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g**2
-        m_hat = m / (1 - beta1**t);  v_hat = v / (1 - beta2**t)
-        p -= lr * m_hat / (sqrt(v_hat) + eps)
+    Each parameter keeps two running averages (``m`` of its gradient, ``v`` of the squared gradient; ``betas``
+    are their decay rates; both start at zero, so their first values are corrected for that bias at step
+    ``t = 1, 2, ...``) and steps by ``lr`` times their ratio (``eps`` keeps the division finite). Adam adds an L2
+    penalty ``weight_decay`` to the gradient. The update rules, as PyTorch's ``torch.optim.Adam``, are in the
+    G05 notebook.
 
     Parameters
     ----------
@@ -234,7 +229,7 @@ class Adam(Optimizer):
         t, lr, eps, wd = self.t, self.lr, self.eps, self.weight_decay
         beta1, beta2 = self.betas
         for (p, g), m, v in zip(self.params, self.state["m"], self.state["v"], strict=True):
-            ### BEGIN SOLUTION (G05) per parameter: update its two moment buffers of self.state in place, correct their start-up bias with self.t, then step p in place (the class docstring gives the update); AdamW (self.decoupled_weight_decay) shrinks p instead of adding weight_decay * p to g
+            ### BEGIN SOLUTION (G05) per parameter: update its two moment buffers of self.state in place, correct their start-up bias with self.t, then step p in place (the G05 notebook gives the update); AdamW (self.decoupled_weight_decay) shrinks p instead of adding weight_decay * p to g
             if wd and self.decoupled_weight_decay:
                 p *= 1 - lr * wd  # AdamW: shrink the weights directly, outside the adaptive step
             elif wd:

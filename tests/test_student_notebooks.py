@@ -10,19 +10,17 @@ slide labels). The wall-clock time of each notebook is printed (run with ``-s``)
 
 # teaching: no-regions
 
-import fcntl
 import os
-import time
 from pathlib import Path
 
 import pytest
-
-from minicnn.teaching.progress import PREREQUISITES, parse_message
+from student_editions import allowed_stops, check_stop, edition_or_skip, is_solution_edition, run_notebook
+from student_editions import blank_edition as make_blank_edition
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.relative_to(REPO).as_posix() for f in ("generic_exercises", "specific_exercises")
                    for p in (REPO / f).glob("[GS][0-9][0-9]_*.ipynb"))  # fmt: skip
-#: S notebooks share the blank edition's synthetic cohort under runs/: one xdist worker runs them in order.
+#: S notebooks share the blank edition's tile store and tile model under runs/: one xdist worker runs them in order.
 PARAMS = [
     pytest.param(rel, marks=pytest.mark.xdist_group("student_s_notebooks")) if rel.startswith("specific") else rel
     for rel in NOTEBOOKS
@@ -32,66 +30,16 @@ TIMEOUT = int(os.environ.get("NOTEBOOK_BUDGET_SECONDS", "300"))
 
 @pytest.fixture(scope="session")
 def blank_edition(tmp_path_factory):
-    """A blank student edition of this repository, released once for all xdist workers."""
-    from minicnn.teaching.release import check, release
-
-    if not check(REPO):
-        pytest.skip("this is a student edition already")
-    shared = tmp_path_factory.getbasetemp().parent
-    out = shared / "blank_student_edition"
-    with open(shared / "blank_student_edition.lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / "EXERCISES.md").exists():
-            release(REPO, out, force=True, allow_dirty=True)
-    return out
-
-
-def run_notebook(path: Path, timeout: int = TIMEOUT):
-    """Execute a notebook in its folder; returns (seconds, None) or (seconds, the CellExecutionError)."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    nb = nbformat.read(path, as_version=4)
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
-    start = time.perf_counter()
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        return time.perf_counter() - start, exc
-    return time.perf_counter() - start, None
+    """A blank student edition of this repository, released once for all xdist workers of the run."""
+    return edition_or_skip(make_blank_edition, tmp_path_factory)
 
 
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("rel", PARAMS, ids=lambda r: Path(r).stem[:3])
 def test_blank_edition_notebook_stops_only_at_its_own_exercises(blank_edition, rel):
-    exercise = Path(rel).name[:3]
-    seconds, error = run_notebook(blank_edition / rel)
-    if error is None:
-        print(f"{rel}: ran to the end in {seconds:.1f} s")
-        return
-    shown = str(error)
-    ename, evalue = getattr(error, "ename", ""), str(getattr(error, "evalue", ""))
-    if ename == "AssertionError" and evalue.startswith(f"{exercise}: some checks fail"):
-        print(f"{rel}: {seconds:.1f} s, stops at its self-check")
-        return
-    assert ename == "NotImplementedError", f"{rel} stopped on {ename}: {evalue}\n{shown[-3000:]}"
-    found = parse_message(evalue)
-    assert found is not None, f"{rel}: a NotImplementedError that no stub raised: {evalue}"
-    allowed = {exercise, *PREREQUISITES[exercise]}
-    assert found.exercise in allowed, (
-        f"{rel} stops at {found.exercise} ({found.where}), which it does not declare: add it to PREREQUISITES "
-        f"(minicnn/teaching/progress.py) and the notebook's first cell, or keep the notebook from calling it"
-    )
-    if found.exercise == exercise:
-        assert f"{exercise} not implemented yet: {found.where}" in shown, shown[-2000:]
-    else:
-        assert f"{exercise} needs {found.exercise}: {found.where}; write it" in shown, shown[-2000:]
-    assert "Traceback" not in shown and "File \"" not in shown, f"{rel}: a traceback instead of one line:\n{shown}"
-    print(f"{rel}: {seconds:.1f} s, stops at {found.exercise} ({found.where})")
+    seconds, error = run_notebook(blank_edition / rel, TIMEOUT)
+    check_stop(rel, seconds, error, allowed_stops(rel))
 
 
 def test_blank_edition_gets_the_students_readme_and_checkpoints(blank_edition):
@@ -116,9 +64,7 @@ def test_shipped_checkpoints_are_what_the_reference_computes():
     import importlib.util
     import sys
 
-    from minicnn.teaching.release import check
-
-    if not check(REPO):
+    if not is_solution_edition():
         pytest.skip("the student edition cannot recompute the checkpoints before its exercises are written")
     folder = REPO / "specific_exercises"
     sys.path[:0] = [str(folder)]

@@ -470,7 +470,9 @@ def test_release_inside_the_source_tree_skips_itself(tree):
 
 def _pytest(edition, *args, tests_dir=None):
     cmd = [sys.executable, "-m", "pytest", str(tests_dir or edition / "tests"), "-p", "no:cacheprovider", *args]
-    return subprocess.run(cmd, cwd=edition, env=_env(edition), capture_output=True, text=True, timeout=180)
+    # this repository's minicnn (the teaching plugin), not the one an editable install may point at
+    repo = Path(__file__).resolve().parents[1]
+    return subprocess.run(cmd, cwd=edition, env=_env(edition, repo), capture_output=True, text=True, timeout=180)
 
 
 def test_plugin_reports_unimplemented_exercises_in_one_line(edition, tmp_path):
@@ -496,6 +498,44 @@ def test_plugin_selects_one_exercise_with_its_marker(edition):
     out = _pytest(edition, "-q", "-m", "G01")
     assert "2 failed, 4 deselected" in out.stdout, out.stdout
     assert "G02" not in out.stdout.split("exercises not implemented yet")[-1]
+
+
+def test_plugin_budget_skips_what_runs_too_long_and_keeps_failures(edition, tmp_path):
+    (edition / "tests/test_long.py").write_text(
+        "import time\n\nimport pytest\n\n\n"
+        "@pytest.fixture(scope='module')\n"
+        "def slow_fixture():\n"
+        "    time.sleep(30)\n\n\n"
+        "def test_slow_fixture_first(slow_fixture):\n"
+        "    pass\n\n\n"
+        "def test_slow_fixture_again(slow_fixture):\n"
+        "    pass\n\n\n"
+        "def test_cleanup_fails_after_the_budget():\n"
+        "    try:\n"
+        "        time.sleep(30)\n"
+        "    finally:\n"
+        "        raise TimeoutError('the cleanup of an interrupted test')\n\n\n"
+        "def test_sleeps_past_the_budget():\n"
+        "    try:\n"
+        "        time.sleep(30)\n"
+        "    except Exception:\n"
+        "        pass\n\n\n"
+        "def test_fails_at_once():\n"
+        "    assert 1 == 2\n"
+    )
+    report = tmp_path / "report.json"
+    out = _pytest(edition, "-q", "-rs", "-p", "no:randomly", "-k", "sleeps or fails_at_once or test_double or slow_fixture or cleanup",
+                  "--teaching-budget", "0.5", "--teaching-report", str(report))  # fmt: skip
+    assert report.exists(), out.stdout[-3000:] + out.stderr[-3000:]
+    records = {r["nodeid"].split("::")[-1]: r for r in json.loads(report.read_text())["tests"]}
+    assert records["test_sleeps_past_the_budget"]["outcome"] == "skipped", out.stdout
+    assert records["test_sleeps_past_the_budget"]["over_budget"] is True
+    assert records["test_fails_at_once"]["outcome"] == "failed" and not records["test_fails_at_once"]["over_budget"]
+    # a fixture over the budget skips the tests that use it, however often it is asked for
+    for name in ("test_slow_fixture_first", "test_slow_fixture_again", "test_cleanup_fails_after_the_budget"):
+        assert records[name]["outcome"] == "skipped" and records[name]["over_budget"], records[name]
+    assert records["test_double"]["not_implemented"] == "G01"
+    assert "over the teaching budget (0.5 s)" in out.stdout and "2 failed, 4 skipped" in out.stdout, out.stdout
 
 
 def test_plugin_leaves_other_failures_alone(edition):

@@ -9,6 +9,12 @@ from pathlib import Path
 DEMO_SEED = 2017
 DEMO_PATIENTS = 24
 DEMO_CENTERS = 5
+#: ``camelyon demo --small``: the same pipeline on a cohort and settings small enough to check in about a minute
+#: that every step runs (CI runs it in the student editions, see tests/test_student_editions_demo.py); its kappa
+#: means little. Slides of 3.5 x 3.5 mm (the smallest that holds a macro-metastasis), 6 patients, one short epoch.
+SMALL_PATIENTS = 6
+SMALL_SIZE = (3584, 3584)
+SMALL_PIPELINE = {"epochs": 1, "steps_per_epoch": 20, "n_estimators": 30, "cv_folds": 3, "n_report_slides": 1}
 
 
 def register(subparsers) -> None:
@@ -21,7 +27,10 @@ def register(subparsers) -> None:
                     "in OUT/data (1 um/px, 6 x 4 mm) and run 'camelyon pipeline' on them into OUT/run. Rerunning resumes.",
     )
     p.add_argument("--out", default="runs/demo", help="demo folder (default runs/demo)")
-    p.add_argument("--patients", type=int, default=DEMO_PATIENTS, help=f"patients (default {DEMO_PATIENTS})")
+    p.add_argument("--patients", type=int, default=None, help=f"patients (default {DEMO_PATIENTS}; --small: {SMALL_PATIENTS})")
+    p.add_argument("--small", action="store_true",
+                   help=f"a quick check that every step runs: {SMALL_PATIENTS} patients, 3.5 x 3.5 mm slides, one epoch "
+                        "of 20 steps, 30 trees (about a minute on 2 cores; the kappa means little)")
     add_pipeline_options(p)
     p.set_defaults(func=run)
 
@@ -33,13 +42,15 @@ def run(args) -> int:
 
     out = Path(args.out)
     data = out / "data"
+    small = bool(getattr(args, "small", False))
+    patients = args.patients if args.patients is not None else (SMALL_PATIENTS if small else DEMO_PATIENTS)
     t0 = time.perf_counter()
-    print(f"synthesizing {args.patients} patients into {data} (seed {DEMO_SEED})", flush=True)
+    print(f"synthesizing {patients} patients into {data} (seed {DEMO_SEED}{', --small' if small else ''})", flush=True)
     try:
-        generate_cohort(data, n_patients=args.patients, n_centers=DEMO_CENTERS, seed=DEMO_SEED, mpp=DEMO_MPP,
-                        size=DEMO_SIZE, workers=args.workers,
+        generate_cohort(data, n_patients=patients, n_centers=DEMO_CENTERS, seed=DEMO_SEED, mpp=DEMO_MPP,
+                        size=SMALL_SIZE if small else DEMO_SIZE, workers=args.workers,
                         scheduler=args.scheduler, progress=not args.quiet)
-        summary = run_pipeline(data, out / "run", config_from_args(args))
+        summary = run_pipeline(data, out / "run", config_from_args(args, **(SMALL_PIPELINE if small else {})))
     except NotImplementedError as exc:
         from minicnn.teaching.progress import unwritten_in
 

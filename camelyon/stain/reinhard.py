@@ -48,9 +48,9 @@ def match_lab_statistics(
 ) -> np.ndarray:
     """Shift and scale each LAB channel of the masked pixels to the target mean and std.
 
-    For each channel ``c`` and each masked pixel: ``out = (lab - mean_c) / std_c * target_std_c
-    + target_mean_c``, with ``mean_c`` and ``std_c`` measured over the masked pixels of ``lab``
-    (a channel with ``std_c < eps`` is only shifted). Unmasked pixels keep their value.
+    Each channel of the masked pixels is standardised with its own mean and std (measured over the masked
+    pixels of ``lab``), then given the target's (G07 theory); a channel whose std is below ``eps`` is only
+    shifted. Unmasked pixels keep their value.
 
     Parameters
     ----------

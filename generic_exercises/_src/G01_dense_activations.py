@@ -99,15 +99,40 @@ print("out", out.shape, "dx", dx.shape, "dw", dw.shape, "db", db.shape)
 # **Activations** act element-wise, so their backward pass is an element-wise product
 # $\partial L/\partial x = \partial L/\partial y \odot f'(x)$:
 #
-# | activation | $f(x)$ | $f'(x)$ |
-# |---|---|---|
-# | ReLU | $\max(x, 0)$ | $[x > 0]$ |
-# | leaky ReLU | $x$ if $x>0$ else $\alpha x$ | $1$ if $x>0$ else $\alpha$ |
-# | sigmoid | $\sigma(x) = 1/(1+e^{-x})$ | $\sigma(x)(1-\sigma(x))$ |
-# | tanh | $\tanh x$ | $1 - \tanh^2 x$ |
+# | activation | $f(x)$ |
+# |---|---|
+# | ReLU | $\max(x, 0)$ |
+# | leaky ReLU | $x$ if $x>0$ else $\alpha x$ |
+# | sigmoid | $\sigma(x) = 1/(1+e^{-x})$ |
+# | tanh | $\tanh x$ |
 #
-# Sigmoid and tanh keep their *output* in the cache: the derivative is cheapest from it. Computing
-# $1/(1+e^{-x})$ for $x = -1000$ overflows `exp`; use $e^{x}/(1+e^{x})$ for negative $x$.
+# Derive $f'(x)$ for each one before you write the backward passes (the plot below checks you). Sigmoid and
+# tanh keep their *output* in the cache: write their derivative in terms of the output, it is cheapest from
+# it. Computing $1/(1+e^{-x})$ for $x = -1000$ overflows `exp`; use $e^{x}/(1+e^{x})$ for negative $x$.
+#
+# **Hints for the activations' backward passes** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# ReLU and leaky ReLU are straight lines on each side of 0: their slope is a constant there. For sigmoid,
+# differentiate $(1+e^{-x})^{-1}$ with the chain rule and recognise $\sigma(x)$ and $1-\sigma(x)$ in the
+# result; for tanh, start from $\tanh = \sinh/\cosh$ and recognise $\tanh^2$.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# ReLU: $[x > 0]$; leaky ReLU: $1$ if $x>0$ else $\alpha$; sigmoid: $\sigma(x)(1-\sigma(x))$;
+# tanh: $1 - \tanh^2 x$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# the cache holds what forward kept (the input x, or the output y for sigmoid and tanh)
+# local slope = the derivative above, computed element-wise from the cache
+# dx = dout times the local slope (same shape and dtype as dout)
+# ```
+# </details>
 #
 # With $\partial L/\partial y = 1$, the backward pass returns $f'(x)$ itself, which we plot:
 

@@ -58,6 +58,27 @@ from minicnn.teaching.selfcheck import self_check
 #
 # **Exercise.** Write the gradient of the Rosenbrock function.
 
+# %% [markdown]
+# **Hints for `rosenbrock_grad`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# The gradient is the pair of partial derivatives. Differentiate each of the two squared terms on its own; the second one depends on $x$ through $x^2$, so the chain rule applies there.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $\partial f/\partial x = -2(1-x) - 400\,x\,(y - x^2)$ and $\partial f/\partial y = 200\,(y - x^2)$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# x, y = p[0], p[1]
+# return np.array([<d/dx>, <d/dy>])   # shape (2,); compare with the finite differences below
+# ```
+# </details>
+
 # %%
 def quadratic(p):
     return 0.5 * (p[0] ** 2 + 25 * p[1] ** 2)
@@ -86,6 +107,29 @@ print("analytic", rosenbrock_grad(p0), "numeric", np.round(numeric, 5))
 
 # %% [markdown]
 # `run` drives a minicnn optimizer by hand: the "model" is one parameter vector of length 2.
+
+# %% [markdown]
+# **Hints for `run`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# `SGD.step` and `Adam.step` (in `minicnn/optim.py`) loop over the (param, grad) pairs and change each `p` in place; the state they keep between steps (the velocity, the two moments) lives in `self.state`, one entry per parameter, created at zero on the first step.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# The update rules are those of section 1: momentum $v \leftarrow \mu v + g$, then $p \leftarrow p - \eta v$ (Nesterov: $p \leftarrow p - \eta (g + \mu v)$); Adam's $m$, $v$, their bias corrections with $t$ and $p \leftarrow p - \eta \hat m / (\sqrt{\hat v} + \epsilon)$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# for each (p, g):
+#     g = g + weight_decay * p            # a new array: never touch the layer's gradient
+#     v = self.state[...]                  # updated in place: v *= mu; v += g
+#     p -= lr * (v or the Nesterov look-ahead)   # in place: p -= ..., never p = ...
+# ```
+# </details>
 
 # %%
 def run(make_optimizer, grad_fn, start, steps):

@@ -50,10 +50,31 @@ rng = np.random.default_rng(0)
 # **Exercise 1.** Write `compose_he(conc_h, conc_e, stain_matrix, io)`: an RGB uint8 image from two
 # concentration maps (H, W) and a 2x3 stain matrix (rows $\mathbf{h}$, $\mathbf{e}$). Round and clip to 0..255.
 
+# %% [markdown]
+# **Hints for `compose_he`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Work in optical density (OD), where stains add up linearly: each pixel's OD is the H stain vector scaled by the H concentration plus the E vector scaled by the E concentration. Then turn OD back into light.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $\mathrm{OD} = c_H\,\mathbf h + c_E\,\mathbf e$ (per pixel, 3 channels) and $I = I_0\, e^{-\mathrm{OD}}$, rounded and clipped to 0..255.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# od = conc_h[..., None] * <H row of stain_matrix> + conc_e[..., None] * <E row>   # (H, W, 3)
+# rgb = io * <exp of minus od>; round, clip to [0, 255], astype uint8
+# ```
+# </details>
+
 # %%
 def compose_he(conc_h, conc_e, stain_matrix, io=240.0):
     """RGB uint8 image (H, W, 3) from H and E concentrations (H, W) by the Beer-Lambert law."""
-    ### BEGIN SOLUTION (G07) OD = c_H h + c_E e per pixel, then I = io * exp(-OD), rounded and clipped to uint8
+    ### BEGIN SOLUTION (G07) the Beer-Lambert law per pixel (theory above): the two stains' optical densities add up; back to intensities, rounded and clipped to uint8 (H, W, 3)
     od = conc_h[..., None] * stain_matrix[0] + conc_e[..., None] * stain_matrix[1]
     return np.clip(np.rint(io * np.exp(-od)), 0, 255).astype(np.uint8)
     ### END SOLUTION

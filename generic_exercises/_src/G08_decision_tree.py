@@ -71,6 +71,31 @@ print("gini([5, 5]) =", gini(np.array([5.0, 5.0])), "  entropy([2, 2, 2, 2]) =",
 # sorted values, compute the Gini decrease, and return the best `(threshold, decrease)`. Samples with
 # `x <= threshold` go left.
 
+# %% [markdown]
+# **Hints for `best_threshold_1d`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Only thresholds between two neighbouring distinct values of `x` give different splits. Try each of them, measure how much the split lowers the Gini impurity, and keep the best.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# For a split into $L$ and $R$: decrease $= G(\text{parent}) - \frac{|L|}{n} G(L) - \frac{|R|}{n} G(R)$ with $G$ the Gini impurity of the class counts; thresholds are midpoints $(v_i + v_{i+1})/2$ of the sorted distinct values.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# values = np.unique(x)
+# for low, high in consecutive pairs of values:
+#     t = midpoint; left = x <= t
+#     child = weighted mean of gini(counts of y[left]) and gini(counts of y[~left])
+#     keep t if parent - child is the largest so far
+# return best t, its decrease
+# ```
+# </details>
+
 # %%
 def best_threshold_1d(x, y):
     """Best Gini split of one feature: (threshold, impurity decrease); (None, 0.0) if x is constant."""

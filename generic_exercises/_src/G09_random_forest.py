@@ -75,6 +75,29 @@ plt.show()
 # model trained on its own training set; `truth` has shape (n_points,). Return the bias² and the variance, each
 # averaged over the points.
 
+# %% [markdown]
+# **Hints for `bias_variance`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# At each point, average the models' predictions: how far that average is from the truth is the bias; how much the models scatter around that average is the variance. Average both over the points.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# With $\bar f(x) = \frac{1}{M}\sum_m f_m(x)$: bias$^2$ $= \mathrm{mean}_x(\bar f(x) - y(x))^2$, variance $= \mathrm{mean}_x \frac{1}{M}\sum_m (f_m(x) - \bar f(x))^2$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# mean = predictions averaged over axis 0          # (n_points,)
+# bias2 = mean over points of the squared gap to truth
+# variance = mean over points of predictions' variance over axis 0
+# return float(bias2), float(variance)
+# ```
+# </details>
+
 # %%
 def bias_variance(predictions, truth):
     """(mean squared bias, mean variance) over the points of models' predictions (n_models, n_points)."""

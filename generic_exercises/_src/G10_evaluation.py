@@ -86,6 +86,28 @@ plt.show()
 # **Exercise.** Write `auc_by_pairs(y, s)` that compares every positive with every negative (ties count one
 # half). It costs $O(PN)$ against $O(n \log n)$ for the curve, but it is the definition.
 
+# %% [markdown]
+# **Hints for `auc_by_pairs`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# The AUC is the probability that a random positive scores higher than a random negative. Count it over every (positive, negative) pair; a tie counts as half.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $\mathrm{AUC} = \frac{1}{n_+ n_-}\sum_{i \in +}\sum_{j \in -} \big([s_i > s_j] + \tfrac12 [s_i = s_j]\big)$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# split the scores by class: positives (y == 1) and negatives (y == 0)
+# a (n_pos, n_neg) table of score differences, by broadcasting a column against a row
+# return float(mean over the table of: 1 where the difference is > 0, 0.5 where it is 0)
+# ```
+# </details>
+
 # %%
 def auc_by_pairs(y, s):
     """AUC as the fraction of (positive, negative) pairs ranked correctly, ties counting 1/2."""

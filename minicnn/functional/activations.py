@@ -84,13 +84,13 @@ def leaky_relu_backward(dout, cache):
 
 
 def sigmoid_forward(x):
-    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``.
+    """Logistic function of ``x`` (the sigmoid of the G01 theory), computed without overflow for large ``|x|``.
 
     Returns
     -------
     out : ndarray, same shape as `x`, values in (0, 1)
     cache : ndarray
-        The output (the gradient is ``out * (1 - out)``).
+        The output (the backward pass computes the gradient from it: G01 theory).
     """
     x = as_float(x, "sigmoid_forward")
     ### BEGIN SOLUTION (G01)
@@ -118,7 +118,7 @@ def tanh_forward(x):
     -------
     out : ndarray, same shape as `x`, values in (-1, 1)
     cache : ndarray
-        The output (the gradient is ``1 - out**2``).
+        The output (the backward pass computes the gradient from it: G01 theory).
     """
     x = as_float(x, "tanh_forward")
     ### BEGIN SOLUTION (G01) out = tanh of x element-wise, same shape and dtype as x; the cache returned below is the output (backward uses it)

@@ -7,8 +7,9 @@ The result is already in NCHW order, so no transpose is needed. The backward pas
 ``cols`` and computes ``[dW | db]^T = sum_n cols[n] @ dout[n].T`` and ``dcols[n] = W.T @ dout[n]``,
 which col2im folds back into ``dx``.
 
-Both passes go through the batch a few images at a time, so that the columns (9 times larger
-than the input for a 3x3 kernel) are used while still in the CPU cache instead of travelling to
+Both passes go through the batch about 1 MB of columns at a time (one image of a large layer, a
+few of a small one), so that the columns (9 times larger than the input for a 3x3 kernel) are used
+while still in the CPU cache instead of travelling to
 main memory and back. Work arrays come from a :class:`~minicnn.functional._buffers.Workspace`
 when one is passed (layers pass their own, which lives as long as the layer), so a training loop
 does not reallocate them; the output and the input gradient come from it too when its owner has
@@ -143,9 +144,9 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     """Forward pass of a 2-D convolution through im2col and batched matrix products.
 
     Same contract as :func:`~minicnn.functional.conv_naive.conv2d_forward_naive`. The batch is
-    processed a few images at a time (one task each, shared among the threads): their columns
-    (about 1 MB) are built and multiplied while still in the cache, and are rebuilt in the
-    backward pass rather than stored.
+    processed in tasks of about 1 MB of columns (shared among the threads): each task's columns are
+    built and multiplied while still in the cache, and are rebuilt in the backward pass rather than
+    stored.
 
     Parameters
     ----------

@@ -28,7 +28,7 @@ def global_avg_pool2d_forward(x):
 
 
 def global_avg_pool2d_backward(dout, cache):
-    """Backward pass of :func:`global_avg_pool2d_forward`: each pixel gets ``dout / (H*W)``.
+    """Backward pass of :func:`global_avg_pool2d_forward`: dx (N, C, H, W) from dout (N, C) and the cache.
 
     Returns
     -------

@@ -16,10 +16,9 @@ from .classification import confusion_counts
 def kappa_from_confusion(confusion, weights=None):
     """Cohen's kappa of a confusion matrix.
 
-    ``kappa = 1 - sum(W * O) / sum(W * E)`` with ``O`` the observed confusion matrix, ``E`` the
-    matrix expected by chance (outer product of row and column totals divided by the grand total)
-    and disagreement weights ``W``: ``W[i, j] = (i != j)`` (None), ``|i - j|`` ("linear") or
-    ``(i - j)**2`` ("quadratic").
+    Compares the weighted disagreement observed in ``confusion`` with the one expected by chance from its
+    row and column totals (G10 theory). Disagreement weights: 1 off the diagonal (None), the distance
+    between the two classes ("linear") or its square ("quadratic").
 
     Parameters
     ----------

@@ -9,11 +9,20 @@
 - ``--teaching-report PATH`` writes one JSON record per test (node id, exercises, outcome, the
   exercise that was not implemented, first line of the error); the grader and the student-edition
   check of CI read it. Works under pytest-xdist (the records travel in ``user_properties``).
+- ``--teaching-budget SECONDS`` stops each test function and each fixture function after SECONDS
+  (``SIGALRM`` raises :class:`OverBudget`, a skip; never while Numba compiles or a module is imported) and
+  reports the test skipped, ``over the teaching budget``. In a blank student edition a test that reaches an
+  unwritten exercise fails at its first call of it, so running the whole suite with a budget of a second or
+  two checks cheaply that every failure names an exercise; what ran longer without failing is listed, not judged.
 """
 
 from __future__ import annotations
 
 import re
+import signal
+import sys
+import threading
+import time
 
 import pytest
 
@@ -21,6 +30,14 @@ from minicnn.io import write_json
 from minicnn.teaching.progress import MESSAGE_RE, unwritten_in
 
 EXERCISE_ID_RE = re.compile(r"^[A-Z]\d{2}$")
+
+
+class OverBudget(pytest.skip.Exception):
+    """A test or fixture function ran longer than ``--teaching-budget`` seconds: a skip (pytest reports it so,
+    and caches it for every test that asks for the same fixture), a BaseException that ``except Exception``
+    in the test does not swallow."""
+
+    __test__ = False
 
 
 def exercise_of(exc: BaseException, depth: int = 0):
@@ -73,6 +90,15 @@ def pytest_addoption(parser):
         metavar="PATH",
         help="write a JSON record per test (exercises, outcome, not-implemented exercise) to PATH",
     )
+    group.addoption(
+        "--teaching-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop each test function and fixture function after SECONDS and report the test skipped (over the "
+             "teaching budget): "
+             "a cheap run of a blank student edition's whole suite, whose tests fail at their first unwritten exercise",
+    )
 
 
 def pytest_configure(config):
@@ -93,6 +119,75 @@ def pytest_collection_modifyitems(config, items):
                     marks.add(ex_id)
 
 
+def _budget(config) -> float:
+    value = config.getoption("--teaching-budget", default=None)
+    if not value or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return 0.0
+    return float(value)
+
+
+#: budget in seconds; alarms fired so far; the count at the last report (a report after more fired is over budget)
+_STATE: dict = {"budget": 0.0, "fired": 0, "reported": 0}
+
+
+def _in_critical_section(frame) -> bool:
+    """Whether interrupting now would break the process for later tests: Numba compiling (a half-compiled
+    kernel), or a module being imported (a half-initialised module stays in ``sys.modules``)."""
+    compiler = sys.modules.get("numba.core.compiler_lock")
+    if compiler is not None and compiler.global_compiler_lock.is_locked():
+        return True
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_budget(signum, frame):
+    if _in_critical_section(frame):  # try again a little later
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        return
+    _STATE["fired"] += 1
+    raise OverBudget(f"over the teaching budget ({_STATE['budget']:g} s)")
+
+
+def _over_budget(exc: BaseException | None, depth: int = 0) -> bool:
+    """Whether ``exc`` is an OverBudget or was raised while handling one (``__context__``/``__cause__``)."""
+    if exc is None or depth > 8:
+        return False
+    if isinstance(exc, OverBudget):
+        return True
+    return _over_budget(exc.__context__, depth + 1) or _over_budget(exc.__cause__, depth + 1)
+
+
+def _within_budget(config):
+    """Hook body around the test function and each fixture function (never around pytest's own code, whose
+    state an interruption would break): a SIGALRM after ``--teaching-budget`` seconds raises OverBudget."""
+    budget = _budget(config)
+    if budget > 0:
+        _STATE["budget"] = budget
+        previous = signal.signal(signal.SIGALRM, _on_budget)
+        outer, _ = signal.setitimer(signal.ITIMER_REAL, budget)  # a fixture asked for inside another one
+        start = time.monotonic()
+    try:
+        yield
+    finally:
+        if budget > 0:
+            left = outer - (time.monotonic() - start) if outer > 0 else 0.0
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.01) if outer > 0 else 0.0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_pyfunc_call(pyfuncitem):
+    yield from _within_budget(pyfuncitem.config)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    yield from _within_budget(request.config)
+
+
 def _exercises_of(item) -> list[str]:
     ids = []
     for mark in item.iter_markers("exercise"):
@@ -106,6 +201,17 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if call.when == "setup":
         report.user_properties.append(("teaching_exercises", _exercises_of(item)))
+    fired, _STATE["reported"] = _STATE["fired"] > _STATE["reported"], _STATE["fired"]
+    if call.excinfo is not None and (fired or _over_budget(call.excinfo.value)):
+        # also an error the interruption caused: while the test cleaned up (the OverBudget is in its chain) or in
+        # C code that turned it into another error (ast.parse: "SystemError: AST constructor recursion depth")
+        if report.failed:
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0,
+                               f"Skipped: over the teaching budget ({_STATE['budget']:g} s), then "
+                               f"{call.excinfo.exconly().splitlines()[0][:200]}")  # fmt: skip
+        report.user_properties.append(("teaching_over_budget", True))
+        return
     if not report.failed or call.excinfo is None:
         return
     found = exercise_of(call.excinfo.value)
@@ -146,6 +252,7 @@ def pytest_runtest_logreport(report):
                 "where": None,
                 "error": None,
                 "duration": 0.0,
+                "over_budget": False,
             }
         )
     record = next((r for r in reversed(records) if r["nodeid"] == report.nodeid), None)
@@ -154,6 +261,8 @@ def pytest_runtest_logreport(report):
     record["duration"] = round(record["duration"] + float(getattr(report, "duration", 0.0)), 4)
     if report.skipped and record["outcome"] == "passed":
         record["outcome"] = "skipped"
+    if props.get("teaching_over_budget"):
+        record["over_budget"] = True
     if report.failed:
         record["outcome"] = "failed" if report.when == "call" else "error"
         record["when"] = report.when

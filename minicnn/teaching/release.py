@@ -66,6 +66,8 @@ class ReleaseReport:
     hidden: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     untracked: int = 0
+    #: golden-value files the release computed with the solution (``tests/golden/<exercise>.npz``)
+    golden: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines for the terminal."""
@@ -288,7 +290,46 @@ def _build(
     _write_text(tmp / "EXERCISES.md", exercises_markdown(report.regions))
     _write_text(tmp / "README.md", student_readme(report.regions))
     report.files += 2
+    report.golden = write_golden(source, tmp)
+    report.files += len(report.golden)
     return report
+
+
+#: The golden cases of a source tree: run by the release with the solution's code, written as data.
+GOLDEN_CASES = "tests/golden_cases.py"
+
+
+def write_golden(source: Path, edition: Path) -> list[str]:
+    """Write the golden values of ``source`` (``tests/golden_cases.py``: ``write(root, edition)``) into ``edition``.
+
+    The cases run in this process with the solution edition's code, so the ``minicnn`` imported here must be
+    ``source``'s own. Returns the files written, relative to ``edition`` (none when there are no cases).
+    """
+    import importlib.util
+
+    import minicnn
+
+    path = Path(source) / GOLDEN_CASES
+    if not path.is_file():
+        return []
+    package = Path(minicnn.__file__).resolve().parent
+    if package != (Path(source) / "minicnn").resolve():
+        raise ReleaseError(f"{GOLDEN_CASES}: golden values must be computed with {source}'s minicnn, but this "
+                           f"process imports {package}; run the release with PYTHONPATH={source}")
+    import sys
+
+    name = "_release_golden_cases"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        written = module.write(Path(source), Path(edition))
+    except Exception as exc:  # noqa: BLE001 - any failure of the cases stops the release with its reason
+        raise ReleaseError(f"{GOLDEN_CASES}: the golden values could not be computed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.modules.pop(name, None)
+    return sorted(Path(p).relative_to(edition).as_posix() for p in written)
 
 
 def scan_for_leaks(

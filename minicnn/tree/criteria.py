@@ -15,7 +15,7 @@ CRITERIA = ("gini", "entropy")
 
 
 def gini(counts):
-    """Gini impurity ``1 - sum_k p_k**2`` of a node.
+    """Gini impurity of a node (G08 theory): 0 for a pure node, larger the more mixed its classes.
 
     Parameters
     ----------
@@ -35,7 +35,7 @@ def gini(counts):
 
 
 def entropy(counts):
-    """Shannon entropy ``-sum_k p_k log2 p_k`` of a node, in bits (classes with p_k = 0 add 0).
+    """Shannon entropy of a node's class distribution, in bits (G08 theory; a class without samples adds 0).
 
     Parameters
     ----------
@@ -45,7 +45,7 @@ def entropy(counts):
     Returns
     -------
     float
-        The entropy in bits, in [0, log2(n_classes)].
+        The entropy in bits: 0 for a pure node, at most the base-2 logarithm of n_classes.
     """
     ### BEGIN SOLUTION (G08)
     counts = np.asarray(counts, dtype=np.float64)

@@ -94,13 +94,55 @@ plt.show()
 # smaller (a float array of the same shape). A thumbnail's downsample can differ slightly in x and y;
 # `thumbnail_downsample` may be one number or a pair `(dx, dy)`.
 
+# %% [markdown]
+# **Hints for `centred_location`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# A region of `size_wh` pixels at a level with downsample `d` covers `d` times as many level-0 pixels. Centre that level-0 extent on the point.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $x = c_x - \frac{w\,d}{2}$, $y = c_y - \frac{h\,d}{2}$, rounded to the nearest integer.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# cx, cy = center_xy; w, h = size_wh
+# return int(round(cx - <half the level-0 width>)), int(round(cy - <half the level-0 height>))
+# ```
+# </details>
+
+# %% [markdown]
+# **Hints for `to_thumbnail`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# A thumbnail `d` times smaller divides every level-0 coordinate by `d`; x and y may have their own `d`.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $(x', y') = (x / d_x,\; y / d_y)$; a single number means $d_x = d_y$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# ds = thumbnail_downsample as a float array broadcast to shape (2,)
+# return coordinates (as float64) / ds       # broadcasting over the N rows
+# ```
+# </details>
+
 # %%
 import numpy as np
 
 
 def centred_location(center_xy, size_wh, downsample):
     """Level-0 (x, y) top-left corner of a ``size_wh`` px region at ``downsample``, centred on ``center_xy``."""
-    ### BEGIN SOLUTION (S01) subtract half the region's level-0 extent (size * downsample / 2) from the centre; round
+    ### BEGIN SOLUTION (S01) return (x, y) ints: the region's level-0 extent follows from size_wh and downsample; the corner lies half of it before the centre
     cx, cy = center_xy
     w, h = size_wh
     return int(round(cx - w * downsample / 2.0)), int(round(cy - h * downsample / 2.0))

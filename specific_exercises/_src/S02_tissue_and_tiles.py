@@ -111,6 +111,50 @@ print(table[:3])
 # label 1), `tumour_share` (`n_tumour / n_tiles`, 0.0 for an empty table) and `mean_tissue_fraction`
 # (0.0 for an empty table), as plain Python numbers.
 
+# %% [markdown]
+# **Hints for `grid_image`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# A picture of the tile grid: one pixel per tile position, empty (NaN) where there is no tile.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# `img[rows[i], cols[i]] = values[i]` for every tile $i$, NaN elsewhere.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# img = np.full(shape, np.nan)
+# img[rows, cols] = values       # fancy indexing with the two index arrays
+# return img
+# ```
+# </details>
+
+# %% [markdown]
+# **Hints for `tile_table_summary`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Summarise the tile table: how many tiles, how many are tumour (label 1), their share, and the mean tissue fraction. An empty table must give zeros, not a division by zero.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# tumour share $= n_\text{tumour} / n$; mean tissue fraction $= \frac{1}{n}\sum_i f_i$ (both 0.0 when $n = 0$).
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# n = len(table)
+# n_tumour = count of table['label'] == 1
+# return {'n_tiles': n, 'n_tumour': ..., 'tumour_share': ... if n else 0.0, 'mean_tissue_fraction': ... if n else 0.0}
+# ```
+# </details>
+
 # %%
 import numpy as np
 

@@ -91,6 +91,27 @@ plt.show()
 # NumPy `Generator` `rng` (use `rng.permutation`), cut into consecutive batches of `batch_size` (the last one
 # may be shorter).
 
+# %% [markdown]
+# **Hints for `random_batches`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# An epoch visits every tile once in a random order: shuffle the indices once, then cut them into consecutive batches (the last one may be shorter).
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# Batch $k$ holds positions $k\,b, \dots, \min((k+1)\,b, n) - 1$ of one permutation of $0..n-1$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# order = rng.permutation(n)
+# return [order[i:i + batch_size] for i in range(0, n, batch_size)]   # batch_size >= 1
+# ```
+# </details>
+
 # %%
 import numpy as np
 

@@ -91,13 +91,35 @@ plt.show()
 # whose OD is at least `beta` in every channel. OD is clipped below at 0. A centre without stained pixels gets
 # zeros. Return a dict `{int centre: ndarray (3,)}` with the centres sorted.
 
+# %% [markdown]
+# **Hints for `mean_od_per_centre`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Light absorbed by stain is measured as optical density (OD). Background is bright (low OD); keep the pixels dense enough in every channel, then average their OD per centre: that colour signature differs between scanners.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $\mathrm{OD} = \max\!\big(-\ln\frac{I + 1}{I_0},\, 0\big)$ per channel; a pixel is stained when all three ODs are $\ge \beta$.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# od = np.maximum(-np.log((tiles + 1.0) / io), 0.0)      # (..., 3)
+# stained = all three channels >= beta
+# for each centre c: mean over its stained pixels of od (zeros(3) if none)
+# ```
+# </details>
+
 # %%
 import numpy as np
 
 
 def mean_od_per_centre(tiles, centres, io=240.0, beta=0.15):
     """{centre: (3,) mean optical density of the stained pixels} for uint8 tiles (N, H, W, 3), centres (N,)."""
-    ### BEGIN SOLUTION (S04) od = max(-log((rgb + 1) / io), 0); stained = all(od >= beta, axis=-1); mean per centre
+    ### BEGIN SOLUTION (S04) per pixel the optical density of each channel (theory above, with io and the +1 offset, never below 0); a pixel is stained when all three reach beta; return {centre (int): mean OD (3,) of its stained pixels, zeros when none}
     tiles = np.asarray(tiles)
     centres = np.asarray(centres)
     od = np.maximum(-np.log((tiles.astype(np.float64) + 1.0) / io), 0.0)

@@ -83,6 +83,28 @@ for name, part in (("train", train), ("val", val)):
 # label 0, in a random order (shuffle the batch with `rng` so the two halves are mixed). Raise a `ValueError`
 # naming the missing class when one of the classes has no tile.
 
+# %% [markdown]
+# **Hints for `balanced_batch_indices`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Tumour tiles are rare: draw half the batch from the tumour tiles and half from the normal ones (with replacement), then shuffle so the classes are mixed.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $\lfloor b/2 \rfloor$ indices drawn from $\{i : y_i = 1\}$, $b - \lfloor b/2 \rfloor$ from $\{i : y_i = 0\}$, in a random order.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)   # both must be non-empty
+# idx = concatenate(rng.choice(pos, b // 2), rng.choice(neg, b - b // 2))
+# return rng.permutation(idx)
+# ```
+# </details>
+
 # %%
 import numpy as np
 

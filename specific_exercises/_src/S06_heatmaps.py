@@ -94,10 +94,53 @@ for p in chosen:
 # `origin_x + W * stride_level0` (and `H` rows likewise in y; with `imshow`'s default orientation the *bottom*
 # is the larger y). Divide level-0 coordinates by `thumbnail_downsample` to get thumbnail pixels.
 
+# %% [markdown]
+# **Hints for `heatmap_pixel_box`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# A heatmap pixel is one tile of the grid: it starts at the heatmap's level-0 origin plus `col` (and `row`) grid steps, and spans one tile at level 0.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# $x_0 = o_x + \text{col}\cdot s$, $y_0 = o_y + \text{row}\cdot s$, $x_1 = x_0 + t\,d$, $y_1 = y_0 + t\,d$ with $s$ = `stride_level0`, $t$ = `tile_size`, $d$ = `downsample`.
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# step = heatmap.stride_level0; extent = heatmap.tile_size * heatmap.downsample
+# x0 = origin x + col * step; y0 = ...
+# return x0, y0, x0 + extent, y0 + extent
+# ```
+# </details>
+
+# %% [markdown]
+# **Hints for `overlay_extent`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# `imshow(..., extent=...)` places an image by its edges. The heatmap covers level-0 pixels from its origin to W (H) grid steps further; divide by the thumbnail's downsample to get thumbnail pixels.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# left $= o_x/d$, right $= (o_x + W s)/d$, bottom $= (o_y + H s)/d$, top $= o_y/d$ (image rows grow downwards).
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# h, w = heatmap.shape; step = heatmap.stride_level0; ox, oy = heatmap.origin; ds = float(thumbnail_downsample)
+# return (ox / ds, <right>, <bottom>, oy / ds)
+# ```
+# </details>
+
 # %%
 def heatmap_pixel_box(heatmap, row, col):
     """Level-0 (x0, y0, x1, y1) covered by heatmap pixel (row, col)."""
-    ### BEGIN SOLUTION (S06) x0 = origin[0] + col * stride_level0; width = tile_size * downsample
+    ### BEGIN SOLUTION (S06) return level-0 floats (x0, y0, x1, y1): start at the heatmap's origin, move col (and row) grid steps of stride_level0; the box spans one tile at level 0
     step = heatmap.stride_level0
     extent = heatmap.tile_size * heatmap.downsample
     x0 = float(heatmap.origin[0] + col * step)
@@ -108,7 +151,7 @@ def heatmap_pixel_box(heatmap, row, col):
 
 def overlay_extent(heatmap, thumbnail_downsample):
     """matplotlib extent (left, right, bottom, top) in thumbnail px of a heatmap drawn over a thumbnail."""
-    ### BEGIN SOLUTION (S06) left = origin_x / ds, right = (origin_x + W * stride_level0) / ds; bottom/top likewise in y
+    ### BEGIN SOLUTION (S06) return (left, right, bottom, top) for imshow: the heatmap's level-0 origin and far edge (its width and height in grid steps later) in thumbnail pixels; image rows grow downwards, so bottom is the far edge in y
     h, w = heatmap.shape
     step = heatmap.stride_level0
     ox, oy = heatmap.origin

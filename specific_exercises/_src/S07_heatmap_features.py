@@ -130,13 +130,34 @@ plt.show()
 # `tissue_ratio`, the number of those pixels over the number of tissue pixels (`heatmap.tissue`; 0.0 when there
 # is no tissue). Both plain floats.
 
+# %% [markdown]
+# **Hints for `tumour_burden`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Count the heatmap pixels the CNN calls tumour; each pixel covers a known area of tissue, so the count becomes an area in mm²; relative to the tissue pixels it becomes a share.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# area $= n_{>t}\,(\text{um\_per\_px}/1000)^2$ mm²; ratio $= n_{>t} / n_\text{tissue}$ (0 without tissue).
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# above = count_nonzero(heatmap.probability > threshold); tissue = count_nonzero(heatmap.tissue)
+# return {'area_mm2': above * <pixel area in mm^2>, 'tissue_ratio': above / tissue if tissue else 0.0}
+# ```
+# </details>
+
 # %%
 import numpy as np
 
 
 def tumour_burden(heatmap, threshold=0.5):
     """dict(area_mm2, tissue_ratio) of the heatmap pixels above ``threshold``."""
-    ### BEGIN SOLUTION (S07) count probability > threshold; area = count * (um_per_px / 1000) ** 2; ratio = count / tissue pixels
+    ### BEGIN SOLUTION (S07) return {"area_mm2", "tissue_ratio"}: the pixels above threshold, their area from the heatmap's um_per_px, their share of the tissue pixels (0.0 without tissue)
     above = int(np.count_nonzero(heatmap.probability > threshold))
     tissue = int(np.count_nonzero(heatmap.tissue))
     return {"area_mm2": above * (heatmap.um_per_px / 1000.0) ** 2,

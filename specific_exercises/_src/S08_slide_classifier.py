@@ -73,6 +73,29 @@ print(f"{len(slides)} slides of {len(set(patients))} patients, {X.shape[1]} feat
 # goes to fold `k % n_folds`); every slide gets the fold of its patient. Raise a `ValueError` when there are
 # fewer patients than folds.
 
+# %% [markdown]
+# **Hints for `patient_folds`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# Slides of one patient look alike: put all of a patient's slides in the same fold, or the classifier is tested on near-copies of its training slides. Shuffle the patients, deal them to the folds in turn, then give every slide its patient's fold.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# fold(patient at position $k$ of the shuffled list) $= k \bmod K$; fold(slide) = fold(its patient).
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# distinct patients, sorted (fewer than n_folds: ValueError)
+# shuffle their positions with a generator seeded by seed
+# the k-th patient of the shuffled order -> fold k modulo n_folds (a dict patient -> fold)
+# return an int array: each slide's patient's fold, in the order of patients
+# ```
+# </details>
+
 # %%
 import numpy as np
 

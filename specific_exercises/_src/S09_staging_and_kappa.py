@@ -71,6 +71,27 @@ print(len(slides), "slides,", len({patient_of(s) for s in slides}), "patients")
 # (e.g. `"patient_004_node_2.tif": "micro"`) return `{patient id: pN stage}` (e.g. `"patient_004": "pN1mi"`),
 # grouping slides by `camelyon.staging.patient_of` and staging each group with `pn_stage`.
 
+# %% [markdown]
+# **Hints for `stages_for_patients`** (open one at a time)
+#
+# <details><summary>Hint 1: the idea</summary>
+#
+# The pN stage is a property of a patient, decided by the labels of all their lymph-node slides. Group the slide labels by patient, then stage each patient.
+# </details>
+#
+# <details><summary>Hint 2: the formula</summary>
+#
+# stage(patient) = `pn_stage`([label of each of the patient's slides]) (the CAMELYON17 rules of section 1).
+# </details>
+#
+# <details><summary>Hint 3: a sketch</summary>
+#
+# ```text
+# a dict patient -> list of labels, filled by walking slide_labels (patient_of(slide) names the patient)
+# return {patient: the pn_stage of that list}, patients sorted
+# ```
+# </details>
+
 # %%
 from camelyon.staging import patient_of, pn_stage
 

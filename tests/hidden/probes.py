@@ -526,11 +526,19 @@ def notebook_s06(rng):
 
 def notebook_s06_hard_negatives(rng):
     f = _specific("S06", "hard_negatives")
+
+    def run(prob, labels, k):
+        return np.asarray(f(prob, labels, k)).astype(np.int64)
+
+    shown = (np.array([0.9, 0.2, 0.8, 0.8, 0.1, 0.95, 0.3]), np.array([1, 0, 0, 0, 0, 1, 0]))  # the visible test's
+    out = {"visible3": run(*shown, 3), "visible10": run(*shown, 10)}
+    same = (np.round(rng.uniform(size=7), 1), rng.permutation(shown[1]))  # the same sizes, new values (ties likely)
+    out.update(same3=run(*same, 3), same10=run(*same, 10))
     n = int(rng.integers(5, 80))
     prob = np.round(rng.uniform(size=n), 2)  # ties on purpose
     labels = (rng.uniform(size=n) < 0.3).astype(np.int64)
-    k = int(rng.integers(0, n + 5))
-    return {"hard": np.asarray(f(prob, labels, k)).astype(np.int64)}
+    out["hard"] = run(prob, labels, int(rng.integers(0, n + 5)))
+    return out
 
 
 def notebook_s07(rng):
