@@ -18,6 +18,7 @@ Exercise ids are not written as quoted literals in this file, so that the grader
 # teaching: no-regions
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -484,6 +485,39 @@ def test_delegation_stub_blocks_calls_from_guarded_files_only(tmp_path, monkeypa
     with pytest.raises(DelegationError, match="G99 must use loops, not kernel"):
         delegpkg.naive.naive(1)  # the binding made by "from ... import" was replaced too
     for name in [m for m in sys.modules if m.startswith("delegpkg")]:
+        del sys.modules[name]
+
+
+def test_delegation_stub_spares_numba_globals_and_oracles_handed_in_by_tests(tmp_path, monkeypatch):
+    # a complete G03 scored 8.46 when the stubs replaced conv_fast's compiled helpers (its other compiled
+    # functions could no longer type), and a complete G08 scored 0 when its test handed the notebook a
+    # compiled Gini from split_fast as an oracle
+    from minicnn.teaching.delegation import DelegationError, install
+
+    pkg = tmp_path / "jitpkg"
+    (pkg / "tests").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "fast.py").write_text(
+        "from numba import njit\n\n@njit(cache=False)\ndef helper(x):\n    return x + 1.0\n\n"
+        "@njit(cache=False)\ndef kernel(x):\n    return helper(x) * 2.0\n\ndef wrapper(x):\n    return kernel(x)\n"
+    )  # fmt: skip
+    (pkg / "naive.py").write_text("from jitpkg.fast import wrapper\n\ndef naive(x, f=None):\n    return f(x) if f else wrapper(x)\n")
+    (pkg / "tests" / "oracle.py").write_text("from jitpkg.fast import wrapper\n\ndef oracle(x):\n    return wrapper(x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(pkg)  # the graded tree: its tests/ hold the instructor's oracles
+    import jitpkg.fast
+    import jitpkg.naive
+
+    names = install("G99", [str(pkg / "naive.py")], ["jitpkg.fast"], "G99: not {name}")
+    assert "jitpkg.fast.helper" in names and "jitpkg.fast.wrapper" in names
+    assert jitpkg.fast.kernel(1.0) == 4.0  # compiles: helper is still the compiled function in its module
+    with pytest.raises(DelegationError, match="G99: not wrapper"):
+        jitpkg.naive.naive(1.0)
+    spec = importlib.util.spec_from_file_location("jitpkg_oracle", pkg / "tests" / "oracle.py")
+    oracle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oracle)
+    assert jitpkg.naive.naive(1.0, oracle.oracle) == 4.0  # the test's oracle, called from student code: allowed
+    for name in [m for m in sys.modules if m.startswith("jitpkg")]:
         del sys.modules[name]
 
 
