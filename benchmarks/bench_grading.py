@@ -61,6 +61,24 @@ def class_plan(only: list[str]) -> list[tuple[str, list[str], list[str], bool]]:
     return plan
 
 
+def build_class(out: Path, plan: list) -> Path:
+    """``out/class``: the students of ``plan`` made from a fresh release, every third one as a zip file."""
+    blank = out / "blank"
+    release(REPO, blank, allow_dirty=True)
+    classroom = out / "class"
+    classroom.mkdir(parents=True)
+    for index, (name, complete, faults, conftest) in enumerate(plan):
+        copy = make_copy(blank, out / "copies" / name, complete=complete, faults=faults, conftest=conftest)
+        if index % 3 == 0:
+            with zipfile.ZipFile(classroom / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+                for path in copy.rglob("*"):
+                    if path.is_file():
+                        zf.write(path, Path(name) / path.relative_to(copy))
+        else:
+            shutil.copytree(copy, classroom / name)
+    return classroom
+
+
 def _by_group(summary: dict) -> dict:
     """Per kind of student (blank, partial, complete, gamed): count, min, median and max of the total."""
     groups: dict[str, list[float]] = {}
@@ -93,20 +111,8 @@ def main() -> int:
     out = args.out.resolve()
     if out.exists():
         shutil.rmtree(out)
-    blank = out / "blank"
-    release(REPO, blank, allow_dirty=True)
-    classroom = out / "class"
-    classroom.mkdir(parents=True)
     plan = class_plan(only)
-    for index, (name, complete, faults, conftest) in enumerate(plan):
-        copy = make_copy(blank, out / "copies" / name, complete=complete, faults=faults, conftest=conftest)
-        if index % 3 == 0:
-            with zipfile.ZipFile(classroom / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-                for path in copy.rglob("*"):
-                    if path.is_file():
-                        zf.write(path, Path(name) / path.relative_to(copy))
-        else:
-            shutil.copytree(copy, classroom / name)
+    classroom = build_class(out, plan)
     grades = out / "grades"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = os.getloadavg()

@@ -43,6 +43,27 @@ from minicnn.teaching.regions import exercises as group_regions  # noqa: E402
 from minicnn.teaching.release import check, release  # noqa: E402
 
 
+def _grade_one(edition: Path, out: Path, settings, references, by_ex: dict, cache) -> dict:
+    """Grade one edition; its wall time, total and CPU seconds per exercise."""
+    start = time.monotonic()
+    kw = {"cache": cache} if cache is not None else {}
+    payload = grade(edition, out, settings=settings, references=references, exercises=by_ex, **kw)
+    result = {
+        "wall_seconds": round(time.monotonic() - start, 1),
+        "total_points": payload["total_points"],
+        "exercises": {
+            ex: {"cpu_seconds": g["cpu_seconds"], "cpu": g["cpu"], "seconds": g["seconds"], "points": g["points"],
+                 "reused": g.get("reused", False)}
+            for ex, g in payload["exercises"].items()
+        },  # fmt: skip
+    }
+    cpu = [g["cpu_seconds"] for g in result["exercises"].values()]
+    result["cpu_seconds_total"] = round(sum(cpu), 1)
+    result["cpu_seconds_per_exercise_median"] = round(sorted(cpu)[len(cpu) // 2], 2)
+    result["cpu_seconds_per_exercise_max"] = round(max(cpu), 2)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, required=True, help="results file (a label's entry is replaced)")
@@ -76,24 +97,8 @@ def main() -> int:
             cache.blank_passes(ex, exercise_files(regs)[ex], settings, out / "baseline", references)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             baseline[ex] = round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2)
-    students = {}
-    for name, edition in (("blank", blank), ("complete", complete)):
-        start = time.monotonic()
-        kw = {"cache": cache} if cache is not None else {}
-        payload = grade(edition, out / f"grades-{name}", settings=settings, references=references, exercises=by_ex, **kw)
-        students[name] = {
-            "wall_seconds": round(time.monotonic() - start, 1),
-            "total_points": payload["total_points"],
-            "exercises": {
-                ex: {"cpu_seconds": g["cpu_seconds"], "cpu": g["cpu"], "seconds": g["seconds"], "points": g["points"],
-                     "reused": g.get("reused", False)}
-                for ex, g in payload["exercises"].items()
-            },  # fmt: skip
-        }
-        cpu = [g["cpu_seconds"] for g in students[name]["exercises"].values()]
-        students[name]["cpu_seconds_total"] = round(sum(cpu), 1)
-        students[name]["cpu_seconds_per_exercise_median"] = round(sorted(cpu)[len(cpu) // 2], 2)
-        students[name]["cpu_seconds_per_exercise_max"] = round(max(cpu), 2)
+    students = {name: _grade_one(edition, out / f"grades-{name}", settings, references, by_ex, cache)
+                for name, edition in (("blank", blank), ("complete", complete))}  # fmt: skip
     entry = {
         "commit": args.commit or os.popen(f"git -C {REPO} rev-parse --short HEAD").read().strip(),
         "seed": args.seed,

@@ -18,6 +18,7 @@ Exercise ids are not written as quoted literals in this file, so that the grader
 # teaching: no-regions
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -190,6 +191,14 @@ message = "{T02} must be written with loops, not by calling {{name}}"
 '''
 
 
+def _toml(text: str) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads(text)
+
+
 def _notebook(source: str) -> str:
     cell = {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
     return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
@@ -301,16 +310,19 @@ def test_conftest_rewrite_does_not_run_and_skipped_is_not_passed(toy, tmp_path):
 
 @pytest.mark.slow
 def test_complete_copy_scores_full_and_gamed_copies_score_zero(toy, tmp_path):
+    from minicnn.teaching.grade import GradeCache
+
     reference, _ = toy
+    cache = GradeCache(None)  # one blank baseline for both copies
     complete = _complete(toy, tmp_path / "complete")
-    payload = _grade(reference, complete, tmp_path / "complete-out", only=[T01, T02])
+    payload = _grade(reference, complete, tmp_path / "complete-out", only=[T01, T02], cache=cache)
     assert [payload["exercises"][e]["points"] for e in (T01, T02)] == [10.0, 10.0]
 
     gamed = _complete(toy, tmp_path / "gamed")
     # T02 delegates to the fast twin; T01's notebook function special-cases the visible input
     _edit(gamed / "toypkg/loops.py", "    out = np.empty_like(x)\n", "    from toypkg.fast import add_one_fast\n    return add_one_fast(x)\n")
     _edit(gamed / f"notebooks/{T01}_toy.ipynb", "    return v + v", "    return 6 if v == 3 else v")
-    payload = _grade(reference, gamed, tmp_path / "gamed-out", only=[T01, T02])
+    payload = _grade(reference, gamed, tmp_path / "gamed-out", only=[T01, T02], cache=cache)
     t01, t02 = payload["exercises"][T01], payload["exercises"][T02]
     assert t02["points"] == 0.0 and t02["delegation"] == f"{T02} must be written with loops, not by calling add_one_fast"
     assert t02["status"].startswith("gamed:")
@@ -323,11 +335,13 @@ def test_complete_copy_scores_full_and_gamed_copies_score_zero(toy, tmp_path):
     assert "must be written with loops" in md and "notebook_twice" in md and "expected" in md
     assert md.count("**Gamed, not accepted:**") == 2 and "The exercise scores 0." in md
 
-    # gamed = "fail" in grading.toml: only the probe concerned fails
-    lenient = tmp_path / "lenient.toml"
-    lenient.write_text(POLICY.replace("wall_limit = 120\n", 'wall_limit = 120\ngamed = "fail"\n'))
-    payload = _grade(reference, gamed, tmp_path / "lenient-out", only=[T01], policy_file=lenient)
-    assert payload["exercises"][T01]["points"] == 8.0 and payload["exercises"][T01]["gamed"]
+    # gamed = "fail" in grading.toml: only the probe concerned fails (the same checks, scored again)
+    from minicnn.teaching.grade import ExerciseGrade, score_exercise
+
+    lenient = parse_policy({"grading": {"gamed": "fail"}, **{k: v for k, v in _toml(POLICY).items() if k != "grading"}})
+    again = ExerciseGrade(exercise=T01, tests=t01["tests"], probes=t01["probes"], gamed=t01["gamed"])
+    score_exercise(again, lenient.exercise(T01), lenient.delegation, lenient.gamed)
+    assert again.points == 8.0
 
 
 @pytest.mark.slow
@@ -340,8 +354,11 @@ def test_hangs_and_crashes_are_reported_within_the_wall_limit_and_leave_nothing_
           "    while True:\n        pass\n")  # fmt: skip
     # T02: its module never finishes importing
     _edit(student / "toypkg/loops.py", "import numpy as np\n", "import numpy as np\n\nwhile True:\n    pass\n")
+    from minicnn.teaching.grade import GradeCache
+
     start = time.monotonic()
-    payload = _grade(reference, student, tmp_path / "out", only=[T01, T02], test_timeout=2, timeout=60)
+    payload = _grade(reference, student, tmp_path / "out", only=[T01, T02], test_timeout=2, timeout=60,
+                     cache=GradeCache(None, blank_baseline=False))  # hangs, not scores: no blank baseline
     took = time.monotonic() - start
     t01, t02 = payload["exercises"][T01], payload["exercises"][T02]
     assert "tests/test_ops.py::test_double" in t01["hung"]
@@ -359,7 +376,7 @@ def test_hangs_and_crashes_are_reported_within_the_wall_limit_and_leave_nothing_
 
     crash = _complete(toy, tmp_path / "crash")
     _edit(crash / "toypkg/loops.py", "import numpy as np\n", "import os\nos._exit(3)\n")
-    payload = _grade(reference, crash, tmp_path / "crash-out", only=[T01, T02])
+    payload = _grade(reference, crash, tmp_path / "crash-out", only=[T01, T02], cache=GradeCache(None, blank_baseline=False))
     assert payload["exercises"][T02]["status"].startswith("does not import: toypkg.loops: import crashes the interpreter")
     assert payload["exercises"][T01]["points"] == 10.0  # other exercises keep the reference's version of the file
 
@@ -471,6 +488,39 @@ def test_delegation_stub_blocks_calls_from_guarded_files_only(tmp_path, monkeypa
         del sys.modules[name]
 
 
+def test_delegation_stub_spares_numba_globals_and_oracles_handed_in_by_tests(tmp_path, monkeypatch):
+    # a complete G03 scored 8.46 when the stubs replaced conv_fast's compiled helpers (its other compiled
+    # functions could no longer type), and a complete G08 scored 0 when its test handed the notebook a
+    # compiled Gini from split_fast as an oracle
+    from minicnn.teaching.delegation import DelegationError, install
+
+    pkg = tmp_path / "jitpkg"
+    (pkg / "tests").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "fast.py").write_text(
+        "from numba import njit\n\n@njit(cache=False)\ndef helper(x):\n    return x + 1.0\n\n"
+        "@njit(cache=False)\ndef kernel(x):\n    return helper(x) * 2.0\n\ndef wrapper(x):\n    return kernel(x)\n"
+    )  # fmt: skip
+    (pkg / "naive.py").write_text("from jitpkg.fast import wrapper\n\ndef naive(x, f=None):\n    return f(x) if f else wrapper(x)\n")
+    (pkg / "tests" / "oracle.py").write_text("from jitpkg.fast import wrapper\n\ndef oracle(x):\n    return wrapper(x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(pkg)  # the graded tree: its tests/ hold the instructor's oracles
+    import jitpkg.fast
+    import jitpkg.naive
+
+    names = install("G99", [str(pkg / "naive.py")], ["jitpkg.fast"], "G99: not {name}")
+    assert "jitpkg.fast.helper" in names and "jitpkg.fast.wrapper" in names
+    assert jitpkg.fast.kernel(1.0) == 4.0  # compiles: helper is still the compiled function in its module
+    with pytest.raises(DelegationError, match="G99: not wrapper"):
+        jitpkg.naive.naive(1.0)
+    spec = importlib.util.spec_from_file_location("jitpkg_oracle", pkg / "tests" / "oracle.py")
+    oracle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oracle)
+    assert jitpkg.naive.naive(1.0, oracle.oracle) == 4.0  # the test's oracle, called from student code: allowed
+    for name in [m for m in sys.modules if m.startswith("jitpkg")]:
+        del sys.modules[name]
+
+
 def test_sandbox_kills_the_group_and_escaped_grandchildren_and_has_no_network(tmp_path):
     from minicnn.teaching import sandbox
 
@@ -523,11 +573,12 @@ def blank_edition(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def real_cache(tmp_path_factory):
-    """One run's cache for the real-edition tests (same solution edition and seed): blank baselines are shared."""
+def real_cache():
+    """The real-edition fault tests check what a fault costs, not the blank baseline (tested on its own below):
+    they skip it, which halves their grading time."""
     from minicnn.teaching.grade import GradeCache
 
-    return GradeCache(tmp_path_factory.mktemp("grading-cache"))
+    return GradeCache(None, blank_baseline=False)
 
 
 def _real(blank, tmp_path, name, complete, faults):
@@ -538,9 +589,9 @@ def _real(blank, tmp_path, name, complete, faults):
 
 @pytest.mark.slow
 def test_real_edition_leaky_alpha_and_delegation_to_the_fast_kernel(blank_edition, tmp_path, real_cache):
-    g01, g02, g03 = "G01,G02,G03".split(",")
-    student = _real(blank_edition, tmp_path, "gamed", [], ["leaky_alpha", "delegate_fast"])  # G02 left blank
-    payload = _grade(REPO, student, tmp_path / "out", only=[g01, g02, g03], seed=11, cache=real_cache)
+    g01, g03 = "G01,G03".split(",")
+    student = _real(blank_edition, tmp_path, "gamed", [], ["leaky_alpha", "delegate_fast"])
+    payload = _grade(REPO, student, tmp_path / "out", only=[g01, g03], seed=11, cache=real_cache)
     ex = payload["exercises"]
     assert ex[g03]["points"] == 0.0 and ex[g03]["status"].startswith("gamed:")
     assert ex[g03]["delegation"] == "G03 must be written with loops, not by calling conv2d_forward_fast"
@@ -548,14 +599,21 @@ def test_real_edition_leaky_alpha_and_delegation_to_the_fast_kernel(blank_editio
     assert ex[g01]["probes"]["probe_activations"].startswith("mismatch: leaky: at [")  # a random alpha
     assert not ex[g01]["gamed"]  # a bug, not special-casing: partial credit
     print({e: (g["points"], g["status"]) for e, g in ex.items()})
-    # the blank edition scores 0 everywhere, although some visible tests pass on it (they earn nothing); its
-    # files are byte-identical to the blank baseline's, so nothing runs again
-    assert ex[g02]["points"] == 0.0 and ex[g02]["reused"]  # the same files as the blank baseline's
-    payload = _grade(REPO, blank_edition, tmp_path / "blank-out", only=[g01, g02, g03], seed=11, cache=real_cache)
-    for g in payload["exercises"].values():
-        assert g["points"] == 0.0 and g["reused"] and g["cpu_seconds"] == 0.0, g["status"]
-    assert payload["exercises"][g02]["tests_blank"] > 0  # it scored 1.71 of 10 before they were left out
-    assert payload["total_points"] == 0.0
+
+
+@pytest.mark.slow
+def test_real_blank_edition_scores_zero_and_is_a_reuse_of_the_blank_baseline(blank_edition, tmp_path):
+    # some visible tests of G02 pass on the blank edition (input validation): they earn nothing, and the blank
+    # edition's files are byte-identical to the blank baseline's, so nothing runs again
+    from minicnn.teaching.grade import GradeCache
+
+    g02 = "G02,".split(",")[0]
+    cache = GradeCache(tmp_path / "disk")
+    payload = _grade(REPO, blank_edition, tmp_path / "blank-out", only=[g02], seed=11, cache=cache)
+    g = payload["exercises"][g02]
+    assert g["points"] == 0.0 and g["reused"] and g["cpu_seconds"] == 0.0, g["status"]
+    assert g["tests_blank"] > 0 and g["tests_passed"] == g["tests_blank"]  # it scored 1.71 of 10 when they counted
+    assert (cache.misses, cache.hits) == (1, 1) and list((tmp_path / "disk").glob("blank-*-G02.json"))
 
 
 @pytest.mark.slow

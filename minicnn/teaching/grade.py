@@ -2,24 +2,27 @@
 
 For each exercise (each id with solution regions in the solution edition):
 
-1. **tree**: a fresh copy of the solution edition with only the student's files of that exercise in it
+1. **reuse**: the exercise files the tree would get (:func:`minicnn.teaching.worktree.student_version`) are
+   hashed; when the same bytes were graded earlier in this run, their results are used (:class:`GradeCache`);
+2. **tree**: a fresh copy of the solution edition with only the student's files of that exercise in it
    (:mod:`minicnn.teaching.worktree`): the instructor's tests (visible and hidden), conftest and plugins
    run, nothing the student added does;
-2. **import check**: the exercise's modules are imported one by one in a sandbox
-   (:mod:`minicnn.teaching.sandbox`); a module that hangs or crashes the interpreter is named, with the
-   file and line, and the exercise stops there (its checks all count as failed);
-3. **tests**: ``pytest -m <id>`` over the test files that mention the id, in the sandbox, with the grading
+3. **import check and hidden probes**, one sandboxed process (:mod:`minicnn.teaching.sandbox`): the
+   exercise's modules are imported one by one, and a module that hangs or crashes the interpreter is named,
+   with the file and line, and the exercise stops there (its checks all count as failed); then the hidden
+   probes (``tests/hidden/probes.py``) call the exercise's functions (notebook functions included) on inputs
+   drawn from the grading seed; the outputs are compared here, in the grader's process, with the solution
+   edition's on the same inputs (``rtol`` 1e-7 for floats unless ``grading.toml`` says otherwise), and a
+   function right on its visible tests' inputs but wrong on new ones of the same shape is "gamed";
+4. **tests**: ``pytest -m <id>`` over the test files that mark the id, in the sandbox, with the grading
    plugin (:mod:`minicnn.teaching.grading_plugin`): per-test timeout, delegation stubs, a record per test
-   written as it runs; a test that hangs is reported by name and the others are run again without it;
-4. **hidden probes** (``tests/hidden/probes.py``): the exercise's functions (notebook functions included)
-   on inputs drawn from the grading seed, in the sandbox; the outputs are compared here, in the grader's
-   process, with the solution edition's on the same inputs (``rtol`` 1e-7 for floats unless
-   ``grading.toml`` says otherwise).
+   written as it runs; a test that hangs is reported by name and the others are run again without it.
 
 All of it shares the exercise's wall limit; past it the sandbox's process group is killed and whatever did
-not run counts as failed. Skipped tests are not counted; an exercise whose every check was skipped is
-"not graded". Points per exercise and per group of checks come from ``grading.toml``
-(:mod:`minicnn.teaching.policy`).
+not run counts as failed. Skipped tests, and checks that pass on the blank edition (the blank baseline,
+:meth:`GradeCache.blank_passes`), are not counted; an exercise whose every check was left out is "not
+graded". A gamed or delegating exercise scores 0 (``grading.toml``: ``gamed``, ``delegation``). Points
+per exercise and per group of checks come from ``grading.toml`` (:mod:`minicnn.teaching.policy`).
 """
 
 # teaching: no-regions
@@ -376,6 +379,32 @@ def _tail(path: Path, n: int = 5) -> str:
 # --------------------------------------------------------------------------------------------- probes
 
 
+def _import_check_failed(tree: Path, modules: list[str], settings: Settings, prefix: Path, log: Path,
+                         result: sandbox.RunResult, deadline: float, imports: dict | None) -> bool:  # fmt: skip
+    """Read the import check at the start of the probes' log into ``imports``; True when a module hung or
+    crashed the interpreter (the modules after it are then checked in a process of their own)."""
+    imports = imports if imports is not None else {}
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    stuck = read_import_steps(text, tree, result, _import_timeout(settings), imports)
+    if stuck is None:
+        return False
+    rest = modules[modules.index(stuck) + 1 :] if stuck in modules else []
+    if rest and not result.timed_out and time.monotonic() < deadline:
+        imports.update(check_imports(tree, rest, settings, Path(str(prefix) + ".import.log"), deadline)[0])
+    return True
+
+
+def _probe_stopped(tree: Path, log: Path, result: sandbox.RunResult, settings: Settings) -> str:
+    """Status of the probe that was running when its process ended (hung, or the process died)."""
+    where = culprit(_tail(log, 60), tree)
+    at = f" at {where}" if where else ""
+    if result.timed_out:
+        return f"error: hung{at}: still running when the exercise's wall limit passed"
+    if "Timeout (" in _tail(log, 80):
+        return f"error: hung{at}: still running {settings.test_timeout:g} s after it started"
+    return f"error: the probe process died (exit code {result.returncode}){at}"
+
+
 def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadline: float, rules: list[dict],
                modules: list[str] = (), imports: dict | None = None) -> tuple[dict, dict] | tuple[dict, dict, bool]:  # fmt: skip
     """Outputs and status of the hidden probes of one exercise over ``tree`` (sandboxed).
@@ -387,7 +416,6 @@ def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadlin
     returned (``False`` otherwise).
     """
     probes_file = settings.probes_file or tree / PROBES_RELATIVE
-    fatal = False
     if not probes_file.exists() and not modules:
         return {}, {}
     extra = {"MINICNN_GRADING_DELEGATION": json.dumps({"exercise": ex_id, "rules": rules})} if rules else {}
@@ -407,14 +435,7 @@ def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadlin
             env.update(MINICNN_GRADING_IMPORTS=",".join(modules), MINICNN_GRADING_IMPORT_TIMEOUT=str(_import_timeout(settings)))
         result = _run("probes", cmd, tree, env, log, settings.limits(), deadline)
         if modules and _attempt == 0:
-            text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-            stuck = read_import_steps(text, tree, result, _import_timeout(settings), imports if imports is not None else {})
-            if stuck is not None:  # the probes never started; report the modules after it too
-                fatal = True
-                rest = modules[modules.index(stuck) + 1 :] if stuck in modules else []
-                if rest and not result.timed_out and time.monotonic() < deadline:
-                    more, _ = check_imports(tree, rest, settings, Path(str(prefix) + ".import.log"), deadline)
-                    (imports if imports is not None else {}).update(more)
+            if _import_check_failed(tree, modules, settings, prefix, log, result, deadline, imports):
                 return {}, {}, True
             if not probes_file.exists():
                 return {}, {}, False
@@ -431,20 +452,13 @@ def run_probes(tree: Path, ex_id: str, prefix: Path, settings: Settings, deadlin
         if not running:
             status.update({k: v for k, v in new.items() if k not in status})
             break
-        where = culprit(_tail(log, 60), tree)
-        at = f" at {where}" if where else ""
-        if result.timed_out:
-            status[running[0]] = f"error: hung{at}: still running when the exercise's wall limit passed"
-        elif "Timeout (" in _tail(log, 80):
-            status[running[0]] = f"error: hung{at}: still running {settings.test_timeout:g} s after it started"
-        else:
-            status[running[0]] = f"error: the probe process died (exit code {result.returncode}){at}"
+        status[running[0]] = _probe_stopped(tree, log, result, settings)
         todo = [k for k, v in new.items() if v.startswith("not run")]
         if not todo or result.timed_out or time.monotonic() >= deadline:
             for k in todo:
                 status[k] = "not run: the exercise's wall limit passed"
             break
-    return (arrays, status, fatal) if modules else (arrays, status)
+    return (arrays, status, False) if modules else (arrays, status)
 
 
 def _show(value) -> str:
@@ -769,8 +783,9 @@ class GradeCache:
       the same commit with the same seed does not compute it again.
     """
 
-    def __init__(self, folder: Path | None = None):
+    def __init__(self, folder: Path | None = None, blank_baseline: bool = True):
         self.folder = Path(folder) if folder else None
+        self.blank_baseline = blank_baseline  # False: every check counts (tests of the grader's mechanics)
         self.hits = 0
         self.misses = 0
         self._results: dict[tuple[str, str], dict] = {}
@@ -809,6 +824,8 @@ class GradeCache:
     def blank_passes(self, ex_id: str, files: list[str], settings: Settings, work_root: Path,
                      references: ReferenceProbes) -> frozenset:  # fmt: skip
         """Test node ids and ``probe:<name>`` of the checks of ``ex_id`` that pass on the blank edition."""
+        if not self.blank_baseline:
+            return frozenset()
         self._bind(settings)
         with self._lock_for(("blank", ex_id)):
             if ex_id in self._blank:
@@ -984,8 +1001,6 @@ def grade(
     dict
         The content of ``grade.json``.
     """
-    from minicnn.teaching.feedback import write_feedback
-
     student, out = Path(student).resolve(), Path(out).resolve()
     if not student.is_dir():
         raise ReleaseError(f"student edition {student} is not a folder")
@@ -1010,6 +1025,13 @@ def grade(
             print(f"  graded {ex_id}: {shown}  ({g.seconds:.1f} s, {cost}) {g.status}", file=sys.stderr, flush=True)
     if not settings.keep_work:
         shutil.rmtree(work_root, ignore_errors=True)
+    return _write_reports(student, out, settings, grades)
+
+
+def _write_reports(student: Path, out: Path, settings: Settings, grades: list[ExerciseGrade]) -> dict:
+    """``grade.json``, ``grade.csv`` and ``feedback.md``/``.html`` of one student; returns grade.json's content."""
+    from minicnn.teaching.feedback import write_feedback
+
     graded = [g for g in grades if g.score is not None]
     total = round(sum(g.points for g in graded), 2)
     maximum = round(sum(g.max_points for g in graded), 2)

@@ -394,7 +394,10 @@ def notebook_g06_build_shapes_cnn(rng):
     f = _generic("G06", "build_shapes_cnn")
     model = f(np.random.default_rng(int(rng.integers(0, 2**31))))
     x = rng.standard_normal((3, 1, 16, 16)).astype(np.float32)
-    return {"n_params": np.array(model.num_parameters()), "out": model.forward(x).astype(np.float64)}
+    shown = f(np.random.default_rng(0))  # the visible test's seed; then a new seed, the same input
+    return {"visible_params": np.array(shown.num_parameters()), "visible_out": shown.forward(x).astype(np.float64),
+            "new_seed_out": f(np.random.default_rng(int(rng.integers(1, 2**31)))).forward(x).astype(np.float64),
+            "n_params": np.array(model.num_parameters()), "out": model.forward(x).astype(np.float64)}  # fmt: skip
 
 
 def notebook_g07_compose_he(rng):
@@ -485,7 +488,9 @@ def notebook_s02(rng):
     table = np.zeros(12, dtype=TILE_DTYPE)
     table["label"], table["tissue_fraction"] = rng.integers(0, 2, 12), rng.uniform(size=12)
     s = summary(table)
-    return {"grid": img, "summary": np.array([s[k] for k in ("n_tiles", "n_tumour", "tumour_share", "mean_tissue_fraction")], dtype=np.float64)}
+    rows, cols = np.array([0, 2]), np.array([1, 3])  # the visible test's cells, then new values in them
+    return {"visible_grid": grid(rows, cols, np.array([0.25, 0.75]), (3, 4)), "same_cells": grid(rows, cols, rng.uniform(size=2), (3, 4)),
+            "grid": img, "summary": np.array([s[k] for k in ("n_tiles", "n_tumour", "tumour_share", "mean_tissue_fraction")], dtype=np.float64)}  # fmt: skip
 
 
 def notebook_s03(rng):
@@ -549,7 +554,15 @@ def notebook_s07(rng):
     tissue = prob > 0.05
     prob[~tissue] = 0
     got = f(Heatmap(prob, tissue, "s.tif", 0, 32, 32, float(rng.uniform(100, 300))), float(rng.uniform(0.3, 0.7)))
-    return {"area": np.array(got["area_mm2"], dtype=np.float64), "ratio": np.array(got["tissue_ratio"], dtype=np.float64)}
+    out = {"area": np.array(got["area_mm2"], dtype=np.float64), "ratio": np.array(got["tissue_ratio"], dtype=np.float64)}
+    for name, g in (("visible", np.random.default_rng(0)), ("same_shape", rng)):  # the visible test's map, then a new one
+        p = g.random((12, 9)).astype(np.float32) ** 3
+        t = p > 0.01
+        p[~t] = 0
+        burden = f(Heatmap(p, t, "s.tif", 0, 32, 32, 128.0), 0.5)
+        out[f"{name}_area"] = np.array(burden["area_mm2"], dtype=np.float64)
+        out[f"{name}_ratio"] = np.array(burden["tissue_ratio"], dtype=np.float64)
+    return out
 
 
 def notebook_s08(rng):
