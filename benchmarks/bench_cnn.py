@@ -228,64 +228,48 @@ def minicnn_steps(package, args, x_train, y_train, x_infer):
     return model, (train, infer)
 
 
-def main():
-    args = ARGS
-    if args.runs < 5:
-        raise SystemExit("bench_cnn: --runs must be at least 5")
-    rng = np.random.default_rng(0)
-    size = args.size
-    x_train = rng.standard_normal((args.train_batch, 3, size, size)).astype(np.float32)
-    y_train = (rng.random((args.train_batch, 1)) < 0.5).astype(np.float32)
-    x_infer = rng.standard_normal((args.infer_batch, 3, size, size)).astype(np.float32)
+def torch_steps(torch, model, args, x_train, y_train, x_infer):
+    """The same network in PyTorch, checked against `model`: (tmodel, (train, infer), max logit difference)."""
+    torch.set_num_threads(args.threads)
+    tmodel = build_torch(model, torch)
+    # same function before any training step
+    model.eval()
+    tmodel.eval()
+    probe = x_train[:8]
+    with torch.no_grad():
+        t_out = tmodel(torch.from_numpy(probe)).numpy()
+    m_out = model.forward(probe)
+    max_diff = float(np.abs(t_out - m_out).max())
+    print(f"same weights: max |minicnn - torch| logit difference = {max_diff:.2e}")
+    model.train()
+    tmodel.train()
+    tloss = torch.nn.BCEWithLogitsLoss()
+    topt = torch.optim.SGD(tmodel.parameters(), lr=1e-3)
+    tx, ty, txi = (torch.from_numpy(a) for a in (x_train, y_train, x_infer))
 
-    models = {}
-    steps = {}
-    for name, package in (("minicnn", "minicnn"), ("minicnn-base", "minicnn_base")):
-        if name == "minicnn-base" and not args.base_from:
-            continue
-        models[name], steps[name] = minicnn_steps(package, args, x_train, y_train, x_infer)
-    model = models["minicnn"]
-    if "minicnn-base" in models:  # same function before any training step
-        for m in models.values():
-            m.eval()
-        base_diff = float(np.abs(models["minicnn-base"].forward(x_train[:8]) - model.forward(x_train[:8])).max())
-        for m in models.values():
-            m.train()
-        print(f"same weights: max |minicnn - minicnn-base| logit difference = {base_diff:.2e}")
-    torch = None
-    if not args.no_torch:
-        import torch
+    def torch_train():
+        topt.zero_grad(set_to_none=False)
+        out = tloss(tmodel(tx), ty)
+        out.backward()
+        topt.step()
 
-        torch.set_num_threads(args.threads)
-        tmodel = build_torch(model, torch)
-        # same function before any training step
-        model.eval()
-        tmodel.eval()
-        probe = x_train[:8]
+    def torch_infer():
         with torch.no_grad():
-            t_out = tmodel(torch.from_numpy(probe)).numpy()
-        m_out = model.forward(probe)
-        max_diff = float(np.abs(t_out - m_out).max())
-        print(f"same weights: max |minicnn - torch| logit difference = {max_diff:.2e}")
-        model.train()
-        tmodel.train()
-        tloss = torch.nn.BCEWithLogitsLoss()
-        topt = torch.optim.SGD(tmodel.parameters(), lr=1e-3)
-        tx, ty, txi = (torch.from_numpy(a) for a in (x_train, y_train, x_infer))
+            return tmodel(txi)
 
-        def torch_train():
-            topt.zero_grad(set_to_none=False)
-            out = tloss(tmodel(tx), ty)
-            out.backward()
-            topt.step()
+    return tmodel, (torch_train, torch_infer), max_diff
 
-        def torch_infer():
-            with torch.no_grad():
-                return tmodel(txi)
 
-        steps["pytorch"] = (torch_train, torch_infer)
+def timed_rounds(steps, models, tmodel, torch, args):
+    """Warm-up, then ``args.runs`` rounds of the matmul rate and every library's step, alternating.
 
-    load_before = os.getloadavg()[0]
+    Returns
+    -------
+    times : dict
+        ``times[library]["train" | "infer"]``: seconds of each run.
+    matmul, matmul_medians : dict
+        GFLOP/s of every round and their median, per library that has a matmul.
+    """
     times = {name: {"train": [], "infer": []} for name in steps}
     matmul = {"numpy": [], "torch": []}
     for kind, index in (("train", 0), ("infer", 1)):
@@ -307,20 +291,14 @@ def main():
                 times[name][kind].append(time.perf_counter() - t0)
     matmul = {lib: rates for lib, rates in matmul.items() if rates}
     matmul_medians = {lib: float(np.median(r)) for lib, r in matmul.items()}
-    rate = max(matmul_medians.values())
+    return times, matmul, matmul_medians
 
-    for m in models.values():
-        m.train()
-    profiles = layer_profiles(models, steps, args.runs, args.train_batch, (3, size, size), rate)
-    profile = profiles["minicnn"]
 
-    fwd_flops, first_flops = conv_flops(model, (3, size, size))
-    # useful work: forward, weight gradients, input gradients except the first layer's
-    train_flops = args.train_batch * (3 * fwd_flops - first_flops)
-    infer_flops = args.infer_batch * fwd_flops
-    result = {
+def result_header(args, train_flops, infer_flops, load_before, matmul, matmul_medians, rate):
+    """The results file's settings, machine, load and matmul rate (libraries and layers are added later)."""
+    return {
         "benchmark": "tile_cnn training step and inference",
-        "input": [3, size, size],
+        "input": [3, args.size, args.size],
         "train_batch": args.train_batch,
         "infer_batch": args.infer_batch,
         "threads": args.threads,
@@ -346,22 +324,19 @@ def main():
             "rate_is": "the higher of the libraries' medians",
         },
         "libraries": {},
-        "minicnn_layers": profile,
     }
-    if "minicnn-base" in profiles:
-        result["minicnn_base_layers"] = profiles["minicnn-base"]
-        result["max_logit_difference_base"] = base_diff
-    if torch is not None:
-        result["machine"]["torch"] = torch.__version__
-        result["max_logit_difference"] = max_diff
-    print(f"tile_cnn, input 3x{size}x{size}, {args.threads} threads, median of {args.runs} runs "
-          f"(load average before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f})")
+
+
+def summarise(result, times, args, train_flops, infer_flops, rate):
+    """Fill ``result["libraries"]`` (median times, GFLOP/s, fraction of `rate`) and the ratios; print the table."""
+    print(f"tile_cnn, input 3x{args.size}x{args.size}, {args.threads} threads, median of {args.runs} runs "
+          f"(load average before: {result['load_average_1min']:.1f}, after: {os.getloadavg()[0]:.1f})")
     print("float32 matmul {0}x{0}: ".format(args.matmul_size)
-          + ", ".join(f"{lib} {r:.1f} GFLOP/s" for lib, r in matmul_medians.items())
+          + ", ".join(f"{lib} {r:.1f} GFLOP/s" for lib, r in result["matmul"]["gflops_per_s"].items())
           + f" -> rate {rate:.1f} GFLOP/s")
     print(f"{'library':<10}{'train ms':>10}{'GFLOP/s':>9}{'of matmul':>11}{'infer img/s':>13}{'GFLOP/s':>9}"
           f"{'of matmul':>11}")
-    for name in steps:
+    for name in times:
         t_train = median_ms(times[name]["train"])
         t_infer = median_ms(times[name]["infer"])
         ips = args.infer_batch / (t_infer / 1e3)
@@ -379,18 +354,72 @@ def main():
         result["libraries"][name] = entry
         print(f"{name:<10}{t_train:>10.1f}{entry['train_gflops_per_s']:>9.1f}{entry['train_fraction_of_matmul']:>11.2f}"
               f"{ips:>13.0f}{entry['infer_gflops_per_s']:>9.1f}{entry['infer_fraction_of_matmul']:>11.2f}")
-    if torch is not None:
+    if "pytorch" in result["libraries"]:
         m, t = result["libraries"]["minicnn"], result["libraries"]["pytorch"]
         result["ratio_train_time_minicnn_over_pytorch"] = m["train_step_ms"] / t["train_step_ms"]
         result["ratio_infer_time_minicnn_over_pytorch"] = t["infer_images_per_s"] / m["infer_images_per_s"]
         print(f"ratio minicnn/PyTorch: training-step time {result['ratio_train_time_minicnn_over_pytorch']:.2f}, "
               f"inference time {result['ratio_infer_time_minicnn_over_pytorch']:.2f} (target <= 1.5)")
-    if "minicnn-base" in models:
+    if "minicnn-base" in result["libraries"]:
         m, b = result["libraries"]["minicnn"], result["libraries"]["minicnn-base"]
         result["ratio_train_time_minicnn_over_base"] = m["train_step_ms"] / b["train_step_ms"]
         result["ratio_infer_time_minicnn_over_base"] = m["infer_batch_ms"] / b["infer_batch_ms"]
         print(f"ratio minicnn/minicnn-base: training-step time {result['ratio_train_time_minicnn_over_base']:.3f}, "
               f"inference time {result['ratio_infer_time_minicnn_over_base']:.3f}")
+
+
+def main():
+    args = ARGS
+    if args.runs < 5:
+        raise SystemExit("bench_cnn: --runs must be at least 5")
+    rng = np.random.default_rng(0)
+    size = args.size
+    x_train = rng.standard_normal((args.train_batch, 3, size, size)).astype(np.float32)
+    y_train = (rng.random((args.train_batch, 1)) < 0.5).astype(np.float32)
+    x_infer = rng.standard_normal((args.infer_batch, 3, size, size)).astype(np.float32)
+
+    models = {}
+    steps = {}
+    for name, package in (("minicnn", "minicnn"), ("minicnn-base", "minicnn_base")):
+        if name == "minicnn-base" and not args.base_from:
+            continue
+        models[name], steps[name] = minicnn_steps(package, args, x_train, y_train, x_infer)
+    model = models["minicnn"]
+    if "minicnn-base" in models:  # same function before any training step
+        for m in models.values():
+            m.eval()
+        base_diff = float(np.abs(models["minicnn-base"].forward(x_train[:8]) - model.forward(x_train[:8])).max())
+        for m in models.values():
+            m.train()
+        print(f"same weights: max |minicnn - minicnn-base| logit difference = {base_diff:.2e}")
+    torch = tmodel = None
+    if not args.no_torch:
+        import torch
+
+        tmodel, steps["pytorch"], max_diff = torch_steps(torch, model, args, x_train, y_train, x_infer)
+
+    load_before = os.getloadavg()[0]
+    times, matmul, matmul_medians = timed_rounds(steps, models, tmodel, torch, args)
+    rate = max(matmul_medians.values())
+
+    for m in models.values():
+        m.train()
+    profiles = layer_profiles(models, steps, args.runs, args.train_batch, (3, size, size), rate)
+    profile = profiles["minicnn"]
+
+    fwd_flops, first_flops = conv_flops(model, (3, size, size))
+    # useful work: forward, weight gradients, input gradients except the first layer's
+    train_flops = args.train_batch * (3 * fwd_flops - first_flops)
+    infer_flops = args.infer_batch * fwd_flops
+    result = result_header(args, train_flops, infer_flops, load_before, matmul, matmul_medians, rate)
+    result["minicnn_layers"] = profile
+    if "minicnn-base" in profiles:
+        result["minicnn_base_layers"] = profiles["minicnn-base"]
+        result["max_logit_difference_base"] = base_diff
+    if torch is not None:
+        result["machine"]["torch"] = torch.__version__
+        result["max_logit_difference"] = max_diff
+    summarise(result, times, args, train_flops, infer_flops, rate)
     for name, rows in profiles.items():
         print(f"[{name}]")
         print_profile(rows)

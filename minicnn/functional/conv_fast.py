@@ -7,8 +7,7 @@ The result is already in NCHW order, so no transpose is needed. The backward pas
 ``cols`` and computes ``[dW | db]^T = sum_n cols[n] @ dout[n].T`` and ``dcols[n] = W.T @ dout[n]``,
 which col2im folds back into ``dx``.
 
-Both passes go through the batch about 1 MB of columns at a time (one image of a large layer, a
-few of a small one), so that the columns (9 times larger than the input for a 3x3 kernel) are used
+Both passes go through the batch about 4 MB of columns (a few images) at a time, so that the columns (9 times larger than the input for a 3x3 kernel) are used
 while still in the CPU cache instead of travelling to
 main memory and back. Work arrays come from a :class:`~minicnn.functional._buffers.Workspace`
 when one is passed (layers pass their own, which lives as long as the layer), so a training loop
@@ -24,11 +23,11 @@ from ._buffers import output, scratch
 from ._checks import as_float, conv2d_geometry, match_dtype
 from ._parallel import map_tasks, split
 
-# bytes of im2col columns built at a time: about one core's L2 cache (1 MB on the 2-core reference
-# machine), i.e. one image of the tile CNN's first two convolutions, a few of the later ones. Against
-# 4 MB (the L3 cache, shared with the other core and other processes) this took 8-12 % less CPU time
-# for the tile CNN's convolutions, forward and backward (single-thread CPU time, 7 Dec 2026)
-CHUNK_BYTES = 1 << 20
+# bytes of im2col columns built at a time (a few images): small enough to stay in the L2/L3 cache. 1 MB
+# (one core's L2) took 8-12 % less single-thread CPU time, but with 2 threads on an idle machine it made
+# the first convolution 1.7x slower (one image per task: the hand-over per task costs more than it
+# saves), so 4 MB stays (7 Dec 2026, docs/cnn-speed.md)
+CHUNK_BYTES = 4 << 20
 
 
 @njit(cache=True, nogil=True)
@@ -144,7 +143,7 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     """Forward pass of a 2-D convolution through im2col and batched matrix products.
 
     Same contract as :func:`~minicnn.functional.conv_naive.conv2d_forward_naive`. The batch is
-    processed in tasks of about 1 MB of columns (shared among the threads): each task's columns are
+    processed in tasks of about 4 MB of columns (shared among the threads): each task's columns are
     built and multiplied while still in the cache, and are rebuilt in the backward pass rather than
     stored.
 
