@@ -119,3 +119,20 @@ def test_demo_runs_as_far_as_each_edition_allows(tmp_path_factory, g_edition, tm
     assert not {"tiles", "train", "heatmaps"} & set(_ran(text)), text[-3000:]
     summary = json.loads((out / "run" / "run_summary.json").read_text(encoding="utf-8"))
     assert -1.0 <= summary["kappa"] <= 1.0 and (out / "run" / "report.html").is_file()
+
+
+@GROUP
+@pytest.mark.slow
+def test_golden_values_pass_where_the_g_exercises_are_written(g_edition):
+    # the release wrote tests/golden/*.npz from the solution; the solution's own G code, copied in, must match
+    # them: a golden file computed from the wrong function, or a comparison that cannot pass, fails here
+    from golden_cases import CASES
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_XDIST_WORKER", "PYTEST_ADDOPTS")}
+    env.update(PYTHONPATH=str(g_edition), PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+           "tests/test_golden.py"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=g_edition, env=env, capture_output=True, text=True, timeout=600)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text[-3000:]
+    assert re.search(rf"\b{len(CASES)} passed\b", text) and "skipped" not in text, text[-3000:]
