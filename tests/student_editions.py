@@ -7,7 +7,7 @@ notebooks' synthetic cohort of this repository (``runs/notebook_cohort``, painte
 ``specific_exercises/course_data.py`` under its own lock, the same one the solution edition's notebooks use)
 instead of painting it again: the cohort is course code's output, identical in every edition. That the
 cohort generator runs in a blank edition is checked by ``camelyon demo`` there
-(``tests/test_student_editions_demo.py``), which paints its own cohort with the same code.
+(``tests/test_g_filled_edition.py``), which paints its own cohort with the same code.
 """
 
 # teaching: no-regions

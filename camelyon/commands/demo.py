@@ -10,7 +10,7 @@ DEMO_SEED = 2017
 DEMO_PATIENTS = 24
 DEMO_CENTERS = 5
 #: ``camelyon demo --small``: the same pipeline on a cohort and settings small enough to check in about a minute
-#: that every step runs (CI runs it in the student editions, see tests/test_student_editions_demo.py); its kappa
+#: that every step runs (CI runs it in the student editions, see tests/test_g_filled_edition.py); its kappa
 #: means little. Slides of 3.5 x 3.5 mm (the smallest that holds a macro-metastasis), 6 patients, one short epoch.
 SMALL_PATIENTS = 6
 SMALL_SIZE = (3584, 3584)
