@@ -163,12 +163,18 @@ def notebook_of(exercise: str, root: Path) -> str | None:
 def stop_line(unwritten: Unwritten, current: str | None = None, root: Path | None = None) -> str:
     """One line for a stop at an unwritten exercise, seen from notebook/step ``current``.
 
-    Its own exercise: ``"S08 not implemented yet: <where>; write it, save, and run the cell again"``.
+    Its own exercise: ``"S08 not implemented yet: <where>; write it, save the notebook and run this cell again"``
+    (for a region in a library module: ``...; write it in that file, restart the kernel and run the notebook
+    again``, since the kernel keeps the module it imported).
     Another one: ``"S08 needs G10: <where>; write it (generic_exercises/G10_evaluation.ipynb) or ..."``.
     """
     if current is None or unwritten.exercise == current:
         head = f"{unwritten.exercise} not implemented yet: {unwritten.where}"
-        return head + ("; write it, save the notebook and run this cell again" if current else "")
+        if not current:
+            return head
+        if unwritten.where.split("::", 1)[0].endswith(".py"):  # a library module: its import is cached by the kernel
+            return head + "; write it in that file, restart the kernel and run the notebook again"
+        return head + "; write it, save the notebook and run this cell again"
     where = f" ({notebook_of(unwritten.exercise, root)})" if root is not None and notebook_of(unwritten.exercise, root) else ""
     line = f"{current} needs {unwritten.exercise}: {unwritten.where}; write it{where}"
     alternative = ALTERNATIVES.get(current)
