@@ -111,6 +111,10 @@ class Sequential:
     layers : list
     training : bool
         True after :meth:`train` (the default), False after :meth:`eval`.
+    fuse : bool
+        True (default): runs of ``Conv2D -> ReLU [-> MaxPool2D(2)]`` run as one fused operation, with the
+        same results (see :mod:`minicnn.fusion`; never in a student edition). False: every layer's own
+        ``forward`` and ``backward``.
     metadata : dict
         Filled by :meth:`load` and :meth:`load_weights` from the file (empty for a new model).
 
@@ -151,6 +155,8 @@ class Sequential:
         self.layers = list(layers)
         self.training = True
         self.metadata: dict = {}
+        self.fuse = True
+        self._steps = None  # how the last forward ran (minicnn.fusion.plan); backward follows it
 
     # ------------------------------------------------------------------ running
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -160,10 +166,14 @@ class Sequential:
         which only the next layer reads; the array returned here is never one of them, so the caller
         may keep it across calls.
         """
+        from minicnn.fusion import plan  # imported here: it imports the layers
+
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             _reuse_outputs(layer, i < last)
-            x = layer.forward(x)
+        self._steps = plan(self.layers, self.fuse)
+        for _, _, runner in self._steps:
+            x = runner.forward(x)
         return self._caller_owned(x)
 
     __call__ = forward
@@ -173,10 +183,11 @@ class Sequential:
 
         Returns the gradient with respect to the input of the first layer (an array the caller may keep).
         """
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
+        for i, layer in enumerate(self.layers):
             _reuse_outputs(layer, i > 0)
-            dout = layer.backward(dout)
+        steps = self._steps if self._steps is not None else [(i, i, layer) for i, layer in enumerate(self.layers)]
+        for _, _, runner in reversed(steps):
+            dout = runner.backward(dout)
         return self._caller_owned(dout)
 
     def _caller_owned(self, arr):

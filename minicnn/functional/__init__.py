@@ -25,6 +25,7 @@ from .conv_naive import conv2d_backward_naive, conv2d_forward_naive
 from .dense import dense_backward, dense_forward
 from .dropout import dropout_backward, dropout_forward
 from .flatten import flatten_backward, flatten_forward
+from .fused import conv2d_relu_pool_backward, conv2d_relu_pool_forward
 from .global_pool import global_avg_pool2d_backward, global_avg_pool2d_forward
 from .pooling_fast import (
     avg_pool2d_backward_fast,
@@ -57,6 +58,7 @@ __all__ = [
     "conv2d_forward_naive", "conv2d_backward_naive",
     "conv2d_forward_fast", "conv2d_backward_fast",
     "im2col", "col2im",
+    "conv2d_relu_pool_forward", "conv2d_relu_pool_backward",
     "max_pool2d_forward", "max_pool2d_backward",
     "max_pool2d_forward_naive", "max_pool2d_backward_naive",
     "max_pool2d_forward_fast", "max_pool2d_backward_fast",

@@ -1,0 +1,228 @@
+"""A convolution, its ReLU and an optional 2x2 max pool in one pass over the batch (the fast path of Sequential).
+
+``Conv2D -> ReLU -> MaxPool2D(2)`` run layer by layer writes the convolution's output (for the
+first block of the tile CNN 64 x 16 x 96 x 96 floats, 38 MB) to memory, reads it back for ReLU,
+writes ReLU's output, reads it back for the pooling, and does the same again in the backward pass.
+Here every task (a few images, see :mod:`minicnn.functional.conv_fast`) computes its convolution
+output into a scratch array that stays in the CPU cache, and applies ReLU and the pooling to it
+before moving on: only the pooled output (4 times smaller) and the position of each window's
+maximum (one byte per output) reach main memory. The backward pass rebuilds, task by task and again
+in the cache, the gradient with respect to the convolution's output from the pooled gradient, and
+feeds it to the convolution's backward products.
+
+The results are those of the three layers run one after the other (ties in the pooling go to the
+first maximum in row-major order; ``relu(max(window)) = max(relu(window))``); only the order of
+float sums inside the matrix products may differ. :class:`minicnn.Sequential` uses these functions
+for such runs of layers (see :mod:`minicnn.fusion`).
+"""
+
+import numpy as np
+from numba import njit
+
+from ._buffers import output, scratch
+from ._checks import as_float, conv2d_geometry, match_dtype
+from ._parallel import map_tasks, split
+from .conv_fast import _chunk, backward_chunk, bias_matrix, forward_chunk, weight_gradients
+
+
+@njit(cache=True, nogil=True)
+def relu_max_pool2x2(pre, out, where):
+    """ReLU of the maximum of each 2x2 window (stride 2) of `pre`, and where that maximum is.
+
+    Parameters
+    ----------
+    pre : C-contiguous ndarray of shape (n, F, OH, OW)
+        Convolution outputs (before ReLU).
+    out : ndarray of shape (n, F, OH // 2, OW // 2)
+        Written: ``max(0, max of the window)``.
+    where : int8 ndarray of shape (n, F, OH // 2, OW // 2)
+        Written: the position of the window's first maximum, 0 top-left, 1 top-right, 2 bottom-left,
+        3 bottom-right.
+    """
+    n_img, f, oh, ow = pre.shape
+    ph, pw = out.shape[2], out.shape[3]
+    for n in range(n_img):
+        for c in range(f):
+            for y in range(ph):
+                r0 = pre[n, c, 2 * y]
+                r1 = pre[n, c, 2 * y + 1]
+                o = out[n, c, y]
+                p = where[n, c, y]
+                for x in range(pw):
+                    a = r0[2 * x]
+                    b = r0[2 * x + 1]
+                    top = max(a, b)
+                    top_at = np.int8(0) if a >= b else np.int8(1)
+                    d = r1[2 * x]
+                    e = r1[2 * x + 1]
+                    bottom = max(d, e)
+                    bottom_at = np.int8(2) if d >= e else np.int8(3)
+                    first = top >= bottom
+                    best = top if first else bottom
+                    p[x] = top_at if first else bottom_at
+                    o[x] = best if best > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def relu_max_pool2x2_backward(dout, out, where, dpre):
+    """Gradient with respect to the convolution's output of :func:`relu_max_pool2x2`.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (n, F, PH, PW)
+        Gradient with respect to the pooled output.
+    out, where : ndarrays of shape (n, F, PH, PW)
+        As written by :func:`relu_max_pool2x2`: a window whose output is 0 passes no gradient.
+    dpre : C-contiguous ndarray of shape (n, F, OH, OW)
+        Overwritten: each window's gradient at its maximum, 0 elsewhere (and on the last row or
+        column when OH or OW is odd: the pooling never looked at them).
+    """
+    n_img, f, oh, ow = dpre.shape
+    ph, pw = dout.shape[2], dout.shape[3]
+    zero = dpre.dtype.type(0)
+    for n in range(n_img):
+        for c in range(f):
+            for y in range(ph):
+                r0 = dpre[n, c, 2 * y]
+                r1 = dpre[n, c, 2 * y + 1]
+                g_row = dout[n, c, y]
+                o = out[n, c, y]
+                p = where[n, c, y]
+                for x in range(pw):
+                    g = g_row[x] if o[x] > 0 else zero
+                    at = p[x]
+                    r0[2 * x] = g if at == 0 else zero
+                    r0[2 * x + 1] = g if at == 1 else zero
+                    r1[2 * x] = g if at == 2 else zero
+                    r1[2 * x + 1] = g if at == 3 else zero
+                if ow > 2 * pw:
+                    r0[ow - 1] = zero
+                    r1[ow - 1] = zero
+            if oh > 2 * ph:
+                last = dpre[n, c, oh - 1]
+                for x in range(ow):
+                    last[x] = zero
+
+
+@njit(cache=True, nogil=True)
+def relu_into(pre, out):
+    """``out = max(pre, 0)`` element-wise (arrays of the same shape, flattened)."""
+    src = pre.reshape(pre.size)
+    dst = out.reshape(out.size)
+    for i in range(src.size):
+        v = src[i]
+        dst[i] = v if v > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def relu_backward_into(dout, out, dpre):
+    """``dpre = dout`` where the ReLU's output `out` is positive, 0 elsewhere (same shapes, flattened)."""
+    g = dout.reshape(dout.size)
+    o = out.reshape(out.size)
+    d = dpre.reshape(dpre.size)
+    zero = d.dtype.type(0)
+    for i in range(g.size):
+        d[i] = g[i] if o[i] > 0 else zero
+
+
+def conv2d_relu_pool_forward(x, w, b, stride=1, padding=0, pool=True, workspace=None, out_workspace=None):
+    """``max_pool2x2(relu(conv2d(x)))`` (or ``relu(conv2d(x))`` when `pool` is False) in one pass.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    w : ndarray of shape (F, C, KH, KW)
+    b : ndarray of shape (F,)
+    stride, padding : int
+        Of the convolution (px).
+    pool : bool
+        Follow the ReLU by a 2x2 max pool with stride 2.
+    workspace : Workspace, optional
+        Scratch arrays (columns, the convolution's output per task, window positions), as for
+        :func:`~minicnn.functional.conv2d_forward_fast`. The cache refers to them until the next
+        forward call with this workspace.
+    out_workspace : Workspace, optional
+        Provides the output array (the last layer's, so that its ``reuse_outputs`` applies);
+        defaults to `workspace`.
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, OH // 2, OW // 2), or (N, F, OH, OW) without pooling
+    cache : tuple
+    """
+    who = "conv2d_relu_pool_forward"
+    x = as_float(x, who)
+    w = match_dtype(as_float(w, who, "weights"), x.dtype)
+    b = match_dtype(as_float(b, who, "bias"), x.dtype)
+    n, c, h, wd, f, kh, kw, oh, ow = conv2d_geometry(x, w, b, stride, padding, who)
+    if pool and (oh < 2 or ow < 2):
+        raise ValueError(f"{who}: the 2x2 pooling needs a convolution output of at least 2 x 2 px, got "
+                         f"{oh} x {ow} for input {tuple(x.shape)}")
+    k = c * kh * kw
+    q = oh * ow
+    x = np.ascontiguousarray(x)
+    wb = bias_matrix(w, b, x.dtype)
+    out_shape = (n, f, oh // 2, ow // 2) if pool else (n, f, oh, ow)
+    out = output(out_workspace if out_workspace is not None else workspace, "out", out_shape, x.dtype)
+    where = scratch(workspace, "where", out_shape, np.int8) if pool else None
+    step = _chunk(n, (k + 1) * q * x.itemsize)
+    geometry = (kh, kw, stride, padding, oh, ow)
+
+    def task(slot, s, e):
+        pre = scratch(workspace, f"pre{slot}", (step, f, oh, ow), x.dtype)[: e - s]
+        forward_chunk(x[s:e], wb, geometry, workspace, slot, step, pre.reshape(e - s, f, q))
+        if pool:
+            relu_max_pool2x2(pre, out[s:e], where[s:e])
+        else:
+            relu_into(pre, out[s:e])
+
+    map_tasks(task, split(n, step), n * (k + 1) * q)
+    return out, (x, w, stride, padding, pool, out, where, workspace)
+
+
+def conv2d_relu_pool_backward(dout, cache, need_dx=True, dx_workspace=None):
+    """Backward pass of :func:`conv2d_relu_pool_forward`.
+
+    Parameters
+    ----------
+    dout : ndarray of the forward output's shape
+    cache : tuple
+        From the forward pass.
+    need_dx : bool
+        When False the input gradient is not computed and ``dx`` is None (first layer of a net).
+    dx_workspace : Workspace, optional
+        Provides the input-gradient array (the convolution layer's); defaults to the forward's workspace.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W) or None
+    dw : ndarray of shape (F, C, KH, KW)
+    db : ndarray of shape (F,)
+    """
+    x, w, stride, padding, pool, out, where, workspace = cache
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    k = c * kh * kw
+    oh = (h + 2 * padding - kh) // stride + 1
+    ow = (wd + 2 * padding - kw) // stride + 1
+    q = oh * ow
+    dout = np.asarray(dout)
+    if dout.shape != out.shape:
+        raise ValueError(f"conv2d_relu_pool_backward: expected dout of shape {out.shape}, got {dout.shape}")
+    dout = np.ascontiguousarray(match_dtype(dout, x.dtype))
+    step = _chunk(n, (k + 1) * q * x.itemsize)
+    w_t = np.ascontiguousarray(w.reshape(f, k).T)
+    dx = output(dx_workspace if dx_workspace is not None else workspace, "dx", x.shape, x.dtype) if need_dx else None
+    geometry = (kh, kw, stride, padding, oh, ow)
+
+    def task(slot, s, e):
+        dpre = scratch(workspace, f"pre{slot}", (step, f, oh, ow), x.dtype)[: e - s]
+        if pool:
+            relu_max_pool2x2_backward(dout[s:e], out[s:e], where[s:e], dpre)
+        else:
+            relu_backward_into(dout[s:e], out[s:e], dpre)
+        return backward_chunk(x[s:e], dpre.reshape(e - s, f, q), w_t, geometry, workspace, slot, step,
+                              None if dx is None else dx[s:e])
+
+    dwb_t = sum(map_tasks(task, split(n, step), n * (k + 1) * q))
+    return dx, *weight_gradients(dwb_t, w.shape)
