@@ -16,6 +16,8 @@ declared ``reuse_outputs`` (inside a :class:`~minicnn.Sequential`), and are new 
 Signatures match :mod:`minicnn.functional.conv_naive`; the extra keyword arguments are optional.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -139,6 +141,59 @@ def _chunk(n, per_image_bytes):
     return int(max(1, min(n, CHUNK_BYTES // max(per_image_bytes, 1))))
 
 
+class ConvGeometry(NamedTuple):
+    """Sizes of one convolution call and how the batch is cut into tasks."""
+
+    n: int  #: images
+    f: int  #: filters
+    k: int  #: C*KH*KW, rows of the columns (without the bias row)
+    oh: int  #: output height (px)
+    ow: int  #: output width (px)
+    window: tuple  #: (KH, KW, stride, padding, OH, OW), what im2col needs
+    step: int  #: images per task (about CHUNK_BYTES of columns)
+
+    @property
+    def q(self):
+        """Output pixels per image, OH*OW."""
+        return self.oh * self.ow
+
+    @property
+    def work(self):
+        """Elements of columns over the whole batch (for :func:`~minicnn.functional._parallel.map_tasks`)."""
+        return self.n * (self.k + 1) * self.q
+
+    @classmethod
+    def of(cls, x_shape, w_shape, stride, padding, itemsize=4):
+        n, c, h, wd = x_shape
+        f, _, kh, kw = w_shape
+        oh = (h + 2 * padding - kh) // stride + 1
+        ow = (wd + 2 * padding - kw) // stride + 1
+        k = c * kh * kw
+        step = _chunk(n, (k + 1) * oh * ow * itemsize)
+        return cls(n, f, k, oh, ow, (kh, kw, stride, padding, oh, ow), step)
+
+
+def checked_inputs(x, w, b, stride, padding, who):
+    """``(x, w, b, geometry)``: float arrays of one dtype (x C-contiguous), checked, and the call's sizes.
+
+    Raises ValueError naming `who` and the expected shape when the arrays do not fit together.
+    """
+    x = as_float(x, who)
+    w = match_dtype(as_float(w, who, "weights"), x.dtype)
+    b = match_dtype(as_float(b, who, "bias"), x.dtype)
+    conv2d_geometry(x, w, b, stride, padding, who)
+    x = np.ascontiguousarray(x)
+    return x, w, b, ConvGeometry.of(x.shape, w.shape, stride, padding, x.itemsize)
+
+
+def checked_dout(dout, shape, dtype, who):
+    """`dout` as a C-contiguous array of `dtype`; ValueError naming `who` unless its shape is `shape`."""
+    dout = np.asarray(dout)
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{who}: expected dout of shape {tuple(shape)}, got {dout.shape}")
+    return np.ascontiguousarray(match_dtype(dout, dtype))
+
+
 def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     """Forward pass of a 2-D convolution through im2col and batched matrix products.
 
@@ -163,23 +218,15 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     out : ndarray of shape (N, F, OH, OW)
     cache : tuple
     """
-    who = "conv2d_forward_fast"
-    x = as_float(x, who)
-    w = match_dtype(as_float(w, who, "weights"), x.dtype)
-    b = match_dtype(as_float(b, who, "bias"), x.dtype)
-    n, c, h, wd, f, kh, kw, oh, ow = conv2d_geometry(x, w, b, stride, padding, who)
-    k = c * kh * kw
-    q = oh * ow
-    x = np.ascontiguousarray(x)
+    x, w, b, g = checked_inputs(x, w, b, stride, padding, "conv2d_forward_fast")
     wb = bias_matrix(w, b, x.dtype)
-    out = output(workspace, "out", (n, f, oh, ow), x.dtype)
-    out3 = out.reshape(n, f, q)
-    step = _chunk(n, (k + 1) * q * x.itemsize)
+    out = output(workspace, "out", (g.n, g.f, g.oh, g.ow), x.dtype)
+    out3 = out.reshape(g.n, g.f, g.q)
 
     def task(slot, s, e):
-        forward_chunk(x[s:e], wb, (kh, kw, stride, padding, oh, ow), workspace, slot, step, out3[s:e])
+        forward_chunk(x[s:e], wb, g.window, workspace, slot, g.step, out3[s:e])
 
-    map_tasks(task, split(n, step), n * (k + 1) * q)
+    map_tasks(task, split(g.n, g.step), g.work)
     cache = (x, w, stride, padding, workspace)
     return out, cache
 
@@ -273,28 +320,16 @@ def conv2d_backward_fast(dout, cache, need_dx=True):
     db : ndarray of shape (F,)
     """
     x, w, stride, padding, workspace = cache
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    k = c * kh * kw
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (wd + 2 * padding - kw) // stride + 1
-    q = oh * ow
-    dout = np.asarray(dout)
-    if dout.shape != (n, f, oh, ow):
-        raise ValueError(f"conv2d_backward_fast: expected dout of shape {(n, f, oh, ow)}, got {dout.shape}")
-    dout = np.ascontiguousarray(match_dtype(dout, x.dtype))
-    d3 = dout.reshape(n, f, q)
-    step = _chunk(n, (k + 1) * q * x.itemsize)
-    w_t = np.ascontiguousarray(w.reshape(f, k).T)
+    g = ConvGeometry.of(x.shape, w.shape, stride, padding, x.itemsize)
+    d3 = checked_dout(dout, (g.n, g.f, g.oh, g.ow), x.dtype, "conv2d_backward_fast").reshape(g.n, g.f, g.q)
+    w_t = np.ascontiguousarray(w.reshape(g.f, g.k).T)
     dx = output(workspace, "dx", x.shape, x.dtype) if need_dx else None
 
-    geometry = (kh, kw, stride, padding, oh, ow)
-
     def task(slot, s, e):
-        return backward_chunk(x[s:e], d3[s:e], w_t, geometry, workspace, slot, step,
+        return backward_chunk(x[s:e], d3[s:e], w_t, g.window, workspace, slot, g.step,
                               None if dx is None else dx[s:e])
 
-    dwb_t = sum(map_tasks(task, split(n, step), n * (k + 1) * q))  # (k + 1, f)
+    dwb_t = sum(map_tasks(task, split(g.n, g.step), g.work))  # (k + 1, f)
     return dx, *weight_gradients(dwb_t, w.shape)
 
 

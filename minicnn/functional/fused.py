@@ -20,9 +20,16 @@ import numpy as np
 from numba import njit
 
 from ._buffers import output, scratch
-from ._checks import as_float, conv2d_geometry, match_dtype
 from ._parallel import map_tasks, split
-from .conv_fast import _chunk, backward_chunk, bias_matrix, forward_chunk, weight_gradients
+from .conv_fast import (
+    ConvGeometry,
+    backward_chunk,
+    bias_matrix,
+    checked_dout,
+    checked_inputs,
+    forward_chunk,
+    weight_gradients,
+)
 
 
 @njit(cache=True, nogil=True)
@@ -130,11 +137,9 @@ def conv2d_relu_pool_forward(x, w, b, stride=1, padding=0, pool=True, workspace=
 
     Parameters
     ----------
-    x : ndarray of shape (N, C, H, W)
-    w : ndarray of shape (F, C, KH, KW)
-    b : ndarray of shape (F,)
-    stride, padding : int
-        Of the convolution (px).
+    x, w, b, stride, padding
+        Input (N, C, H, W), weights (F, C, KH, KW), biases (F,), step and zero padding of the
+        convolution (px), as for :func:`~minicnn.functional.conv2d_forward_fast`.
     pool : bool
         Follow the ReLU by a 2x2 max pool with stride 2.
     workspace : Workspace, optional
@@ -151,32 +156,24 @@ def conv2d_relu_pool_forward(x, w, b, stride=1, padding=0, pool=True, workspace=
     cache : tuple
     """
     who = "conv2d_relu_pool_forward"
-    x = as_float(x, who)
-    w = match_dtype(as_float(w, who, "weights"), x.dtype)
-    b = match_dtype(as_float(b, who, "bias"), x.dtype)
-    n, c, h, wd, f, kh, kw, oh, ow = conv2d_geometry(x, w, b, stride, padding, who)
-    if pool and (oh < 2 or ow < 2):
+    x, w, b, g = checked_inputs(x, w, b, stride, padding, who)
+    if pool and (g.oh < 2 or g.ow < 2):
         raise ValueError(f"{who}: the 2x2 pooling needs a convolution output of at least 2 x 2 px, got "
-                         f"{oh} x {ow} for input {tuple(x.shape)}")
-    k = c * kh * kw
-    q = oh * ow
-    x = np.ascontiguousarray(x)
+                         f"{g.oh} x {g.ow} for input {tuple(x.shape)}")
     wb = bias_matrix(w, b, x.dtype)
-    out_shape = (n, f, oh // 2, ow // 2) if pool else (n, f, oh, ow)
+    out_shape = (g.n, g.f, g.oh // 2, g.ow // 2) if pool else (g.n, g.f, g.oh, g.ow)
     out = output(out_workspace if out_workspace is not None else workspace, "out", out_shape, x.dtype)
     where = scratch(workspace, "where", out_shape, np.int8) if pool else None
-    step = _chunk(n, (k + 1) * q * x.itemsize)
-    geometry = (kh, kw, stride, padding, oh, ow)
 
     def task(slot, s, e):
-        pre = scratch(workspace, f"pre{slot}", (step, f, oh, ow), x.dtype)[: e - s]
-        forward_chunk(x[s:e], wb, geometry, workspace, slot, step, pre.reshape(e - s, f, q))
+        pre = scratch(workspace, f"pre{slot}", (g.step, g.f, g.oh, g.ow), x.dtype)[: e - s]
+        forward_chunk(x[s:e], wb, g.window, workspace, slot, g.step, pre.reshape(e - s, g.f, g.q))
         if pool:
             relu_max_pool2x2(pre, out[s:e], where[s:e])
         else:
             relu_into(pre, out[s:e])
 
-    map_tasks(task, split(n, step), n * (k + 1) * q)
+    map_tasks(task, split(g.n, g.step), g.work)
     return out, (x, w, stride, padding, pool, out, where, workspace)
 
 
@@ -200,29 +197,19 @@ def conv2d_relu_pool_backward(dout, cache, need_dx=True, dx_workspace=None):
     db : ndarray of shape (F,)
     """
     x, w, stride, padding, pool, out, where, workspace = cache
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    k = c * kh * kw
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (wd + 2 * padding - kw) // stride + 1
-    q = oh * ow
-    dout = np.asarray(dout)
-    if dout.shape != out.shape:
-        raise ValueError(f"conv2d_relu_pool_backward: expected dout of shape {out.shape}, got {dout.shape}")
-    dout = np.ascontiguousarray(match_dtype(dout, x.dtype))
-    step = _chunk(n, (k + 1) * q * x.itemsize)
-    w_t = np.ascontiguousarray(w.reshape(f, k).T)
+    g = ConvGeometry.of(x.shape, w.shape, stride, padding, x.itemsize)
+    dout = checked_dout(dout, out.shape, x.dtype, "conv2d_relu_pool_backward")
+    w_t = np.ascontiguousarray(w.reshape(g.f, g.k).T)
     dx = output(dx_workspace if dx_workspace is not None else workspace, "dx", x.shape, x.dtype) if need_dx else None
-    geometry = (kh, kw, stride, padding, oh, ow)
 
     def task(slot, s, e):
-        dpre = scratch(workspace, f"pre{slot}", (step, f, oh, ow), x.dtype)[: e - s]
+        dpre = scratch(workspace, f"pre{slot}", (g.step, g.f, g.oh, g.ow), x.dtype)[: e - s]
         if pool:
             relu_max_pool2x2_backward(dout[s:e], out[s:e], where[s:e], dpre)
         else:
             relu_backward_into(dout[s:e], out[s:e], dpre)
-        return backward_chunk(x[s:e], dpre.reshape(e - s, f, q), w_t, geometry, workspace, slot, step,
+        return backward_chunk(x[s:e], dpre.reshape(e - s, g.f, g.q), w_t, g.window, workspace, slot, g.step,
                               None if dx is None else dx[s:e])
 
-    dwb_t = sum(map_tasks(task, split(n, step), n * (k + 1) * q))
+    dwb_t = sum(map_tasks(task, split(g.n, g.step), g.work))
     return dx, *weight_gradients(dwb_t, w.shape)
