@@ -9,7 +9,9 @@ average pooling, one dense logit) on 3 x 96 x 96 tiles. Measured:
 The roofline: the same run also measures the machine's float32 matrix-product rate (``numpy.matmul``
 and ``torch.matmul`` of two 1024 x 1024 matrices, the best of the two medians) and reports each
 library's step as a fraction of it, and minicnn's time per layer and per direction (forward, backward)
-as GFLOP/s and as a fraction of that rate.
+as GFLOP/s and as a fraction of that rate. The per-layer profile runs the layers one by one (a wrapped
+layer is never fused); the fused runs of ``Conv2D -> ReLU [-> MaxPool2D]`` (``minicnn.fusion``), which
+the timed steps use, are profiled separately (``minicnn_fused_runs`` in the results).
 
 Both libraries get the same weights and inputs, 2 threads (``NUMBA_NUM_THREADS``, OpenBLAS and
 ``torch.set_num_threads``), float32. The runs alternate between the two libraries so that load
@@ -155,8 +157,87 @@ class LayerTimer:
         return run
 
     def remove(self):
-        for layer, fwd, bwd in self._saved:
-            layer.forward, layer.backward = fwd, bwd
+        for layer, _, _ in self._saved:  # back to the class's methods (a layer with its own is never fused)
+            del layer.forward, layer.backward
+
+
+class BlockTimer:
+    """Times the fused runs of a model (``<package>.fusion.FusedConvBlock``), per run of layers and direction.
+
+    The class's methods are wrapped (the blocks are made anew by every forward pass), so the layers stay
+    unwrapped and fusion stays on, unlike :class:`LayerTimer`, whose wrapped layers run one by one.
+    """
+
+    def __init__(self, block_class, model):
+        self.block_class = block_class
+        self.saved = (block_class.forward, block_class.backward)
+        index = {id(layer): i for i, layer in enumerate(model.layers)}
+        self.times = {}
+
+        def timed(fn, direction):
+            def run(block, x):
+                t0 = time.perf_counter()
+                out = fn(block, x)
+                key = (index[id(block.layers[0])], index[id(block.layers[-1])], direction)
+                self.times.setdefault(key, []).append(time.perf_counter() - t0)
+                return out
+            return run
+
+        block_class.forward = timed(self.saved[0], "forward")
+        block_class.backward = timed(self.saved[1], "backward")
+
+    def remove(self):
+        self.block_class.forward, self.block_class.backward = self.saved
+
+
+def block_profiles(models, steps, runs, batch, input_shape, rate):
+    """Time of every fused run (conv -> ReLU [-> pool]) of each minicnn model that fuses, over `runs` training steps.
+
+    Returns, per model name, rows with the layers of the run, the median ms per direction, GFLOP, GFLOP/s and
+    the fraction of `rate` (the convolution's work; ReLU and pooling count as none).
+    """
+    timers = {}
+    for name, model in models.items():
+        package = type(model).__module__.split(".")[0]
+        try:
+            fusion = importlib.import_module(f"{package}.fusion")
+        except ImportError:  # a revision from before fusion
+            continue
+        timers[name] = BlockTimer(fusion.FusedConvBlock, model)
+    try:
+        for _ in range(runs):
+            for name in timers:
+                steps[name][0]()
+    finally:
+        for timer in timers.values():
+            timer.remove()
+    profiles = {}
+    for name, timer in timers.items():
+        model = models[name]
+        shapes = [tuple(input_shape)]
+        for layer in model.layers:
+            shapes.append(tuple(layer.output_shape(shapes[-1])))
+        rows = []
+        for (first, last, direction), times in sorted(timer.times.items()):
+            conv = model.layers[first]
+            flop = batch * layer_flops(conv, shapes[first])[0]
+            if direction == "backward":
+                flop *= 2 if getattr(conv, "input_grad", True) and first > 0 else 1
+            ms = median_ms(times)
+            names = " + ".join(model.layers[i].describe() for i in range(first, last + 1))
+            row = {"layers": [first, last], "name": names, "direction": direction, "ms": ms, "gflop": flop / 1e9,
+                   "gflops_per_s": flop / 1e9 / (ms / 1e3)}
+            row["fraction_of_matmul"] = row["gflops_per_s"] / rate
+            rows.append(row)
+        profiles[name] = rows
+    return profiles
+
+
+def print_blocks(rows):
+    print("fused runs (training step, median ms; GFLOP/s and fraction of the matmul rate)")
+    for r in rows:
+        print(f"{r['layers'][0]:>2}-{r['layers'][1]:<2} {r['direction']:<9}{r['ms']:>7.1f} ms{r['gflops_per_s']:>8.1f}"
+              f" GFLOP/s{r['fraction_of_matmul']:>6.2f}  {r['name']}")
 
 
 def layer_profiles(models, steps, runs, batch, input_shape, rate):
@@ -400,19 +481,26 @@ def main():
 
     load_before = os.getloadavg()[0]
     times, matmul, matmul_medians = timed_rounds(steps, models, tmodel, torch, args)
+    fused_runs = {name: sum(type(r).__name__ == "FusedConvBlock" for _, _, r in getattr(m, "_steps", None) or [])
+                  for name, m in models.items()}  # in the last timed forward pass
+    print("fused runs in the timed steps: " + ", ".join(f"{k} {v}" for k, v in fused_runs.items()))
     rate = max(matmul_medians.values())
 
     for m in models.values():
         m.train()
     profiles = layer_profiles(models, steps, args.runs, args.train_batch, (3, size, size), rate)
     profile = profiles["minicnn"]
+    blocks = block_profiles(models, steps, args.runs, args.train_batch, (3, size, size), rate)
 
     fwd_flops, first_flops = conv_flops(model, (3, size, size))
     # useful work: forward, weight gradients, input gradients except the first layer's
     train_flops = args.train_batch * (3 * fwd_flops - first_flops)
     infer_flops = args.infer_batch * fwd_flops
     result = result_header(args, train_flops, infer_flops, load_before, matmul, matmul_medians, rate)
-    result["minicnn_layers"] = profile
+    result["fused_runs_in_timed_steps"] = fused_runs
+    result["minicnn_layers"] = profile  # layer by layer: the timer's wrapped layers are never fused
+    for name, rows in blocks.items():
+        result[f"{name.replace('-', '_')}_fused_runs"] = rows
     if "minicnn-base" in profiles:
         result["minicnn_base_layers"] = profiles["minicnn-base"]
         result["max_logit_difference_base"] = base_diff
@@ -423,6 +511,8 @@ def main():
     for name, rows in profiles.items():
         print(f"[{name}]")
         print_profile(rows)
+        if name in blocks:
+            print_blocks(blocks[name])
     out = write_json(args.out, result)
     print(f"wrote {out}")
 
