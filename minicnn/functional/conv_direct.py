@@ -84,54 +84,58 @@ def _check_geometry(x, n_filters, kh, kw, padding, oh, ow, xpad):
         raise ValueError("direct conv: at least one filter")
 
 
-@njit(cache=True, nogil=True, fastmath=True, boundscheck=False, error_model="numpy")
-def _forward_rows4(xp, w, b, f0, y, rows):
+@njit(**_JIT)
+def _forward_rows4(xflat, hp, wp, w, b, f0, y, rows):
     """Output row ``y`` of filters ``f0 .. f0+3`` (indices past the last filter repeat it) into ``rows``.
 
-    Each pass of the inner loop loads one zero-padded input row at three horizontal shifts (three taps
-    ``kx0 .. kx0+2``) and updates the four accumulator rows with 12 FMAs.
+    Each pass of the inner loop loads one zero-padded input row at three horizontal shifts (taps
+    ``kx0 .. kx0+2``) and updates the four accumulator rows with 12 FMAs. Indices are flat and unsigned
+    (no array views, no wrap-around tests), which lets LLVM vectorise the loop.
 
     Parameters
     ----------
-    xp : C-contiguous ndarray of shape (C, H + 2p, W + 2p)
-        One zero-padded image.
+    xflat : C-contiguous ndarray of shape (C * HP * WP,)
+        One zero-padded image, flattened.
+    hp, wp : int
+        Padded height and width (px).
     w : ndarray of shape (F, C, KH, KW)
     b : ndarray of shape (F,)
     f0, y : int
         First filter of the block, output row.
-    rows : C-contiguous ndarray of shape (4, OW)
-        Overwritten with bias + correlation (pre-activation) of the four filters.
+    rows : C-contiguous ndarray of shape (4 * OW,)
+        Overwritten with bias + correlation (pre-activation) of the four filters, one row after the other.
     """
     n_filters, c_in, kh, kw = w.shape
-    ow = rows.shape[1]
+    ow = rows.shape[0] // 4
     f0 = min(f0 + 0, n_filters - 1)
     f1 = min(f0 + 1, n_filters - 1)
     f2 = min(f0 + 2, n_filters - 1)
     f3 = min(f0 + 3, n_filters - 1)
-    row0 = rows[0]
-    row1 = rows[1]
-    row2 = rows[2]
-    row3 = rows[3]
+    row0 = np.uint64(0 * ow)  # start of filter f0's row in rows
+    row1 = np.uint64(1 * ow)  # start of filter f1's row in rows
+    row2 = np.uint64(2 * ow)  # start of filter f2's row in rows
+    row3 = np.uint64(3 * ow)  # start of filter f3's row in rows
     bias0 = b[f0]
     bias1 = b[f1]
     bias2 = b[f2]
     bias3 = b[f3]
     for ox in range(ow):
-        row0[ox] = bias0
-        row1[ox] = bias1
-        row2[ox] = bias2
-        row3[ox] = bias3
+        u = np.uint64(ox)
+        rows[row0 + u] = bias0
+        rows[row1 + u] = bias1
+        rows[row2 + u] = bias2
+        rows[row3 + u] = bias3
     zero = b[0] - b[0]  # 0 in the arrays' dtype (a float64 literal would promote float32 sums)
     for c in range(c_in):
         for ky in range(kh):
-            src = xp[c, y + ky]
+            start = (c * hp + y + ky) * wp  # input row y + ky of channel c
             for kx0 in range(0, kw, 3):
                 # taps past the kernel's last column get weight 0 and a valid (repeated) shift
                 kx1 = min(kx0 + 1, kw - 1)
                 kx2 = min(kx0 + 2, kw - 1)
-                shift0 = np.uint64(kx0)
-                shift1 = np.uint64(kx1)
-                shift2 = np.uint64(kx2)
+                src0 = np.uint64(start + kx0)
+                src1 = np.uint64(start + kx1)
+                src2 = np.uint64(start + kx2)
                 w00 = w[f0, c, ky, kx0]
                 w01 = w[f0, c, ky, kx1] if kx0 + 1 < kw else zero
                 w02 = w[f0, c, ky, kx2] if kx0 + 2 < kw else zero
@@ -145,17 +149,17 @@ def _forward_rows4(xp, w, b, f0, y, rows):
                 w31 = w[f3, c, ky, kx1] if kx0 + 1 < kw else zero
                 w32 = w[f3, c, ky, kx2] if kx0 + 2 < kw else zero
                 for ox in range(ow):
-                    u = np.uint64(ox)  # unsigned: no wrap-around test, the loop vectorises
-                    x0 = src[u + shift0]
-                    x1 = src[u + shift1]
-                    x2 = src[u + shift2]
-                    row0[u] += w00 * x0 + w01 * x1 + w02 * x2
-                    row1[u] += w10 * x0 + w11 * x1 + w12 * x2
-                    row2[u] += w20 * x0 + w21 * x1 + w22 * x2
-                    row3[u] += w30 * x0 + w31 * x1 + w32 * x2
+                    u = np.uint64(ox)
+                    x0 = xflat[src0 + u]
+                    x1 = xflat[src1 + u]
+                    x2 = xflat[src2 + u]
+                    rows[row0 + u] += w00 * x0 + w01 * x1 + w02 * x2
+                    rows[row1 + u] += w10 * x0 + w11 * x1 + w12 * x2
+                    rows[row2 + u] += w20 * x0 + w21 * x1 + w22 * x2
+                    rows[row3 + u] += w30 * x0 + w31 * x1 + w32 * x2
 
 
-@njit(cache=True, nogil=True, fastmath=True, boundscheck=False, error_model="numpy")
+@njit(**_JIT)
 def _weight_grad_rows4(xp, d, f0, y, dw):
     """Add to ``dw`` the contributions of output rows ``y .. y+3`` of filters ``f0 .. f0+3`` (those that exist).
 
@@ -287,7 +291,7 @@ def _weight_grad_rows4(xp, d, f0, y, dw):
                         dw[f3, c, ky, kx0 + 2] += s32
 
 
-@njit(cache=True, nogil=True, fastmath=True, boundscheck=False, error_model="numpy")
+@njit(**_JIT)
 def _weight_grad_rows1(xp, d, f0, y, dw):
     """Add to ``dw`` the contributions of output rows ``y .. y+0`` of filters ``f0 .. f0+3`` (those that exist).
 
@@ -411,17 +415,19 @@ def direct_conv_forward(x, w, b, padding, out, xpad):
     n_filters, _, kh, kw = w.shape
     oh, ow = out.shape[2], out.shape[3]
     _check_geometry(x, n_filters, kh, kw, padding, oh, ow, xpad)
-    rows = np.empty((4, ow), dtype=out.dtype)
+    hp, wp = x.shape[2] + 2 * padding, x.shape[3] + 2 * padding
+    rows = np.empty(4 * ow, dtype=out.dtype)
+    out_flat = out.reshape(-1)
     for i in range(n_img):
-        xp = _padded_image(x, i, padding, xpad)
+        xflat = _padded_image(x, i, padding, xpad).reshape(-1)
         for y in range(oh):
             for f0 in range(0, n_filters, 4):
-                _forward_rows4(xp, w, b, f0, y, rows)
+                _forward_rows4(xflat, hp, wp, w, b, f0, y, rows)
                 for j in range(min(4, n_filters - f0)):
-                    dst = out[i, f0 + j, y]
-                    src = rows[j]
+                    dst = np.uint64(((i * n_filters + f0 + j) * oh + y) * ow)  # out[i, f0 + j, y, 0]
+                    src = np.uint64(j * ow)
                     for ox in range(ow):
-                        dst[ox] = src[ox]
+                        out_flat[dst + np.uint64(ox)] = rows[src + np.uint64(ox)]
 
 
 @njit(**_JIT)
