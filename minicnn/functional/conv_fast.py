@@ -24,12 +24,18 @@ from numba import njit
 from ._buffers import output, scratch
 from ._checks import as_float, conv2d_geometry, match_dtype
 from ._parallel import map_tasks, split
+from .conv_direct import direct_conv_forward, direct_conv_weight_grad
 
 # bytes of im2col columns built at a time (a few images): small enough to stay in the L2/L3 cache. 1 MB
 # (one core's L2) took 8-12 % less single-thread CPU time, but with 2 threads on an idle machine it made
 # the first convolution 1.7x slower (one image per task: the hand-over per task costs more than it
 # saves), so 4 MB stays (7 Dec 2026, docs/cnn-speed.md)
 CHUNK_BYTES = 4 << 20
+# layers with at most this many input channels (and stride 1) use the direct kernels of conv_direct
+# instead of im2col + GEMM, whose inner dimension C*KH*KW + 1 is then too short for BLAS: on the tile
+# CNN's first layer (3 channels, 3x3) 1.4x faster forward and 1.8x faster weight gradient per image
+# (single thread, benchmarks/results/conv_direct.json); layers with more channels were not measured
+DIRECT_MAX_CHANNELS = 3
 
 
 @njit(cache=True, nogil=True)
@@ -151,6 +157,7 @@ class ConvGeometry(NamedTuple):
     ow: int  #: output width (px)
     window: tuple  #: (KH, KW, stride, padding, OH, OW), what im2col needs
     step: int  #: images per task (about CHUNK_BYTES of columns)
+    direct: bool  #: computed by the direct kernels (few input channels, stride 1), not im2col + GEMM
 
     @property
     def q(self):
@@ -170,7 +177,8 @@ class ConvGeometry(NamedTuple):
         ow = (wd + 2 * padding - kw) // stride + 1
         k = c * kh * kw
         step = _chunk(n, (k + 1) * oh * ow * itemsize)
-        return cls(n, f, k, oh, ow, (kh, kw, stride, padding, oh, ow), step)
+        direct = stride == 1 and c <= DIRECT_MAX_CHANNELS
+        return cls(n, f, k, oh, ow, (kh, kw, stride, padding, oh, ow), step, direct)
 
 
 def checked_inputs(x, w, b, stride, padding, who):
@@ -182,7 +190,7 @@ def checked_inputs(x, w, b, stride, padding, who):
     w = match_dtype(as_float(w, who, "weights"), x.dtype)
     b = match_dtype(as_float(b, who, "bias"), x.dtype)
     conv2d_geometry(x, w, b, stride, padding, who)
-    x = np.ascontiguousarray(x)
+    x, w, b = np.ascontiguousarray(x), np.ascontiguousarray(w), np.ascontiguousarray(b)
     return x, w, b, ConvGeometry.of(x.shape, w.shape, stride, padding, x.itemsize)
 
 
@@ -224,7 +232,7 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     out3 = out.reshape(g.n, g.f, g.q)
 
     def task(slot, s, e):
-        forward_chunk(x[s:e], wb, g.window, workspace, slot, g.step, out3[s:e])
+        forward_chunk(x[s:e], w, b, wb, g, workspace, slot, out3[s:e])
 
     map_tasks(task, split(g.n, g.step), g.work)
     cache = (x, w, stride, padding, workspace)
@@ -241,65 +249,84 @@ def bias_matrix(w, b, dtype):
     return wb
 
 
-def forward_chunk(x, wb, geometry, workspace, slot, step, out3):
-    """One task of the forward pass: im2col of the images `x`, then ``out3[n] = wb @ cols[n]``.
+def forward_chunk(x, w, b, wb, g, workspace, slot, out3):
+    """One task of the forward pass: ``out3[n] = conv(x[n], w) + b`` for the images `x`.
+
+    im2col then ``out3[n] = wb @ cols[n]`` (BLAS), or the direct kernel when ``g.direct``.
 
     Parameters
     ----------
     x : C-contiguous ndarray of shape (n, C, H, W)
-        A few images of the batch (at most `step`).
+        A few images of the batch (at most ``g.step``).
+    w, b : ndarrays of shape (F, C, KH, KW) and (F,)
+        Weights (C-contiguous) and biases.
     wb : ndarray of shape (F, C*KH*KW + 1)
         From :func:`bias_matrix`.
-    geometry : tuple
-        (KH, KW, stride, padding, OH, OW).
-    workspace, slot, step
-        Where the columns live: scratch ``cols<slot>`` of `step` images (reused call after call).
+    g : ConvGeometry
+        Sizes of the call.
+    workspace, slot
+        Where the scratch arrays live (``cols<slot>`` of ``g.step`` images, ``xpad<slot>``), reused call
+        after call.
     out3 : ndarray of shape (n, F, OH*OW)
         Written in place.
     """
-    kh, kw, stride, padding, oh, ow = geometry
-    chunk = scratch(workspace, f"cols{slot}", (step, wb.shape[1], oh * ow), x.dtype)[: len(x)]
+    kh, kw, stride, padding, oh, ow = g.window
+    if g.direct:
+        xpad = scratch(workspace, f"xpad{slot}", (1, x.shape[1], x.shape[2] + 2 * padding, x.shape[3] + 2 * padding),
+                       x.dtype)
+        direct_conv_forward(x, w, b, padding, out3.reshape(len(x), g.f, oh, ow), xpad)
+        return
+    chunk = scratch(workspace, f"cols{slot}", (g.step, wb.shape[1], oh * ow), x.dtype)[: len(x)]
     im2col(x, kh, kw, stride, padding, oh, ow, chunk)
     np.matmul(wb, chunk, out=out3)
 
 
-def backward_chunk(x, d3, w_t, geometry, workspace, slot, step, dx):
+def backward_chunk(x, d3, w_t, g, workspace, slot, dx):
     """One task of the backward pass: ``[dW | db]^T`` summed over the images `x`, and their input gradient.
 
     Parameters
     ----------
     x : C-contiguous ndarray of shape (n, C, H, W)
         The images of this task, as in the forward pass.
-    d3 : ndarray of shape (n, F, OH*OW)
+    d3 : C-contiguous ndarray of shape (n, F, OH*OW)
         Gradient with respect to the convolution's output (bias included) for these images.
     w_t : C-contiguous ndarray of shape (C*KH*KW, F)
         The weights, transposed.
-    geometry : tuple
-        (KH, KW, stride, padding, OH, OW).
-    workspace, slot, step
-        Scratch arrays ``cols<slot>``, ``dwb<slot>``, ``dcols<slot>`` sized for `step` images.
+    g : ConvGeometry
+        Sizes of the call (``g.direct``: the weight gradient by the direct kernel).
+    workspace, slot
+        Scratch arrays ``cols<slot>``, ``dwb<slot>``, ``dcols<slot>`` sized for ``g.step`` images.
     dx : ndarray of shape (n, C, H, W) or None
         Overwritten with the input gradient; None skips it.
 
     Returns
     -------
     ndarray of shape (C*KH*KW + 1, F)
-        ``[dW | db]^T`` summed over the task's images.
+        ``[dW | db]^T`` summed over the task's images (a new array).
     """
-    kh, kw, stride, padding, oh, ow = geometry
+    kh, kw, stride, padding, oh, ow = g.window
     k, f = w_t.shape
     q = oh * ow
-    chunk = scratch(workspace, f"cols{slot}", (step, k + 1, q), x.dtype)[: len(x)]
-    parts = scratch(workspace, f"dwb{slot}", (step, k + 1, f), x.dtype)[: len(x)]
-    im2col(x, kh, kw, stride, padding, oh, ow, chunk)
-    # [dW | db]^T of each image (small matrices), summed over the chunk. cols @ dout^T runs 1.4-1.7x
-    # faster in OpenBLAS than dout @ cols^T for these shapes (the long axis OH*OW is the inner one of both)
-    np.matmul(chunk, d3.transpose(0, 2, 1), out=parts)
+    if g.direct:
+        xpad = scratch(workspace, f"xpad{slot}", (1, x.shape[1], x.shape[2] + 2 * padding, x.shape[3] + 2 * padding),
+                       x.dtype)
+        dwb_t = np.empty((k + 1, f), dtype=x.dtype)
+        dw = scratch(workspace, f"dw{slot}", (f, x.shape[1], kh, kw), x.dtype)
+        direct_conv_weight_grad(x, d3.reshape(len(x), f, oh, ow), padding, dw, dwb_t[k], xpad)
+        dwb_t[:k] = dw.reshape(f, k).T
+    else:
+        chunk = scratch(workspace, f"cols{slot}", (g.step, k + 1, q), x.dtype)[: len(x)]
+        parts = scratch(workspace, f"dwb{slot}", (g.step, k + 1, f), x.dtype)[: len(x)]
+        im2col(x, kh, kw, stride, padding, oh, ow, chunk)
+        # [dW | db]^T of each image (small matrices), summed over the chunk. cols @ dout^T runs 1.4-1.7x
+        # faster in OpenBLAS than dout @ cols^T for these shapes (the long axis OH*OW is the inner one of both)
+        np.matmul(chunk, d3.transpose(0, 2, 1), out=parts)
+        dwb_t = parts.sum(axis=0)
     if dx is not None:
-        dcols = scratch(workspace, f"dcols{slot}", (step, k, q), x.dtype)[: len(x)]
+        dcols = scratch(workspace, f"dcols{slot}", (g.step, k, q), x.dtype)[: len(x)]
         np.matmul(w_t, d3, out=dcols)
         col2im(dcols, kh, kw, stride, padding, oh, ow, dx)
-    return parts.sum(axis=0)
+    return dwb_t
 
 
 def conv2d_backward_fast(dout, cache, need_dx=True):
@@ -326,8 +353,7 @@ def conv2d_backward_fast(dout, cache, need_dx=True):
     dx = output(workspace, "dx", x.shape, x.dtype) if need_dx else None
 
     def task(slot, s, e):
-        return backward_chunk(x[s:e], d3[s:e], w_t, g.window, workspace, slot, g.step,
-                              None if dx is None else dx[s:e])
+        return backward_chunk(x[s:e], d3[s:e], w_t, g, workspace, slot, None if dx is None else dx[s:e])
 
     dwb_t = sum(map_tasks(task, split(g.n, g.step), g.work))  # (k + 1, f)
     return dx, *weight_gradients(dwb_t, w.shape)

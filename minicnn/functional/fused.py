@@ -168,7 +168,7 @@ def conv2d_relu_pool_forward(x, w, b, stride=1, padding=0, pool=True, workspace=
 
     def task(slot, s, e):
         pre = scratch(workspace, f"pre{slot}", (g.step, g.f, g.oh, g.ow), x.dtype)[: e - s]
-        forward_chunk(x[s:e], wb, g.window, workspace, slot, g.step, pre.reshape(e - s, g.f, g.q))
+        forward_chunk(x[s:e], w, b, wb, g, workspace, slot, pre.reshape(e - s, g.f, g.q))
         if pool:
             relu_max_pool2x2(pre, out[s:e], where[s:e])
         else:
@@ -209,7 +209,7 @@ def conv2d_relu_pool_backward(dout, cache, need_dx=True, dx_workspace=None):
             relu_max_pool2x2_backward(dout[s:e], out[s:e], where[s:e], dpre)
         else:
             relu_backward_into(dout[s:e], out[s:e], dpre)
-        return backward_chunk(x[s:e], dpre.reshape(e - s, g.f, g.q), w_t, g.window, workspace, slot, g.step,
+        return backward_chunk(x[s:e], dpre.reshape(e - s, g.f, g.q), w_t, g, workspace, slot,
                               None if dx is None else dx[s:e])
 
     dwb_t = sum(map_tasks(task, split(g.n, g.step), g.work))
