@@ -7,7 +7,7 @@ The result is already in NCHW order, so no transpose is needed. The backward pas
 ``cols`` and computes ``[dW | db]^T = sum_n cols[n] @ dout[n].T`` and ``dcols[n] = W.T @ dout[n]``,
 which col2im folds back into ``dx``.
 
-Both passes go through the batch about 4 MB of columns (a few images) at a time, so that the columns (9 times larger than the input for a 3x3 kernel) are used
+Both passes go through the batch about 2 MB of columns (a few images) at a time, so that the columns (9 times larger than the input for a 3x3 kernel) are used
 while still in the CPU cache instead of travelling to
 main memory and back. Work arrays come from a :class:`~minicnn.functional._buffers.Workspace`
 when one is passed (layers pass their own, which lives as long as the layer), so a training loop
@@ -26,11 +26,12 @@ from ._checks import as_float, conv2d_geometry, match_dtype
 from ._parallel import map_tasks, split
 from .conv_direct import direct_conv_forward, direct_conv_weight_grad
 
-# bytes of im2col columns built at a time (a few images): small enough to stay in the L2/L3 cache. 1 MB
-# (one core's L2) took 8-12 % less single-thread CPU time, but with 2 threads on an idle machine it made
-# the first convolution 1.7x slower (one image per task: the hand-over per task costs more than it
-# saves), so 4 MB stays (7 Dec 2026, docs/cnn-speed.md)
-CHUNK_BYTES = 4 << 20
+# bytes of im2col columns built at a time (a few images): small enough to stay in the L2/L3 cache. Since
+# the fused Conv2D -> ReLU -> MaxPool2D runs (minicnn.fusion) and the direct kernels for the first layer,
+# 2 MB (one core's L2) gives the fastest training step: 94 ms against 106 for 4 MB, 98 for 1 MB and 100 for
+# 3 MB, same run, medians of 15, inference unchanged (7 Dec 2026, docs/cnn-speed.md). Before them, 1 MB
+# had made the first convolution 1.7x slower (one image per task with im2col + GEMM).
+CHUNK_BYTES = 2 << 20
 # layers with at most this many input channels (and stride 1) use the direct kernels of conv_direct
 # instead of im2col + GEMM, whose inner dimension C*KH*KW + 1 is then too short for BLAS: on the tile
 # CNN's first layer (3 channels, 3x3) 1.4x faster forward and 1.8x faster weight gradient per image
@@ -206,7 +207,7 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     """Forward pass of a 2-D convolution through im2col and batched matrix products.
 
     Same contract as :func:`~minicnn.functional.conv_naive.conv2d_forward_naive`. The batch is
-    processed in tasks of about 4 MB of columns (shared among the threads): each task's columns are
+    processed in tasks of about 2 MB of columns (shared among the threads): each task's columns are
     built and multiplied while still in the cache, and are rebuilt in the backward pass rather than
     stored.
 
