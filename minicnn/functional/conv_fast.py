@@ -26,11 +26,10 @@ from ._checks import as_float, conv2d_geometry, match_dtype
 from ._parallel import map_tasks, split
 from .conv_direct import direct_conv_forward, direct_conv_weight_grad
 
-# bytes of im2col columns built at a time (a few images): small enough to stay in the L2/L3 cache. Since
-# the fused Conv2D -> ReLU -> MaxPool2D runs (minicnn.fusion) and the direct kernels for the first layer,
-# 2 MB (one core's L2) gives the fastest training step: 94 ms against 106 for 4 MB, 98 for 1 MB and 100 for
-# 3 MB, same run, medians of 15, inference unchanged (7 Dec 2026, docs/cnn-speed.md). Before them, 1 MB
-# had made the first convolution 1.7x slower (one image per task with im2col + GEMM).
+# bytes of im2col columns built at a time (a few images): small enough to stay in the L2 cache. With the
+# fused Conv2D -> ReLU -> MaxPool2D runs (minicnn.fusion) and the direct kernels for the first layer, 2 MB
+# (one core's L2) gives the fastest training step of 1, 2, 3, 4 and 8 MB compared in one run
+# (benchmarks/bench_cnn_variants.py, results/cnn_variants.json; docs/cnn-speed.md)
 CHUNK_BYTES = 2 << 20
 # layers with at most this many input channels (and stride 1) use the direct kernels of conv_direct
 # instead of im2col + GEMM, whose inner dimension C*KH*KW + 1 is then too short for BLAS: on the tile

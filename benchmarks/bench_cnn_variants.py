@@ -1,0 +1,122 @@
+"""Settings of minicnn's fast path against each other, in one process: fusion on/off and im2col chunk sizes.
+
+Times the tile CNN's training step (batch 64, first layer without input gradient, as in
+``bench_cnn.py``) and inference (batch 256) for each variant, alternating variant by variant in every
+round so that a change of load hits them alike, and reports medians. The variants:
+
+- ``fused`` / ``layer-by-layer``: ``Sequential.fuse`` on (the default) and off (minicnn.fusion);
+- ``chunk-<bytes>``: ``minicnn.functional.conv_fast.CHUNK_BYTES``, the im2col columns built per task.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_cnn_variants.py                 # writes results/cnn_variants.json
+    .venv/bin/python benchmarks/bench_cnn_variants.py --runs 21 --threads 2
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--runs", type=int, default=15, help="timed rounds (median; >= 5)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--chunks", default="1,2,3,4,8", help="im2col chunk sizes to compare (MB, comma-separated)")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "cnn_variants.json"))
+    return p.parse_args(argv)
+
+
+ARGS = _parse_args()
+for _var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(ARGS.threads)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from minicnn.functional import conv_fast  # noqa: E402
+from minicnn.io import write_json  # noqa: E402
+from minicnn.losses import BCEWithLogits  # noqa: E402
+from minicnn.models import tile_cnn  # noqa: E402
+from minicnn.optim import SGD  # noqa: E402
+
+
+def variants(chunks_mb):
+    """name -> (fuse, chunk bytes). The default settings are ``fused`` (and the chunk of the same size)."""
+    default = conv_fast.CHUNK_BYTES
+    out = {"fused": (True, default), "layer-by-layer": (False, default)}
+    for mb in chunks_mb:
+        out[f"chunk-{mb:g}MB"] = (True, int(mb * (1 << 20)))
+    return out
+
+
+def main():
+    args = ARGS
+    if args.runs < 5:
+        raise SystemExit("bench_cnn_variants: --runs must be at least 5")
+    chunks = [float(c) for c in args.chunks.split(",") if c.strip()]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3, 96, 96)).astype(np.float32)
+    y = (rng.random((64, 1)) < 0.5).astype(np.float32)
+    x_infer = rng.standard_normal((256, 3, 96, 96)).astype(np.float32)
+    model = tile_cnn(rng=0)
+    model.layers[0].input_grad = False
+    loss, opt = BCEWithLogits(), SGD(model.parameters(), lr=1e-3)
+    settings = variants(chunks)
+
+    def use(name):
+        model.fuse, conv_fast.CHUNK_BYTES = settings[name]
+
+    def train():
+        loss.forward(model.forward(x), y)
+        model.backward(loss.backward())
+        opt.step()
+
+    def infer():
+        model.eval()
+        model.forward(x_infer)
+        model.train()
+
+    times = {name: {"train": [], "infer": []} for name in settings}
+    load_before = os.getloadavg()[0]
+    try:
+        for name in settings:  # warm-up (compiles, allocates every variant's buffers)
+            use(name)
+            train()
+            infer()
+        for _ in range(args.runs):
+            for name in settings:
+                use(name)
+                for kind, fn in (("train", train), ("infer", infer)):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[name][kind].append((time.perf_counter() - t0) * 1e3)
+    finally:
+        use("fused")
+    result = {
+        "benchmark": "bench_cnn_variants: fusion and im2col chunk sizes of minicnn's fast path, one process, "
+                     "variants alternating round by round",
+        "threads": args.threads, "runs": args.runs, "default_chunk_bytes": settings["fused"][1],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_1min": load_before, "load_average_1min_after": os.getloadavg()[0],
+        "variants": {},
+    }
+    print(f"tile_cnn, {args.threads} threads, medians of {args.runs} rounds (load {load_before:.1f})")
+    base = np.median(times["fused"]["train"]), np.median(times["fused"]["infer"])
+    for name, (fuse, chunk) in settings.items():
+        t_train, t_infer = (float(np.median(times[name][k])) for k in ("train", "infer"))
+        result["variants"][name] = {
+            "fuse": fuse, "chunk_bytes": chunk, "train_step_ms": t_train, "infer_batch_ms": t_infer,
+            "infer_images_per_s": 256 / (t_infer / 1e3),
+            "train_time_over_default": t_train / base[0], "infer_time_over_default": t_infer / base[1],
+            "train_step_ms_all": times[name]["train"], "infer_batch_ms_all": times[name]["infer"],
+        }
+        print(f"{name:<16} training step {t_train:7.1f} ms ({t_train / base[0]:.3f} of the default)   "
+              f"inference {256 / (t_infer / 1e3):7.0f} img/s ({t_infer / base[1]:.3f})")
+    print(f"wrote {write_json(args.out, result)}")
+
+
+if __name__ == "__main__":
+    main()
