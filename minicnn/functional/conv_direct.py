@@ -299,99 +299,25 @@ def _weight_grad_rows4(xp, d, f0, y, dw):
 
 
 @njit(**_JIT)
-def _weight_grad_rows1(xp, d, f0, y, dw):
-    """Add to ``dw`` the contributions of output rows ``y .. y+0`` of filters ``f0 .. f0+3`` (those that exist).
+def _weight_grad_row(xp, d, y, dw):
+    """Add to ``dw`` the contributions of output row ``y`` of every filter (the rows left after blocks of 4).
 
-    For each group of three taps ``(c, ky, kx0 .. kx0+2)`` the inner loop runs along the 1 output row(s)
-    and keeps 12 sums (4 filters x 3 taps) in registers: dot products of ``d`` rows with shifted
-    zero-padded input rows, reduced once at the end of the loop.
-
-    Parameters
-    ----------
-    xp : C-contiguous ndarray of shape (C, H + 2p, W + 2p)
-        One zero-padded image.
-    d : C-contiguous ndarray of shape (F, OH, OW)
-        Gradient of the loss with respect to this image's output.
-    f0, y : int
-        First filter of the block, first output row.
-    dw : ndarray of shape (F, C, KH, KW)
-        Accumulated in place.
+    Plain dot products of a ``d`` row with shifted zero-padded input rows: slower per row than
+    :func:`_weight_grad_rows4`, but used for at most three rows of an image (none when OH is a multiple
+    of 4, as in the tile CNN).
     """
     n_filters, c_in, kh, kw = dw.shape
     ow = d.shape[2]
-    f0 = min(f0 + 0, n_filters - 1)
-    f1 = min(f0 + 1, n_filters - 1)
-    f2 = min(f0 + 2, n_filters - 1)
-    f3 = min(f0 + 3, n_filters - 1)
-    grad0_0 = d[f0, y + 0]
-    grad1_0 = d[f1, y + 0]
-    grad2_0 = d[f2, y + 0]
-    grad3_0 = d[f3, y + 0]
-    zero = dw[0, 0, 0, 0] - dw[0, 0, 0, 0]  # 0 in the arrays' dtype
-    for c in range(c_in):
-        for ky in range(kh):
-            src0 = xp[c, y + 0 + ky]
-            for kx0 in range(0, kw, 3):
-                shift0 = np.uint64(kx0)
-                shift1 = np.uint64(min(kx0 + 1, kw - 1))
-                shift2 = np.uint64(min(kx0 + 2, kw - 1))
-                s00 = zero
-                s01 = zero
-                s02 = zero
-                s10 = zero
-                s11 = zero
-                s12 = zero
-                s20 = zero
-                s21 = zero
-                s22 = zero
-                s30 = zero
-                s31 = zero
-                s32 = zero
-                for ox in range(ow):
-                    u = np.uint64(ox)
-                    x00 = src0[u + shift0]
-                    x01 = src0[u + shift1]
-                    x02 = src0[u + shift2]
-                    g00 = grad0_0[u]
-                    g10 = grad1_0[u]
-                    g20 = grad2_0[u]
-                    g30 = grad3_0[u]
-                    s00 += g00 * x00
-                    s01 += g00 * x01
-                    s02 += g00 * x02
-                    s10 += g10 * x00
-                    s11 += g10 * x01
-                    s12 += g10 * x02
-                    s20 += g20 * x00
-                    s21 += g20 * x01
-                    s22 += g20 * x02
-                    s30 += g30 * x00
-                    s31 += g30 * x01
-                    s32 += g30 * x02
-                if f0 + 0 < n_filters:
-                    dw[f0, c, ky, kx0] += s00
-                    if kx0 + 1 < kw:
-                        dw[f0, c, ky, kx0 + 1] += s01
-                    if kx0 + 2 < kw:
-                        dw[f0, c, ky, kx0 + 2] += s02
-                if f0 + 1 < n_filters:
-                    dw[f1, c, ky, kx0] += s10
-                    if kx0 + 1 < kw:
-                        dw[f1, c, ky, kx0 + 1] += s11
-                    if kx0 + 2 < kw:
-                        dw[f1, c, ky, kx0 + 2] += s12
-                if f0 + 2 < n_filters:
-                    dw[f2, c, ky, kx0] += s20
-                    if kx0 + 1 < kw:
-                        dw[f2, c, ky, kx0 + 1] += s21
-                    if kx0 + 2 < kw:
-                        dw[f2, c, ky, kx0 + 2] += s22
-                if f0 + 3 < n_filters:
-                    dw[f3, c, ky, kx0] += s30
-                    if kx0 + 1 < kw:
-                        dw[f3, c, ky, kx0 + 1] += s31
-                    if kx0 + 2 < kw:
-                        dw[f3, c, ky, kx0 + 2] += s32
+    for f in range(n_filters):
+        grad = d[f, y]
+        for c in range(c_in):
+            for ky in range(kh):
+                src = xp[c, y + ky]
+                for kx in range(kw):
+                    total = dw[f, c, ky, kx] - dw[f, c, ky, kx]  # 0 in the arrays' dtype
+                    for ox in range(ow):
+                        total += grad[ox] * src[ox + kx]
+                    dw[f, c, ky, kx] += total
 
 
 @njit(**_JIT)
@@ -480,6 +406,5 @@ def direct_conv_weight_grad(x, dout, padding, dw, db, xpad):
                 _weight_grad_rows4(xp, d, f0, y, dw)
             y += 4
         while y < oh:
-            for f0 in range(0, n_filters, 4):
-                _weight_grad_rows1(xp, d, f0, y, dw)
+            _weight_grad_row(xp, d, y, dw)
             y += 1
