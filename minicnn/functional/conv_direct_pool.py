@@ -25,9 +25,11 @@ import threading
 from contextlib import contextmanager
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
 from numba import types as nt
 from numba.core import config
+from numba.extending import intrinsic
 
 from .conv_direct import _padded_image
 
@@ -100,6 +102,57 @@ def _kernel_source(name="_window_row"):
     return "\n".join(lines) + "\n"
 
 
+def _butterfly_masks():
+    """Shuffle masks of the 4 stages of a 16 x 16 transpose: stage ``b`` swaps bit ``b`` of the vector and lane indices."""
+    masks = []
+    for bit in (1, 2, 4, 8):
+        low = [lane if not lane & bit else 16 + (lane ^ bit) for lane in range(16)]
+        high = [lane | bit if not lane & bit else 16 + lane for lane in range(16)]
+        masks.append((bit, low, high))
+    return masks
+
+
+@intrinsic
+def _store_transposed16(typingctx, src, src_start, dst, dst_start, dst_stride):
+    """``dst[dst_start + j * dst_stride + k] = src[src_start + 16 * k + j]`` for j, k < 16 (a 16 x 16 block transposed).
+
+    ``src`` is a float array, ``dst`` an array of the same dtype or int8 (values converted by truncation).
+    Written as LLVM IR: 16 vector loads, 4 stages of 16 two-source shuffles, 16 vector stores (no bounds checks).
+    """
+    sig = nt.void(src, src_start, dst, dst_start, dst_stride)
+
+    def codegen(context, builder, signature, args):
+        src_arr = context.make_array(signature.args[0])(context, builder, args[0])
+        dst_arr = context.make_array(signature.args[2])(context, builder, args[2])
+        src_t = context.get_value_type(signature.args[0].dtype)
+        dst_t = context.get_value_type(signature.args[2].dtype)
+        i64 = ir.IntType(64)
+        src_start_v, dst_start_v, stride_v = (context.cast(builder, args[k], signature.args[k], nt.int64)
+                                              for k in (1, 3, 4))
+        vec_in = ir.VectorType(src_t, 16)
+        vec_out = ir.VectorType(dst_t, 16)
+        mask_t = ir.VectorType(ir.IntType(32), 16)
+        rows = []
+        for k in range(16):
+            ptr = builder.gep(src_arr.data, [builder.add(src_start_v, ir.Constant(i64, 16 * k))], inbounds=True)
+            rows.append(builder.load(builder.bitcast(ptr, vec_in.as_pointer()), align=1, typ=vec_in))
+        for bit, low, high in _butterfly_masks():
+            new = list(rows)
+            for r in range(16):
+                if not r & bit:
+                    new[r] = builder.shuffle_vector(rows[r], rows[r | bit], ir.Constant(mask_t, low))
+                    new[r | bit] = builder.shuffle_vector(rows[r], rows[r | bit], ir.Constant(mask_t, high))
+            rows = new
+        for j in range(16):
+            value = rows[j] if dst_t == src_t else builder.fptosi(rows[j], vec_out)
+            start = builder.add(dst_start_v, builder.mul(stride_v, ir.Constant(i64, j)))
+            ptr = builder.gep(dst_arr.data, [start], inbounds=True)
+            builder.store(value, builder.bitcast(ptr, vec_out.as_pointer()), align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @contextmanager
 def _slp_vectorize():
     """Switch Numba's SLP vectoriser on while compiling (restored afterwards)."""
@@ -150,14 +203,20 @@ def _driver():
         ph, pw = out.shape[2], out.shape[3]
         vals = np.empty(pw * 16, dtype=x.dtype)
         ats = np.empty(pw * 16, dtype=x.dtype)
+        out_flat = out.reshape(-1)
+        where_flat = where.reshape(-1)
         for i in range(n_img):
             xflat = _padded_image(x, i, padding, xpad).reshape(-1)
             for py in range(ph):
                 kernel(xflat, wt, offs, bias, 2 * py, wp, vals, ats, pos)
+                row = (i * 16 * ph + py) * pw  # out[i, 0, py, 0]
+                for blk in range(pw // 16):
+                    _store_transposed16(vals, 256 * blk, out_flat, row + 16 * blk, ph * pw)
+                    _store_transposed16(ats, 256 * blk, where_flat, row + 16 * blk, ph * pw)
                 for f in range(16):
                     o = out[i, f, py]
                     a = where[i, f, py]
-                    for px in range(pw):
+                    for px in range(pw - pw % 16, pw):
                         src = np.uint64(px * 16 + f)
                         o[px] = vals[src]
                         a[px] = np.int8(ats[src])
