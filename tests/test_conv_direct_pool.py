@@ -124,3 +124,11 @@ def test_rejects_other_filter_counts_and_shapes():
     with pytest.raises(ValueError, match="dtype"):
         direct_conv3_relu_pool_forward(x, np.zeros((16, 3, 3, 3)), np.zeros(16), 1,
                                        np.zeros((1, 16, 4, 4), np.float32), np.zeros((1, 16, 4, 4), np.int8), xpad)
+
+
+def test_generated_kernel_file_is_the_generators_output():
+    """``_conv_direct_pool_kernel.py`` is written by the generator (so that Numba can cache it); it must not drift."""
+    from minicnn.functional import conv_direct_pool
+
+    assert conv_direct_pool.GENERATED.read_text(encoding="utf-8") == conv_direct_pool.generated_module_text(), (
+        "rewrite it with: python -m minicnn.functional.conv_direct_pool")

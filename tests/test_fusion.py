@@ -16,6 +16,8 @@ from minicnn import Sequential, fusion
 from minicnn.layers import AvgPool2D, Conv2D, Flatten, MaxPool2D, ReLU
 from minicnn.models import tile_cnn
 
+# a student edition never fuses (its layers are the student's code): only the edition tests below apply there
+pytestmark = pytest.mark.skipif(not fusion.solution_edition(), reason="a student edition runs every layer's own code")
 
 def _kinds(model):
     return [type(runner).__name__ for _, _, runner in fusion.plan(model.layers, model.fuse)]
@@ -76,6 +78,19 @@ def test_fused_run_equals_layer_by_layer(case, seed):
         assert got[1] is None and want[1] is None
     for g, w in zip(got[2], want[2], strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 3), k=st.integers(1, 3), padding=st.integers(0, 2),
+       h=st.integers(5, 21), w=st.integers(5, 40), seed=st.integers(0, 2**16))
+def test_first_block_kernel_equals_layer_by_layer(n, c, k, padding, h, w, seed):
+    """16 filters on <= 3 channels: the forward pass pools from registers (conv_direct_pool); float64, random sizes."""
+    fused, plain = _twins(lambda: [Conv2D(c, 16, k, padding=padding, rng=seed), ReLU(), MaxPool2D(2), Flatten()],
+                          np.float64)
+    x = rng_array(seed, (n, c, h, w), np.float64)
+    got, want = (_step(m, x, seed + 1, True) for m in (fused, plain))
+    for g, e in zip((got[0], got[1], *got[2]), (want[0], want[1], *want[2]), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
 
 
 def test_tile_cnn_fused_equals_layer_by_layer_in_float32():

@@ -13,9 +13,11 @@ How it is compiled:
 
 * Numba has no vector types, so the kernel is generated Python source (:func:`_kernel_source`) with
   64 scalar accumulators ``a0{pixel}_{channel}``, which LLVM's SLP vectoriser packs into 4 registers.
-  Numba runs LLVM with the SLP vectoriser off (``NUMBA_SLP_VECTORIZE=0``), so the kernel is compiled
-  eagerly, for float32 and float64, with ``numba.core.config.SLP_VECTORIZE`` switched on meanwhile
-  (:func:`_slp_vectorize`). Exec'd source cannot be cached: the first call compiles it (about 5 s).
+  The source is written out once into ``_conv_direct_pool_kernel.py`` (``python -m
+  minicnn.functional.conv_direct_pool`` rewrites it; ``tests/test_conv_direct_pool.py`` fails when it
+  differs from the generator's), so that Numba caches it like every other kernel. Numba runs LLVM with
+  the SLP vectoriser off (``NUMBA_SLP_VECTORIZE=0``), so the first call for a dtype compiles (or loads
+  from the cache) with ``numba.core.config.SLP_VECTORIZE`` switched on meanwhile (:func:`_slp_vectorize`).
 * The tap loop is a ``while`` loop ended by a sentinel offset: with ``for t in range(K)`` LLVM's loop
   vectoriser vectorises the tap loop itself (gathers, 64 scalar FMAs: 3.4 ms per 4 tiles).
 * The pooled values of one pooled row come out as (PW, 16) blocks; :func:`_store_transposed16`, a
@@ -32,14 +34,16 @@ transposition 0.41 ms; 2 windows per pass (8 accumulators, ``WINDOWS_PER_PASS = 
 
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from llvmlite import ir
-from numba import njit
+from numba import njit, typeof
 from numba import types as nt
 from numba.core import config
 from numba.extending import intrinsic
 
+from ._conv_direct_pool_kernel import _window_row
 from .conv_direct import _padded_image
 
 N_FILTERS = 16  # the kernel's vector width: one float32 AVX-512 register
@@ -185,66 +189,51 @@ def _slp_vectorize():
         config.SLP_VECTORIZE = before
 
 
-def _signature(dtype):
-    """Numba signature of the generated kernel for float ``dtype``."""
-    vec = nt.Array(dtype, 1, "C")
-    return nt.void(vec, vec, nt.Array(nt.uint64, 1, "C"), vec, nt.int64, nt.int64, vec, vec, vec)
+@njit(cache=True, **_JIT)
+def _pool_rows(x, w, b, padding, out, where, xpad):
+    """The loop over images and pooled rows around the generated kernel (see the module docstring)."""
+    n_img, _, h, wd = x.shape
+    hp, wp = h + 2 * padding, wd + 2 * padding
+    wt, offs = _taps(w, hp, wp)
+    bias = np.empty(16, dtype=x.dtype)
+    pos = np.empty(4, dtype=x.dtype)
+    for f in range(16):
+        bias[f] = b[f]
+    for k in range(4):
+        pos[k] = k
+    ph, pw = out.shape[2], out.shape[3]
+    vals = np.empty(pw * 16, dtype=x.dtype)
+    ats = np.empty(pw * 16, dtype=x.dtype)
+    out_flat = out.reshape(-1)
+    where_flat = where.reshape(-1)
+    for i in range(n_img):
+        xflat = _padded_image(x, i, padding, xpad).reshape(-1)
+        for py in range(ph):
+            _window_row(xflat, wt, offs, bias, 2 * py, wp, vals, ats, pos)
+            row = (i * 16 * ph + py) * pw  # out[i, 0, py, 0]
+            for blk in range(pw // 16):
+                _store_transposed16(vals, 256 * blk, out_flat, row + 16 * blk, ph * pw)
+                _store_transposed16(ats, 256 * blk, where_flat, row + 16 * blk, ph * pw)
+            for f in range(16):
+                o = out[i, f, py]
+                a = where[i, f, py]
+                for px in range(pw - pw % 16, pw):
+                    src = np.uint64(px * 16 + f)
+                    o[px] = vals[src]
+                    a[px] = np.int8(ats[src])
 
 
-def _window_row_kernel():
-    """The generated kernel, compiled (once per process) for float32 and float64 with SLP vectorisation."""
+def _ready(args):
+    """Compile (or load from the cache) :func:`_pool_rows` for the types of `args` once per process, with SLP on.
+
+    Compiled here, not on the first call, so that the SLP vectoriser is on while it compiles.
+    """
+    signature = tuple(typeof(a) for a in args)
     with _LOCK:
-        if "kernel" not in _COMPILED:
-            namespace = {"np": np}
-            exec(compile(_kernel_source(), "<conv_direct_pool generated>", "exec"), namespace)
+        if signature not in _COMPILED:
             with _slp_vectorize():
-                _COMPILED["kernel"] = njit([_signature(nt.float32), _signature(nt.float64)], **_JIT)(
-                    namespace["_window_row"])
-        return _COMPILED["kernel"]
-
-
-def _driver():
-    """The njit loop over images and pooled rows, calling the compiled kernel (built once per process)."""
-    with _LOCK:
-        if "driver" in _COMPILED:
-            return _COMPILED["driver"]
-    kernel = _window_row_kernel()
-
-    @njit(**_JIT)
-    def run(x, w, b, padding, out, where, xpad):
-        n_img, _, h, wd = x.shape
-        hp, wp = h + 2 * padding, wd + 2 * padding
-        wt, offs = _taps(w, hp, wp)
-        bias = np.empty(16, dtype=x.dtype)
-        pos = np.empty(4, dtype=x.dtype)
-        for f in range(16):
-            bias[f] = b[f]
-        for k in range(4):
-            pos[k] = k
-        ph, pw = out.shape[2], out.shape[3]
-        vals = np.empty(pw * 16, dtype=x.dtype)
-        ats = np.empty(pw * 16, dtype=x.dtype)
-        out_flat = out.reshape(-1)
-        where_flat = where.reshape(-1)
-        for i in range(n_img):
-            xflat = _padded_image(x, i, padding, xpad).reshape(-1)
-            for py in range(ph):
-                kernel(xflat, wt, offs, bias, 2 * py, wp, vals, ats, pos)
-                row = (i * 16 * ph + py) * pw  # out[i, 0, py, 0]
-                for blk in range(pw // 16):
-                    _store_transposed16(vals, 256 * blk, out_flat, row + 16 * blk, ph * pw)
-                    _store_transposed16(ats, 256 * blk, where_flat, row + 16 * blk, ph * pw)
-                for f in range(16):
-                    o = out[i, f, py]
-                    a = where[i, f, py]
-                    for px in range(pw - pw % 16, pw):
-                        src = np.uint64(px * 16 + f)
-                        o[px] = vals[src]
-                        a[px] = np.int8(ats[src])
-
-    with _LOCK:
-        _COMPILED.setdefault("driver", run)
-        return _COMPILED["driver"]
+                _pool_rows.compile(signature)
+            _COMPILED[signature] = True
 
 
 @njit(**_JIT)
@@ -320,4 +309,31 @@ def direct_conv3_relu_pool_forward(x, w, b, padding, out, where, xpad):
             raise ValueError(f"direct_conv3_relu_pool_forward: {name} must be C-contiguous")
     if out.size == 0:
         return
-    _driver()(x, w, b, padding, out, where, xpad)
+    args = (x, w, b, int(padding), out, where, xpad)
+    _ready(args)
+    _pool_rows(*args)
+
+
+GENERATED = Path(__file__).with_name("_conv_direct_pool_kernel.py")
+GENERATED_HEADER = ('''"""The generated kernel of :mod:`minicnn.functional.conv_direct_pool`: do not edit.
+
+Written by ``python -m minicnn.functional.conv_direct_pool`` from ``_kernel_source()``;
+``tests/test_conv_direct_pool.py`` fails when this file differs from what the generator writes.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True, fastmath=True, boundscheck=False, error_model="numpy")
+''')
+
+
+def generated_module_text():
+    """The text of ``_conv_direct_pool_kernel.py``: the header above and :func:`_kernel_source`."""
+    return GENERATED_HEADER + _kernel_source()
+
+
+if __name__ == "__main__":
+    GENERATED.write_text(generated_module_text(), encoding="utf-8")
+    print(f"wrote {GENERATED}")

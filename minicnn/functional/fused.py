@@ -8,7 +8,9 @@ output into a scratch array that stays in the CPU cache, and applies ReLU and th
 before moving on: only the pooled output (4 times smaller) and the position of each window's
 maximum (one byte per output) reach main memory. The backward pass rebuilds, task by task and again
 in the cache, the gradient with respect to the convolution's output from the pooled gradient, and
-feeds it to the convolution's backward products.
+feeds it to the convolution's backward products. For a first layer with 16 filters and few input
+channels (the tile CNN's) the forward pass does not even fill that scratch array:
+:mod:`minicnn.functional.conv_direct_pool` pools the 16 channels of each pixel straight from registers.
 
 The results are those of the three layers run one after the other (ties in the pooling go to the
 first maximum in row-major order; ``relu(max(window)) = max(relu(window))``); only the order of
@@ -21,6 +23,7 @@ from numba import njit
 
 from ._buffers import output, scratch
 from ._parallel import map_tasks, split
+from .conv_direct_pool import N_FILTERS, direct_conv3_relu_pool_forward
 from .conv_fast import (
     ConvGeometry,
     backward_chunk,
@@ -167,6 +170,11 @@ def conv2d_relu_pool_forward(x, w, b, stride=1, padding=0, pool=True, workspace=
     where = scratch(workspace, "where", out_shape, np.int8) if pool else None
 
     def task(slot, s, e):
+        if pool and g.direct and g.f == N_FILTERS:  # the tile CNN's first block: never writes the conv output
+            padded = (1, x.shape[1], x.shape[2] + 2 * padding, x.shape[3] + 2 * padding)
+            direct_conv3_relu_pool_forward(x[s:e], w, b, padding, out[s:e], where[s:e],
+                                           scratch(workspace, f"xpad{slot}", padded, x.dtype))
+            return
         pre = scratch(workspace, f"pre{slot}", (g.step, g.f, g.oh, g.ow), x.dtype)[: e - s]
         forward_chunk(x[s:e], w, b, wb, g, workspace, slot, pre.reshape(e - s, g.f, g.q))
         if pool:
