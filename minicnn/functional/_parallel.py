@@ -9,7 +9,11 @@ never half a batch. A worker that has not started by the time the work is done i
 
 The number of threads is ``NUMBA_NUM_THREADS`` (default: the number of CPUs). BLAS is limited
 to one thread inside a task with OpenBLAS's ``openblas_set_num_threads_local`` when NumPy's
-OpenBLAS provides it.
+OpenBLAS provides it. In NumPy's own OpenBLAS that setting is not local to the calling thread: it
+changes the count for every thread of the process. So it is set when the first :func:`map_tasks` of
+the process starts and put back when the last one running ends, after every worker has finished its
+tasks; before 7 Dec 2026 a worker that started late could leave it at 1 for good, and every matrix
+product of the program (``numpy.matmul`` of the caller's own arrays included) then ran on one thread.
 """
 
 import ctypes
@@ -48,17 +52,39 @@ def n_workers():
     return max(1, int(numba.config.NUMBA_NUM_THREADS))
 
 
-def _worker_init():
-    if _set_blas_threads_local is not None:
-        _set_blas_threads_local(1)
+_blas_lock = threading.Lock()
+_blas_users = 0  # map_tasks calls running now, in any thread
+_blas_saved = None  # the BLAS thread count before the first of them
+
+
+def _single_threaded_blas():
+    """Limit BLAS to one thread (for this thread, and, in NumPy's OpenBLAS, for the whole process)."""
+    global _blas_users, _blas_saved
+    if _set_blas_threads_local is None:
+        return
+    with _blas_lock:
+        previous = _set_blas_threads_local(1)
+        if _blas_users == 0:
+            _blas_saved = previous
+        _blas_users += 1
+
+
+def _restore_blas_threads():
+    """Undo :func:`_single_threaded_blas` once the last map_tasks running has finished."""
+    global _blas_users
+    if _set_blas_threads_local is None:
+        return
+    with _blas_lock:
+        _blas_users -= 1
+        if _blas_users == 0 and _blas_saved is not None:
+            _set_blas_threads_local(_blas_saved)
 
 
 def _get_executor():
     global _executor
     with _lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=max(1, n_workers() - 1), thread_name_prefix="minicnn",
-                                           initializer=_worker_init)
+            _executor = ThreadPoolExecutor(max_workers=max(1, n_workers() - 1), thread_name_prefix="minicnn")
         return _executor
 
 
@@ -107,6 +133,8 @@ def map_tasks(fn, tasks, work, min_work=1 << 18):
     counter = itertools.count()  # next() on it is atomic under the GIL
 
     def drain(slot):
+        if slot and _set_blas_threads_local is not None:
+            _set_blas_threads_local(1)  # an OpenBLAS whose setting is local to the thread needs it here too
         while True:
             t = next(counter)
             if t >= len(tasks):
@@ -114,14 +142,15 @@ def map_tasks(fn, tasks, work, min_work=1 << 18):
             results[t] = fn(slot, *tasks[t])
 
     executor = _get_executor()
-    futures = [executor.submit(drain, slot) for slot in range(1, threads)]
-    previous = _set_blas_threads_local(1) if _set_blas_threads_local is not None else None
+    _single_threaded_blas()  # before the workers start: their first product must not spawn BLAS threads
     try:
-        drain(0)
+        futures = [executor.submit(drain, slot) for slot in range(1, threads)]
+        try:
+            drain(0)
+        finally:
+            for f in futures:
+                if not f.cancel():  # started: wait for its last task
+                    f.result()
     finally:
-        if previous is not None:
-            _set_blas_threads_local(previous)
-        for f in futures:
-            if not f.cancel():  # started: wait for its last task
-                f.result()
+        _restore_blas_threads()  # only now: no worker of this call runs any more
     return results
