@@ -1,0 +1,272 @@
+"""Weight and bias gradients of the fused first block (16-filter conv, stride 1 -> ReLU -> 2x2 max pool) from the pooled gradient.
+
+The backward pass of :func:`~minicnn.functional.fused.conv2d_relu_pool_backward` for the tile CNN's
+first block writes the full (n, 16, OH, OW) gradient of the convolution's output
+(:func:`~minicnn.functional.fused.relu_max_pool2x2_backward`: 3 zeros for every value) and then reads it
+back in :func:`~minicnn.functional.conv_direct.direct_conv_weight_grad`. Here the 16 output channels of
+a pixel are the lanes of one AVX-512 register (as in :mod:`minicnn.functional.conv_direct_pool`): for
+each pooling window the 4 pixel gradient vectors ``gp[k] = dout[:, window] * (out > 0) * (where == k)``
+(k = 0..3 the window's pixels) come from a small pixel-major buffer, and for each tap ``t``
+``acc_t[0:16] += x_t(pixel k) * gp[k]``, ``x_t`` a broadcast scalar of the zero-padded input. The
+accumulators of a group of ``TAPS_PER_PASS`` taps stay in registers during a pass over the windows of
+one pooled row; the convolution-output gradient never exists.
+
+How it is compiled (the techniques of :mod:`minicnn.functional.conv_direct_pool`, whose helpers are
+imported): the pass is generated Python source (:func:`_kernel_source`) with ``TAPS_PER_PASS x 16``
+scalar accumulators, packed into registers by LLVM's SLP vectoriser (switched on while compiling,
+:func:`~minicnn.functional.conv_direct_pool._slp_vectorize`); it is written once into
+``_conv_direct_pool_backward_kernel.py`` (``python -m minicnn.functional.conv_direct_pool_backward``
+rewrites it; ``tests/test_conv_direct_pool_backward.py`` fails when it differs from the generator's)
+so that Numba caches it. The pixel-major buffer of a pooled row is built channel-major (vectorised
+along x) and turned around 16 windows at a time by
+:func:`~minicnn.functional.conv_direct_pool._store_transposed16`.
+"""
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from numba import njit, typeof
+
+from ._conv_direct_pool_backward_kernel import _taps_pass
+from .conv_direct import _padded_image
+from .conv_direct_pool import N_FILTERS, _slp_vectorize, _store_transposed16
+
+TAPS_PER_PASS = 9  # accumulator registers per pass over the windows of a pooled row (float32)
+_JIT = {"nogil": True, "fastmath": True, "boundscheck": False, "error_model": "numpy"}
+_LOCK = threading.Lock()
+_COMPILED = {}
+
+
+def _kernel_source(taps=TAPS_PER_PASS, name="_taps_pass"):
+    """Python source of one pass over the windows of a pooled row for ``taps`` taps, as scalar locals.
+
+    Parameters
+    ----------
+    taps : int
+        Taps whose 16-channel accumulators stay in registers during the pass.
+    name : str
+        Name of the generated function.
+
+    Returns
+    -------
+    str
+        Source of ``name(xflat, gp, offs, acc, t0, cols, y0, wp)``: for the taps ``t0 .. t0 + taps - 1``
+        (flat offsets ``offs[t]`` into the padded image ``xflat``, rows of ``wp`` values) it adds to
+        ``acc[16 t + f]`` the sum over the windows ``q`` and their pixels ``k`` of ``xflat[y0 * wp +
+        cols[q] + offs[t] + (k // 2) * wp + k % 2] * gp[64 q + 16 k + f]``, where ``cols[q] = 2 q``
+        up to a sentinel ``2**64 - 1``.
+    """
+    f = N_FILTERS
+    js = range(taps)
+    lines = [
+        f"def {name}(xflat, gp, offs, acc, t0, cols, y0, wp):",
+        "    end = np.uint64(0xFFFFFFFFFFFFFFFF)",
+        "    wpu = np.uint64(wp)",
+        "    one = np.uint64(1)",
+        "    r = np.uint64(t0 * 16)",
+    ]
+    lines += [f"    o{j} = offs[t0 + {j}] + np.uint64(y0 * wp)" for j in js]
+    lines += [f"    a{j}_{c} = acc[r + np.uint64({16 * j + c})]" for j in js for c in range(f)]
+    lines += [
+        "    q = 0",
+        "    g = np.uint64(0)",
+        "    while True:  # ended by a sentinel, not a range: LLVM's loop vectoriser would gather over the windows",
+        "        col = cols[q]",
+        "        if col == end:",
+        "            break",
+    ]
+    lines += [f"        g{k}_{c} = gp[g + np.uint64({16 * k + c})]" for k in range(4) for c in range(f)]
+    for j in js:
+        lines += [
+            f"        p{j} = o{j} + col",
+            f"        x{j}0 = xflat[p{j}]",
+            f"        x{j}1 = xflat[p{j} + one]",
+            f"        x{j}2 = xflat[p{j} + wpu]",
+            f"        x{j}3 = xflat[p{j} + wpu + one]",
+        ]
+    lines += [f"        a{j}_{c} += x{j}{k} * g{k}_{c}" for k in range(4) for j in js for c in range(f)]
+    lines += ["        q += 1", "        g += np.uint64(64)"]
+    lines += [f"    acc[r + np.uint64({16 * j + c})] = a{j}_{c}" for j in js for c in range(f)]
+    return "\n".join(lines) + "\n"
+
+
+@njit(cache=True, **_JIT)
+def _offsets(c_in, kh, kw, wp, hp, taps):
+    """Flat tap offsets into a (C, HP, WP) image, padded with zeros to a multiple of ``taps`` (padding taps are dropped)."""
+    n_taps = c_in * kh * kw
+    padded = -(-n_taps // taps) * taps
+    offs = np.zeros(padded, dtype=np.uint64)
+    t = 0
+    for c in range(c_in):
+        for ky in range(kh):
+            for kx in range(kw):
+                offs[t] = (c * hp + ky) * wp + kx
+                t += 1
+    return offs
+
+
+@njit(cache=True, **_JIT)
+def _pixel_major_row(dout, out, where, i, py, tmp, gp, dbacc):
+    """``gp[64 q + 16 k + f] = dout[i, f, py, q] * (out > 0) * (where == k)`` for the windows q of pooled row ``py``; sums into ``dbacc``."""
+    pw = dout.shape[3]
+    zero = dout.dtype.type(0)
+    for blk in range(pw // 16):
+        q0 = 16 * blk
+        for f in range(16):
+            g_row = dout[i, f, py]
+            o_row = out[i, f, py]
+            a_row = where[i, f, py]
+            total = zero
+            for p in range(16):
+                q = q0 + p
+                g = g_row[q] * (o_row[q] > 0)
+                at = a_row[q]
+                total += g
+                tmp[16 * f + p] = g * (at == 0)
+                tmp[256 + 16 * f + p] = g * (at == 1)
+                tmp[512 + 16 * f + p] = g * (at == 2)
+                tmp[768 + 16 * f + p] = g * (at == 3)
+            dbacc[f] += total
+        for k in range(4):
+            _store_transposed16(tmp, 256 * k, gp, 64 * q0 + 16 * k, 64)
+    for f in range(16):
+        g_row = dout[i, f, py]
+        o_row = out[i, f, py]
+        a_row = where[i, f, py]
+        for q in range(pw - pw % 16, pw):
+            g = g_row[q] * (o_row[q] > 0)
+            at = a_row[q]
+            dbacc[f] += g
+            for k in range(4):
+                gp[64 * q + 16 * k + f] = g * (at == k)
+
+
+@njit(cache=True, **_JIT)
+def _weight_grad(x, dout, out, where, padding, dw, db, xpad):
+    """The loops over images, pooled rows and tap groups around the generated pass (see the module docstring)."""
+    n_img, c_in, h, wd = x.shape
+    kh, kw = dw.shape[2], dw.shape[3]
+    hp, wp = h + 2 * padding, wd + 2 * padding
+    ph, pw = dout.shape[2], dout.shape[3]
+    offs = _offsets(c_in, kh, kw, wp, hp, TAPS_PER_PASS)
+    n_taps = c_in * kh * kw
+    acc = np.zeros(offs.shape[0] * 16, dtype=x.dtype)
+    dbacc = np.zeros(16, dtype=x.dtype)
+    tmp = np.empty(1024, dtype=x.dtype)
+    gp = np.empty(64 * pw, dtype=x.dtype)
+    cols = np.empty(pw + 1, dtype=np.uint64)
+    for q in range(pw):
+        cols[q] = 2 * q
+    cols[pw] = np.uint64(0xFFFFFFFFFFFFFFFF)
+    for i in range(n_img):
+        xflat = _padded_image(x, i, padding, xpad).reshape(-1)
+        for py in range(ph):
+            _pixel_major_row(dout, out, where, i, py, tmp, gp, dbacc)
+            for t0 in range(0, offs.shape[0], TAPS_PER_PASS):
+                _taps_pass(xflat, gp, offs, acc, t0, cols, 2 * py, wp)
+    for f in range(16):
+        db[f] = dbacc[f]
+        t = 0
+        for c in range(c_in):
+            for ky in range(kh):
+                for kx in range(kw):
+                    dw[f, c, ky, kx] = acc[16 * t + f]
+                    t += 1
+    return n_taps
+
+
+def _ready(args):
+    """Compile (or load from the cache) :func:`_weight_grad` for the types of `args` once per process, with SLP on."""
+    signature = tuple(typeof(a) for a in args)
+    with _LOCK:
+        if signature not in _COMPILED:
+            with _slp_vectorize():
+                _weight_grad.compile(signature)
+            _COMPILED[signature] = True
+
+
+def first_block_weight_grad(x, dout, out, where, padding, dw, db, xpad):
+    """Weight and bias gradients of Conv2D(16 filters, stride 1) -> ReLU -> MaxPool2D(2) from the pooled gradient.
+
+    Single-threaded (the compiled loops release the GIL); allocates only small scratch arrays. Same
+    results as :func:`~minicnn.functional.fused.relu_max_pool2x2_backward` followed by
+    :func:`~minicnn.functional.conv_direct.direct_conv_weight_grad`, up to the order of the float sums;
+    the (N, 16, OH, OW) gradient of the convolution's output is never written.
+
+    Parameters
+    ----------
+    x : C-contiguous ndarray of shape (N, C, H, W)
+        Input images of the forward pass, float32 or float64.
+    dout : C-contiguous ndarray of shape (N, 16, OH // 2, OW // 2)
+        Gradient of the loss with respect to the pooled output (same dtype); ``OH = H + 2*padding -
+        KH + 1`` and likewise OW, both >= 2. With an odd OH or OW the last row or column of the
+        convolution's output was not pooled and gets no gradient.
+    out : C-contiguous ndarray of the shape of ``dout``
+        The pooled output of the forward pass (``max(0, window max)``): windows where it is 0 pass
+        no gradient.
+    where : C-contiguous int8 ndarray of the shape of ``dout``
+        Position of each window's maximum as :func:`~minicnn.functional.fused.relu_max_pool2x2` writes
+        it: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right.
+    padding : int
+        Zeros added on each side of H and W (px), >= 0.
+    dw : ndarray of shape (16, C, KH, KW)
+        Overwritten with the filter gradients summed over the images.
+    db : ndarray of shape (16,)
+        Overwritten with the bias gradients summed over the images.
+    xpad : C-contiguous ndarray of shape (N or 1, C, H + 2*padding, W + 2*padding)
+        Scratch for the zero-padded images (unused when ``padding == 0``).
+
+    Raises
+    ------
+    ValueError
+        On shapes, dtypes or layouts other than the above.
+    """
+    who = "first_block_weight_grad"
+    n_img, c_in, h, wd = x.shape
+    n_filters, c_w, kh, kw = dw.shape
+    hp, wp = h + 2 * padding, wd + 2 * padding
+    oh, ow = hp - kh + 1, wp - kw + 1
+    if n_filters != N_FILTERS or c_w != c_in or db.shape != (N_FILTERS,):
+        raise ValueError(f"{who}: needs 16 filters of {c_in} channels, got dw {dw.shape}, db {db.shape}")
+    if padding < 0 or oh < 2 or ow < 2:
+        raise ValueError(f"{who}: the convolution output (H + 2p - KH + 1, W + 2p - KW + 1) must be >= 2 x 2, "
+                         f"got {oh} x {ow}")
+    if x.dtype not in (np.float32, np.float64) or any(a.dtype != x.dtype for a in (dout, out, dw, db)):
+        raise ValueError(f"{who}: x, dout, out, dw and db must share one float dtype")
+    pooled = (n_img, N_FILTERS, oh // 2, ow // 2)
+    if dout.shape != pooled or out.shape != pooled or where.shape != pooled or where.dtype != np.int8:
+        raise ValueError(f"{who}: dout, out and where (int8) must have shape {pooled}")
+    if padding > 0 and (xpad.shape[0] not in (1, n_img) or xpad.shape[1:] != (c_in, hp, wp) or xpad.dtype != x.dtype):
+        raise ValueError(f"{who}: xpad must have shape (N or 1, {c_in}, {hp}, {wp})")
+    for name, arr in (("x", x), ("dout", dout), ("out", out), ("where", where), ("xpad", xpad)):
+        if not arr.flags.c_contiguous:
+            raise ValueError(f"{who}: {name} must be C-contiguous")
+    args = (x, dout, out, where, int(padding), dw, db, xpad)
+    _ready(args)
+    _weight_grad(*args)
+
+
+GENERATED = Path(__file__).with_name("_conv_direct_pool_backward_kernel.py")
+GENERATED_HEADER = ('''"""The generated kernel of :mod:`minicnn.functional.conv_direct_pool_backward`: do not edit.
+
+Written by ``python -m minicnn.functional.conv_direct_pool_backward`` from ``_kernel_source()``;
+``tests/test_conv_direct_pool_backward.py`` fails when this file differs from what the generator writes.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True, fastmath=True, boundscheck=False, error_model="numpy")
+''')
+
+
+def generated_module_text():
+    """The text of ``_conv_direct_pool_backward_kernel.py``: the header above and :func:`_kernel_source`."""
+    return GENERATED_HEADER + _kernel_source()
+
+
+if __name__ == "__main__":
+    GENERATED.write_text(generated_module_text(), encoding="utf-8")
+    print(f"wrote {GENERATED}")
