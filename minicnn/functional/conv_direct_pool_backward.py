@@ -35,6 +35,7 @@ from ._conv_direct_pool_backward_kernel import _taps_pass
 from .conv_direct import _padded_image
 from .conv_direct_pool import N_FILTERS, _slp_vectorize, _store_transposed16
 
+IMAGE_PREP = True  # the pixel-major gradients of a whole image at once, reading the inputs in memory order
 PATCH = True  # one pass per input channel, its (KH + 1) x (KW + 1) input values loaded once per window
 SELECT = True  # one FMA per tap and window on the input value selected by ``where`` (False: 4 FMAs on masked gradients)
 TAPS_PER_PASS = 9  # accumulator registers per pass over the windows of a pooled row (float32)
@@ -408,6 +409,50 @@ def _pixel_major_row_sel(dout, out, where, i, py, tmp, gp, dbacc, lanes):
 
 
 @njit(cache=True, **_JIT)
+def _pixel_major_image(dout, out, where, i, blocks, gp, dbacc, lanes):
+    """``gp[32 (py pw + q) + f] = dout[i, f, py, q] * (out > 0)`` and ``gp[... + 16 + f] = where`` (a float) for image ``i``.
+
+    Reads ``dout[i]``, ``out[i]`` and ``where[i]`` in memory order (3 sequential streams), writing
+    16 x 16 (channel, window) blocks into ``blocks`` (2 x PH x (PW // 16) x 256) that
+    :func:`~minicnn.functional.conv_direct_pool._store_transposed16` then turns around; the windows
+    after the last whole block go straight to ``gp``. Sums the gradients into ``dbacc``. ``lanes`` is
+    16, passed at run time so that the inner loops stay loops that LLVM vectorises.
+    """
+    ph, pw = dout.shape[2], dout.shape[3]
+    nblk = pw // 16
+    half = ph * nblk * 256
+    zero = dout.dtype.type(0)
+    for f in range(16):
+        total = zero
+        for py in range(ph):
+            g_row = dout[i, f, py]
+            o_row = out[i, f, py]
+            a_row = where[i, f, py]
+            for blk in range(nblk):
+                q0 = 16 * blk
+                start = (py * nblk + blk) * 256 + 16 * f
+                gt = blocks[start:]
+                wt = blocks[half + start:]
+                for p in range(lanes):
+                    g = g_row[q0 + p] if o_row[q0 + p] > zero else zero
+                    total += g
+                    gt[p] = g
+                    wt[p] = a_row[q0 + p]
+            for q in range(16 * nblk, pw):
+                g = g_row[q] if o_row[q] > zero else zero
+                total += g
+                gp[32 * (py * pw + q) + f] = g
+                gp[32 * (py * pw + q) + 16 + f] = a_row[q]
+        dbacc[f] += total
+    for py in range(ph):
+        for blk in range(nblk):
+            src = (py * nblk + blk) * 256
+            dst = 32 * (py * pw + 16 * blk)
+            _store_transposed16(blocks, src, gp, dst, 32)
+            _store_transposed16(blocks, half + src, gp, dst + 16, 32)
+
+
+@njit(cache=True, **_JIT)
 def _weight_grad(x, dout, out, where, padding, dw, db, xpad):
     """The loops over images, pooled rows and tap groups around the generated pass (see the module docstring)."""
     n_img, c_in, h, wd = x.shape
@@ -425,8 +470,18 @@ def _weight_grad(x, dout, out, where, padding, dw, db, xpad):
     for q in range(pw):
         cols[q] = 2 * q
     cols[pw] = np.uint64(0xFFFFFFFFFFFFFFFF)
+    if IMAGE_PREP:
+        blocks = np.empty(2 * ph * (pw // 16) * 256, dtype=x.dtype)
+        gp_img = np.empty(32 * ph * pw, dtype=x.dtype)
     for i in range(n_img):
         xflat = _padded_image(x, i, padding, xpad).reshape(-1)
+        if IMAGE_PREP:
+            _pixel_major_image(dout, out, where, i, blocks, gp_img, dbacc, lanes[0])
+            for py in range(ph):
+                gp_row = gp_img[32 * py * pw:]
+                for c in range(c_in):
+                    _patch_pass(kh, kw, xflat, gp_row, acc, 16 * c * kh * kw, (c * hp + 2 * py) * wp, cols, wp)
+            continue
         for py in range(ph):
             if SELECT or PATCH:
                 _pixel_major_row_sel(dout, out, where, i, py, tmp, gp, dbacc, lanes[0])
