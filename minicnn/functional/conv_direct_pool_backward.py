@@ -1,203 +1,50 @@
-"""Weight and bias gradients of the fused first block (16-filter conv, stride 1 -> ReLU -> 2x2 max pool) from the pooled gradient.
+"""Weight and bias gradients of the first block (16-filter conv, stride 1 -> ReLU -> 2x2 max pool) from the pooled gradient.
 
-The backward pass of :func:`~minicnn.functional.fused.conv2d_relu_pool_backward` for the tile CNN's
-first block writes the full (n, 16, OH, OW) gradient of the convolution's output
-(:func:`~minicnn.functional.fused.relu_max_pool2x2_backward`: 3 zeros for every value) and then reads it
-back in :func:`~minicnn.functional.conv_direct.direct_conv_weight_grad`. Here the 16 output channels of
-a pixel are the lanes of one AVX-512 register (as in :mod:`minicnn.functional.conv_direct_pool`): for
-each pooling window the 4 pixel gradient vectors ``gp[k] = dout[:, window] * (out > 0) * (where == k)``
-(k = 0..3 the window's pixels) come from a small pixel-major buffer, and for each tap ``t``
-``acc_t[0:16] += x_t(pixel k) * gp[k]``, ``x_t`` a broadcast scalar of the zero-padded input. The
-accumulators of a group of ``TAPS_PER_PASS`` taps stay in registers during a pass over the windows of
-one pooled row; the convolution-output gradient never exists.
+For the tile CNN's first block :func:`~minicnn.functional.fused.conv2d_relu_pool_backward` writes the
+full (n, 16, OH, OW) gradient of the convolution's output
+(:func:`~minicnn.functional.fused.relu_max_pool2x2_backward`: three zeros for every value) and reads it
+back in :func:`~minicnn.functional.conv_direct.direct_conv_weight_grad`. Here that gradient never
+exists: as in :mod:`minicnn.functional.conv_direct_pool` the 16 output channels of a pixel are the
+lanes of one AVX-512 register, and each pooling window passes its gradient to one pixel per channel.
 
-How it is compiled (the techniques of :mod:`minicnn.functional.conv_direct_pool`, whose helpers are
-imported): the pass is generated Python source (:func:`_kernel_source`) with ``TAPS_PER_PASS x 16``
-scalar accumulators, packed into registers by LLVM's SLP vectoriser (switched on while compiling,
-:func:`~minicnn.functional.conv_direct_pool._slp_vectorize`); it is written once into
-``_conv_direct_pool_backward_kernel.py`` (``python -m minicnn.functional.conv_direct_pool_backward``
-rewrites it; ``tests/test_conv_direct_pool_backward.py`` fails when it differs from the generator's)
-so that Numba caches it. The pixel-major buffer of a pooled row is built channel-major (vectorised
-along x) and turned around 16 windows at a time by
-:func:`~minicnn.functional.conv_direct_pool._store_transposed16`.
+* Per image, the pooled gradient ``g = dout * (out > 0)`` and ``where`` (as a float) are read in memory
+  order (3 sequential streams; a row of windows at a time read 48 streams and took 0.11 against 0.07 ms
+  per 4 images), written as 16 x 16 (channel, window) blocks and turned around by
+  :func:`~minicnn.functional.conv_direct_pool._store_transposed16` into a pixel-major buffer:
+  ``gp[32 q + f] = g``, ``gp[32 q + 16 + f] = where`` for window ``q`` and channel ``f``.
+* A pass over the windows of a pooled row per input channel (:func:`_patch_pass`, an intrinsic written
+  in LLVM IR, 16-lane vectors, specialised for KH, KW <= 3): per window the (KH + 1) x (KW + 1) input
+  values under it are loaded once as broadcasts, two selects per tap pick for each channel the value
+  of the tap at the pixel of the channel's maximum (masks ``where`` even = left column, ``where < 2`` =
+  top row) and one FMA per tap adds it times ``g`` to the tap's accumulator; the KH * KW accumulators
+  stay in registers during the pass (asm: 16 ``vbroadcastss``, 21 ``vblendmps``/masked moves, 9
+  ``vfmadd231ps zmm`` per window for 3 x 3 taps, no spills).
+* The loop over windows is ended by a sentinel (``cols``), not a counter: as in the forward kernel a
+  countable loop lets LLVM's loop vectoriser turn it into gathers.
+
+Measured on Conv2D(3 -> 16, k=3, p=1) -> ReLU -> MaxPool2D(2), 4 tiles of 96 x 96 float32 per call, one
+thread (7 Dec 2026, ``benchmarks/results/conv_direct_pool_backward.json``; the machine was shared):
+see the benchmark file. Variants (ms per 4 images against about 0.80 for the current path, alternating):
+4 FMAs per tap on the 4 masked pixel gradients, SLP-vectorised generated source, 9 taps per pass, a
+pooled row at a time 0.47 (LLVM's loop vectoriser gathered over the windows with a counted loop:
+1.88); one select tree per tap with 4 broadcasts per tap (36 loads per window) 0.51; the patch pass
+with the row-at-a-time preparation 0.53-0.64; with the whole-image preparation 0.42.
 """
 
 import threading
-from pathlib import Path
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, typeof
+from numba import njit
 from numba import types as nt
 from numba.extending import intrinsic
 
-from ._conv_direct_pool_backward_kernel import _taps_pass
 from .conv_direct import _padded_image
-from .conv_direct_pool import N_FILTERS, _slp_vectorize, _store_transposed16
+from .conv_direct_pool import N_FILTERS, _store_transposed16
 
-IMAGE_PREP = True  # the pixel-major gradients of a whole image at once, reading the inputs in memory order
-PATCH = True  # one pass per input channel, its (KH + 1) x (KW + 1) input values loaded once per window
-SELECT = True  # one FMA per tap and window on the input value selected by ``where`` (False: 4 FMAs on masked gradients)
-TAPS_PER_PASS = 9  # accumulator registers per pass over the windows of a pooled row (float32)
+MAX_KERNEL = 3  # the patch passes are specialised for KH, KW in 1..3
 _JIT = {"nogil": True, "fastmath": True, "boundscheck": False, "error_model": "numpy"}
-_LOCK = threading.Lock()
-_COMPILED = {}
-
-
-def _kernel_source(taps=TAPS_PER_PASS, select=SELECT, name="_taps_pass"):
-    """Python source of one pass over the windows of a pooled row for ``taps`` taps, as scalar locals.
-
-    Parameters
-    ----------
-    taps : int
-        Taps whose 16-channel accumulators stay in registers during the pass.
-    name : str
-        Name of the generated function.
-
-    Returns
-    -------
-    str
-        Source of ``name(xflat, gp, offs, acc, t0, cols, y0, wp)``: for the taps ``t0 .. t0 + taps - 1``
-        (flat offsets ``offs[t]`` into the padded image ``xflat``, rows of ``wp`` values) it adds to
-        ``acc[16 t + f]`` the sum over the windows ``q`` and their pixels ``k`` of ``xflat[y0 * wp +
-        cols[q] + offs[t] + (k // 2) * wp + k % 2] * gp[64 q + 16 k + f]``, where ``cols[q] = 2 q``
-        up to a sentinel ``2**64 - 1``.
-    """
-    f = N_FILTERS
-    js = range(taps)
-    lines = [
-        f"def {name}(xflat, gp, offs, acc, t0, cols, y0, wp):",
-        "    end = np.uint64(0xFFFFFFFFFFFFFFFF)",
-        "    wpu = np.uint64(wp)",
-        "    one = np.uint64(1)",
-        "    r = np.uint64(t0 * 16)",
-    ]
-    lines += [f"    o{j} = offs[t0 + {j}] + np.uint64(y0 * wp)" for j in js]
-    lines += [f"    a{j}_{c} = acc[r + np.uint64({16 * j + c})]" for j in js for c in range(f)]
-    lines += [
-        "    q = 0",
-        "    g = np.uint64(0)",
-        "    while True:  # ended by a sentinel, not a range: LLVM's loop vectoriser would gather over the windows",
-        "        col = cols[q]",
-        "        if col == end:",
-        "            break",
-    ]
-    if select:
-        lines += [f"        g_{c} = gp[g + np.uint64({c})]" for c in range(f)]
-        lines += [f"        w_{c} = gp[g + np.uint64({16 + c})]" for c in range(f)]
-        lines += [f"        top_{c} = w_{c} < 2" for c in range(f)]
-        lines += [f"        left0_{c} = w_{c} == 0" for c in range(f)]
-        lines += [f"        left2_{c} = w_{c} == 2" for c in range(f)]
-    else:
-        lines += [f"        g{k}_{c} = gp[g + np.uint64({16 * k + c})]" for k in range(4) for c in range(f)]
-    for j in js:
-        lines += [
-            f"        p{j} = o{j} + col",
-            f"        x{j}0 = xflat[p{j}]",
-            f"        x{j}1 = xflat[p{j} + one]",
-            f"        x{j}2 = xflat[p{j} + wpu]",
-            f"        x{j}3 = xflat[p{j} + wpu + one]",
-        ]
-    if select:
-        for j in js:
-            lines += [f"        s{j}_{c} = (x{j}0 if left0_{c} else x{j}1) if top_{c} else (x{j}2 if left2_{c} else x{j}3)"
-                      for c in range(f)]
-            lines += [f"        a{j}_{c} += s{j}_{c} * g_{c}" for c in range(f)]
-    else:
-        lines += [f"        a{j}_{c} += x{j}{k} * g{k}_{c}" for k in range(4) for j in js for c in range(f)]
-    lines += ["        q += 1", f"        g += np.uint64({32 if select else 64})"]
-    lines += [f"    acc[r + np.uint64({16 * j + c})] = a{j}_{c}" for j in js for c in range(f)]
-    return "\n".join(lines) + "\n"
-
-
-def _pass_codegen(taps):
-    """LLVM IR builder of :func:`_select_pass` for ``taps`` taps per pass (see there)."""
-
-    def codegen(context, builder, signature, args):
-        xflat, gp, offs, acc, cols = (context.make_array(signature.args[k])(context, builder, args[k])
-                                      for k in (0, 1, 2, 3, 5))
-        i64 = ir.IntType(64)
-        t0, y0, wp = (context.cast(builder, args[k], signature.args[k], nt.int64) for k in (4, 6, 7))
-        ft = context.get_value_type(signature.args[0].dtype)
-        vec = ir.VectorType(ft, 16)
-        vptr = vec.as_pointer()
-        name = f"llvm.fma.v16f{64 if signature.args[0].dtype == nt.float64 else 32}"
-        fma = builder.module.globals.get(name) or ir.Function(builder.module, ir.FunctionType(vec, [vec] * 3), name)
-        zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), 16), [0] * 16)
-
-        def at(arr, index):
-            return builder.gep(arr.data, [index], inbounds=True)
-
-        def c64(v):
-            return ir.Constant(i64, v)
-
-        row = builder.mul(y0, wp)
-        offsets, accs = [], []
-        for j in range(taps):
-            t = builder.add(t0, c64(j))
-            offsets.append(builder.add(builder.load(at(offs, t)), row))
-            accs.append(builder.load(builder.bitcast(at(acc, builder.mul(t, c64(16))), vptr), align=1))
-        entry = builder.block
-        loop = builder.append_basic_block("windows")
-        body = builder.append_basic_block("window")
-        done = builder.append_basic_block("done")
-        builder.branch(loop)
-        builder.position_at_end(loop)
-        q = builder.phi(i64)
-        q.add_incoming(c64(0), entry)
-        phis = []
-        for a in accs:
-            phi = builder.phi(vec)
-            phi.add_incoming(a, entry)
-            phis.append(phi)
-        col = builder.load(at(cols, q))
-        builder.cbranch(builder.icmp_unsigned("==", col, c64(-1)), done, body)
-        builder.position_at_end(body)
-        g0 = builder.mul(q, c64(32))
-        grad = builder.load(builder.bitcast(at(gp, g0), vptr), align=1)
-        pos = builder.load(builder.bitcast(at(gp, builder.add(g0, c64(16))), vptr), align=1)
-        two = ir.Constant(vec, [2.0] * 16)
-        top = builder.fcmp_ordered("<", pos, two)
-        left0 = builder.fcmp_ordered("==", pos, ir.Constant(vec, [0.0] * 16))
-        left2 = builder.fcmp_ordered("==", pos, two)
-        news = []
-        row0 = at(xflat, col)  # this window's top-left pixel, minus the tap offsets
-        row1 = builder.gep(row0, [wp], inbounds=True)
-        for j in range(taps):
-            xs = []
-            for r in (row0, row1):
-                ptr = builder.gep(r, [offsets[j]], inbounds=True)
-                for d in (0, 1):
-                    scalar = builder.load(builder.gep(ptr, [c64(d)], inbounds=True))
-                    one = builder.insert_element(ir.Constant(vec, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
-                    xs.append(builder.shuffle_vector(one, ir.Constant(vec, ir.Undefined), zero_mask))
-            sel = builder.select(top, builder.select(left0, xs[0], xs[1]), builder.select(left2, xs[2], xs[3]))
-            news.append(builder.call(fma, [sel, grad, phis[j]]))
-        q.add_incoming(builder.add(q, c64(1)), builder.block)
-        builder.branch(loop)
-        for phi, new in zip(phis, news):
-            phi.add_incoming(new, builder.block)
-        builder.position_at_end(done)
-        for j in range(taps):
-            ptr = at(acc, builder.mul(builder.add(t0, c64(j)), c64(16)))
-            builder.store(phis[j], builder.bitcast(ptr, vptr), align=1)
-        return context.get_dummy_value()
-
-    return codegen
-
-
-@intrinsic
-def _select_pass(typingctx, xflat, gp, offs, acc, t0, cols, y0, wp):
-    """One pass over the windows of a pooled row for ``TAPS_PER_PASS`` taps, in LLVM IR (16-lane vectors).
-
-    For the taps ``t = t0 .. t0 + TAPS_PER_PASS - 1`` and the windows ``q`` (``cols[q] = 2 q`` up to the
-    sentinel ``2**64 - 1``): ``acc[16 t : 16 t + 16] += x * gp[32 q : 32 q + 16]`` where, lane by lane,
-    ``x`` is the input value ``xflat[y0 * wp + cols[q] + offs[t] + (k // 2) * wp + k % 2]`` of the pixel
-    ``k = gp[32 q + 16 + f]`` (the window's maximum, 0-3 as a float). One select tree and one FMA per tap
-    and window; the accumulators stay in registers (no bounds checks).
-    """
-    sig = nt.void(xflat, gp, offs, acc, t0, cols, y0, wp)
-    return sig, _pass_codegen(TAPS_PER_PASS)
+_SCRATCH = threading.local()
 
 
 def _patch_codegen(kh, kw):
@@ -261,7 +108,7 @@ def _patch_codegen(kh, kw):
                 value = builder.select(top, half[ky][kx], half[ky + 1][kx])
                 news.append(builder.call(fma, [value, grad, phis[ky * kw + kx]]))
         q.add_incoming(builder.add(q, c64(1)), builder.block)
-        for phi, new in zip(phis, news):
+        for phi, new in zip(phis, news, strict=True):
             phi.add_incoming(new, builder.block)
         builder.branch(loop)
         builder.position_at_end(done)
@@ -321,94 +168,6 @@ def _patch_pass(kh, kw, xflat, gp, acc, a0, base, cols, wp):
 
 
 @njit(cache=True, **_JIT)
-def _offsets(c_in, kh, kw, wp, hp, taps):
-    """Flat tap offsets into a (C, HP, WP) image, padded with zeros to a multiple of ``taps`` (padding taps are dropped)."""
-    n_taps = c_in * kh * kw
-    padded = -(-n_taps // taps) * taps
-    offs = np.zeros(padded, dtype=np.uint64)
-    t = 0
-    for c in range(c_in):
-        for ky in range(kh):
-            for kx in range(kw):
-                offs[t] = (c * hp + ky) * wp + kx
-                t += 1
-    return offs
-
-
-@njit(cache=True, **_JIT)
-def _pixel_major_row(dout, out, where, i, py, tmp, gp, dbacc):
-    """``gp[64 q + 16 k + f] = dout[i, f, py, q] * (out > 0) * (where == k)`` for the windows q of pooled row ``py``; sums into ``dbacc``."""
-    pw = dout.shape[3]
-    zero = dout.dtype.type(0)
-    for blk in range(pw // 16):
-        q0 = 16 * blk
-        for f in range(16):
-            g_row = dout[i, f, py]
-            o_row = out[i, f, py]
-            a_row = where[i, f, py]
-            total = zero
-            for p in range(16):
-                q = q0 + p
-                g = g_row[q] * (o_row[q] > 0)
-                at = a_row[q]
-                total += g
-                tmp[16 * f + p] = g * (at == 0)
-                tmp[256 + 16 * f + p] = g * (at == 1)
-                tmp[512 + 16 * f + p] = g * (at == 2)
-                tmp[768 + 16 * f + p] = g * (at == 3)
-            dbacc[f] += total
-        for k in range(4):
-            _store_transposed16(tmp, 256 * k, gp, 64 * q0 + 16 * k, 64)
-    for f in range(16):
-        g_row = dout[i, f, py]
-        o_row = out[i, f, py]
-        a_row = where[i, f, py]
-        for q in range(pw - pw % 16, pw):
-            g = g_row[q] * (o_row[q] > 0)
-            at = a_row[q]
-            dbacc[f] += g
-            for k in range(4):
-                gp[64 * q + 16 * k + f] = g * (at == k)
-
-
-@njit(cache=True, **_JIT)
-def _pixel_major_row_sel(dout, out, where, i, py, tmp, gp, dbacc, lanes):
-    """``gp[32 q + f] = dout[i, f, py, q] * (out > 0)``, ``gp[32 q + 16 + f] = where`` (as a float) for pooled row ``py``; sums into ``dbacc``.
-
-    ``lanes`` is 16, passed at run time so that the inner loops stay loops that LLVM vectorises (with a
-    constant trip count they are unrolled into scalar code).
-    """
-    pw = dout.shape[3]
-    zero = dout.dtype.type(0)
-    for blk in range(pw // 16):
-        q0 = 16 * blk
-        for f in range(16):
-            g_row = dout[i, f, py, q0:]
-            o_row = out[i, f, py, q0:]
-            a_row = where[i, f, py, q0:]
-            gt = tmp[16 * f:]
-            wt = tmp[256 + 16 * f:]
-            total = zero
-            for p in range(lanes):
-                g = g_row[p] if o_row[p] > zero else zero
-                total += g
-                gt[p] = g
-                wt[p] = a_row[p]
-            dbacc[f] += total
-        _store_transposed16(tmp, 0, gp, 32 * q0, 32)
-        _store_transposed16(tmp, 256, gp, 32 * q0 + 16, 32)
-    for f in range(16):
-        g_row = dout[i, f, py]
-        o_row = out[i, f, py]
-        a_row = where[i, f, py]
-        for q in range(pw - pw % 16, pw):
-            g = g_row[q] if o_row[q] > zero else zero
-            dbacc[f] += g
-            gp[32 * q + f] = g
-            gp[32 * q + 16 + f] = a_row[q]
-
-
-@njit(cache=True, **_JIT)
 def _pixel_major_image(dout, out, where, i, blocks, gp, dbacc, lanes):
     """``gp[32 (py pw + q) + f] = dout[i, f, py, q] * (out > 0)`` and ``gp[... + 16 + f] = where`` (a float) for image ``i``.
 
@@ -453,49 +212,27 @@ def _pixel_major_image(dout, out, where, i, blocks, gp, dbacc, lanes):
 
 
 @njit(cache=True, **_JIT)
-def _weight_grad(x, dout, out, where, padding, dw, db, xpad):
-    """The loops over images, pooled rows and tap groups around the generated pass (see the module docstring)."""
+def _weight_grad(x, dout, out, where, padding, dw, db, xpad, blocks, gp):
+    """The loops over images, pooled rows and input channels around :func:`_patch_pass` (see the module docstring)."""
     n_img, c_in, h, wd = x.shape
     kh, kw = dw.shape[2], dw.shape[3]
     hp, wp = h + 2 * padding, wd + 2 * padding
     ph, pw = dout.shape[2], dout.shape[3]
-    offs = _offsets(c_in, kh, kw, wp, hp, TAPS_PER_PASS)
     n_taps = c_in * kh * kw
-    acc = np.zeros(offs.shape[0] * 16, dtype=x.dtype)
+    acc = np.zeros(n_taps * 16, dtype=x.dtype)
     dbacc = np.zeros(16, dtype=x.dtype)
-    tmp = np.empty(1024, dtype=x.dtype)
-    gp = np.empty(64 * pw, dtype=x.dtype)
     lanes = np.full(1, 16)
     cols = np.empty(pw + 1, dtype=np.uint64)
     for q in range(pw):
         cols[q] = 2 * q
     cols[pw] = np.uint64(0xFFFFFFFFFFFFFFFF)
-    if IMAGE_PREP:
-        blocks = np.empty(2 * ph * (pw // 16) * 256, dtype=x.dtype)
-        gp_img = np.empty(32 * ph * pw, dtype=x.dtype)
     for i in range(n_img):
         xflat = _padded_image(x, i, padding, xpad).reshape(-1)
-        if IMAGE_PREP:
-            _pixel_major_image(dout, out, where, i, blocks, gp_img, dbacc, lanes[0])
-            for py in range(ph):
-                gp_row = gp_img[32 * py * pw:]
-                for c in range(c_in):
-                    _patch_pass(kh, kw, xflat, gp_row, acc, 16 * c * kh * kw, (c * hp + 2 * py) * wp, cols, wp)
-            continue
+        _pixel_major_image(dout, out, where, i, blocks, gp, dbacc, lanes[0])
         for py in range(ph):
-            if SELECT or PATCH:
-                _pixel_major_row_sel(dout, out, where, i, py, tmp, gp, dbacc, lanes[0])
-            else:
-                _pixel_major_row(dout, out, where, i, py, tmp, gp, dbacc)
-            if PATCH:
-                for c in range(c_in):
-                    _patch_pass(kh, kw, xflat, gp, acc, 16 * c * kh * kw, (c * hp + 2 * py) * wp, cols, wp)
-                continue
-            for t0 in range(0, offs.shape[0], TAPS_PER_PASS):
-                if SELECT:
-                    _select_pass(xflat, gp, offs, acc, t0, cols, 2 * py, wp)
-                else:
-                    _taps_pass(xflat, gp, offs, acc, t0, cols, 2 * py, wp)
+            gp_row = gp[32 * py * pw:]
+            for c in range(c_in):
+                _patch_pass(kh, kw, xflat, gp_row, acc, 16 * c * kh * kw, (c * hp + 2 * py) * wp, cols, wp)
     for f in range(16):
         db[f] = dbacc[f]
         t = 0
@@ -504,23 +241,22 @@ def _weight_grad(x, dout, out, where, padding, dw, db, xpad):
                 for kx in range(kw):
                     dw[f, c, ky, kx] = acc[16 * t + f]
                     t += 1
-    return n_taps
 
 
-def _ready(args):
-    """Compile (or load from the cache) :func:`_weight_grad` for the types of `args` once per process, with SLP on."""
-    signature = tuple(typeof(a) for a in args)
-    with _LOCK:
-        if signature not in _COMPILED:
-            with _slp_vectorize():
-                _weight_grad.compile(signature)
-            _COMPILED[signature] = True
+def _scratch(name, size, dtype):
+    """A 1-D scratch array of this thread, reused from call to call (grown when too small)."""
+    arr = getattr(_SCRATCH, name, None)
+    if arr is None or arr.dtype != dtype or arr.size < size:
+        arr = np.empty(size, dtype=dtype)
+        setattr(_SCRATCH, name, arr)
+    return arr[:size]
 
 
 def first_block_weight_grad(x, dout, out, where, padding, dw, db, xpad):
     """Weight and bias gradients of Conv2D(16 filters, stride 1) -> ReLU -> MaxPool2D(2) from the pooled gradient.
 
-    Single-threaded (the compiled loops release the GIL); allocates only small scratch arrays. Same
+    Single-threaded (the compiled loops release the GIL); its scratch arrays (a pixel-major copy of an
+    image's pooled gradient, 2 x 4 bytes per value of ``dout[0]`` in float32) are kept per thread. Same
     results as :func:`~minicnn.functional.fused.relu_max_pool2x2_backward` followed by
     :func:`~minicnn.functional.conv_direct.direct_conv_weight_grad`, up to the order of the float sums;
     the (N, 16, OH, OW) gradient of the convolution's output is never written.
@@ -542,7 +278,7 @@ def first_block_weight_grad(x, dout, out, where, padding, dw, db, xpad):
     padding : int
         Zeros added on each side of H and W (px), >= 0.
     dw : ndarray of shape (16, C, KH, KW)
-        Overwritten with the filter gradients summed over the images.
+        Overwritten with the filter gradients summed over the images; KH, KW in 1..3.
     db : ndarray of shape (16,)
         Overwritten with the bias gradients summed over the images.
     xpad : C-contiguous ndarray of shape (N or 1, C, H + 2*padding, W + 2*padding)
@@ -560,6 +296,8 @@ def first_block_weight_grad(x, dout, out, where, padding, dw, db, xpad):
     oh, ow = hp - kh + 1, wp - kw + 1
     if n_filters != N_FILTERS or c_w != c_in or db.shape != (N_FILTERS,):
         raise ValueError(f"{who}: needs 16 filters of {c_in} channels, got dw {dw.shape}, db {db.shape}")
+    if not (1 <= kh <= MAX_KERNEL and 1 <= kw <= MAX_KERNEL):
+        raise ValueError(f"{who}: kernels of 1 to {MAX_KERNEL} px per side only, got {kh} x {kw}")
     if padding < 0 or oh < 2 or ow < 2:
         raise ValueError(f"{who}: the convolution output (H + 2p - KH + 1, W + 2p - KW + 1) must be >= 2 x 2, "
                          f"got {oh} x {ow}")
@@ -573,31 +311,7 @@ def first_block_weight_grad(x, dout, out, where, padding, dw, db, xpad):
     for name, arr in (("x", x), ("dout", dout), ("out", out), ("where", where), ("xpad", xpad)):
         if not arr.flags.c_contiguous:
             raise ValueError(f"{who}: {name} must be C-contiguous")
-    args = (x, dout, out, where, int(padding), dw, db, xpad)
-    _ready(args)
-    _weight_grad(*args)
-
-
-GENERATED = Path(__file__).with_name("_conv_direct_pool_backward_kernel.py")
-GENERATED_HEADER = ('''"""The generated kernel of :mod:`minicnn.functional.conv_direct_pool_backward`: do not edit.
-
-Written by ``python -m minicnn.functional.conv_direct_pool_backward`` from ``_kernel_source()``;
-``tests/test_conv_direct_pool_backward.py`` fails when this file differs from what the generator writes.
-"""
-
-import numpy as np
-from numba import njit
-
-
-@njit(cache=True, nogil=True, fastmath=True, boundscheck=False, error_model="numpy")
-''')
-
-
-def generated_module_text():
-    """The text of ``_conv_direct_pool_backward_kernel.py``: the header above and :func:`_kernel_source`."""
-    return GENERATED_HEADER + _kernel_source()
-
-
-if __name__ == "__main__":
-    GENERATED.write_text(generated_module_text(), encoding="utf-8")
-    print(f"wrote {GENERATED}")
+    ph, pw = pooled[2], pooled[3]
+    blocks = _scratch("blocks", 2 * ph * (pw // 16) * 256, x.dtype)
+    gp = _scratch("gp", 32 * ph * pw, x.dtype)
+    _weight_grad(x, dout, out, where, int(padding), dw, db, xpad, blocks, gp)
