@@ -42,13 +42,18 @@ from numba.extending import intrinsic
 from .conv_direct import _padded_image
 from .conv_direct_pool import N_FILTERS, _store_transposed16
 
+CARRY = True
 MAX_KERNEL = 3  # the patch passes are specialised for KH, KW in 1..3
 _JIT = {"nogil": True, "fastmath": True, "boundscheck": False, "error_model": "numpy"}
 _SCRATCH = threading.local()
 
 
-def _patch_codegen(kh, kw):
-    """LLVM IR builder of the ``kh`` x ``kw`` patch pass (see :func:`_patch_pass`)."""
+def _patch_codegen(kh, kw, carry=True):
+    """LLVM IR builder of the ``kh`` x ``kw`` patch pass (see :func:`_patch_pass`).
+
+    With ``carry`` the patch columns 2 .. kw of a window are kept (phi nodes) as columns 0 .. kw - 2 of
+    the next one (2 px to the right), so that only 2 new columns are loaded per window.
+    """
 
     def codegen(context, builder, signature, args):
         xflat, gp, acc, cols = (context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 1, 2, 5))
@@ -68,8 +73,19 @@ def _patch_codegen(kh, kw):
         def acc_ptr(t):
             return builder.bitcast(builder.gep(acc.data, [builder.add(a0, c64(16 * t))], inbounds=True), vptr)
 
+        def splat_at(ptr, offset):
+            value = builder.load(builder.gep(ptr, [offset], inbounds=True))
+            return builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(i32, 0)), undef, splat_mask)
+
+        def row_ptr(col, r):
+            corner = builder.gep(xflat.data, [builder.add(base, col)], inbounds=True)  # (tap 0, pixel 0) of the window
+            return builder.gep(corner, [builder.mul(wp, c64(r))], inbounds=True)
+
         taps = kh * kw
+        kept = kw - 1 if carry else 0  # patch columns carried over to the next window
         accs = [builder.load(acc_ptr(t), align=1) for t in range(taps)]
+        first = builder.load(cols.data)  # the first window exists: OW >= 2
+        carried = [[splat_at(row_ptr(first, r), c64(s)) for s in range(kept)] for r in range(kh + 1)]
         entry = builder.block
         loop = builder.append_basic_block("windows")
         body = builder.append_basic_block("window")
@@ -82,6 +98,12 @@ def _patch_codegen(kh, kw):
         for a in accs:
             phis.append(builder.phi(vec))
             phis[-1].add_incoming(a, entry)
+        carry_phis = []
+        for r in range(kh + 1):
+            carry_phis.append([])
+            for value in carried[r]:
+                carry_phis[r].append(builder.phi(vec))
+                carry_phis[r][-1].add_incoming(value, entry)
         col = builder.load(builder.gep(cols.data, [q], inbounds=True))
         builder.cbranch(builder.icmp_unsigned("==", col, c64(-1)), done, body)
         builder.position_at_end(body)
@@ -93,13 +115,9 @@ def _patch_codegen(kh, kw):
         top = builder.fcmp_ordered("<", pos, two)
         left = builder.or_(builder.fcmp_ordered("==", pos, ir.Constant(vec, [0.0] * 16)),
                            builder.fcmp_ordered("==", pos, two))
-        corner = builder.gep(xflat.data, [builder.add(base, col)], inbounds=True)  # (tap 0, pixel 0) of the window
-        patch = []  # patch[r][s]: input value at row r, column s of the window's (kh + 1) x (kw + 1) patch, splat
-        for r in range(kh + 1):
-            row = builder.gep(corner, [builder.mul(wp, c64(r))], inbounds=True)
-            patch.append([builder.shuffle_vector(
-                builder.insert_element(undef, builder.load(builder.gep(row, [c64(s)], inbounds=True)),
-                                       ir.Constant(i32, 0)), undef, splat_mask) for s in range(kw + 1)])
+        # patch[r][s]: input value at row r, column s of the window's (kh + 1) x (kw + 1) patch, splat
+        patch = [carry_phis[r] + [splat_at(row_ptr(col, r), c64(s)) for s in range(kept, kw + 1)]
+                 for r in range(kh + 1)]
         # the column of each channel's pixel, then its row: x(tap ky, kx) = patch[ky + dy][kx + dx]
         half = [[builder.select(left, patch[r][s], patch[r][s + 1]) for s in range(kw)] for r in range(kh + 1)]
         news = []
@@ -110,6 +128,9 @@ def _patch_codegen(kh, kw):
         q.add_incoming(builder.add(q, c64(1)), builder.block)
         for phi, new in zip(phis, news, strict=True):
             phi.add_incoming(new, builder.block)
+        for r in range(kh + 1):
+            for s, phi in enumerate(carry_phis[r]):
+                phi.add_incoming(patch[r][s + 2], builder.block)
         builder.branch(loop)
         builder.position_at_end(done)
         for t in range(taps):
@@ -123,7 +144,7 @@ def _patch_pass_intrinsic(kh, kw):
     """The :func:`_patch_pass` intrinsic for a ``kh`` x ``kw`` kernel."""
 
     def patch_pass(typingctx, xflat, gp, acc, a0, base, cols, wp):
-        return nt.void(xflat, gp, acc, a0, base, cols, wp), _patch_codegen(kh, kw)
+        return nt.void(xflat, gp, acc, a0, base, cols, wp), _patch_codegen(kh, kw, CARRY)
 
     patch_pass.__name__ = f"_patch_pass_{kh}{kw}"
     return intrinsic(patch_pass)
