@@ -8,27 +8,35 @@ exists: as in :mod:`minicnn.functional.conv_direct_pool` the 16 output channels 
 lanes of one AVX-512 register, and each pooling window passes its gradient to one pixel per channel.
 
 * Per image, the pooled gradient ``g = dout * (out > 0)`` and ``where`` (as a float) are read in memory
-  order (3 sequential streams; a row of windows at a time read 48 streams and took 0.11 against 0.07 ms
-  per 4 images), written as 16 x 16 (channel, window) blocks and turned around by
-  :func:`~minicnn.functional.conv_direct_pool._store_transposed16` into a pixel-major buffer:
-  ``gp[32 q + f] = g``, ``gp[32 q + 16 + f] = where`` for window ``q`` and channel ``f``.
+  order (3 sequential streams), written as 16 x 16 (channel, window) blocks and turned around by
+  :func:`~minicnn.functional.conv_direct_pool._store_transposed16` into a pixel-major buffer (kept per
+  thread): ``gp[32 q + f] = g``, ``gp[32 q + 16 + f] = where`` for window ``q`` and channel ``f``.
 * A pass over the windows of a pooled row per input channel (:func:`_patch_pass`, an intrinsic written
-  in LLVM IR, 16-lane vectors, specialised for KH, KW <= 3): per window the (KH + 1) x (KW + 1) input
-  values under it are loaded once as broadcasts, two selects per tap pick for each channel the value
-  of the tap at the pixel of the channel's maximum (masks ``where`` even = left column, ``where < 2`` =
-  top row) and one FMA per tap adds it times ``g`` to the tap's accumulator; the KH * KW accumulators
-  stay in registers during the pass (asm: 16 ``vbroadcastss``, 21 ``vblendmps``/masked moves, 9
-  ``vfmadd231ps zmm`` per window for 3 x 3 taps, no spills).
+  in LLVM IR with 16-lane vectors, one per kernel shape KH, KW <= 3): per window the (KH + 1) x (KW + 1)
+  input values under it are broadcast, two selects per tap pick for each channel the value of the tap
+  at the pixel of the channel's maximum (``where`` even = left column, ``where < 2`` = top row) and one
+  FMA per tap adds it times ``g`` to the tap's accumulator. The KH * KW accumulators stay in registers
+  during the pass, and in float32 the patch columns a window shares with the next are carried over.
+  Asm of the 3 x 3 float32 loop: 8 ``vbroadcastss``, 14 ``vblendmps`` + masked moves, 9
+  ``vfmadd231ps zmm``, 2 vector loads, 3 compares per window, no spills.
 * The loop over windows is ended by a sentinel (``cols``), not a counter: as in the forward kernel a
-  countable loop lets LLVM's loop vectoriser turn it into gathers.
+  counted loop lets LLVM's loop vectoriser turn it into gathers.
+
+No generated source, hence no SLP vectoriser: the vectors are explicit in the IR, and the preparation's
+inner loops run over a length passed at run time (``lanes``), which LLVM's loop vectoriser handles
+(with a constant 16 they were unrolled into scalar code).
 
 Measured on Conv2D(3 -> 16, k=3, p=1) -> ReLU -> MaxPool2D(2), 4 tiles of 96 x 96 float32 per call, one
-thread (7 Dec 2026, ``benchmarks/results/conv_direct_pool_backward.json``; the machine was shared):
-see the benchmark file. Variants (ms per 4 images against about 0.80 for the current path, alternating):
-4 FMAs per tap on the 4 masked pixel gradients, SLP-vectorised generated source, 9 taps per pass, a
-pooled row at a time 0.47 (LLVM's loop vectoriser gathered over the windows with a counted loop:
-1.88); one select tree per tap with 4 broadcasts per tap (36 loads per window) 0.51; the patch pass
-with the row-at-a-time preparation 0.53-0.64; with the whole-image preparation 0.42.
+thread, alternating with the current path (7 Dec 2026, ``benchmarks/results/conv_direct_pool_backward.json``,
+a shared machine): about 0.33 ms (~95 GFLOP/s; preparation ~0.12 ms, passes ~0.20 ms) against 0.79 ms
+for ``relu_max_pool2x2_backward`` + ``direct_conv_weight_grad`` (2.4x); float64 0.63-0.68 against 1.05-1.1 ms
+(1.7x). Variants (float32, ms per 4 images; the current path took 0.79-0.86): generated Python source
+with 4 FMAs per tap on the 4 masked pixel gradients, SLP-vectorised, 9 taps per pass, 0.47 (with a
+counted window loop, gathers: 1.88); one select tree per tap with 4 broadcasts per tap (36 loads per
+window) 0.51; the patch pass with a pooled row prepared at a time 0.53-0.64 (busy machine), with the
+whole image prepared at once 0.42, with per-thread scratch and no compile-on-first-call wrapper 0.35,
+with carried columns 0.33 (in float64 carrying spills: 0.89 against 0.68 ms). Cold-cache compilation
+of the float32 path about 3 s. ``benchmarks/bench_conv_direct_pool_backward.py`` measures it.
 """
 
 import threading
@@ -42,7 +50,7 @@ from numba.extending import intrinsic
 from .conv_direct import _padded_image
 from .conv_direct_pool import N_FILTERS, _store_transposed16
 
-CARRY = True
+CARRY = True  # see _patch_codegen
 MAX_KERNEL = 3  # the patch passes are specialised for KH, KW in 1..3
 _JIT = {"nogil": True, "fastmath": True, "boundscheck": False, "error_model": "numpy"}
 _SCRATCH = threading.local()
@@ -51,8 +59,9 @@ _SCRATCH = threading.local()
 def _patch_codegen(kh, kw, carry=True):
     """LLVM IR builder of the ``kh`` x ``kw`` patch pass (see :func:`_patch_pass`).
 
-    With ``carry`` the patch columns 2 .. kw of a window are kept (phi nodes) as columns 0 .. kw - 2 of
-    the next one (2 px to the right), so that only 2 new columns are loaded per window.
+    With ``carry`` (float32 only: in float64 the carried vectors spill) the patch columns 2 .. kw of a
+    window are kept (phi nodes) as columns 0 .. kw - 2 of the next one (2 px to the right), so that
+    only 2 new columns are loaded per window.
     """
 
     def codegen(context, builder, signature, args):
@@ -82,7 +91,7 @@ def _patch_codegen(kh, kw, carry=True):
             return builder.gep(corner, [builder.mul(wp, c64(r))], inbounds=True)
 
         taps = kh * kw
-        kept = kw - 1 if carry else 0  # patch columns carried over to the next window
+        kept = kw - 1 if carry and dtype != nt.float64 else 0  # patch columns carried over to the next window
         accs = [builder.load(acc_ptr(t), align=1) for t in range(taps)]
         first = builder.load(cols.data)  # the first window exists: OW >= 2
         carried = [[splat_at(row_ptr(first, r), c64(s)) for s in range(kept)] for r in range(kh + 1)]
