@@ -9,8 +9,9 @@ before moving on: only the pooled output (4 times smaller) and the position of e
 maximum (one byte per output) reach main memory. The backward pass rebuilds, task by task and again
 in the cache, the gradient with respect to the convolution's output from the pooled gradient, and
 feeds it to the convolution's backward products. For a first layer with 16 filters and few input
-channels (the tile CNN's) the forward pass does not even fill that scratch array:
-:mod:`minicnn.functional.conv_direct_pool` pools the 16 channels of each pixel straight from registers.
+channels (the tile CNN's) neither pass fills that scratch array: the forward pass pools the 16 channels
+of each pixel straight from registers (:mod:`minicnn.functional.conv_direct_pool`), and the backward pass
+computes the weight gradient from the pooled gradient (:mod:`minicnn.functional.conv_direct_pool_backward`).
 
 The results are those of the three layers run one after the other (ties in the pooling go to the
 first maximum in row-major order; ``relu(max(window)) = max(relu(window))``); only the order of
@@ -24,6 +25,7 @@ from numba import njit
 from ._buffers import output, scratch
 from ._parallel import map_tasks, split
 from .conv_direct_pool import N_FILTERS, direct_conv3_relu_pool_forward
+from .conv_direct_pool_backward import MAX_KERNEL, first_block_weight_grad
 from .conv_fast import (
     ConvGeometry,
     backward_chunk,
@@ -211,7 +213,18 @@ def conv2d_relu_pool_backward(dout, cache, need_dx=True, dx_workspace=None):
     w_t = np.ascontiguousarray(w.reshape(g.f, g.k).T)
     dx = output(dx_workspace if dx_workspace is not None else workspace, "dx", x.shape, x.dtype) if need_dx else None
 
+    kh, kw = w.shape[2], w.shape[3]
+    first_block = pool and g.direct and g.f == N_FILTERS and dx is None and max(kh, kw) <= MAX_KERNEL
+
     def task(slot, s, e):
+        if first_block:  # the tile CNN's first block: dW, db straight from the pooled gradient, in registers
+            padded = (1, x.shape[1], x.shape[2] + 2 * padding, x.shape[3] + 2 * padding)
+            dwb_t = np.empty((g.k + 1, g.f), dtype=x.dtype)
+            dw = scratch(workspace, f"dw{slot}", w.shape, x.dtype)
+            first_block_weight_grad(x[s:e], dout[s:e], out[s:e], where[s:e], padding, dw, dwb_t[g.k],
+                                    scratch(workspace, f"xpad{slot}", padded, x.dtype))
+            dwb_t[: g.k] = dw.reshape(g.f, g.k).T
+            return dwb_t
         dpre = scratch(workspace, f"pre{slot}", (g.step, g.f, g.oh, g.ow), x.dtype)[: e - s]
         if pool:
             relu_max_pool2x2_backward(dout[s:e], out[s:e], where[s:e], dpre)
