@@ -69,6 +69,7 @@ import importlib  # noqa: E402
 import numpy as np  # noqa: E402
 from torch_peer import torch_network  # noqa: E402
 
+from minicnn.functional._parallel import _set_blas_threads_local as _set_blas_threads  # noqa: E402
 from minicnn.io import write_json  # noqa: E402
 
 
@@ -122,6 +123,10 @@ def matmul_rates(size, torch, reps=3):
     out = np.empty_like(a)
     flop = 2.0 * size ** 3
     rates = {}
+    if _set_blas_threads is not None:
+        # the machine's rate with the run's threads: a revision with the thread-count bug of 7 Dec 2026 (its
+        # map_tasks could leave NumPy's OpenBLAS on one thread for the whole process) must not lower it
+        _set_blas_threads(ARGS.threads)
     t0 = time.perf_counter()
     for _ in range(reps):
         np.matmul(a, b, out=out)
