@@ -27,8 +27,8 @@ from ._parallel import map_tasks, split
 from .conv_direct import direct_conv_forward, direct_conv_weight_grad
 
 # bytes of im2col columns built at a time (a few images): small enough to stay in the L2 cache. With the
-# fused Conv2D -> ReLU -> MaxPool2D runs (minicnn.fusion) and the direct kernels for the first layer, 2 MB
-# (one core's L2) gives the fastest training step of 1, 2, 3, 4 and 8 MB compared in one run
+# fused Conv2D -> ReLU -> MaxPool2D runs (minicnn.fusion) and the direct kernels for the first layer,
+# 1-3 MB train equally fast within the noise and 4 or 8 MB slower, in two same-run comparisons
 # (benchmarks/bench_cnn_variants.py, results/cnn_variants.json; docs/cnn-speed.md)
 CHUNK_BYTES = 2 << 20
 # layers with at most this many input channels (and stride 1) use the direct kernels of conv_direct
