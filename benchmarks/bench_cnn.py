@@ -115,6 +115,11 @@ def median_ms(times):
     return float(np.median(times) * 1e3)
 
 
+#: seconds of rest after each library's matrix products: OpenBLAS's and OpenMP's worker threads spin for
+#: a while after a product (about 0.1-0.2 s), and would otherwise slow whatever runs next
+SETTLE_S = 0.3
+
+
 def matmul_rates(size, torch, reps=3):
     """One timing each of ``reps`` float32 products ``a @ b`` (size x size), numpy then torch: GFLOP/s."""
     rng = np.random.default_rng(1)
@@ -123,14 +128,16 @@ def matmul_rates(size, torch, reps=3):
     out = np.empty_like(a)
     flop = 2.0 * size ** 3
     rates = {}
-    if _set_blas_threads is not None:
-        # the machine's rate with the run's threads: a revision with the thread-count bug of 7 Dec 2026 (its
-        # map_tasks could leave NumPy's OpenBLAS on one thread for the whole process) must not lower it
-        _set_blas_threads(ARGS.threads)
+    # the machine's rate with the run's threads: a revision with the thread-count bug of 7 Dec 2026 (its
+    # map_tasks could leave NumPy's OpenBLAS on one thread for the whole process) must not lower it
+    previous = _set_blas_threads(ARGS.threads) if _set_blas_threads is not None else None
     t0 = time.perf_counter()
     for _ in range(reps):
         np.matmul(a, b, out=out)
     rates["numpy"] = flop * reps / (time.perf_counter() - t0) / 1e9
+    if previous is not None:
+        _set_blas_threads(previous)
+    time.sleep(SETTLE_S)
     if torch is not None:
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         tout = torch.from_numpy(out)
@@ -138,6 +145,7 @@ def matmul_rates(size, torch, reps=3):
         for _ in range(reps):
             torch.matmul(ta, tb, out=tout)
         rates["torch"] = flop * reps / (time.perf_counter() - t0) / 1e9
+        time.sleep(SETTLE_S)
     return rates
 
 
