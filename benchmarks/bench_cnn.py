@@ -42,6 +42,10 @@ def _parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=7, help="timed runs per measurement (median; >= 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first")
+    p.add_argument("--warm-steps", type=int, default=0,
+                   help="untimed steps of the same library right before each timed one (0: a timed step follows "
+                        "the other libraries' work, with their data in the caches; 2: as in a training loop, "
+                        "where steps follow each other)")
     p.add_argument("--threads", type=int, default=2, help="threads for both libraries")
     p.add_argument("--train-batch", type=int, default=64)
     p.add_argument("--infer-batch", type=int, default=256)
@@ -380,6 +384,8 @@ def timed_rounds(steps, models, tmodel, torch, args):
             for lib, rate in matmul_rates(args.matmul_size, torch).items():
                 matmul[lib].append(rate)
             for name, fns in steps.items():  # alternate libraries run by run
+                for _ in range(args.warm_steps):
+                    fns[index]()
                 t0 = time.perf_counter()
                 fns[index]()
                 times[name][kind].append(time.perf_counter() - t0)
@@ -398,6 +404,7 @@ def result_header(args, train_flops, infer_flops, load_before, matmul, matmul_me
         "threads": args.threads,
         "runs": args.runs,
         "warmup": args.warmup,
+        "warm_steps": args.warm_steps,
         "dtype": "float32",
         "minicnn_first_layer_input_grad": bool(args.first_input_grad),
         "minicnn_source": str(Path(sys.modules["minicnn"].__file__).resolve().parent),
