@@ -14,6 +14,10 @@ when one is passed (layers pass their own, which lives as long as the layer), so
 does not reallocate them; the output and the input gradient come from it too when its owner has
 declared ``reuse_outputs`` (inside a :class:`~minicnn.Sequential`), and are new arrays otherwise.
 Signatures match :mod:`minicnn.functional.conv_naive`; the extra keyword arguments are optional.
+
+Layers with at most ``DIRECT_MAX_CHANNELS`` input channels and stride 1 (the tile CNN's first layer)
+build no columns: their forward pass and weight gradient come from the direct kernels of
+:mod:`minicnn.functional.conv_direct`, whose inner loops run over image rows.
 """
 
 from typing import NamedTuple
