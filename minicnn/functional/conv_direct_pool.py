@@ -228,12 +228,14 @@ def _ready(args):
 
     Compiled here, not on the first call, so that the SLP vectoriser is on while it compiles.
     """
-    signature = tuple(typeof(a) for a in args)
+    if args[0].dtype in _COMPILED:  # checked without typing the arguments: this runs once per task
+        return
     with _LOCK:
-        if signature not in _COMPILED:
+        if args[0].dtype not in _COMPILED:  # layouts of x, out, where, xpad checked above (another w or b layout
+            # compiles once more at the call, without SLP: correct, slower)
             with _slp_vectorize():
-                _pool_rows.compile(signature)
-            _COMPILED[signature] = True
+                _pool_rows.compile(tuple(typeof(a) for a in args))
+            _COMPILED[args[0].dtype] = True
 
 
 @njit(**_JIT)
