@@ -15,9 +15,10 @@ Usage::
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
+
+from bench_env import pin_threads
 
 
 def _parse_args(argv=None):
@@ -30,9 +31,7 @@ def _parse_args(argv=None):
 
 
 ARGS = _parse_args()
-for _var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(ARGS.threads)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+pin_threads(ARGS.threads)  # before NumPy and Numba start their pools
 
 import numpy as np  # noqa: E402
 

@@ -22,15 +22,13 @@ Usage::
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
-for _var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+from bench_env import pin_threads
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+pin_threads(1)  # before NumPy and Numba start their pools
 
 import numpy as np  # noqa: E402
 
