@@ -29,6 +29,16 @@ from ._buffers import output, scratch
 from ._checks import as_float, conv2d_geometry, match_dtype
 from ._parallel import map_tasks, split
 from .conv_direct import direct_conv_forward, direct_conv_weight_grad
+from .conv_winograd import (
+    input_gradient_transform,
+    input_transform,
+    output_gradient_transform,
+    output_transform,
+    pad_input,
+    tiles,
+    transformed_weights,
+    weight_gradient,
+)
 
 # bytes of im2col columns built at a time (a few images): small enough to stay in the L2 cache. With the
 # fused Conv2D -> ReLU -> MaxPool2D runs (minicnn.fusion) and the direct kernels for the first layer,
@@ -40,6 +50,12 @@ CHUNK_BYTES = 2 << 20
 # CNN's first layer (3 channels, 3x3) 1.4x faster forward and 1.8x faster weight gradient per image
 # (single thread, benchmarks/results/conv_direct.json); layers with more channels were not measured
 DIRECT_MAX_CHANNELS = 3
+# stride-1 3x3 layers with more input channels go through Winograd F(2x2, 3x3)
+# (minicnn.functional.conv_winograd); False: im2col + GEMM for them too (for comparisons)
+WINOGRAD = True
+# bytes of Winograd work arrays (16 x channels x tiles) per task: the 16 products of a task run fastest
+# while their operands stay in the L2 cache
+WINOGRAD_CHUNK_BYTES = 1 << 20
 
 
 @njit(cache=True, nogil=True)
@@ -162,6 +178,7 @@ class ConvGeometry(NamedTuple):
     window: tuple  #: (KH, KW, stride, padding, OH, OW), what im2col needs
     step: int  #: images per task (about CHUNK_BYTES of columns)
     direct: bool  #: computed by the direct kernels (few input channels, stride 1), not im2col + GEMM
+    winograd: bool  #: computed by Winograd F(2x2, 3x3) (3x3 kernel, stride 1, not direct)
 
     @property
     def q(self):
@@ -180,9 +197,14 @@ class ConvGeometry(NamedTuple):
         oh = (h + 2 * padding - kh) // stride + 1
         ow = (wd + 2 * padding - kw) // stride + 1
         k = c * kh * kw
-        step = _chunk(n, (k + 1) * oh * ow * itemsize)
         direct = stride == 1 and c <= DIRECT_MAX_CHANNELS
-        return cls(n, f, k, oh, ow, (kh, kw, stride, padding, oh, ow), step, direct)
+        winograd = WINOGRAD and not direct and stride == 1 and kh == 3 and kw == 3
+        if winograd:
+            th, tw = tiles(oh, ow)
+            step = int(max(1, min(n, WINOGRAD_CHUNK_BYTES // (16 * max(c, f) * th * tw * itemsize))))
+        else:
+            step = _chunk(n, (k + 1) * oh * ow * itemsize)
+        return cls(n, f, k, oh, ow, (kh, kw, stride, padding, oh, ow), step, direct, winograd)
 
 
 def checked_inputs(x, w, b, stride, padding, who):
@@ -231,7 +253,7 @@ def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
     cache : tuple
     """
     x, w, b, g = checked_inputs(x, w, b, stride, padding, "conv2d_forward_fast")
-    wb = bias_matrix(w, b, x.dtype)
+    wb = forward_weights(w, b, g)
     out = output(workspace, "out", (g.n, g.f, g.oh, g.ow), x.dtype)
     out3 = out.reshape(g.n, g.f, g.q)
 
@@ -253,10 +275,71 @@ def bias_matrix(w, b, dtype):
     return wb
 
 
+def forward_weights(w, b, g):
+    """The weights as :func:`forward_chunk` multiplies them: ``U`` (16, F, C) for Winograd, else ``[W | b]``."""
+    if g.winograd:
+        return transformed_weights(w)
+    return bias_matrix(w, b, w.dtype)
+
+
+def backward_weights(w, g):
+    """The weights as :func:`backward_chunk` multiplies them: ``U^T`` (16, C, F) for Winograd, else ``W^T``."""
+    if g.winograd:
+        return np.ascontiguousarray(transformed_weights(w).transpose(0, 2, 1))
+    return np.ascontiguousarray(w.reshape(g.f, g.k).T)
+
+
+class Planes(NamedTuple):
+    """A (16, rows, T) Winograd work array: as the kernels take it, and as the 16 products take it."""
+
+    flat: np.ndarray  #: C-contiguous (16, P), P >= rows * T: element (xi, r * T + t)
+    mats: np.ndarray  #: (16, rows, T) view of the same memory (planes P elements apart)
+
+
+def winograd_arrays(workspace, slot, g, x):
+    """Padded input, ``V`` and a product array of a Winograd task on the images `x`.
+
+    Pads `x` and computes its transform ``V`` (:mod:`minicnn.functional.conv_winograd`).
+
+    Returns
+    -------
+    xpad : ndarray of shape (n, C, 2*TH + 2, 2*TW + 2)
+    v : Planes of shape (16, C, n*TH*TW)
+    m : Planes of shape (16, F, n*TH*TW)
+        Uninitialised (for ``M = U V`` or ``Z``).
+
+    The arrays are sized for ``g.step`` images and cut to ``n``, so that the last, smaller task reuses
+    them.
+    """
+    n, c = x.shape[0], x.shape[1]
+    th, tw = tiles(g.oh, g.ow)
+    t = n * th * tw
+    xpad = scratch(workspace, f"wpad{slot}", (g.step, c, 2 * th + 2, 2 * tw + 2), x.dtype)[:n]
+    v = _planes(workspace, f"wv{slot}", c, g.step * th * tw, t, x.dtype)
+    m = _planes(workspace, f"wm{slot}", g.f, g.step * th * tw, t, x.dtype)
+    pad_input(x, g.window[3], xpad)
+    input_transform(xpad, v.flat)
+    return xpad, v, m
+
+
+def _planes(workspace, name, rows, t_max, t, dtype):
+    """:class:`Planes` of shape (16, rows, t) whose 16 planes lie ``4096 k + 320`` bytes apart (k whole pages).
+
+    The transforms read or write the 16 planes of a tile at once. Planes a multiple of 4 KB apart
+    (``rows * t * 4`` bytes is one for every layer of the tile CNN) would all fall into the same
+    sets of the L1 cache and evict each other: the transforms ran 3-8 times slower.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    plane = (-(-rows * t_max * itemsize // 4096) * 4096 + 320) // itemsize
+    flat = scratch(workspace, name, (16, plane), dtype)
+    return Planes(flat, np.ndarray((16, rows, t), dtype, flat, 0, (plane * itemsize, t * itemsize, itemsize)))
+
+
 def forward_chunk(x, w, b, wb, g, workspace, slot, out3):
     """One task of the forward pass: ``out3[n] = conv(x[n], w) + b`` for the images `x`.
 
-    im2col then ``out3[n] = wb @ cols[n]`` (BLAS), or the direct kernel when ``g.direct``.
+    im2col then ``out3[n] = wb @ cols[n]`` (BLAS), the direct kernel when ``g.direct``, or Winograd
+    F(2x2, 3x3) when ``g.winograd`` (:mod:`minicnn.functional.conv_winograd`).
 
     Parameters
     ----------
@@ -264,8 +347,8 @@ def forward_chunk(x, w, b, wb, g, workspace, slot, out3):
         A few images of the batch (at most ``g.step``).
     w, b : ndarrays of shape (F, C, KH, KW) and (F,)
         Weights (C-contiguous) and biases.
-    wb : ndarray of shape (F, C*KH*KW + 1)
-        From :func:`bias_matrix`.
+    wb : ndarray of shape (F, C*KH*KW + 1), or (16, F, C) for Winograd
+        From :func:`forward_weights`.
     g : ConvGeometry
         Sizes of the call.
     workspace, slot
@@ -279,6 +362,11 @@ def forward_chunk(x, w, b, wb, g, workspace, slot, out3):
         xpad = scratch(workspace, f"xpad{slot}", (1, x.shape[1], x.shape[2] + 2 * padding, x.shape[3] + 2 * padding),
                        x.dtype)
         direct_conv_forward(x, w, b, padding, out3.reshape(len(x), g.f, oh, ow), xpad)
+        return
+    if g.winograd:
+        _, v, m = winograd_arrays(workspace, slot, g, x)
+        np.matmul(wb, v.mats, out=m.mats)
+        output_transform(m.flat, b, out3.reshape(len(x), g.f, oh, ow), False)
         return
     chunk = scratch(workspace, f"cols{slot}", (g.step, wb.shape[1], oh * ow), x.dtype)[: len(x)]
     im2col(x, kh, kw, stride, padding, oh, ow, chunk)
@@ -294,10 +382,11 @@ def backward_chunk(x, d3, w_t, g, workspace, slot, dx):
         The images of this task, as in the forward pass.
     d3 : C-contiguous ndarray of shape (n, F, OH*OW)
         Gradient with respect to the convolution's output (bias included) for these images.
-    w_t : C-contiguous ndarray of shape (C*KH*KW, F)
-        The weights, transposed.
+    w_t : C-contiguous ndarray of shape (C*KH*KW, F), or (16, C, F) for Winograd
+        From :func:`backward_weights`.
     g : ConvGeometry
-        Sizes of the call (``g.direct``: the weight gradient by the direct kernel).
+        Sizes of the call (``g.direct``: the weight gradient by the direct kernel; ``g.winograd``: both
+        gradients by Winograd F(2x2, 3x3)).
     workspace, slot
         Scratch arrays ``cols<slot>``, ``dwb<slot>``, ``dcols<slot>`` sized for ``g.step`` images.
     dx : ndarray of shape (n, C, H, W) or None
@@ -309,8 +398,10 @@ def backward_chunk(x, d3, w_t, g, workspace, slot, dx):
         ``[dW | db]^T`` summed over the task's images (a new array).
     """
     kh, kw, stride, padding, oh, ow = g.window
-    k, f = w_t.shape
+    k, f = g.k, g.f
     q = oh * ow
+    if g.winograd:
+        return _winograd_backward_chunk(x, d3, w_t, g, workspace, slot, dx)
     if g.direct:
         xpad = scratch(workspace, f"xpad{slot}", (1, x.shape[1], x.shape[2] + 2 * padding, x.shape[3] + 2 * padding),
                        x.dtype)
@@ -333,6 +424,47 @@ def backward_chunk(x, d3, w_t, g, workspace, slot, dx):
     return dwb_t
 
 
+def _winograd_backward_chunk(x, d3, u_t, g, workspace, slot, dx):
+    """:func:`backward_chunk` by Winograd F(2x2, 3x3)."""
+    xpad, v, z = winograd_arrays(workspace, slot, g, x)
+    du_db = np.empty(16 * g.f * x.shape[1] + g.f, dtype=x.dtype)
+    db = du_db[-g.f:]
+    db[:] = 0
+    dy = d3.reshape(len(x), g.f, g.oh, g.ow)
+    output_gradient_transform(dy, dy, False, z.flat, db)
+    return winograd_backward_products(v, z, u_t, g, xpad, dx, du_db)
+
+
+def winograd_backward_products(v, z, u_t, g, xpad, dx, du_db):
+    """The products of a Winograd backward task: ``dU = Z V^T`` and, when `dx` is given, ``dV = U^T Z``.
+
+    Parameters
+    ----------
+    v, z : Planes of shapes (16, C, T) and (16, F, T)
+        The task's transformed input (:func:`winograd_arrays`) and transformed output gradient.
+    u_t : ndarray of shape (16, C, F)
+        From :func:`backward_weights`.
+    g : ConvGeometry
+    xpad : ndarray of shape (n, C, 2*TH + 2, 2*TW + 2)
+        The task's padded input, no longer needed: it becomes the padded input gradient.
+    dx : ndarray of shape (n, C, H, W) or None
+        Overwritten with the input gradient; None skips it.
+    du_db : ndarray of shape (16*F*C + F,)
+        Its last F values hold the task's bias gradient; ``dU`` (16, F, C) is written before them.
+
+    Returns
+    -------
+    du_db
+        What :func:`weight_gradients` turns, summed over the tasks, into ``dW`` and ``db``.
+    """
+    c = v.mats.shape[1]
+    np.matmul(z.mats, v.mats.transpose(0, 2, 1), out=du_db[: 16 * g.f * c].reshape(16, g.f, c))
+    if dx is not None:
+        np.matmul(u_t, z.mats, out=v.mats)  # V is no longer needed: its array takes dV (same shape)
+        input_gradient_transform(v.flat, g.window[3], xpad, dx)
+    return du_db
+
+
 def conv2d_backward_fast(dout, cache, need_dx=True):
     """Backward pass of :func:`conv2d_forward_fast`.
 
@@ -353,7 +485,7 @@ def conv2d_backward_fast(dout, cache, need_dx=True):
     x, w, stride, padding, workspace = cache
     g = ConvGeometry.of(x.shape, w.shape, stride, padding, x.itemsize)
     d3 = checked_dout(dout, (g.n, g.f, g.oh, g.ow), x.dtype, "conv2d_backward_fast").reshape(g.n, g.f, g.q)
-    w_t = np.ascontiguousarray(w.reshape(g.f, g.k).T)
+    w_t = backward_weights(w, g)
     dx = output(workspace, "dx", x.shape, x.dtype) if need_dx else None
 
     def task(slot, s, e):
@@ -364,7 +496,11 @@ def conv2d_backward_fast(dout, cache, need_dx=True):
 
 
 def weight_gradients(dwb_t, w_shape):
-    """``(dW, db)`` from ``[dW | db]^T`` of shape (C*KH*KW + 1, F)."""
+    """``(dW, db)`` from the tasks' summed results: ``[dW | db]^T`` of shape (C*KH*KW + 1, F), or for
+    Winograd ``dU`` (16, F, C) and ``db`` flattened into one array of 16*F*C + F values."""
+    f, c = w_shape[0], w_shape[1]
+    if dwb_t.ndim == 1:
+        return weight_gradient(dwb_t[: 16 * f * c].reshape(16, f, c)), dwb_t[16 * f * c:].copy()
     k = dwb_t.shape[0] - 1
     dw = np.ascontiguousarray(dwb_t[:k].T).reshape(w_shape)
     return dw, dwb_t[k].copy()

@@ -29,11 +29,21 @@ from .conv_direct_pool_backward import MAX_KERNEL, first_block_weight_grad
 from .conv_fast import (
     ConvGeometry,
     backward_chunk,
-    bias_matrix,
+    backward_weights,
     checked_dout,
     checked_inputs,
     forward_chunk,
+    forward_weights,
     weight_gradients,
+    winograd_arrays,
+    winograd_backward_products,
+)
+from .conv_winograd import (
+    output_gradient_transform,
+    output_transform,
+    output_transform_relu_pool,
+    pooled_gradient_transform,
+    tiles,
 )
 
 
@@ -166,7 +176,7 @@ def conv2d_relu_pool_forward(x, w, b, stride=1, padding=0, pool=True, workspace=
     if pool and (g.oh < 2 or g.ow < 2):
         raise ValueError(f"{who}: the 2x2 pooling needs a convolution output of at least 2 x 2 px, got "
                          f"{g.oh} x {g.ow} for input {tuple(x.shape)}")
-    wb = bias_matrix(w, b, x.dtype)
+    wb = forward_weights(w, b, g)
     out_shape = (g.n, g.f, g.oh // 2, g.ow // 2) if pool else (g.n, g.f, g.oh, g.ow)
     out = output(out_workspace if out_workspace is not None else workspace, "out", out_shape, x.dtype)
     where = scratch(workspace, "where", out_shape, np.int8) if pool else None
@@ -176,6 +186,14 @@ def conv2d_relu_pool_forward(x, w, b, stride=1, padding=0, pool=True, workspace=
             padded = (1, x.shape[1], x.shape[2] + 2 * padding, x.shape[3] + 2 * padding)
             direct_conv3_relu_pool_forward(x[s:e], w, b, padding, out[s:e], where[s:e],
                                            scratch(workspace, f"xpad{slot}", padded, x.dtype))
+            return
+        if g.winograd:  # 3x3 layers: the ReLU (and pooling) of each 2 x 2 tile right after its transform
+            _, v, m = winograd_arrays(workspace, slot, g, x[s:e])
+            np.matmul(wb, v.mats, out=m.mats)
+            if pool:
+                output_transform_relu_pool(m.flat, b, *tiles(g.oh, g.ow), out[s:e], where[s:e])
+            else:
+                output_transform(m.flat, b, out[s:e], True)
             return
         pre = scratch(workspace, f"pre{slot}", (g.step, g.f, g.oh, g.ow), x.dtype)[: e - s]
         forward_chunk(x[s:e], w, b, wb, g, workspace, slot, pre.reshape(e - s, g.f, g.q))
@@ -210,7 +228,7 @@ def conv2d_relu_pool_backward(dout, cache, need_dx=True, dx_workspace=None):
     x, w, stride, padding, pool, out, where, workspace = cache
     g = ConvGeometry.of(x.shape, w.shape, stride, padding, x.itemsize)
     dout = checked_dout(dout, out.shape, x.dtype, "conv2d_relu_pool_backward")
-    w_t = np.ascontiguousarray(w.reshape(g.f, g.k).T)
+    w_t = backward_weights(w, g)
     dx = output(dx_workspace if dx_workspace is not None else workspace, "dx", x.shape, x.dtype) if need_dx else None
 
     kh, kw = w.shape[2], w.shape[3]
@@ -225,6 +243,16 @@ def conv2d_relu_pool_backward(dout, cache, need_dx=True, dx_workspace=None):
                                     scratch(workspace, f"xpad{slot}", padded, x.dtype))
             dwb_t[: g.k] = dw.reshape(g.f, g.k).T
             return dwb_t
+        if g.winograd:  # the transformed gradient straight from the pooled (or ReLU's) gradient
+            xpad, v, z = winograd_arrays(workspace, slot, g, x[s:e])
+            du_db = np.empty(16 * g.f * x.shape[1] + g.f, dtype=x.dtype)
+            db = du_db[-g.f:]
+            db[:] = 0
+            if pool:
+                pooled_gradient_transform(dout[s:e], out[s:e], where[s:e], *tiles(g.oh, g.ow), z.flat, db)
+            else:
+                output_gradient_transform(dout[s:e], out[s:e], True, z.flat, db)
+            return winograd_backward_products(v, z, w_t, g, xpad, None if dx is None else dx[s:e], du_db)
         dpre = scratch(workspace, f"pre{slot}", (g.step, g.f, g.oh, g.ow), x.dtype)[: e - s]
         if pool:
             relu_max_pool2x2_backward(dout[s:e], out[s:e], where[s:e], dpre)
