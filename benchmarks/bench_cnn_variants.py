@@ -48,11 +48,8 @@ from minicnn.models import tile_cnn  # noqa: E402
 from minicnn.optim import SGD  # noqa: E402
 
 
-SETTINGS = ("fuse", "chunk_bytes", "winograd", "winograd_chunk_bytes")
-
-
 def variants(chunks_mb, winograd_chunks_mb):
-    """name -> dict of :data:`SETTINGS`. The default settings are ``fused``."""
+    """name -> dict(fuse, chunk_bytes, winograd, winograd_chunk_bytes). The default settings are ``fused``."""
     default = {"fuse": True, "chunk_bytes": conv_fast.CHUNK_BYTES, "winograd": conv_fast.WINOGRAD,
                "winograd_chunk_bytes": conv_fast.WINOGRAD_CHUNK_BYTES}
     out = {"fused": default, "layer-by-layer": {**default, "fuse": False},
