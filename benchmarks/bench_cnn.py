@@ -15,7 +15,11 @@ the timed steps use, are profiled separately (``minicnn_fused_runs`` in the resu
 
 Both libraries get the same weights and inputs, 2 threads (``NUMBA_NUM_THREADS``, OpenBLAS and
 ``torch.set_num_threads``), float32. The runs alternate between the two libraries so that load
-from other processes hits both alike; the figures are medians after warm-up. The first
+from other processes hits both alike, and which library goes first changes round by round; the
+figures are medians after warm-up. Each timed step follows one untimed step of the same library
+(``--warm-steps 1``), as in a training loop. On the 2-core VM a step timed right after a pause
+(the matrix-product measurement rests 0.3 s) or after the other library's work ran 20-40 % slower
+(docs/cnn-speed.md); ``--warm-steps 0`` measures that way, which was the default before 7 Dec 2026. The first
 convolution skips its input gradient in both (PyTorch does not compute it for an input that
 does not require grad; minicnn: ``Conv2D.input_grad = False``).
 
@@ -42,10 +46,10 @@ def _parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=7, help="timed runs per measurement (median; >= 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first")
-    p.add_argument("--warm-steps", type=int, default=0,
-                   help="untimed steps of the same library right before each timed one (0: a timed step follows "
-                        "the other libraries' work, with their data in the caches; 2: as in a training loop, "
-                        "where steps follow each other)")
+    p.add_argument("--warm-steps", type=int, default=1,
+                   help="untimed steps of the same library right before each timed one (1, the default: as in a "
+                        "training loop, where steps follow each other; 0: the timed step follows the other "
+                        "libraries' work or the pause after the matrix products)")
     p.add_argument("--threads", type=int, default=2, help="threads for both libraries")
     p.add_argument("--train-batch", type=int, default=64)
     p.add_argument("--infer-batch", type=int, default=256)
@@ -383,7 +387,10 @@ def timed_rounds(steps, models, tmodel, torch, args):
         for _ in range(args.runs):
             for lib, rate in matmul_rates(args.matmul_size, torch).items():
                 matmul[lib].append(rate)
-            for name, fns in steps.items():  # alternate libraries run by run
+            names = list(steps)
+            first = len(times[names[0]][kind]) % len(names)
+            for name in names[first:] + names[:first]:  # alternate libraries, and which one goes first, run by run
+                fns = steps[name]
                 for _ in range(args.warm_steps):
                     fns[index]()
                 t0 = time.perf_counter()
