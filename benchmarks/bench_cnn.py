@@ -114,6 +114,34 @@ def conv_flops(model, input_shape):
     return forward, first or 0.0
 
 
+def executed_flops(model, input_shape, batch, first_input_grad):
+    """FLOPs of the multiplications minicnn actually runs: (training step, forward pass) for `batch` samples.
+
+    Like :func:`conv_flops`, except that the stride-1 3x3 layers that go through Winograd F(2x2, 3x3)
+    (``minicnn.functional.conv_fast``) multiply 16 instead of 36 numbers per 2 x 2 outputs and input
+    channel: 4/9 of the direct count in all three products (forward, weight and input gradient), plus
+    the cut tiles of odd sizes. The transforms (additions only) are not counted.
+    """
+    from minicnn.functional.conv_fast import ConvGeometry
+    from minicnn.functional.conv_winograd import tiles
+
+    shape = tuple(input_shape)
+    train = forward = 0.0
+    first = True
+    for layer in model.layers:
+        f, out_shape = layer_flops(layer, shape)
+        if f and type(layer).__name__ == "Conv2D":
+            k, s, p = layer.kernel_size, layer.stride, layer.padding
+            if ConvGeometry.of((batch, *shape), (out_shape[0], shape[0], k, k), s, p).winograd:
+                th, tw = tiles(out_shape[1], out_shape[2])
+                f = 2.0 * 16 * th * tw * shape[0] * out_shape[0]
+        forward += f
+        train += f * (2 if first and not first_input_grad else 3) if f else 0.0
+        first = first and not f
+        shape = out_shape
+    return batch * train, batch * forward
+
+
 def build_torch(model, torch):
     """The same network in PyTorch with minicnn's weights copied in."""
     return torch_network(model, torch, "bench_cnn")
@@ -535,6 +563,21 @@ def main():
         result["machine"]["torch"] = torch.__version__
         result["max_logit_difference"] = max_diff
     summarise(result, times, args, train_flops, infer_flops, rate)
+    executed_train, _ = executed_flops(model, (3, size, size), args.train_batch, args.first_input_grad)
+    _, executed_infer = executed_flops(model, (3, size, size), args.infer_batch, args.first_input_grad)
+    m = result["libraries"]["minicnn"]
+    result["minicnn_multiplications_executed"] = {
+        "what": "FLOPs of the multiplications minicnn runs (Winograd layers: 16 instead of 36 per 2 x 2 outputs "
+                "and channel; transforms not counted), per training step and per inference batch, and the rate "
+                "they run at as a fraction of the matmul rate",
+        "train_gflop": executed_train / 1e9, "infer_gflop": executed_infer / 1e9,
+        "train_fraction_of_matmul": executed_train / 1e9 / (m["train_step_ms"] / 1e3) / rate,
+        "infer_fraction_of_matmul": executed_infer / 1e9 / (m["infer_batch_ms"] / 1e3) / rate,
+    }
+    e = result["minicnn_multiplications_executed"]
+    print(f"minicnn, multiplications actually run: {e['train_gflop']:.2f} GFLOP per training step "
+          f"({e['train_fraction_of_matmul']:.2f} of the matmul rate), {e['infer_gflop']:.2f} GFLOP per inference "
+          f"batch ({e['infer_fraction_of_matmul']:.2f})")
     for name, rows in profiles.items():
         print(f"[{name}]")
         print_profile(rows)

@@ -9,7 +9,11 @@ round so that a change of load hits them alike, and reports medians. The variant
   channels run im2col + GEMM instead of Winograd F(2x2, 3x3);
 - ``chunk-<size>``: ``minicnn.functional.conv_fast.CHUNK_BYTES``, the im2col columns built per task
   (compared with Winograd off, since only im2col layers use it);
-- ``wino-<size>``: ``minicnn.functional.conv_fast.WINOGRAD_CHUNK_BYTES``, the Winograd work arrays per task.
+- ``wino-<size>``: ``minicnn.functional.conv_fast.WINOGRAD_CHUNK_BYTES``, the Winograd work arrays per task;
+- ``after-pause``: the default settings, but each timed step and inference comes right after a 0.3 s pause
+  (as in ``bench_cnn.py --warm-steps 0``, where the timed step follows the matrix products' rest).
+
+Every other timed call follows the previous variant's work without a pause.
 
 Usage::
 
@@ -47,13 +51,16 @@ from minicnn.losses import BCEWithLogits  # noqa: E402
 from minicnn.models import tile_cnn  # noqa: E402
 from minicnn.optim import SGD  # noqa: E402
 
+#: seconds of idle time before each timed call of the ``after-pause`` variant
+PAUSE_S = 0.3
+
 
 def variants(chunks_mb, winograd_chunks_mb):
-    """name -> dict(fuse, chunk_bytes, winograd, winograd_chunk_bytes). The default settings are ``fused``."""
+    """name -> dict(fuse, chunk_bytes, winograd, winograd_chunk_bytes[, pause_s]). The default is ``fused``."""
     default = {"fuse": True, "chunk_bytes": conv_fast.CHUNK_BYTES, "winograd": conv_fast.WINOGRAD,
                "winograd_chunk_bytes": conv_fast.WINOGRAD_CHUNK_BYTES}
     out = {"fused": default, "layer-by-layer": {**default, "fuse": False},
-           "im2col": {**default, "winograd": False}}
+           "im2col": {**default, "winograd": False}, "after-pause": {**default, "pause_s": PAUSE_S}}
     for mb in chunks_mb:
         out[f"chunk-{mb:g}MB"] = {**default, "winograd": False, "chunk_bytes": int(mb * (1 << 20))}
     for mb in winograd_chunks_mb:
@@ -88,6 +95,7 @@ def main():
         models[name].fuse = chosen["fuse"]
         conv_fast.CHUNK_BYTES, conv_fast.WINOGRAD = chosen["chunk_bytes"], chosen["winograd"]
         conv_fast.WINOGRAD_CHUNK_BYTES = chosen["winograd_chunk_bytes"]
+        return chosen.get("pause_s", 0.0)
 
     def train():
         model = current["model"]
@@ -110,8 +118,10 @@ def main():
             infer()
         for _ in range(args.runs):
             for name in settings:
-                use(name)
+                pause = use(name)
                 for kind, fn in (("train", train), ("infer", infer)):
+                    if pause:
+                        time.sleep(pause)
                     t0 = time.perf_counter()
                     fn()
                     times[name][kind].append((time.perf_counter() - t0) * 1e3)
