@@ -17,7 +17,10 @@ Signatures match :mod:`minicnn.functional.conv_naive`; the extra keyword argumen
 
 Layers with at most ``DIRECT_MAX_CHANNELS`` input channels and stride 1 (the tile CNN's first layer)
 build no columns: their forward pass and weight gradient come from the direct kernels of
-:mod:`minicnn.functional.conv_direct`, whose inner loops run over image rows.
+:mod:`minicnn.functional.conv_direct`, whose inner loops run over image rows. The other stride-1 3x3
+layers (the tile CNN's layers 2-4) build no columns either: they go through Winograd F(2x2, 3x3)
+(:mod:`minicnn.functional.conv_winograd`), 16 multiplications per 2 x 2 outputs and input channel
+instead of 36, in all three passes. ``WINOGRAD = False`` sends them through im2col + GEMM instead.
 """
 
 from typing import NamedTuple
@@ -176,7 +179,7 @@ class ConvGeometry(NamedTuple):
     oh: int  #: output height (px)
     ow: int  #: output width (px)
     window: tuple  #: (KH, KW, stride, padding, OH, OW), what im2col needs
-    step: int  #: images per task (about CHUNK_BYTES of columns)
+    step: int  #: images per task (about CHUNK_BYTES of columns, or WINOGRAD_CHUNK_BYTES of Winograd arrays)
     direct: bool  #: computed by the direct kernels (few input channels, stride 1), not im2col + GEMM
     winograd: bool  #: computed by Winograd F(2x2, 3x3) (3x3 kernel, stride 1, not direct)
 
@@ -394,8 +397,9 @@ def backward_chunk(x, d3, w_t, g, workspace, slot, dx):
 
     Returns
     -------
-    ndarray of shape (C*KH*KW + 1, F)
-        ``[dW | db]^T`` summed over the task's images (a new array).
+    ndarray of shape (C*KH*KW + 1, F), or (16*F*C + F,) for Winograd
+        ``[dW | db]^T`` summed over the task's images, or ``dU`` and ``db`` (a new array; the sum over the
+        tasks goes to :func:`weight_gradients`).
     """
     kh, kw, stride, padding, oh, ow = g.window
     k, f = g.k, g.f
@@ -427,12 +431,18 @@ def backward_chunk(x, d3, w_t, g, workspace, slot, dx):
 def _winograd_backward_chunk(x, d3, u_t, g, workspace, slot, dx):
     """:func:`backward_chunk` by Winograd F(2x2, 3x3)."""
     xpad, v, z = winograd_arrays(workspace, slot, g, x)
-    du_db = np.empty(16 * g.f * x.shape[1] + g.f, dtype=x.dtype)
-    db = du_db[-g.f:]
-    db[:] = 0
+    du_db, db = winograd_gradients(g, x)
     dy = d3.reshape(len(x), g.f, g.oh, g.ow)
     output_gradient_transform(dy, dy, False, z.flat, db)
     return winograd_backward_products(v, z, u_t, g, xpad, dx, du_db)
+
+
+def winograd_gradients(g, x):
+    """A task's result array for the Winograd backward pass: ``(du_db, db)``, ``db`` its last F values, zeros."""
+    du_db = np.empty(16 * g.f * x.shape[1] + g.f, dtype=x.dtype)
+    db = du_db[-g.f:]
+    db[:] = 0
+    return du_db, db
 
 
 def winograd_backward_products(v, z, u_t, g, xpad, dx, du_db):

@@ -12,6 +12,10 @@ feeds it to the convolution's backward products. For a first layer with 16 filte
 channels (the tile CNN's) neither pass fills that scratch array: the forward pass pools the 16 channels
 of each pixel straight from registers (:mod:`minicnn.functional.conv_direct_pool`), and the backward pass
 computes the weight gradient from the pooled gradient (:mod:`minicnn.functional.conv_direct_pool_backward`).
+Nor do the stride-1 3x3 layers with more channels (layers 2-4), which go through Winograd F(2x2, 3x3): each
+2 x 2 output tile of the transform is exactly one pooling window, so ReLU and pooling are applied right as
+the tile comes out of the transform, and the backward pass builds the transformed gradient straight from the
+pooled gradient (:mod:`minicnn.functional.conv_winograd`).
 
 The results are those of the three layers run one after the other (ties in the pooling go to the
 first maximum in row-major order; ``relu(max(window)) = max(relu(window))``); only the order of
@@ -37,6 +41,7 @@ from .conv_fast import (
     weight_gradients,
     winograd_arrays,
     winograd_backward_products,
+    winograd_gradients,
 )
 from .conv_winograd import (
     output_gradient_transform,
@@ -245,9 +250,7 @@ def conv2d_relu_pool_backward(dout, cache, need_dx=True, dx_workspace=None):
             return dwb_t
         if g.winograd:  # the transformed gradient straight from the pooled (or ReLU's) gradient
             xpad, v, z = winograd_arrays(workspace, slot, g, x[s:e])
-            du_db = np.empty(16 * g.f * x.shape[1] + g.f, dtype=x.dtype)
-            db = du_db[-g.f:]
-            db[:] = 0
+            du_db, db = winograd_gradients(g, x)
             if pool:
                 pooled_gradient_transform(dout[s:e], out[s:e], where[s:e], *tiles(g.oh, g.ow), z.flat, db)
             else:
