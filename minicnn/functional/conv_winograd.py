@@ -144,41 +144,29 @@ def input_transform(xpad, v):
                 t0 = (n * th + ty) * tw
                 for tx in range(tw):
                     j = 2 * tx
-                    # B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3, column by column
-                    a0 = r0[j] - r2[j]
-                    a1 = r0[j + 1] - r2[j + 1]
-                    a2 = r0[j + 2] - r2[j + 2]
-                    a3 = r0[j + 3] - r2[j + 3]
-                    b0 = r1[j] + r2[j]
-                    b1 = r1[j + 1] + r2[j + 1]
-                    b2 = r1[j + 2] + r2[j + 2]
-                    b3 = r1[j + 3] + r2[j + 3]
-                    c0 = r2[j] - r1[j]
-                    c1 = r2[j + 1] - r1[j + 1]
-                    c2 = r2[j + 2] - r1[j + 2]
-                    c3 = r2[j + 3] - r1[j + 3]
-                    e0 = r1[j] - r3[j]
-                    e1 = r1[j + 1] - r3[j + 1]
-                    e2 = r1[j + 2] - r3[j + 2]
-                    e3 = r1[j + 3] - r3[j + 3]
+                    # B^T d, column by column: a, b, c, e are the four rows of the result
+                    a0, b0, c0, e0 = _bt(r0[j], r1[j], r2[j], r3[j])
+                    a1, b1, c1, e1 = _bt(r0[j + 1], r1[j + 1], r2[j + 1], r3[j + 1])
+                    a2, b2, c2, e2 = _bt(r0[j + 2], r1[j + 2], r2[j + 2], r3[j + 2])
+                    a3, b3, c3, e3 = _bt(r0[j + 3], r1[j + 3], r2[j + 3], r3[j + 3])
                     t = c * n_tiles + t0 + tx
                     # (B^T d) B: the same combinations along each row
-                    v[0, t] = a0 - a2
-                    v[1, t] = a1 + a2
-                    v[2, t] = a2 - a1
-                    v[3, t] = a1 - a3
-                    v[4, t] = b0 - b2
-                    v[5, t] = b1 + b2
-                    v[6, t] = b2 - b1
-                    v[7, t] = b1 - b3
-                    v[8, t] = c0 - c2
-                    v[9, t] = c1 + c2
-                    v[10, t] = c2 - c1
-                    v[11, t] = c1 - c3
-                    v[12, t] = e0 - e2
-                    v[13, t] = e1 + e2
-                    v[14, t] = e2 - e1
-                    v[15, t] = e1 - e3
+                    v[0, t], v[1, t], v[2, t], v[3, t] = _bt(a0, a1, a2, a3)
+                    v[4, t], v[5, t], v[6, t], v[7, t] = _bt(b0, b1, b2, b3)
+                    v[8, t], v[9, t], v[10, t], v[11, t] = _bt(c0, c1, c2, c3)
+                    v[12, t], v[13, t], v[14, t], v[15, t] = _bt(e0, e1, e2, e3)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bt(d0, d1, d2, d3):
+    """``B^T d`` for a column (d0, d1, d2, d3) of a block: (d0 - d2, d1 + d2, d2 - d1, d1 - d3)."""
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _b(v0, v1, v2, v3):
+    """``B v`` for a column (v0, v1, v2, v3), the adjoint of :func:`_bt`: (v0, v1 - v2 + v3, v1 + v2 - v0, -v3)."""
+    return v0, v1 - v2 + v3, v1 + v2 - v0, -v3
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -412,6 +400,15 @@ def pooled_gradient_transform(dout, out, where, th, tw, z, db):
             db[f] += total
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_row(row, j, values):
+    """``row[j:j + 4] += values``."""
+    row[j] += values[0]
+    row[j + 1] += values[1]
+    row[j + 2] += values[2]
+    row[j + 3] += values[3]
+
+
 @njit(cache=True, nogil=True)
 def input_gradient_transform(dv, padding, dxpad, dx):
     """The adjoint of :func:`pad_input` then :func:`input_transform`: ``dx`` from ``dV``.
@@ -448,41 +445,17 @@ def input_gradient_transform(dv, padding, dxpad, dx):
                 t0 = (n * th + ty) * tw
                 for tx in range(tw):
                     t = c * n_tiles + t0 + tx
-                    # B v along rows: v0, v1 - v2 + v3, -v0 + v1 + v2, -v3 (per column of the block)
-                    k0 = dv[0, t]
-                    k1 = dv[1, t]
-                    k2 = dv[2, t]
-                    k3 = dv[3, t]
-                    l0 = dv[4, t] - dv[8, t] + dv[12, t]
-                    l1 = dv[5, t] - dv[9, t] + dv[13, t]
-                    l2 = dv[6, t] - dv[10, t] + dv[14, t]
-                    l3 = dv[7, t] - dv[11, t] + dv[15, t]
-                    m0 = dv[4, t] + dv[8, t] - k0
-                    m1 = dv[5, t] + dv[9, t] - k1
-                    m2 = dv[6, t] + dv[10, t] - k2
-                    m3 = dv[7, t] + dv[11, t] - k3
-                    n0 = -dv[12, t]
-                    n1 = -dv[13, t]
-                    n2 = -dv[14, t]
-                    n3 = -dv[15, t]
+                    # B v, column by column: k, l, m, o are the four rows of the result
+                    k0, l0, m0, o0 = _b(dv[0, t], dv[4, t], dv[8, t], dv[12, t])
+                    k1, l1, m1, o1 = _b(dv[1, t], dv[5, t], dv[9, t], dv[13, t])
+                    k2, l2, m2, o2 = _b(dv[2, t], dv[6, t], dv[10, t], dv[14, t])
+                    k3, l3, m3, o3 = _b(dv[3, t], dv[7, t], dv[11, t], dv[15, t])
                     j = 2 * tx
                     # (B v) B^T: the same combinations along each row, added at the block's place
-                    r0[j] += k0
-                    r0[j + 1] += k1 - k2 + k3
-                    r0[j + 2] += k1 + k2 - k0
-                    r0[j + 3] -= k3
-                    r1[j] += l0
-                    r1[j + 1] += l1 - l2 + l3
-                    r1[j + 2] += l1 + l2 - l0
-                    r1[j + 3] -= l3
-                    r2[j] += m0
-                    r2[j + 1] += m1 - m2 + m3
-                    r2[j + 2] += m1 + m2 - m0
-                    r2[j + 3] -= m3
-                    r3[j] += n0
-                    r3[j + 1] += n1 - n2 + n3
-                    r3[j + 2] += n1 + n2 - n0
-                    r3[j + 3] -= n3
+                    _add_row(r0, j, _b(k0, k1, k2, k3))
+                    _add_row(r1, j, _b(l0, l1, l2, l3))
+                    _add_row(r2, j, _b(m0, m1, m2, m3))
+                    _add_row(r3, j, _b(o0, o1, o2, o3))
             for y in range(h):
                 src = dxpad[n, c, y + padding]
                 dst = dx[n, c, y]
