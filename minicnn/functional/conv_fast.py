@@ -232,12 +232,14 @@ def checked_dout(dout, shape, dtype, who):
 
 
 def conv2d_forward_fast(x, w, b, stride=1, padding=0, workspace=None):
-    """Forward pass of a 2-D convolution through im2col and batched matrix products.
+    """Forward pass of a 2-D convolution through im2col and batched matrix products (or Winograd, or direct).
 
     Same contract as :func:`~minicnn.functional.conv_naive.conv2d_forward_naive`. The batch is
     processed in tasks of about 2 MB of columns (shared among the threads): each task's columns are
     built and multiplied while still in the cache, and are rebuilt in the backward pass rather than
-    stored.
+    stored. Stride-1 3x3 layers with more than ``DIRECT_MAX_CHANNELS`` input channels go through
+    Winograd F(2x2, 3x3) instead (tasks of about ``WINOGRAD_CHUNK_BYTES`` of transformed input), and
+    layers with fewer channels through the direct kernels; the module docstring says more.
 
     Parameters
     ----------
