@@ -23,9 +23,9 @@ a tile, ``dU[xi] = sum over tiles Z[xi] V[xi]^T`` gives the weight gradient ``dW
 ``dV[xi] = U[xi]^T Z[xi]`` gives the input gradient once each tile's ``B dV B^T`` is added back at
 its place (the blocks of neighbouring tiles overlap by 2 px).
 
-Only the order and grouping of the float operations differ from the direct sum: in float64 the
-results agree with :mod:`~minicnn.functional.conv_naive` to about 1e-14 relative, in float32 to a
-few units of 1e-6 (the transforms add and subtract inputs before multiplying).
+Only the order and grouping of the float operations differ from the direct sum (the transforms add
+and subtract inputs before multiplying): ``tests/test_conv_winograd.py`` holds the results to
+1e-10 relative of :mod:`~minicnn.functional.conv_naive` in float64, and to 1e-4 in float32.
 :mod:`~minicnn.functional.conv_fast` uses these functions for stride-1 3x3 layers (the tile CNN's
 layers 2-4); the shapes below are those of one task (a few images of the batch).
 """
@@ -73,8 +73,8 @@ def _small_product(a, b_t, out):
     """``out = a @ b_t.T`` in plain loops (a is 16 x 9 or 9 x 16).
 
     Not BLAS: a BLAS call outside the batch-parallel tasks would run on all threads, and OpenBLAS's
-    threads then spin for a while after it, taking a core from the next kernel (a whole training step
-    ran 30 % slower that way).
+    threads then spin for a while after it, taking a core from the next kernels (with two such calls
+    per layer, a whole training step came out slower than with im2col).
     """
     for i in range(a.shape[0]):
         for j in range(b_t.shape[0]):
@@ -129,7 +129,7 @@ def input_transform(xpad, v):
         ``2 tx .. 2 tx + 3``.
     v : C-contiguous ndarray of shape (16, P), P >= C*T with T = n*TH*TW
         Written: ``v[xi, c*T + t]`` for tile t = (image * TH + ty) * TW + tx (a (16, C, T) array whose
-        planes are P elements apart, see :func:`planes`).
+        planes are P elements apart, see :class:`minicnn.functional.conv_fast.Planes`).
     """
     n_img, c_in, hp, wp = xpad.shape
     th, tw = (hp - 2) // 2, (wp - 2) // 2
@@ -305,7 +305,7 @@ def _gradient_tile(z, i, d00, d01, d10, d11):
 
 @njit(cache=True, nogil=True)
 def output_gradient_transform(dy, out, relu, z, db):
-    """``Z[:, f, t] = A dy A^T`` (flattened) for the 2 x 2 gradient block of every tile; ``db += sum dy``.
+    """``z[:, f*T + t] = A dy A^T`` (flattened) for the 2 x 2 gradient block of every tile t; ``db += sum dy``.
 
     Parameters
     ----------
