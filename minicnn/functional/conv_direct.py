@@ -34,6 +34,38 @@ _JIT = {"cache": True, "nogil": True, "fastmath": True, "boundscheck": False, "e
 
 
 @njit(**_JIT)
+def pad_image(src, padding, dst):
+    """Copy one image into `dst` after `padding` zeros on each side, and zero the rest of `dst`.
+
+    Parameters
+    ----------
+    src : ndarray of shape (C, H, W)
+    padding : int
+        Zero rows and columns before the image (px), >= 0.
+    dst : ndarray of shape (C, HP, WP) with HP >= H + padding and WP >= W + padding
+        Overwritten: the image at rows and columns ``padding ..``, zeros elsewhere (the padding after
+        the image, and any extra rows or columns a caller needs, such as Winograd's last cut tile).
+    """
+    n_channels, h, w = src.shape
+    hp, wp = dst.shape[1], dst.shape[2]
+    for c in range(n_channels):
+        for r in range(hp):
+            row = dst[c, r]
+            y = r - padding
+            if y < 0 or y >= h:
+                for xx in range(wp):
+                    row[xx] = 0.0
+                continue
+            line = src[c, y]
+            for xx in range(padding):
+                row[xx] = 0.0
+            for xx in range(w):  # unsigned indices: no wrap-around checks, so LLVM vectorises the copy
+                row[np.uint64(xx + padding)] = line[np.uint64(xx)]
+            for xx in range(padding + w, wp):
+                row[xx] = 0.0
+
+
+@njit(**_JIT)
 def _padded_image(x, i, padding, xpad):
     """Image ``i`` of ``x`` with ``padding`` zeros on each side, in ``xpad[i]`` (or ``xpad[0]`` when it holds one image).
 
@@ -54,23 +86,7 @@ def _padded_image(x, i, padding, xpad):
     if padding == 0:
         return x[i]
     dst = xpad[i if xpad.shape[0] > 1 else 0]
-    n_channels, h, w = x.shape[1], x.shape[2], x.shape[3]
-    wp = w + 2 * padding
-    for c in range(n_channels):
-        for yy in range(padding):
-            top = dst[c, yy]
-            bottom = dst[c, h + padding + yy]
-            for xx in range(wp):
-                top[xx] = 0.0
-                bottom[xx] = 0.0
-        for yy in range(h):
-            row = dst[c, yy + padding]
-            src = x[i, c, yy]
-            for xx in range(padding):
-                row[xx] = 0.0
-                row[wp - 1 - xx] = 0.0
-            for xx in range(w):
-                row[np.uint64(xx + padding)] = src[np.uint64(xx)]
+    pad_image(x[i], padding, dst)
     return dst
 
 

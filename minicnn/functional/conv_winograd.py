@@ -33,6 +33,8 @@ layers 2-4); the shapes below are those of one task (a few images of the batch).
 import numpy as np
 from numba import njit
 
+from .conv_direct import pad_image
+
 # G of F(2x2, 3x3): U = G g G^T (rows: the 4 positions of a block, columns: the 3 taps)
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -86,7 +88,7 @@ def _small_product(a, b_t, out):
 
 @njit(cache=True, nogil=True)
 def pad_input(x, padding, xpad):
-    """Copy `x` into the middle of `xpad` and zero the rest.
+    """Copy `x` into the middle of `xpad` and zero the rest (:func:`~minicnn.functional.conv_direct.pad_image`).
 
     Parameters
     ----------
@@ -97,25 +99,8 @@ def pad_input(x, padding, xpad):
         Holds at least ``padding + H`` rows and ``padding + W`` columns; the rows and columns past the
         image are zeros (the padding after it, and one more when OH or OW is odd).
     """
-    n_img, c_in, h, w = x.shape
-    hp, wp = xpad.shape[2], xpad.shape[3]
-    zero = xpad.dtype.type(0)
-    for n in range(n_img):
-        for c in range(c_in):
-            for r in range(hp):
-                row = xpad[n, c, r]
-                y = r - padding
-                if y < 0 or y >= h:
-                    for j in range(wp):
-                        row[j] = zero
-                    continue
-                src = x[n, c, y]
-                for j in range(padding):
-                    row[j] = zero
-                for j in range(w):
-                    row[padding + j] = src[j]
-                for j in range(padding + w, wp):
-                    row[j] = zero
+    for n in range(x.shape[0]):
+        pad_image(x[n], padding, xpad[n])
 
 
 @njit(cache=True, nogil=True)
