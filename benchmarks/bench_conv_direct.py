@@ -21,7 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from bench_env import pin_threads
+from bench_env import alternating_thread_times, pin_threads
 
 HERE = Path(__file__).resolve().parent
 pin_threads(1)  # before NumPy and Numba start their pools
@@ -97,20 +97,8 @@ def run_case(n, runs, seed=0):
     flops = 2 * N_FILTERS * C_IN * KERNEL * KERNEL * SIDE * SIDE * n
     row = {"images_per_call": n, "flops_per_call": flops}
     for kind in ("forward", "weight_grad"):
-        times = {name: [] for name in contenders}
-        results = {}
-        for r in range(runs + 1):  # round 0 warms up (compilation, page faults)
-            for name, impl in contenders.items():
-                t0 = time.thread_time()
-                out = getattr(impl, kind)()
-                elapsed = time.thread_time() - t0
-                results[name] = [a.copy() for a in out]
-                if r:
-                    times[name].append(elapsed * 1e3)
-        entry = {}
-        for name in contenders:
-            median = float(np.median(times[name]))
-            entry[name] = {"median_ms": median, "gflops": flops / (median * 1e-3) / 1e9, "times_ms": times[name]}
+        entry, results, _ = alternating_thread_times({name: getattr(impl, kind) for name, impl in contenders.items()},
+                                                     runs, flops)
         entry["speedup_direct_over_im2col_gemm"] = entry["im2col_gemm"]["median_ms"] / entry["direct"]["median_ms"]
         entry["max_relative_difference"] = _rel_diff(results["direct"], results["im2col_gemm"])
         row[kind] = entry

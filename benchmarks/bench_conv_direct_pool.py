@@ -21,7 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from bench_env import pin_threads
+from bench_env import alternating_thread_times, pin_threads
 
 HERE = Path(__file__).resolve().parent
 pin_threads(1)  # before NumPy and Numba start their pools
@@ -70,20 +70,8 @@ def run_case(n, dtype, runs, seed=0):
     b = (rng.standard_normal(N_FILTERS) * 0.1).astype(dtype)
     contenders = {"unfused": Unfused(x, w, b), "fused": Fused(x, w, b)}
     flops = 2 * N_FILTERS * C_IN * KERNEL * KERNEL * SIDE * SIDE * n
-    times = {name: [] for name in contenders}
-    results = {}
-    for r in range(runs + 1):  # round 0 warms up (compilation, page faults)
-        for name, impl in contenders.items():
-            t0 = time.thread_time()
-            out, where = impl()
-            elapsed = time.thread_time() - t0
-            results[name] = (out.copy(), where.copy())
-            if r:
-                times[name].append(elapsed * 1e3)
-    row = {"images_per_call": n, "dtype": np.dtype(dtype).name, "flops_per_call": flops}
-    for name in contenders:
-        median = float(np.median(times[name]))
-        row[name] = {"median_ms": median, "gflops": flops / (median * 1e-3) / 1e9, "times_ms": times[name]}
+    rows, results, _ = alternating_thread_times(contenders, runs, flops)
+    row = {"images_per_call": n, "dtype": np.dtype(dtype).name, "flops_per_call": flops, **rows}
     row["speedup_fused_over_unfused"] = row["unfused"]["median_ms"] / row["fused"]["median_ms"]
     (o1, w1), (o2, w2) = results["unfused"], results["fused"]
     row["max_relative_difference"] = float(np.abs(o1 - o2).max() / (np.abs(o1).max() or 1.0))

@@ -25,7 +25,7 @@ import os
 import time
 from pathlib import Path
 
-from bench_env import pin_threads
+from bench_env import alternating_thread_times, pin_threads
 
 HERE = Path(__file__).resolve().parent
 pin_threads(1)  # before NumPy and Numba start their pools
@@ -85,25 +85,9 @@ def run_case(n, dtype, runs):
     args = inputs(n, dtype)
     contenders = {"current": Current(*args), "from_pooled": FromPooled(*args)}
     flops = 2 * N_FILTERS * C_IN * KERNEL * KERNEL * SIDE * SIDE * n
-    times = {name: [] for name in contenders}
-    results = {}
-    cold = None
-    for r in range(runs + 1):  # round 0 warms up (compilation or cache load, page faults)
-        for name, impl in contenders.items():
-            t0 = time.thread_time()
-            p0 = time.perf_counter()
-            dw, db = impl()
-            elapsed = time.thread_time() - t0
-            if r == 0 and name == "from_pooled":
-                cold = time.perf_counter() - p0
-            results[name] = (dw.copy(), db.copy())
-            if r:
-                times[name].append(elapsed * 1e3)
-    row = {"images_per_call": n, "dtype": np.dtype(dtype).name, "flops_per_call": flops, "first_call_s": cold,
-           "windows_at_zero": float((args[2] == 0).mean())}
-    for name in contenders:
-        median = float(np.median(times[name]))
-        row[name] = {"median_ms": median, "gflops": flops / (median * 1e-3) / 1e9, "times_ms": times[name]}
+    rows, results, first_call_s = alternating_thread_times(contenders, runs, flops)
+    row = {"images_per_call": n, "dtype": np.dtype(dtype).name, "flops_per_call": flops,
+           "first_call_s": first_call_s["from_pooled"], "windows_at_zero": float((args[2] == 0).mean()), **rows}
     row["speedup"] = row["current"]["median_ms"] / row["from_pooled"]["median_ms"]
     (dw1, db1), (dw2, db2) = results["current"], results["from_pooled"]
     row["max_relative_difference_dw"] = float(np.abs(dw1 - dw2).max() / (np.abs(dw1).max() or 1.0))
